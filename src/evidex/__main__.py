@@ -1,0 +1,3 @@
+from evidex.cli import main
+
+main()

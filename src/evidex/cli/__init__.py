@@ -1,0 +1,63 @@
+"""The `evidex` command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from evidex import __version__
+from evidex.cli import parties_cmd, rules_cmd
+from evidex.cli.check import check_command
+from evidex.cli.common import emit_json
+from evidex.core.errors import EvidexError
+
+app = typer.Typer(
+    name="evidex",
+    help="evidex — cross-border co-operation on cybercrime and electronic evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # never print locals (secrets) in a traceback
+    add_completion=False,
+)
+app.command("check")(check_command)
+app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(parties_cmd.app, name="parties")
+schema_app = typer.Typer(help="JSON Schemas for integrators.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("request")
+def schema_request() -> None:
+    """The JSON Schema of the request document (input of `evidex check`)."""
+    from evidex.rules import RequestDocument
+
+    emit_json(RequestDocument.model_json_schema())
+
+
+@schema_app.command("verdict")
+def schema_verdict() -> None:
+    """The JSON Schema of the verdict (`evidex check --format json`)."""
+    from evidex.rules import Verdict
+
+    emit_json(Verdict.model_json_schema(by_alias=True, mode="serialization"))
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False) -> None:
+    if version:
+        typer.echo(f"evidex {__version__}")
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    try:
+        app()
+    except EvidexError as e:
+        print(f"evidex: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # last resort: one line, never a traceback to a user
+        print(f"evidex: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        sys.exit(3)

@@ -1,0 +1,82 @@
+"""Shared CLI helpers: reading documents, dates and Party files; one-line errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from evidex.core.errors import InvalidInput
+from evidex.rules import Parties, default_parties, load_parties
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+
+
+def read_document(path: str) -> Any:
+    """Read a request document (JSON or YAML) from a file, or from standard input for '-'."""
+    name = "standard input" if path == "-" else path
+    try:
+        raw = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1) if path == "-" else _read_file(Path(path))
+    except OSError as e:
+        raise InvalidInput(f"{name}: cannot be read ({e.strerror or e})") from e
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise InvalidInput(f"{name}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB; not a request document")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"{name}: not UTF-8 text (byte {e.start})") from e
+    if not text.strip():
+        raise InvalidInput(f"{name}: empty document")
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json" or (suffix not in (".yaml", ".yml") and text.lstrip()[:1] in "{["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InvalidInput(f"{name}: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from e
+        except RecursionError as e:
+            raise InvalidInput(f"{name}: JSON nested too deeply") from e
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InvalidInput(f"{name}: not valid YAML{where}: {getattr(e, 'problem', None) or e}") from e
+    except RecursionError as e:
+        raise InvalidInput(f"{name}: YAML nested too deeply") from e
+
+
+def _read_file(p: Path) -> bytes:
+    if p.is_dir():
+        raise InvalidInput(f"{p}: is a folder, not a request document")
+    with p.open("rb") as f:
+        return f.read(MAX_DOCUMENT_BYTES + 1)
+
+
+def parse_date(value: str | None, option: str = "--as-of") -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(value)
+    except ValueError as e:
+        raise InvalidInput(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from e
+
+
+def get_parties(path: Path | None) -> Parties:
+    return default_parties() if path is None else load_parties(path)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"evidex: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def emit_json(obj: Any, pretty: bool = True) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, indent=2 if pretty else None, default=str))

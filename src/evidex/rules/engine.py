@@ -1,0 +1,586 @@
+"""The rules engine: `check(request, parties, as_of) -> Verdict`. Pure: no I/O, no clock.
+
+Every rule the engine applies comes from the data files (request types, catalogue of
+declarations and reservations, Party profiles); the code here only knows the small vocabulary
+of conditions and effects those files are written in (see declarations.yaml).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from evidex.core.errors import InvalidInput
+from evidex.rules.document import KNOWN_FIELDS, RequestDocument, parse_document
+from evidex.rules.loader import Parties, Rulebook, default_rulebook
+from evidex.rules.refs import REFERENCE_RE, article_of
+from evidex.rules.schema import (
+    AUTHORITY_ROLES,
+    CatalogueEntry,
+    ChannelSpec,
+    Condition,
+    ConditionOnly,
+    DualCriminality,
+    ElementSpec,
+    ExcludesType,
+    Notification,
+    PartyProfile,
+    RedirectChannels,
+    RequestTypeSpec,
+    RequiresElements,
+    RequiresOneOf,
+    RequiresSupervision,
+    language_key,
+)
+from evidex.rules.verdict import (
+    Alternative,
+    CopyOut,
+    Deadline,
+    Endpoint,
+    Finding,
+    NotificationOut,
+    Obligation,
+    Route,
+    Verdict,
+)
+
+_TOP_LEVEL = frozenset({"issued_on", "received_on", "case_reference", "data_category", "language"})
+
+
+def is_present(value: Any, nested: bool = False) -> bool:
+    """LEGAL.md §2: a value that is empty, blank or false counts as missing. Inside a structured
+    value, `false` is information (e.g. `preservation_status: {sought: false}`)."""
+    if value is None:
+        return False
+    if value is False:
+        return nested
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, dict):
+        return any(is_present(v, True) for v in value.values())
+    if isinstance(value, list | tuple | set):
+        return any(is_present(v, True) for v in value)
+    return True
+
+
+def element_value(doc: RequestDocument, name: str) -> Any:
+    if name == "issuing_authority":
+        ia = doc.issuing_authority
+        return ia.name if ia else None
+    if name == "issuing_authority.contact":
+        ia = doc.issuing_authority
+        return ia.contact.model_dump() if ia and ia.contact else None
+    if name.startswith("addressee."):
+        ad = doc.addressee
+        return getattr(ad, name[10:], None) if ad else None
+    if name in _TOP_LEVEL:
+        return getattr(doc, name)
+    return doc.elements.get(name)
+
+
+@dataclass(slots=True)
+class _Ctx:
+    doc: RequestDocument
+    spec: RequestTypeSpec
+    requesting: PartyProfile
+    requested: PartyProfile
+    declared: dict[str, dict[str, Any]]
+    mla_treaty: bool
+    notification: bool = False
+    problems: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    present: dict[str, bool] = field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        hit = self.present.get(name)
+        if hit is None:
+            hit = self.present[name] = is_present(element_value(self.doc, name))
+        return hit
+
+    def holds(self, c: Condition | None) -> bool:
+        if c is None:
+            return True
+        d = self.doc
+        return not (
+            (c.urgent is not None and c.urgent != d.urgent)
+            or (c.mla_treaty is not None and c.mla_treaty != self.mla_treaty)
+            or (c.sent_by is not None and d.sent_by not in c.sent_by)
+            or (c.data_category is not None and d.data_category not in c.data_category)
+            or (c.element_present is not None and not self.has(c.element_present))
+            or (c.declared is not None and c.declared not in self.declared)
+            or (c.not_declared is not None and c.not_declared in self.declared)
+            or (c.notification is not None and c.notification != self.notification)
+        )
+
+
+def _open_instead(alts: list[Alternative]) -> str:
+    if not alts:
+        return ""
+    return "Open instead: " + ", ".join(f"{a.request_type} ({a.article})" for a in alts) + "."
+
+
+def _title(rb: Rulebook, reference: str) -> str:
+    t = rb.article_title(reference)
+    return f"{article_of(reference)} — {t}" if t else article_of(reference)
+
+
+def _missing(ctx: _Ctx, rb: Rulebook, spec: ElementSpec) -> None:
+    ctx.problems.append(
+        Finding.model_construct(
+            code="missing_element",
+            article=spec.article,
+            element=spec.name,
+            message=f"Missing: {spec.label} ({spec.article}; {_title(rb, spec.article)})",
+        )
+    )
+
+
+def _party_endpoint(party: PartyProfile, role: str) -> tuple[Endpoint, bool]:
+    auth = party.authorities.get(role)  # type: ignore[call-overload]
+    if auth is None:
+        return Endpoint.model_construct(party=party.code, authority=role, name=None, contact=None), False
+    contact = auth.contact.model_dump() if auth.contact else None
+    return Endpoint.model_construct(party=party.code, authority=role, name=auth.name, contact=contact), True
+
+
+def _from_endpoint(ctx: _Ctx, which: str) -> Endpoint:
+    doc, party = ctx.doc, ctx.requesting
+    if which == "sender":
+        which = doc.sent_by if doc.sent_by in AUTHORITY_ROLES else "issuing_authority"
+    if which in AUTHORITY_ROLES:
+        return _party_endpoint(party, which)[0]
+    if which == "interpol":
+        return Endpoint.model_construct(party=party.code, authority="interpol",
+                                        name="Interpol National Central Bureau", contact=None)
+    ia = doc.issuing_authority
+    contact = ia.contact.model_dump() if ia and ia.contact else None
+    return Endpoint.model_construct(party=party.code, authority=doc.sent_by or "competent_authority",
+                                    name=ia.name if ia else None, contact=contact)
+
+
+_GENERIC_TO = {
+    "judicial_authority": "Competent judicial authority",
+    "competent_authority": "Competent authority",
+    "interpol": "Interpol National Central Bureau",
+}
+
+
+def _to_endpoint(ctx: _Ctx, which: str, article: str) -> Endpoint:
+    party = ctx.requested
+    if which in AUTHORITY_ROLES:
+        ep, registered = _party_endpoint(party, which)
+        if not registered:
+            ctx.warnings.append(Finding.model_construct(
+                code="authority_not_registered", article=article, element=None,
+                message=f"{party.code} has no {which} in its profile: the addressee must be confirmed from the official registry"))
+        return ep
+    if which == "addressee":
+        ad = ctx.doc.addressee
+        return Endpoint.model_construct(party=party.code, authority="addressee",
+                                        name=ad.name if ad else None,
+                                        contact={"address": ad.address} if ad and ad.address else None)
+    return Endpoint.model_construct(party=party.code, authority=which,
+                                    name=f"{_GENERIC_TO[which]} of {party.display_name()}", contact=None)
+
+
+class Engine:
+    """Applies one rulebook to request documents."""
+
+    def __init__(self, rulebook: Rulebook | None = None) -> None:
+        self.rb = rulebook or default_rulebook()
+        self._entries = {t: self.rb.entries_for(t) for t in self.rb.types}
+
+    # ------------------------------------------------------------------ public
+    def check(self, request: Any, parties: Parties, as_of: dt.date) -> Verdict:
+        doc, dropped = parse_document(request)
+        rb = self.rb
+        spec = rb.types.get(doc.type)
+        if spec is None:
+            raise InvalidInput(f"unknown request type {doc.type!r}; known: {', '.join(rb.types)}")
+        if doc.requesting_party == doc.requested_party:
+            raise InvalidInput(f"requesting_party and requested_party are both {doc.requesting_party}")
+        requesting = self._party(parties, doc.requesting_party, as_of, "requesting_party")
+        requested = self._party(parties, doc.requested_party, as_of, "requested_party")
+        declared = parties.in_effect(requested, as_of)
+        mla_treaty = requested.code in requesting.mla_treaties or requesting.code in requested.mla_treaties
+        ctx = _Ctx(doc=doc, spec=spec, requesting=requesting, requested=requested,
+                   declared=declared, mla_treaty=mla_treaty)
+        entries = [e for e in self._entries[spec.type] if e.reference in declared]
+
+        for fld, msg in dropped:
+            ctx.problems.append(Finding.model_construct(
+                code="invalid_field", article=spec.article, element=fld,
+                message=f"{fld}: {msg}; the field was ignored"))
+        alternatives = self._instruments(ctx, parties, as_of)
+        alternatives += self._exclusions(ctx, entries, parties, as_of)
+        self._notification(ctx, entries)
+        self._elements(ctx, entries)
+        self._declaration_effects(ctx, entries)
+        self._unknown(ctx, parties)
+        self._language(ctx)
+        route = self._route(ctx, entries)
+        deadlines = self._deadlines(ctx)
+        obligations = [
+            Obligation.model_construct(article=o.article, message=o.message, by=o.by)
+            for o in spec.obligations if ctx.holds(o.when)
+        ]
+        for w in spec.warnings:
+            if ctx.holds(w.when):
+                ctx.warnings.append(Finding.model_construct(code=w.code, article=w.article, element=None, message=w.message))
+        if doc.received_on and doc.issued_on and doc.received_on < doc.issued_on:
+            ctx.warnings.append(Finding.model_construct(
+                code="received_before_issued", article=spec.article, element="received_on",
+                message="received_on is earlier than issued_on"))
+        return Verdict.model_construct(
+            admissible=not ctx.problems,
+            request_type=spec.type,
+            requesting_party=requesting.code,
+            requested_party=requested.code,
+            as_of=as_of,
+            problems=ctx.problems,
+            warnings=ctx.warnings,
+            route=route,
+            deadlines=deadlines,
+            obligations=obligations,
+            alternatives=alternatives,
+        )
+
+    # ------------------------------------------------------------------ steps
+    @staticmethod
+    def _party(parties: Parties, code: str, as_of: dt.date, role: str) -> PartyProfile:
+        p = parties.get(code, as_of)
+        if p is None:
+            if code in parties:
+                raise InvalidInput(f"{role}: Party {code} has no profile in effect on {as_of.isoformat()}")
+            raise InvalidInput(f"{role}: unknown Party {code!r}; known: {', '.join(parties.codes())}")
+        return p
+
+    def _available(self, type_name: str, ctx: _Ctx, parties: Parties, as_of: dt.date) -> bool:
+        alt = self.rb.types[type_name]
+        if not all(ctx.requesting.bound_by(i, as_of) and ctx.requested.bound_by(i, as_of) for i in alt.instruments):
+            return False
+        for e in self._entries[type_name]:
+            if (e.reference in ctx.declared and isinstance(e.effect, ExcludesType)
+                    and self._excludes(ctx, e) is not None):
+                return False
+        return True
+
+    def _alternatives(self, ctx: _Ctx, parties: Parties, as_of: dt.date, why: str) -> list[Alternative]:
+        out = []
+        for name in ctx.spec.alternatives:
+            if self._available(name, ctx, parties, as_of):
+                alt = self.rb.types[name]
+                out.append(Alternative.model_construct(
+                    request_type=name, article=alt.article,
+                    message=f"{why}: a {name} request ({alt.article}, {alt.title}) is open instead"))
+        return out
+
+    def _instruments(self, ctx: _Ctx, parties: Parties, as_of: dt.date) -> list[Alternative]:
+        missing = []
+        for inst in ctx.spec.instruments:
+            for party in (ctx.requesting, ctx.requested):
+                if not party.bound_by(inst, as_of):
+                    missing.append((party.code, inst))
+        if not missing:
+            return []
+        who = ", ".join(f"{p} is not bound by {i}" for p, i in missing)
+        alts = self._alternatives(ctx, parties, as_of, who)
+        open_route = _open_instead(alts) or "No treaty route under ETS185/CETS224 is open between these Parties."
+        ctx.problems.append(Finding.model_construct(
+            code="instrument_not_binding", article=ctx.spec.article, element=None,
+            message=f"{who} on {as_of.isoformat()}. {open_route}"))
+        return alts
+
+    def _excludes(self, ctx: _Ctx, entry: CatalogueEntry) -> str | None:
+        eff = entry.effect
+        assert isinstance(eff, ExcludesType)
+        if not ctx.holds(eff.when):
+            return None
+        if eff.element and eff.parameter:
+            listed = ctx.declared[entry.reference].get(eff.parameter)
+            value = element_value(ctx.doc, eff.element)
+            if listed is None:
+                return "all" if is_present(value) else None
+            if not isinstance(value, str) or value.strip().lower() not in {str(x).lower() for x in listed}:
+                return None
+            return f"{eff.element} {value!r}"
+        return "all"
+
+    def _exclusions(self, ctx: _Ctx, entries: list[CatalogueEntry], parties: Parties, as_of: dt.date) -> list[Alternative]:
+        alts: list[Alternative] = []
+        for e in entries:
+            if not isinstance(e.effect, ExcludesType):
+                continue
+            what = self._excludes(ctx, e)
+            if what is None:
+                continue
+            element = e.effect.element or ("data_category" if e.effect.when and e.effect.when.data_category else None)
+            new = self._alternatives(ctx, parties, as_of, f"{ctx.requested.code} {e.kind} {e.reference}")
+            open_route = _open_instead(new)
+            ctx.problems.append(Finding.model_construct(
+                code=f"excluded_by_{e.kind}", article=e.reference, element=element,
+                message=f"{ctx.requested.code}: {e.effect.message} {open_route}".strip()))
+            alts += new
+        return alts
+
+    def _notification(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> None:
+        for e in entries:
+            if not isinstance(e.effect, Notification):
+                continue
+            when = ctx.declared[e.reference].get("when", "always")
+            if when == "always":
+                ctx.notification = True
+                continue
+            texts = []
+            for c in when:
+                if isinstance(c, dict):
+                    if ctx.holds(Condition.model_validate(c)):
+                        ctx.notification = True
+                else:
+                    texts.append(str(c))
+            if texts and not ctx.notification:
+                ctx.warnings.append(Finding.model_construct(
+                    code="notification_circumstances", article=e.reference, element=None,
+                    message=f"{ctx.requested.code} requires notification in these circumstances: "
+                            f"{'; '.join(texts)}. If one applies, notify its {e.effect.authority} simultaneously."))
+
+    def _elements(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> None:
+        rb = self.rb
+        for spec in ctx.spec.elements:
+            if (spec.when is None or ctx.holds(spec.when)) and not ctx.has(spec.name):
+                _missing(ctx, rb, spec)
+        if ctx.spec.mla:
+            for name in ctx.requested.mla_required_elements:
+                if not ctx.has(name):
+                    _missing(ctx, rb, ElementSpec.model_construct(
+                        name=name, article="ETS185 Art 25(4)", when=None,
+                        label=f"{name.replace('_', ' ')}, required by the law of {ctx.requested.code} for mutual assistance"))
+        dc = ctx.spec.data_categories
+        if dc and ctx.doc.data_category is not None and ctx.doc.data_category not in dc.allowed:
+            ctx.problems.append(Finding.model_construct(
+                code="data_category_not_allowed", article=dc.article, element="data_category",
+                message=f"{ctx.spec.type} covers only {' or '.join(dc.allowed)} data, not {ctx.doc.data_category}"))
+        for name in ("deadline_and_manner",):
+            v = ctx.doc.elements.get(name)
+            if is_present(v) and self._days(v) is None:
+                art = next((e.article for e in ctx.spec.elements if e.name == name), ctx.spec.article)
+                ctx.problems.append(Finding.model_construct(
+                    code="invalid_element", article=art, element=name,
+                    message=f"{name} must be an object {{days, manner}} with days a positive whole number"))
+
+    @staticmethod
+    def _days(v: Any) -> int | None:
+        if isinstance(v, dict):
+            d = v.get("days")
+            if isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 3650:
+                return d
+        return None
+
+    def _declaration_effects(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> None:
+        rb, doc = self.rb, ctx.doc
+        for e in entries:
+            eff = e.effect
+            params = ctx.declared[e.reference]
+            if isinstance(eff, Notification):
+                if ctx.notification:
+                    for spec in eff.elements:
+                        if not ctx.has(spec.name):
+                            _missing(ctx, rb, spec)
+            elif isinstance(eff, RequiresElements):
+                for name in params.get(eff.parameter, []):
+                    if not ctx.has(name):
+                        _missing(ctx, rb, ElementSpec.model_construct(
+                            name=name, article=e.reference, when=None,
+                            label=f"{name.replace('_', ' ')}, additional supporting information declared by {ctx.requested.code}"))
+            elif isinstance(eff, RequiresOneOf):
+                if not any(ctx.has(s.name) for s in eff.elements):
+                    names = " or ".join(s.name for s in eff.elements)
+                    ctx.problems.append(Finding.model_construct(
+                        code="missing_element", article=e.reference, element=eff.elements[0].name,
+                        message=f"Missing: {names}. {eff.message}"))
+            elif isinstance(eff, RequiresSupervision):
+                ia = doc.issuing_authority
+                if ia is not None and ctx.has("issuing_authority") and not (
+                    ia.kind in eff.allowed_kinds or ia.independent_supervision is True
+                ):
+                    ctx.problems.append(Finding.model_construct(
+                        code="supervision_required", article=e.reference, element="issuing_authority",
+                        message=f"{ctx.requested.code}: {eff.message} The issuing authority is "
+                                f"{ia.kind or 'of unstated kind'} without stated independent supervision."))
+            elif isinstance(eff, DualCriminality):
+                value = doc.elements.get(eff.element)
+                if self._convention_article(value) not in eff.offences:
+                    ctx.warnings.append(Finding.model_construct(
+                        code="dual_criminality_may_be_required", article=e.reference, element=eff.element,
+                        message=f"{ctx.requested.code}: {eff.message}"))
+            elif isinstance(eff, ConditionOnly | ExcludesType | RedirectChannels):
+                pass  # applied where the request type's data or the route refers to them
+
+    @staticmethod
+    def _convention_article(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return None
+        v = value.strip()
+        if REFERENCE_RE.match(v):
+            return article_of(v)
+        m = re.match(r"^(?:ETS\s*185\s*)?(?:Art(?:icle)?\.?\s*)?(\d+)\b", v, re.IGNORECASE)
+        return f"ETS185 Art {m.group(1)}" if m else None
+
+    def _unknown(self, ctx: _Ctx, parties: Parties) -> None:
+        extra = ctx.doc.model_extra or {}
+        for key in extra:
+            ctx.warnings.append(Finding.model_construct(
+                code="unknown_field", article=ctx.spec.article, element=key,
+                message=f"Unknown field {key!r} ignored (known: {', '.join(sorted(KNOWN_FIELDS))})"))
+        vocab = self.rb.vocabulary
+        pvocab = parties.vocabulary()
+        for key in ctx.doc.elements:
+            if key not in vocab and key not in pvocab:
+                ctx.warnings.append(Finding.model_construct(
+                    code="unknown_element", article=ctx.spec.article, element=key,
+                    message=f"Unknown element {key!r}: not an element of any request type"))
+
+    def _language(self, ctx: _Ctx) -> None:
+        doc, rule = ctx.doc, ctx.spec.language_rule
+        given = [language_key(x) for x in (doc.language, doc.translation_language) if x and x.strip()]
+        if rule == "convention":
+            accepted = {language_key(x) for x in ctx.requested.languages}
+            if given and not accepted.intersection(given):
+                ctx.warnings.append(Finding.model_construct(
+                    code="language_not_listed", article="ETS185 Art 25(4)", element="language",
+                    message=f"{ctx.requested.code} lists {', '.join(ctx.requested.languages)} for requests; "
+                            f"the Convention sets no language rule, but a translation may be required"))
+            return
+        if not given:
+            art = "CETS224 Art 4(2)" if rule == "addressee" else "CETS224 Art 4(1)"
+            ctx.problems.append(Finding.model_construct(
+                code="language_missing", article=art, element="language",
+                message="The language of the document is not stated, so its acceptability cannot be shown"))
+            return
+        if rule == "addressee":
+            ad = doc.addressee
+            accepted = {language_key(x) for x in (ad.accepted_languages if ad else [])}
+            accepted.update(language_key(x) for x in ctx.requested.domestic())
+            if not accepted.intersection(given):
+                ctx.problems.append(Finding.model_construct(
+                    code="language_not_accepted", article="CETS224 Art 4(2)", element="language",
+                    message=f"Neither the document nor a translation is in a language the addressee accepts "
+                            f"({', '.join(sorted(accepted))})"))
+            if ctx.notification:
+                party = {language_key(x) for x in ctx.requested.languages}
+                if not party.intersection(given):
+                    ctx.problems.append(Finding.model_construct(
+                        code="language_not_accepted", article="CETS224 Art 4(1)", element="language",
+                        message=f"The Party notified under CETS224 Art 7(5) ({ctx.requested.code}) accepts "
+                                f"{', '.join(ctx.requested.languages)}; attach a translation"))
+        else:
+            party = {language_key(x) for x in ctx.requested.languages}
+            if not party.intersection(given):
+                ctx.problems.append(Finding.model_construct(
+                    code="language_not_accepted", article="CETS224 Art 4(1)", element="language",
+                    message=f"{ctx.requested.code} accepts {', '.join(ctx.requested.languages)}; "
+                            f"attach a translation into one of them"))
+
+    def _route(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> Route:
+        spec, doc = ctx.spec, ctx.doc
+        if spec.displaced_by_mla_treaty and ctx.mla_treaty:
+            ctx.warnings.append(Finding.model_construct(
+                code="mla_treaty_applies", article="ETS185 Art 27(1)", element=None,
+                message=f"{ctx.requesting.code} and {ctx.requested.code} have a mutual assistance treaty in force: "
+                        f"ETS185 Art 27 and 28 do not apply (Art 27(1), 28(1)); route and conditions follow that treaty"))
+            return Route.model_construct(
+                from_=_party_endpoint(ctx.requesting, "central_authority")[0],
+                to=_to_endpoint(ctx, "central_authority", "ETS185 Art 27(1)"),
+                channel=f"As provided by the mutual assistance treaty between {ctx.requesting.code} and {ctx.requested.code}",
+                article="ETS185 Art 27(1)", copies=[], notifications=[])
+        open_channels = [c for c in spec.channels if ctx.holds(c.when)]
+        chosen: ChannelSpec | None = None
+        if doc.sent_by is None:
+            chosen = open_channels[0] if open_channels else spec.channels[0]
+        else:
+            chosen = next((c for c in open_channels if doc.sent_by in c.sent_by), None)
+            if chosen is None:
+                chosen = self._mutually_determined(ctx, entries)
+            if chosen is None:
+                same = next((c for c in spec.channels if doc.sent_by in c.sent_by), None)
+                article = (same.when.not_declared if same and same.when and same.when.not_declared
+                           else same.article if same else spec.channel_rule_article or spec.channels[0].article)
+                allowed = sorted({s for c in open_channels for s in c.sent_by})
+                ctx.problems.append(Finding.model_construct(
+                    code="channel_not_allowed", article=article, element="sent_by",
+                    message=f"A {spec.type} request cannot be sent by {doc.sent_by} here"
+                            f"{' (' + self.rb.catalogue[article].effect.message + ')' if article in self.rb.catalogue else ''}; "
+                            f"allowed: {', '.join(allowed) or 'none'}"))
+                chosen = open_channels[0] if open_channels else spec.channels[0]
+        to_role: str = chosen.to
+        for e in entries:
+            if isinstance(e.effect, RedirectChannels) and chosen.under == e.effect.under:
+                to_role = e.effect.to
+                ctx.warnings.append(Finding.model_construct(
+                    code="route_changed_by_declaration", article=e.reference, element="sent_by",
+                    message=f"{ctx.requested.code}: {e.effect.message}"))
+        channel = chosen.means
+        if doc.urgent and spec.urgent_means:
+            channel += f"; urgent ({spec.urgent_means.article}): {spec.urgent_means.means}"
+        copies = [
+            CopyOut.model_construct(from_=_party_endpoint(ctx.requesting, c.from_)[0],
+                                    to=_to_endpoint(ctx, c.to, c.article), article=c.article)
+            for c in chosen.copies
+        ]
+        notifications = []
+        if ctx.notification:
+            for e in entries:
+                if isinstance(e.effect, Notification):
+                    notifications.append(NotificationOut.model_construct(
+                        to=_to_endpoint(ctx, e.effect.authority, e.reference), article=e.reference,
+                        message="At the same time as the order goes to the provider: the order, the supplementary information and a summary of the facts"))
+        return Route.model_construct(
+            from_=_from_endpoint(ctx, chosen.from_), to=_to_endpoint(ctx, to_role, chosen.article),
+            channel=channel, article=chosen.article, copies=copies, notifications=notifications)
+
+    def _mutually_determined(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> ChannelSpec | None:
+        # CETS224 Art 8(11): "or by such other authority as mutually determined" — a channel closed
+        # only by that declaration stays open to the authorities the Parties determined together.
+        for c in ctx.spec.channels:
+            if ctx.doc.sent_by in c.sent_by and c.when and c.when.not_declared:
+                listed = ctx.declared.get(c.when.not_declared, {}).get("authorities") or []
+                rest = c.when.model_copy(update={"not_declared": None})
+                if ctx.doc.sent_by in listed and ctx.holds(rest):
+                    return c
+        return None
+
+    def _deadlines(self, ctx: _Ctx) -> list[Deadline]:
+        doc = ctx.doc
+        start_date = doc.received_on or doc.issued_on
+        out = []
+        for d in ctx.spec.deadlines:
+            if not ctx.holds(d.when):
+                continue
+            days = d.days
+            if d.days_from_element:
+                days = self._days(doc.elements.get(d.days_from_element))
+            if d.longer_of_element:
+                given = self._days(doc.elements.get(d.longer_of_element))
+                if given is not None and days is not None:
+                    days = max(days, given)  # CETS224 Art 7(7): whichever is longer
+            start = start_date if d.start == "received_or_issued" else None
+            if d.requires_complete and any(p.code == "missing_element" for p in ctx.problems):
+                start = None  # the period runs only from receipt of complete information
+            due = start + dt.timedelta(days=days) if start is not None and days is not None else None
+            out.append(Deadline.model_construct(name=d.name, days=days, due=due, article=d.article))
+        return out
+
+
+_default_engine: Engine | None = None
+
+
+def check(request: Any, parties: Parties, as_of: dt.date, rulebook: Rulebook | None = None) -> Verdict:
+    """Check a request document against the treaties and the two Parties' profiles as of a date."""
+    global _default_engine
+    if rulebook is not None:
+        return Engine(rulebook).check(request, parties, as_of)
+    if _default_engine is None:
+        _default_engine = Engine()
+    return _default_engine.check(request, parties, as_of)

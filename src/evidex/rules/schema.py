@@ -1,0 +1,337 @@
+"""Pydantic models of the law as data: instruments, request types, the catalogue of
+declarations and reservations, and Party profiles. Loaded and validated at start-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from evidex.rules.refs import INSTRUMENTS, Reference
+
+AuthorityRole = Literal[
+    "central_authority",  # ETS185 Art 27(2)
+    "contact_24_7",  # ETS185 Art 35
+    "art6_consultation",  # CETS224 Art 6(6)
+    "art7_notification",  # CETS224 Art 7(5)(e)
+    "art8_sending",  # CETS224 Art 8(10)(a)
+    "art8_receiving",  # CETS224 Art 8(10)(b)
+]
+AUTHORITY_ROLES: tuple[str, ...] = AuthorityRole.__args__  # type: ignore[attr-defined]
+
+SentBy = Literal["central_authority", "contact_24_7", "competent_authority", "judicial_authority", "interpol"]
+SENT_BY: tuple[str, ...] = SentBy.__args__  # type: ignore[attr-defined]
+DataCategory = Literal["subscriber", "traffic", "content", "registration"]
+DATA_CATEGORIES: tuple[str, ...] = DataCategory.__args__  # type: ignore[attr-defined]
+AuthorityKind = Literal["prosecutor", "judge", "court", "police", "other"]
+InstrumentCode = Literal["ETS185", "CETS224", "UNCC"]
+assert InstrumentCode.__args__ == INSTRUMENTS  # type: ignore[attr-defined]
+
+ElementName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- request types
+class Condition(_Strict):
+    """All given keys must hold (AND)."""
+
+    urgent: bool | None = None
+    mla_treaty: bool | None = None
+    sent_by: list[SentBy] | None = None
+    data_category: list[DataCategory] | None = None
+    element_present: ElementName | None = None
+    declared: Reference | None = None
+    not_declared: Reference | None = None
+    notification: bool | None = None
+
+
+class ElementSpec(_Strict):
+    name: ElementName
+    article: Reference
+    label: str
+    when: Condition | None = None
+
+
+class CopySpec(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_: AuthorityRole = Field(alias="from")
+    to: AuthorityRole
+    article: Reference
+
+
+ChannelFrom = Literal[AuthorityRole, "issuing_authority", "interpol", "sender"]
+ChannelTo = Literal[AuthorityRole, "addressee", "judicial_authority", "competent_authority", "interpol"]
+
+
+class ChannelSpec(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    sent_by: list[SentBy] = Field(min_length=1)
+    from_: ChannelFrom = Field(alias="from")
+    to: ChannelTo
+    article: Reference
+    means: str
+    when: Condition | None = None
+    under: Reference | None = None  # the paragraph a channel belongs to (for redirect_channels)
+    copies: list[CopySpec] = []
+
+
+class DeadlineSpec(_Strict):
+    name: str
+    article: Reference
+    description: str
+    start: Literal["received_or_issued", "service"]
+    days: int | None = Field(default=None, gt=0)
+    days_from_element: ElementName | None = None
+    longer_of_element: ElementName | None = None
+    requires_complete: bool = False
+    when: Condition | None = None
+
+    @model_validator(mode="after")
+    def _days_given(self) -> DeadlineSpec:
+        if self.days is None and self.days_from_element is None:
+            raise ValueError("a deadline needs 'days' or 'days_from_element'")
+        return self
+
+
+class ObligationSpec(_Strict):
+    by: Literal["requesting", "requested", "addressee", "notified_authority"]
+    article: Reference
+    message: str
+    when: Condition | None = None
+
+
+class WarningSpec(_Strict):
+    code: str
+    article: Reference
+    message: str
+    when: Condition | None = None
+
+
+class GroundSpec(_Strict):
+    article: Reference
+    message: str
+
+
+class DataCategoryRule(_Strict):
+    allowed: list[DataCategory]
+    article: Reference
+
+
+class ConfidentialElements(_Strict):
+    article: Reference
+    names: list[ElementName]
+
+
+class UrgentMeans(_Strict):
+    article: Reference
+    means: str
+
+
+class RequestTypeSpec(_Strict):
+    type: Annotated[str, Field(pattern=r"^[a-z_]+$")]
+    class_name: str
+    title: str
+    article: Reference
+    instruments: list[InstrumentCode] = Field(min_length=1)
+    mla: bool = False  # the requested Party's mla_required_elements apply (ETS185 Art 25(4))
+    displaced_by_mla_treaty: bool = False  # ETS185 Art 27(1), 28(1)
+    language_rule: Literal["addressee", "requested_party", "convention"] = "convention"
+    data_categories: DataCategoryRule | None = None
+    elements: list[ElementSpec]
+    optional_elements: list[ElementSpec] = []
+    confidential_elements: ConfidentialElements | None = None
+    channels: list[ChannelSpec] = Field(min_length=1)
+    channel_rule_article: Reference | None = None
+    urgent_means: UrgentMeans | None = None
+    warnings: list[WarningSpec] = []
+    deadlines: list[DeadlineSpec] = []
+    obligations: list[ObligationSpec] = []
+    refusal_grounds: list[GroundSpec] = []
+    postponement_grounds: list[GroundSpec] = []
+    alternatives: list[str] = []
+
+
+class RequestTypesFile(_Strict):
+    version: dt.date
+    types: list[RequestTypeSpec]
+
+
+# --------------------------------------------------------------------------- catalogue
+class ExcludesType(_Strict):
+    kind: Literal["excludes_type"]
+    message: str
+    when: Condition | None = None
+    element: ElementName | None = None  # with `parameter`: excluded when the element's value
+    parameter: str | None = None  # is in the Party's parameter list
+
+
+class RequiresSupervision(_Strict):
+    kind: Literal["requires_supervision"]
+    message: str
+    allowed_kinds: list[AuthorityKind]
+
+
+class RequiresElements(_Strict):
+    kind: Literal["requires_elements"]
+    message: str
+    parameter: str
+
+
+class RequiresOneOf(_Strict):
+    kind: Literal["requires_one_of"]
+    message: str
+    elements: list[ElementSpec] = Field(min_length=2)
+
+
+class RedirectChannels(_Strict):
+    kind: Literal["redirect_channels"]
+    message: str
+    under: Reference
+    to: AuthorityRole
+
+
+class Notification(_Strict):
+    kind: Literal["notification"]
+    message: str
+    authority: AuthorityRole
+    elements: list[ElementSpec]
+
+
+class DualCriminality(_Strict):
+    kind: Literal["dual_criminality"]
+    message: str
+    offences: list[Reference]
+    element: ElementName
+
+
+class ConditionOnly(_Strict):
+    kind: Literal["condition"]
+    message: str
+
+
+Effect = Annotated[
+    ExcludesType
+    | RequiresSupervision
+    | RequiresElements
+    | RequiresOneOf
+    | RedirectChannels
+    | Notification
+    | DualCriminality
+    | ConditionOnly,
+    Field(discriminator="kind"),
+]
+
+
+class CatalogueEntry(_Strict):
+    reference: Reference
+    kind: Literal["declaration", "reservation"]
+    title: str
+    applies_to: list[str] = Field(min_length=1)
+    parameters: dict[str, str] = {}
+    effect: Effect
+
+
+class CatalogueFile(_Strict):
+    version: dt.date
+    entries: list[CatalogueEntry]
+
+
+# --------------------------------------------------------------------------- instruments
+class Instrument(_Strict):
+    code: InstrumentCode
+    title: str
+    adopted_on: dt.date
+    place: str
+    requires: list[InstrumentCode] = []
+    articles: dict[Annotated[str, Field(pattern=r"^\d+$")], str]
+
+
+class InstrumentsFile(_Strict):
+    version: dt.date
+    instruments: list[Instrument]
+
+
+# --------------------------------------------------------------------------- Party profiles
+class Contact(_Strict):
+    address: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class Authority(_Strict):
+    name: str = Field(min_length=1)
+    contact: Contact | None = None
+
+
+class InstrumentBinding(_Strict):
+    code: InstrumentCode
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def in_force(self, on: dt.date) -> bool:
+        return (self.since is None or self.since <= on) and (self.until is None or on < self.until)
+
+
+LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+
+
+def language_key(tag: str) -> str:
+    """Primary language subtag, lower case: `sr-Latn` -> `sr`."""
+    return re.split(r"[-_]", tag.strip(), maxsplit=1)[0].lower()
+
+
+LanguageTag = Annotated[str, Field(pattern=LANGUAGE_RE.pattern)]
+PartyCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class PartyProfile(_Strict):
+    code: PartyCode
+    source: str = "official"
+    valid_from: dt.date | None = None
+    name: dict[str, str] | str
+    instruments: list[InstrumentBinding]
+    languages: list[LanguageTag] = Field(min_length=1)
+    domestic_languages: list[LanguageTag] | None = None
+    timezone: str = "UTC"
+    authorities: dict[AuthorityRole, Authority] = {}
+    declarations: dict[Reference, bool | dict[str, Any]] = {}
+    reservations: dict[Reference, bool | dict[str, Any]] = {}
+    mla_treaties: list[PartyCode] = []
+    mla_required_elements: list[ElementName] = []
+    retention_days: int | None = Field(default=None, gt=0)
+
+    @field_validator("instruments", mode="before")
+    @classmethod
+    def _instrument_codes(cls, v: Any) -> Any:
+        # LEGAL.md §3 lists plain codes; a binding may also carry its dates.
+        if isinstance(v, list):
+            return [{"code": x} if isinstance(x, str) else x for x in v]
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {v!r}") from e
+        return v
+
+    def display_name(self, locale: str = "en") -> str:
+        if isinstance(self.name, str):
+            return self.name
+        return self.name.get(locale) or self.name.get("en") or next(iter(self.name.values()), self.code)
+
+    def bound_by(self, instrument: str, on: dt.date) -> bool:
+        return any(b.code == instrument and b.in_force(on) for b in self.instruments)
+
+    def domestic(self) -> list[str]:
+        # CETS224 Art 4(2)(a): the language of the Party in which the provider accepts
+        # comparable domestic process; without an explicit list, the first accepted language.
+        return self.domestic_languages if self.domestic_languages else self.languages[:1]
