@@ -38,9 +38,9 @@ def schema_request() -> None:
 @schema_app.command("verdict")
 def schema_verdict() -> None:
     """The JSON Schema of the verdict (`evidex check --format json`)."""
-    from evidex.rules import Verdict
+    from evidex.rules.verdict import verdict_json_schema
 
-    emit_json(Verdict.model_json_schema(by_alias=True, mode="serialization"))
+    emit_json(verdict_json_schema())
 
 
 @app.callback(invoke_without_command=True)

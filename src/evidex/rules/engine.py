@@ -115,34 +115,61 @@ class _Ctx:
         )
 
 
+_CONDITIONS: dict[str, Condition] = {}
+
+
+def _condition(key: str, raw: dict[str, Any]) -> Condition:
+    hit = _CONDITIONS.get(key)
+    if hit is None:
+        hit = _CONDITIONS[key] = Condition.model_validate(raw)
+    return hit
+
+
 def _open_instead(alts: list[Alternative]) -> str:
     if not alts:
         return ""
     return "Open instead: " + ", ".join(f"{a.request_type} ({a.article})" for a in alts) + "."
 
 
+_TITLES: dict[tuple[int, str], str] = {}
+
+
 def _title(rb: Rulebook, reference: str) -> str:
-    t = rb.article_title(reference)
-    return f"{article_of(reference)} — {t}" if t else article_of(reference)
+    key = (id(rb), reference)
+    hit = _TITLES.get(key)
+    if hit is None:
+        t = rb.article_title(reference)
+        hit = f"{article_of(reference)} — {t}" if t else article_of(reference)
+        if len(_TITLES) < 10_000:
+            _TITLES[key] = hit
+    return hit
 
 
 def _missing(ctx: _Ctx, rb: Rulebook, spec: ElementSpec) -> None:
-    ctx.problems.append(
-        Finding.model_construct(
-            code="missing_element",
-            article=spec.article,
-            element=spec.name,
-            message=f"Missing: {spec.label} ({spec.article}; {_title(rb, spec.article)})",
-        )
-    )
+    _missing_named(ctx, rb, spec.name, spec.article, spec.label)
+
+
+def _missing_named(ctx: _Ctx, rb: Rulebook, name: str, article: str, label: str) -> None:
+    ctx.problems.append(Finding(
+        code="missing_element", article=article, element=name,
+        message=f"Missing: {label} ({article}; {_title(rb, article)})"))
+
+
+_AUTHORITY_CACHE: dict[tuple[int, str], tuple[str | None, dict[str, str | None] | None]] = {}
 
 
 def _party_endpoint(party: PartyProfile, role: str) -> tuple[Endpoint, bool]:
-    auth = party.authorities.get(role)  # type: ignore[call-overload]
-    if auth is None:
-        return Endpoint.model_construct(party=party.code, authority=role, name=None, contact=None), False
-    contact = auth.contact.model_dump() if auth.contact else None
-    return Endpoint.model_construct(party=party.code, authority=role, name=auth.name, contact=contact), True
+    key = (id(party), role)
+    hit = _AUTHORITY_CACHE.get(key)
+    if hit is None:
+        auth = party.authorities.get(role)  # type: ignore[call-overload]
+        hit = (auth.name, auth.contact.model_dump() if auth.contact else None) if auth else (None, None)
+        if len(_AUTHORITY_CACHE) > 4096:
+            _AUTHORITY_CACHE.clear()
+        _AUTHORITY_CACHE[key] = hit
+    name, contact = hit
+    return Endpoint(party=party.code, authority=role, name=name,
+                    contact=dict(contact) if contact else None), name is not None
 
 
 def _from_endpoint(ctx: _Ctx, which: str) -> Endpoint:
@@ -152,11 +179,11 @@ def _from_endpoint(ctx: _Ctx, which: str) -> Endpoint:
     if which in AUTHORITY_ROLES:
         return _party_endpoint(party, which)[0]
     if which == "interpol":
-        return Endpoint.model_construct(party=party.code, authority="interpol",
+        return Endpoint(party=party.code, authority="interpol",
                                         name="Interpol National Central Bureau", contact=None)
     ia = doc.issuing_authority
     contact = ia.contact.model_dump() if ia and ia.contact else None
-    return Endpoint.model_construct(party=party.code, authority=doc.sent_by or "competent_authority",
+    return Endpoint(party=party.code, authority=doc.sent_by or "competent_authority",
                                     name=ia.name if ia else None, contact=contact)
 
 
@@ -172,16 +199,16 @@ def _to_endpoint(ctx: _Ctx, which: str, article: str) -> Endpoint:
     if which in AUTHORITY_ROLES:
         ep, registered = _party_endpoint(party, which)
         if not registered:
-            ctx.warnings.append(Finding.model_construct(
+            ctx.warnings.append(Finding(
                 code="authority_not_registered", article=article, element=None,
                 message=f"{party.code} has no {which} in its profile: the addressee must be confirmed from the official registry"))
         return ep
     if which == "addressee":
         ad = ctx.doc.addressee
-        return Endpoint.model_construct(party=party.code, authority="addressee",
+        return Endpoint(party=party.code, authority="addressee",
                                         name=ad.name if ad else None,
                                         contact={"address": ad.address} if ad and ad.address else None)
-    return Endpoint.model_construct(party=party.code, authority=which,
+    return Endpoint(party=party.code, authority=which,
                                     name=f"{_GENERIC_TO[which]} of {party.display_name()}", contact=None)
 
 
@@ -191,6 +218,12 @@ class Engine:
     def __init__(self, rulebook: Rulebook | None = None) -> None:
         self.rb = rulebook or default_rulebook()
         self._entries = {t: self.rb.entries_for(t) for t in self.rb.types}
+        # Precompiled per type: (element spec, read from `elements`?) so a check is one pass.
+        self._required = {
+            name: tuple((e, "." not in e.name and e.name not in _TOP_LEVEL and e.name != "issuing_authority")
+                        for e in spec.elements)
+            for name, spec in self.rb.types.items()
+        }
 
     # ------------------------------------------------------------------ public
     def check(self, request: Any, parties: Parties, as_of: dt.date) -> Verdict:
@@ -210,7 +243,7 @@ class Engine:
         entries = [e for e in self._entries[spec.type] if e.reference in declared]
 
         for fld, msg in dropped:
-            ctx.problems.append(Finding.model_construct(
+            ctx.problems.append(Finding(
                 code="invalid_field", article=spec.article, element=fld,
                 message=f"{fld}: {msg}; the field was ignored"))
         alternatives = self._instruments(ctx, parties, as_of)
@@ -223,17 +256,17 @@ class Engine:
         route = self._route(ctx, entries)
         deadlines = self._deadlines(ctx)
         obligations = [
-            Obligation.model_construct(article=o.article, message=o.message, by=o.by)
+            Obligation(article=o.article, message=o.message, by=o.by)
             for o in spec.obligations if ctx.holds(o.when)
         ]
         for w in spec.warnings:
             if ctx.holds(w.when):
-                ctx.warnings.append(Finding.model_construct(code=w.code, article=w.article, element=None, message=w.message))
+                ctx.warnings.append(Finding(code=w.code, article=w.article, element=None, message=w.message))
         if doc.received_on and doc.issued_on and doc.received_on < doc.issued_on:
-            ctx.warnings.append(Finding.model_construct(
+            ctx.warnings.append(Finding(
                 code="received_before_issued", article=spec.article, element="received_on",
                 message="received_on is earlier than issued_on"))
-        return Verdict.model_construct(
+        return Verdict(
             admissible=not ctx.problems,
             request_type=spec.type,
             requesting_party=requesting.code,
@@ -272,7 +305,7 @@ class Engine:
         for name in ctx.spec.alternatives:
             if self._available(name, ctx, parties, as_of):
                 alt = self.rb.types[name]
-                out.append(Alternative.model_construct(
+                out.append(Alternative(
                     request_type=name, article=alt.article,
                     message=f"{why}: a {name} request ({alt.article}, {alt.title}) is open instead"))
         return out
@@ -288,7 +321,7 @@ class Engine:
         who = ", ".join(f"{p} is not bound by {i}" for p, i in missing)
         alts = self._alternatives(ctx, parties, as_of, who)
         open_route = _open_instead(alts) or "No treaty route under ETS185/CETS224 is open between these Parties."
-        ctx.problems.append(Finding.model_construct(
+        ctx.problems.append(Finding(
             code="instrument_not_binding", article=ctx.spec.article, element=None,
             message=f"{who} on {as_of.isoformat()}. {open_route}"))
         return alts
@@ -319,7 +352,7 @@ class Engine:
             element = e.effect.element or ("data_category" if e.effect.when and e.effect.when.data_category else None)
             new = self._alternatives(ctx, parties, as_of, f"{ctx.requested.code} {e.kind} {e.reference}")
             open_route = _open_instead(new)
-            ctx.problems.append(Finding.model_construct(
+            ctx.problems.append(Finding(
                 code=f"excluded_by_{e.kind}", article=e.reference, element=element,
                 message=f"{ctx.requested.code}: {e.effect.message} {open_route}".strip()))
             alts += new
@@ -336,37 +369,42 @@ class Engine:
             texts = []
             for c in when:
                 if isinstance(c, dict):
-                    if ctx.holds(Condition.model_validate(c)):
+                    if ctx.holds(_condition(repr(sorted(c.items())), c)):
                         ctx.notification = True
                 else:
                     texts.append(str(c))
             if texts and not ctx.notification:
-                ctx.warnings.append(Finding.model_construct(
+                ctx.warnings.append(Finding(
                     code="notification_circumstances", article=e.reference, element=None,
                     message=f"{ctx.requested.code} requires notification in these circumstances: "
                             f"{'; '.join(texts)}. If one applies, notify its {e.effect.authority} simultaneously."))
 
     def _elements(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> None:
         rb = self.rb
-        for spec in ctx.spec.elements:
-            if (spec.when is None or ctx.holds(spec.when)) and not ctx.has(spec.name):
+        els = ctx.doc.elements
+        for spec, in_elements in self._required[ctx.spec.type]:
+            if in_elements:
+                v = els.get(spec.name)
+                ok = bool(v.strip()) if v.__class__ is str else is_present(v)
+            else:
+                ok = ctx.has(spec.name)
+            if not ok and (spec.when is None or ctx.holds(spec.when)):
                 _missing(ctx, rb, spec)
         if ctx.spec.mla:
             for name in ctx.requested.mla_required_elements:
                 if not ctx.has(name):
-                    _missing(ctx, rb, ElementSpec.model_construct(
-                        name=name, article="ETS185 Art 25(4)", when=None,
-                        label=f"{name.replace('_', ' ')}, required by the law of {ctx.requested.code} for mutual assistance"))
+                    _missing_named(ctx, rb, name, "ETS185 Art 25(4)",
+                                   f"{name.replace('_', ' ')}, required by the law of {ctx.requested.code} for mutual assistance")
         dc = ctx.spec.data_categories
         if dc and ctx.doc.data_category is not None and ctx.doc.data_category not in dc.allowed:
-            ctx.problems.append(Finding.model_construct(
+            ctx.problems.append(Finding(
                 code="data_category_not_allowed", article=dc.article, element="data_category",
                 message=f"{ctx.spec.type} covers only {' or '.join(dc.allowed)} data, not {ctx.doc.data_category}"))
         for name in ("deadline_and_manner",):
             v = ctx.doc.elements.get(name)
             if is_present(v) and self._days(v) is None:
                 art = next((e.article for e in ctx.spec.elements if e.name == name), ctx.spec.article)
-                ctx.problems.append(Finding.model_construct(
+                ctx.problems.append(Finding(
                     code="invalid_element", article=art, element=name,
                     message=f"{name} must be an object {{days, manner}} with days a positive whole number"))
 
@@ -391,13 +429,12 @@ class Engine:
             elif isinstance(eff, RequiresElements):
                 for name in params.get(eff.parameter, []):
                     if not ctx.has(name):
-                        _missing(ctx, rb, ElementSpec.model_construct(
-                            name=name, article=e.reference, when=None,
-                            label=f"{name.replace('_', ' ')}, additional supporting information declared by {ctx.requested.code}"))
+                        _missing_named(ctx, rb, name, e.reference,
+                                       f"{name.replace('_', ' ')}, additional supporting information declared by {ctx.requested.code}")
             elif isinstance(eff, RequiresOneOf):
                 if not any(ctx.has(s.name) for s in eff.elements):
                     names = " or ".join(s.name for s in eff.elements)
-                    ctx.problems.append(Finding.model_construct(
+                    ctx.problems.append(Finding(
                         code="missing_element", article=e.reference, element=eff.elements[0].name,
                         message=f"Missing: {names}. {eff.message}"))
             elif isinstance(eff, RequiresSupervision):
@@ -405,14 +442,14 @@ class Engine:
                 if ia is not None and ctx.has("issuing_authority") and not (
                     ia.kind in eff.allowed_kinds or ia.independent_supervision is True
                 ):
-                    ctx.problems.append(Finding.model_construct(
+                    ctx.problems.append(Finding(
                         code="supervision_required", article=e.reference, element="issuing_authority",
                         message=f"{ctx.requested.code}: {eff.message} The issuing authority is "
                                 f"{ia.kind or 'of unstated kind'} without stated independent supervision."))
             elif isinstance(eff, DualCriminality):
                 value = doc.elements.get(eff.element)
                 if self._convention_article(value) not in eff.offences:
-                    ctx.warnings.append(Finding.model_construct(
+                    ctx.warnings.append(Finding(
                         code="dual_criminality_may_be_required", article=e.reference, element=eff.element,
                         message=f"{ctx.requested.code}: {eff.message}"))
             elif isinstance(eff, ConditionOnly | ExcludesType | RedirectChannels):
@@ -431,14 +468,14 @@ class Engine:
     def _unknown(self, ctx: _Ctx, parties: Parties) -> None:
         extra = ctx.doc.model_extra or {}
         for key in extra:
-            ctx.warnings.append(Finding.model_construct(
+            ctx.warnings.append(Finding(
                 code="unknown_field", article=ctx.spec.article, element=key,
                 message=f"Unknown field {key!r} ignored (known: {', '.join(sorted(KNOWN_FIELDS))})"))
         vocab = self.rb.vocabulary
         pvocab = parties.vocabulary()
         for key in ctx.doc.elements:
             if key not in vocab and key not in pvocab:
-                ctx.warnings.append(Finding.model_construct(
+                ctx.warnings.append(Finding(
                     code="unknown_element", article=ctx.spec.article, element=key,
                     message=f"Unknown element {key!r}: not an element of any request type"))
 
@@ -448,14 +485,14 @@ class Engine:
         if rule == "convention":
             accepted = {language_key(x) for x in ctx.requested.languages}
             if given and not accepted.intersection(given):
-                ctx.warnings.append(Finding.model_construct(
+                ctx.warnings.append(Finding(
                     code="language_not_listed", article="ETS185 Art 25(4)", element="language",
                     message=f"{ctx.requested.code} lists {', '.join(ctx.requested.languages)} for requests; "
                             f"the Convention sets no language rule, but a translation may be required"))
             return
         if not given:
             art = "CETS224 Art 4(2)" if rule == "addressee" else "CETS224 Art 4(1)"
-            ctx.problems.append(Finding.model_construct(
+            ctx.problems.append(Finding(
                 code="language_missing", article=art, element="language",
                 message="The language of the document is not stated, so its acceptability cannot be shown"))
             return
@@ -464,21 +501,21 @@ class Engine:
             accepted = {language_key(x) for x in (ad.accepted_languages if ad else [])}
             accepted.update(language_key(x) for x in ctx.requested.domestic())
             if not accepted.intersection(given):
-                ctx.problems.append(Finding.model_construct(
+                ctx.problems.append(Finding(
                     code="language_not_accepted", article="CETS224 Art 4(2)", element="language",
                     message=f"Neither the document nor a translation is in a language the addressee accepts "
                             f"({', '.join(sorted(accepted))})"))
             if ctx.notification:
                 party = {language_key(x) for x in ctx.requested.languages}
                 if not party.intersection(given):
-                    ctx.problems.append(Finding.model_construct(
+                    ctx.problems.append(Finding(
                         code="language_not_accepted", article="CETS224 Art 4(1)", element="language",
                         message=f"The Party notified under CETS224 Art 7(5) ({ctx.requested.code}) accepts "
                                 f"{', '.join(ctx.requested.languages)}; attach a translation"))
         else:
             party = {language_key(x) for x in ctx.requested.languages}
             if not party.intersection(given):
-                ctx.problems.append(Finding.model_construct(
+                ctx.problems.append(Finding(
                     code="language_not_accepted", article="CETS224 Art 4(1)", element="language",
                     message=f"{ctx.requested.code} accepts {', '.join(ctx.requested.languages)}; "
                             f"attach a translation into one of them"))
@@ -486,11 +523,11 @@ class Engine:
     def _route(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> Route:
         spec, doc = ctx.spec, ctx.doc
         if spec.displaced_by_mla_treaty and ctx.mla_treaty:
-            ctx.warnings.append(Finding.model_construct(
+            ctx.warnings.append(Finding(
                 code="mla_treaty_applies", article="ETS185 Art 27(1)", element=None,
                 message=f"{ctx.requesting.code} and {ctx.requested.code} have a mutual assistance treaty in force: "
                         f"ETS185 Art 27 and 28 do not apply (Art 27(1), 28(1)); route and conditions follow that treaty"))
-            return Route.model_construct(
+            return Route(
                 from_=_party_endpoint(ctx.requesting, "central_authority")[0],
                 to=_to_endpoint(ctx, "central_authority", "ETS185 Art 27(1)"),
                 channel=f"As provided by the mutual assistance treaty between {ctx.requesting.code} and {ctx.requested.code}",
@@ -508,7 +545,7 @@ class Engine:
                 article = (same.when.not_declared if same and same.when and same.when.not_declared
                            else same.article if same else spec.channel_rule_article or spec.channels[0].article)
                 allowed = sorted({s for c in open_channels for s in c.sent_by})
-                ctx.problems.append(Finding.model_construct(
+                ctx.problems.append(Finding(
                     code="channel_not_allowed", article=article, element="sent_by",
                     message=f"A {spec.type} request cannot be sent by {doc.sent_by} here"
                             f"{' (' + self.rb.catalogue[article].effect.message + ')' if article in self.rb.catalogue else ''}; "
@@ -518,14 +555,14 @@ class Engine:
         for e in entries:
             if isinstance(e.effect, RedirectChannels) and chosen.under == e.effect.under:
                 to_role = e.effect.to
-                ctx.warnings.append(Finding.model_construct(
+                ctx.warnings.append(Finding(
                     code="route_changed_by_declaration", article=e.reference, element="sent_by",
                     message=f"{ctx.requested.code}: {e.effect.message}"))
         channel = chosen.means
         if doc.urgent and spec.urgent_means:
             channel += f"; urgent ({spec.urgent_means.article}): {spec.urgent_means.means}"
         copies = [
-            CopyOut.model_construct(from_=_party_endpoint(ctx.requesting, c.from_)[0],
+            CopyOut(from_=_party_endpoint(ctx.requesting, c.from_)[0],
                                     to=_to_endpoint(ctx, c.to, c.article), article=c.article)
             for c in chosen.copies
         ]
@@ -533,10 +570,10 @@ class Engine:
         if ctx.notification:
             for e in entries:
                 if isinstance(e.effect, Notification):
-                    notifications.append(NotificationOut.model_construct(
+                    notifications.append(NotificationOut(
                         to=_to_endpoint(ctx, e.effect.authority, e.reference), article=e.reference,
                         message="At the same time as the order goes to the provider: the order, the supplementary information and a summary of the facts"))
-        return Route.model_construct(
+        return Route(
             from_=_from_endpoint(ctx, chosen.from_), to=_to_endpoint(ctx, to_role, chosen.article),
             channel=channel, article=chosen.article, copies=copies, notifications=notifications)
 
@@ -569,7 +606,7 @@ class Engine:
             if d.requires_complete and any(p.code == "missing_element" for p in ctx.problems):
                 start = None  # the period runs only from receipt of complete information
             due = start + dt.timedelta(days=days) if start is not None and days is not None else None
-            out.append(Deadline.model_construct(name=d.name, days=days, due=due, article=d.article))
+            out.append(Deadline(name=d.name, days=days, due=due, article=d.article))
         return out
 
 

@@ -281,9 +281,17 @@ class InstrumentBinding(_Strict):
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 
 
+_LANGUAGE_KEYS: dict[str, str] = {}
+
+
 def language_key(tag: str) -> str:
     """Primary language subtag, lower case: `sr-Latn` -> `sr`."""
-    return re.split(r"[-_]", tag.strip(), maxsplit=1)[0].lower()
+    hit = _LANGUAGE_KEYS.get(tag)
+    if hit is None:
+        hit = re.split(r"[-_]", tag.strip(), maxsplit=1)[0].lower()
+        if len(_LANGUAGE_KEYS) < 10_000:
+            _LANGUAGE_KEYS[tag] = hit
+    return hit
 
 
 LanguageTag = Annotated[str, Field(pattern=LANGUAGE_RE.pattern)]
@@ -329,7 +337,10 @@ class PartyProfile(_Strict):
         return self.name.get(locale) or self.name.get("en") or next(iter(self.name.values()), self.code)
 
     def bound_by(self, instrument: str, on: dt.date) -> bool:
-        return any(b.code == instrument and b.in_force(on) for b in self.instruments)
+        for b in self.instruments:
+            if b.code == instrument and (b.since is None or b.since <= on) and (b.until is None or on < b.until):
+                return True
+        return False
 
     def domestic(self) -> list[str]:
         # CETS224 Art 4(2)(a): the language of the Party in which the provider accepts
