@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from evidex.rules import Parties, default_parties
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "requests"
+AS_OF = dt.date(2026, 11, 23)
+
+
+def load_example(name: str) -> dict[str, Any]:
+    for suffix in (".yaml", ".json"):
+        p = EXAMPLES / f"{name}{suffix}"
+        if p.exists():
+            return copy.deepcopy(yaml.safe_load(p.read_text(encoding="utf-8")))
+    raise FileNotFoundError(name)
+
+
+COMPLETE = [
+    "preservation", "mutual_assistance", "realtime_traffic", "interception", "spontaneous_information",
+    "domain_registration", "subscriber_order", "give_effect_order", "emergency_disclosure",
+    "emergency_mutual_assistance",
+]
+
+
+@pytest.fixture(scope="session")
+def parties() -> Parties:
+    return default_parties()
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, as a user runs it."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run(
+        [sys.executable, "-m", "evidex", *args],
+        input=stdin, capture_output=True, text=True, timeout=60, env=env, cwd=ROOT,
+    )
+
+
+def remove(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    """Remove element `name` (top-level, dotted or in `elements`) from a copy of `doc`."""
+    d = copy.deepcopy(doc)
+    if name == "issuing_authority.contact":
+        d["issuing_authority"].pop("contact", None)
+    elif name.startswith("addressee."):
+        d["addressee"].pop(name.split(".", 1)[1], None)
+    elif name in ("issuing_authority", "issued_on", "case_reference", "data_category", "language"):
+        d.pop(name, None)
+    else:
+        d["elements"].pop(name, None)
+    return d
