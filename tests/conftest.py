@@ -51,9 +51,9 @@ def remove(doc: dict[str, Any], name: str) -> dict[str, Any]:
     """Remove element `name` (top-level, dotted or in `elements`) from a copy of `doc`."""
     d = copy.deepcopy(doc)
     if name == "issuing_authority.contact":
-        d["issuing_authority"].pop("contact", None)
+        (d.get("issuing_authority") or {}).pop("contact", None)
     elif name.startswith("addressee."):
-        d["addressee"].pop(name.split(".", 1)[1], None)
+        (d.get("addressee") or {}).pop(name.split(".", 1)[1], None)
     elif name in ("issuing_authority", "issued_on", "case_reference", "data_category", "language"):
         d.pop(name, None)
     else:

@@ -49,6 +49,8 @@ def read_document(path: str) -> Any:
         raise InvalidInput(f"{name}: not valid YAML{where}: {getattr(e, 'problem', None) or e}") from e
     except RecursionError as e:
         raise InvalidInput(f"{name}: YAML nested too deeply") from e
+    except (ValueError, TypeError, OverflowError) as e:  # e.g. YAML timestamp 2026-13-01
+        raise InvalidInput(f"{name}: a value is not a date or cannot be read: {e}") from e
 
 
 def _read_file(p: Path) -> bytes:

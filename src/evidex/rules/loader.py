@@ -75,6 +75,8 @@ def read_yaml(path: Path) -> Any:
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
         raise RuleDataError(f"{path}:{where}: not valid YAML: {problem}") from e
+    except (ValueError, TypeError, OverflowError) as e:  # e.g. a timestamp like 2026-13-01
+        raise RuleDataError(f"{path}: a value is not a date or cannot be read: {e}") from e
 
 
 def _validate(model: type[M], data: Any, path: Path, prefix: str = "") -> M:
