@@ -116,7 +116,7 @@ def _restore(doc, full, name):
 @settings(max_examples=300, deadline=None)
 @given(incomplete(), st.text(min_size=1, max_size=15).filter(lambda s: s.strip()))
 def test_adding_an_element_never_adds_a_problem(case, unknown_name):
-    kind, full, doc, back = case
+    _kind, full, doc, back = case
     before = {(p.code, p.article, p.element) for p in check(doc, PARTIES, AS_OF).problems}
     if back is not None:
         after = {(p.code, p.article, p.element) for p in check(_restore(doc, full, back), PARTIES, AS_OF).problems}
