@@ -71,13 +71,38 @@ def element_value(doc: RequestDocument, name: str) -> Any:
         return ia.name if ia else None
     if name == "issuing_authority.contact":
         ia = doc.issuing_authority
-        return ia.contact.model_dump() if ia and ia.contact else None
+        return dict(ia.contact.__dict__) if ia and ia.contact else None
     if name.startswith("addressee."):
         ad = doc.addressee
         return getattr(ad, name[10:], None) if ad else None
     if name in _TOP_LEVEL:
         return getattr(doc, name)
     return doc.elements.get(name)
+
+
+def present_names(doc: RequestDocument) -> set[str]:
+    """Names of every element the document shows (one pass, so each rule is a set lookup)."""
+    out = {k for k, v in doc.elements.items() if (v.strip() if v.__class__ is str else is_present(v))}
+    for name in _TOP_LEVEL:
+        v = getattr(doc, name)
+        if v is not None and (v.strip() if v.__class__ is str else True):
+            out.add(name)
+    ia = doc.issuing_authority
+    if ia is not None:
+        if ia.name and ia.name.strip():
+            out.add("issuing_authority")
+        c = ia.contact
+        if c is not None and any(x and x.strip() for x in (c.address, c.email, c.phone)):
+            out.add("issuing_authority.contact")
+    ad = doc.addressee
+    if ad is not None:
+        for sub in ("name", "address", "kind"):
+            v = getattr(ad, sub)
+            if v and v.strip():
+                out.add(f"addressee.{sub}")
+        if ad.accepted_languages:
+            out.add("addressee.accepted_languages")
+    return out
 
 
 @dataclass(slots=True)
@@ -91,13 +116,10 @@ class _Ctx:
     notification: bool = False
     problems: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
-    present: dict[str, bool] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
 
     def has(self, name: str) -> bool:
-        hit = self.present.get(name)
-        if hit is None:
-            hit = self.present[name] = is_present(element_value(self.doc, name))
-        return hit
+        return name in self.present
 
     def holds(self, c: Condition | None) -> bool:
         if c is None:
@@ -182,7 +204,7 @@ def _from_endpoint(ctx: _Ctx, which: str) -> Endpoint:
         return Endpoint(party=party.code, authority="interpol",
                                         name="Interpol National Central Bureau", contact=None)
     ia = doc.issuing_authority
-    contact = ia.contact.model_dump() if ia and ia.contact else None
+    contact = dict(ia.contact.__dict__) if ia and ia.contact else None
     return Endpoint(party=party.code, authority=doc.sent_by or "competent_authority",
                                     name=ia.name if ia else None, contact=contact)
 
@@ -218,12 +240,6 @@ class Engine:
     def __init__(self, rulebook: Rulebook | None = None) -> None:
         self.rb = rulebook or default_rulebook()
         self._entries = {t: self.rb.entries_for(t) for t in self.rb.types}
-        # Precompiled per type: (element spec, read from `elements`?) so a check is one pass.
-        self._required = {
-            name: tuple((e, "." not in e.name and e.name not in _TOP_LEVEL and e.name != "issuing_authority")
-                        for e in spec.elements)
-            for name, spec in self.rb.types.items()
-        }
 
     # ------------------------------------------------------------------ public
     def check(self, request: Any, parties: Parties, as_of: dt.date) -> Verdict:
@@ -239,7 +255,7 @@ class Engine:
         declared = parties.in_effect(requested, as_of)
         mla_treaty = requested.code in requesting.mla_treaties or requesting.code in requested.mla_treaties
         ctx = _Ctx(doc=doc, spec=spec, requesting=requesting, requested=requested,
-                   declared=declared, mla_treaty=mla_treaty)
+                   declared=declared, mla_treaty=mla_treaty, present=present_names(doc))
         entries = [e for e in self._entries[spec.type] if e.reference in declared]
 
         for fld, msg in dropped:
@@ -381,14 +397,9 @@ class Engine:
 
     def _elements(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> None:
         rb = self.rb
-        els = ctx.doc.elements
-        for spec, in_elements in self._required[ctx.spec.type]:
-            if in_elements:
-                v = els.get(spec.name)
-                ok = bool(v.strip()) if v.__class__ is str else is_present(v)
-            else:
-                ok = ctx.has(spec.name)
-            if not ok and (spec.when is None or ctx.holds(spec.when)):
+        present = ctx.present
+        for spec in ctx.spec.elements:
+            if spec.name not in present and (spec.when is None or ctx.holds(spec.when)):
                 _missing(ctx, rb, spec)
         if ctx.spec.mla:
             for name in ctx.requested.mla_required_elements:
