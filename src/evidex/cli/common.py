@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
 from evidex.core.errors import InvalidInput
+from evidex.core.yamlio import load_yaml_text
 from evidex.rules import Parties, default_parties, load_parties
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 
@@ -41,16 +40,7 @@ def read_document(path: str) -> Any:
             raise InvalidInput(f"{name}: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from e
         except RecursionError as e:
             raise InvalidInput(f"{name}: JSON nested too deeply") from e
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidInput(f"{name}: not valid YAML{where}: {getattr(e, 'problem', None) or e}") from e
-    except RecursionError as e:
-        raise InvalidInput(f"{name}: YAML nested too deeply") from e
-    except (ValueError, TypeError, OverflowError) as e:  # e.g. YAML timestamp 2026-13-01
-        raise InvalidInput(f"{name}: a value is not a date or cannot be read: {e}") from e
+    return load_yaml_text(text, name, InvalidInput)
 
 
 def _read_file(p: Path) -> bytes:

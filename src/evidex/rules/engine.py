@@ -234,6 +234,11 @@ def _to_endpoint(ctx: _Ctx, which: str, article: str) -> Endpoint:
                                     name=f"{_GENERIC_TO[which]} of {party.display_name()}", contact=None)
 
 
+def _language_problem(ctx: _Ctx, accepted: set[str], given: list[str], article: str, message: str) -> None:
+    if not accepted.intersection(given):
+        ctx.problems.append(Finding(code="language_not_accepted", article=article, element="language", message=message))
+
+
 class Engine:
     """Applies one rulebook to request documents."""
 
@@ -511,25 +516,16 @@ class Engine:
             ad = doc.addressee
             accepted = {language_key(x) for x in (ad.accepted_languages if ad else [])}
             accepted.update(language_key(x) for x in ctx.requested.domestic())
-            if not accepted.intersection(given):
-                ctx.problems.append(Finding(
-                    code="language_not_accepted", article="CETS224 Art 4(2)", element="language",
-                    message=f"Neither the document nor a translation is in a language the addressee accepts "
-                            f"({', '.join(sorted(accepted))})"))
-            if ctx.notification:
-                party = {language_key(x) for x in ctx.requested.languages}
-                if not party.intersection(given):
-                    ctx.problems.append(Finding(
-                        code="language_not_accepted", article="CETS224 Art 4(1)", element="language",
-                        message=f"The Party notified under CETS224 Art 7(5) ({ctx.requested.code}) accepts "
-                                f"{', '.join(ctx.requested.languages)}; attach a translation"))
+            _language_problem(ctx, accepted, given, "CETS224 Art 4(2)",
+                              f"Neither the document nor a translation is in a language the addressee accepts "
+                              f"({', '.join(sorted(accepted))})")
+            if not ctx.notification:
+                return
+            who = f"The Party notified under CETS224 Art 7(5) ({ctx.requested.code})"
         else:
-            party = {language_key(x) for x in ctx.requested.languages}
-            if not party.intersection(given):
-                ctx.problems.append(Finding(
-                    code="language_not_accepted", article="CETS224 Art 4(1)", element="language",
-                    message=f"{ctx.requested.code} accepts {', '.join(ctx.requested.languages)}; "
-                            f"attach a translation into one of them"))
+            who = ctx.requested.code
+        _language_problem(ctx, {language_key(x) for x in ctx.requested.languages}, given, "CETS224 Art 4(1)",
+                          f"{who} accepts {', '.join(ctx.requested.languages)}; attach a translation into one of them")
 
     def _route(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> Route:
         spec, doc = ctx.spec, ctx.doc

@@ -11,10 +11,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from evidex.core.errors import RuleDataError
+from evidex.core.yamlio import load_yaml_text
 from evidex.rules.refs import article_of, parse_reference
 from evidex.rules.schema import (
     CatalogueEntry,
@@ -30,7 +30,6 @@ from evidex.rules.schema import (
     RequiresElements,
 )
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -68,15 +67,7 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise RuleDataError(f"{path}: cannot be read ({e.strerror or e})") from e
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise RuleDataError(f"{path}:{where}: not valid YAML: {problem}") from e
-    except (ValueError, TypeError, OverflowError) as e:  # e.g. a timestamp like 2026-13-01
-        raise RuleDataError(f"{path}: a value is not a date or cannot be read: {e}") from e
+    return load_yaml_text(text, str(path), RuleDataError)
 
 
 def _validate(model: type[M], data: Any, path: Path, prefix: str = "") -> M:
