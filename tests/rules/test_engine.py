@@ -151,3 +151,16 @@ def test_party_codes_are_case_insensitive(parties):
 def test_shipped_profiles_are_marked_as_examples(parties):
     for code in ("RS", "ME", "SI", "AL", "BA", "MK"):
         assert parties.get(code, AS_OF).source == "example"
+
+
+@pytest.mark.parametrize(("kind", "sent_by", "ok"), [
+    ("subscriber_order", "central_authority", True), ("subscriber_order", "interpol", False),
+    ("domain_registration", "contact_24_7", True), ("domain_registration", "interpol", False),
+    ("give_effect_order", "interpol", False), ("emergency_disclosure", "competent_authority", False),
+    ("mutual_assistance", "contact_24_7", False), ("preservation", "central_authority", True),
+])
+def test_who_may_send(kind, sent_by, ok):
+    v = verdict(doc(kind, sent_by=sent_by), party("BB"))
+    assert v.admissible is ok, [(p.article, p.message) for p in v.problems]
+    if not ok:
+        assert "channel_not_allowed" in {p.code for p in v.problems}
