@@ -59,10 +59,16 @@ def is_present(value: Any, nested: bool = False) -> bool:
     if isinstance(value, str):
         return bool(value.strip())
     if isinstance(value, dict):
-        return any(is_present(v, True) for v in value.values())
-    if isinstance(value, list | tuple | set):
-        return any(is_present(v, True) for v in value)
-    return True
+        value = value.values()
+    elif not isinstance(value, list | tuple | set):
+        return True
+    for v in value:  # a plain loop: generators cost more than the check itself
+        if v.__class__ is str:
+            if v.strip():
+                return True
+        elif is_present(v, True):
+            return True
+    return False
 
 
 def element_value(doc: RequestDocument, name: str) -> Any:
@@ -80,13 +86,30 @@ def element_value(doc: RequestDocument, name: str) -> Any:
     return doc.elements.get(name)
 
 
+def _in_elements(name: str) -> bool:
+    """Whether an element name is read from the document's `elements` object."""
+    return "." not in name and name not in _TOP_LEVEL and name != "issuing_authority"
+
+
 def present_names(doc: RequestDocument) -> set[str]:
     """Names of every element the document shows (one pass, so each rule is a set lookup)."""
-    out = {k for k, v in doc.elements.items() if (v.strip() if v.__class__ is str else is_present(v))}
-    for name in _TOP_LEVEL:
-        v = getattr(doc, name)
-        if v is not None and (v.strip() if v.__class__ is str else True):
-            out.add(name)
+    out: set[str] = set()
+    for k, v in doc.elements.items():
+        if v.__class__ is str:
+            if v.strip():
+                out.add(k)
+        elif v is not None and v is not False and is_present(v):
+            out.add(k)
+    if doc.issued_on is not None:
+        out.add("issued_on")
+    if doc.received_on is not None:
+        out.add("received_on")
+    if doc.data_category is not None:
+        out.add("data_category")
+    if doc.case_reference and doc.case_reference.strip():
+        out.add("case_reference")
+    if doc.language and doc.language.strip():
+        out.add("language")
     ia = doc.issuing_authority
     if ia is not None:
         if ia.name and ia.name.strip():
@@ -116,25 +139,59 @@ class _Ctx:
     notification: bool = False
     problems: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
-    present: set[str] = field(default_factory=set)
+    present: dict[str, bool] = field(default_factory=dict)  # lazily filled by has()
+    party_languages: frozenset[str] = frozenset()
+    domestic_languages: frozenset[str] = frozenset()
 
     def has(self, name: str) -> bool:
-        return name in self.present
+        hit = self.present.get(name)
+        if hit is None:
+            hit = self.present[name] = is_present(element_value(self.doc, name))
+        return hit
 
     def holds(self, c: Condition | None) -> bool:
         if c is None:
             return True
+        checks = _COMPILED.get(id(c))
+        if checks is None:
+            checks = _compile(c)
         d = self.doc
-        return not (
-            (c.urgent is not None and c.urgent != d.urgent)
-            or (c.mla_treaty is not None and c.mla_treaty != self.mla_treaty)
-            or (c.sent_by is not None and d.sent_by not in c.sent_by)
-            or (c.data_category is not None and d.data_category not in c.data_category)
-            or (c.element_present is not None and not self.has(c.element_present))
-            or (c.declared is not None and c.declared not in self.declared)
-            or (c.not_declared is not None and c.not_declared in self.declared)
-            or (c.notification is not None and c.notification != self.notification)
-        )
+        for key, want in checks:
+            if key == "urgent":
+                ok = d.urgent == want
+            elif key == "mla_treaty":
+                ok = self.mla_treaty == want
+            elif key == "sent_by":
+                ok = d.sent_by in want
+            elif key == "data_category":
+                ok = d.data_category in want
+            elif key == "element_present":
+                ok = self.has(want)
+            elif key == "declared":
+                ok = want in self.declared
+            elif key == "not_declared":
+                ok = want not in self.declared
+            else:  # notification
+                ok = self.notification == want
+            if not ok:
+                return False
+        return True
+
+
+# Conditions compiled to their set fields only; keyed by identity (rule data lives for the
+# process; the Condition objects are kept alive beside their compiled form).
+_COMPILED: dict[int, tuple[tuple[str, Any], ...]] = {}
+_KEEP: list[Condition] = []
+
+
+def _compile(c: Condition) -> tuple[tuple[str, Any], ...]:
+    checks = tuple(
+        (k, frozenset(v) if isinstance(v, list) else v) for k, v in c.__dict__.items() if v is not None
+    )
+    if len(_KEEP) < 100_000:
+        _KEEP.append(c)
+        _COMPILED[id(c)] = checks
+    return checks
 
 
 _CONDITIONS: dict[str, Condition] = {}
@@ -171,27 +228,42 @@ def _missing(ctx: _Ctx, rb: Rulebook, spec: ElementSpec) -> None:
     _missing_named(ctx, rb, spec.name, spec.article, spec.label)
 
 
+_MISSING: dict[tuple[int, str, str, str], Finding] = {}
+
+
 def _missing_named(ctx: _Ctx, rb: Rulebook, name: str, article: str, label: str) -> None:
-    ctx.problems.append(Finding(
-        code="missing_element", article=article, element=name,
-        message=f"Missing: {label} ({article}; {_title(rb, article)})"))
+    # The finding depends only on the rule data: build it once, share it (it is frozen).
+    key = (id(rb), name, article, label)
+    hit = _MISSING.get(key)
+    if hit is None:
+        hit = Finding(code="missing_element", article=article, element=name,
+                      message=f"Missing: {label} ({article}; {_title(rb, article)})")
+        if len(_MISSING) < 50_000:
+            _MISSING[key] = hit
+    ctx.problems.append(hit)
 
 
-_AUTHORITY_CACHE: dict[tuple[int, str], tuple[str | None, dict[str, str | None] | None]] = {}
+_ENDPOINTS: dict[tuple[int, str], tuple[Endpoint, bool]] = {}
 
 
 def _party_endpoint(party: PartyProfile, role: str) -> tuple[Endpoint, bool]:
     key = (id(party), role)
-    hit = _AUTHORITY_CACHE.get(key)
+    hit = _ENDPOINTS.get(key)
     if hit is None:
         auth = party.authorities.get(role)  # type: ignore[call-overload]
-        hit = (auth.name, auth.contact.model_dump() if auth.contact else None) if auth else (None, None)
-        if len(_AUTHORITY_CACHE) > 4096:
-            _AUTHORITY_CACHE.clear()
-        _AUTHORITY_CACHE[key] = hit
-    name, contact = hit
-    return Endpoint(party=party.code, authority=role, name=name,
-                    contact=dict(contact) if contact else None), name is not None
+        if auth is None:
+            hit = (Endpoint(party=party.code, authority=role, name=None, contact=None), False)
+        else:
+            contact = dict(auth.contact.__dict__) if auth.contact else None
+            hit = (Endpoint(party=party.code, authority=role, name=auth.name, contact=contact), True)
+        if len(_ENDPOINTS) > 4096:
+            _ENDPOINTS.clear()
+        _ENDPOINTS[key] = hit
+        _KEEP_PROFILES.append(party)  # ids stay unique while cached
+    return hit
+
+
+_KEEP_PROFILES: list[PartyProfile] = []
 
 
 def _from_endpoint(ctx: _Ctx, which: str) -> Endpoint:
@@ -234,9 +306,51 @@ def _to_endpoint(ctx: _Ctx, which: str, article: str) -> Endpoint:
                                     name=f"{_GENERIC_TO[which]} of {party.display_name()}", contact=None)
 
 
-def _language_problem(ctx: _Ctx, accepted: set[str], given: list[str], article: str, message: str) -> None:
+def _language_problem(ctx: _Ctx, accepted: set[str] | frozenset[str], given: list[str], article: str, message: str) -> None:
     if not accepted.intersection(given):
         ctx.problems.append(Finding(code="language_not_accepted", article=article, element="language", message=message))
+
+
+_STATIC_KEYS = frozenset({"mla_treaty", "declared", "not_declared"})
+
+
+def _prefilter(items: list[tuple[Condition | None, Any]], declared: dict[str, Any], mla_treaty: bool,
+               ) -> list[tuple[Condition | None, Any]]:
+    """Decide the conditions that depend only on the Parties once per plan; keep the rest."""
+    out: list[tuple[Condition | None, Any]] = []
+    for when, item in items:
+        if when is None:
+            out.append((None, item))
+            continue
+        set_keys = {k for k, v in when.__dict__.items() if v is not None}
+        if not set_keys <= _STATIC_KEYS:
+            out.append((when, item))
+            continue
+        ok = ((when.mla_treaty is None or when.mla_treaty == mla_treaty)
+              and (when.declared is None or when.declared in declared)
+              and (when.not_declared is None or when.not_declared not in declared))
+        if ok:
+            out.append((None, item))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    entries: list[CatalogueEntry]
+    declared: dict[str, dict[str, Any]]
+    mla_treaty: bool
+    instrument_problems: tuple[Finding, ...]
+    alternatives: tuple[Alternative, ...]
+    party_languages: frozenset[str]
+    domestic_languages: frozenset[str]
+    obligations: list[tuple[Condition | None, Obligation]]
+    warnings: list[tuple[Condition | None, Finding]]
+    required: tuple[tuple[str, str, str, bool], ...]  # (element, article, label, in `elements`?) always mandatory here
+    conditional: tuple[ElementSpec, ...]  # mandatory only when their condition holds
+    routes: dict[Any, tuple[Route, tuple[Finding, ...]]] = field(default_factory=dict)
+
+
+_EMPTY_DOC = RequestDocument(type="", requesting_party="AA", requested_party="BB")
 
 
 class Engine:
@@ -245,6 +359,19 @@ class Engine:
     def __init__(self, rulebook: Rulebook | None = None) -> None:
         self.rb = rulebook or default_rulebook()
         self._entries = {t: self.rb.entries_for(t) for t in self.rb.types}
+        self._plans: dict[tuple[str, int, int, int, dt.date], _Plan] = {}
+        self._keep: list[tuple[PartyProfile, PartyProfile, Parties]] = []  # keeps cached ids unique
+        self._needs = {name: frozenset(spec.instruments) for name, spec in self.rb.types.items()}
+        # Verdict parts that come straight from the data are built once and shared (frozen).
+        self._obligations = {
+            name: [(o.when, Obligation(article=o.article, message=o.message, by=o.by)) for o in spec.obligations]
+            for name, spec in self.rb.types.items()
+        }
+        self._warnings = {
+            name: [(w.when, Finding(code=w.code, article=w.article, element=None, message=w.message))
+                   for w in spec.warnings]
+            for name, spec in self.rb.types.items()
+        }
 
     # ------------------------------------------------------------------ public
     def check(self, request: Any, parties: Parties, as_of: dt.date) -> Verdict:
@@ -257,32 +384,29 @@ class Engine:
             raise InvalidInput(f"requesting_party and requested_party are both {doc.requesting_party}")
         requesting = self._party(parties, doc.requesting_party, as_of, "requesting_party")
         requested = self._party(parties, doc.requested_party, as_of, "requested_party")
-        declared = parties.in_effect(requested, as_of)
-        mla_treaty = requested.code in requesting.mla_treaties or requesting.code in requested.mla_treaties
+        plan = self._plan(spec, requesting, requested, parties, as_of)
         ctx = _Ctx(doc=doc, spec=spec, requesting=requesting, requested=requested,
-                   declared=declared, mla_treaty=mla_treaty, present=present_names(doc))
-        entries = [e for e in self._entries[spec.type] if e.reference in declared]
+                   declared=plan.declared, mla_treaty=plan.mla_treaty,
+                   party_languages=plan.party_languages, domestic_languages=plan.domestic_languages)
+        entries = plan.entries
 
         for fld, msg in dropped:
             ctx.problems.append(Finding(
                 code="invalid_field", article=spec.article, element=fld,
                 message=f"{fld}: {msg}; the field was ignored"))
-        alternatives = self._instruments(ctx, parties, as_of)
+        ctx.problems.extend(plan.instrument_problems)
+        alternatives = list(plan.alternatives)
         alternatives += self._exclusions(ctx, entries, parties, as_of)
         self._notification(ctx, entries)
-        self._elements(ctx, entries)
+        self._elements(ctx, plan)
         self._declaration_effects(ctx, entries)
         self._unknown(ctx, parties)
         self._language(ctx)
-        route = self._route(ctx, entries)
+        route = self._route(ctx, entries, plan)
         deadlines = self._deadlines(ctx)
-        obligations = [
-            Obligation(article=o.article, message=o.message, by=o.by)
-            for o in spec.obligations if ctx.holds(o.when)
-        ]
-        for w in spec.warnings:
-            if ctx.holds(w.when):
-                ctx.warnings.append(Finding(code=w.code, article=w.article, element=None, message=w.message))
+        holds = ctx.holds
+        obligations = [o for when, o in plan.obligations if when is None or holds(when)]
+        ctx.warnings.extend(w for when, w in plan.warnings if when is None or holds(when))
         if doc.received_on and doc.issued_on and doc.received_on < doc.issued_on:
             ctx.warnings.append(Finding(
                 code="received_before_issued", article=spec.article, element="received_on",
@@ -302,6 +426,47 @@ class Engine:
         )
 
     # ------------------------------------------------------------------ steps
+    def _plan(self, spec: RequestTypeSpec, requesting: PartyProfile, requested: PartyProfile,
+              parties: Parties, as_of: dt.date) -> _Plan:
+        """What depends only on the type, the two Parties and the date: computed once, reused for
+        every document between the same Parties (a node checks many of those)."""
+        key = (spec.type, id(requesting), id(requested), id(parties), as_of)
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        declared = parties.in_effect(requested, as_of)
+        mla_treaty = requested.code in requesting.mla_treaties or requesting.code in requested.mla_treaties
+        probe = _Ctx(doc=_EMPTY_DOC, spec=spec, requesting=requesting, requested=requested,
+                     declared=declared, mla_treaty=mla_treaty)
+        alternatives = self._instruments(probe, parties, as_of)
+        plan = _Plan(
+            entries=[e for e in self._entries[spec.type] if e.reference in declared],
+            declared=declared,
+            mla_treaty=mla_treaty,
+            instrument_problems=tuple(probe.problems),
+            alternatives=tuple(alternatives),
+            obligations=_prefilter(self._obligations[spec.type], declared, mla_treaty),
+            warnings=_prefilter(self._warnings[spec.type], declared, mla_treaty),
+            required=tuple(
+                (name, article, label, _in_elements(name))
+                for name, article, label in [(e.name, e.article, e.label) for e in spec.elements if e.when is None]
+                + ([(n, "ETS185 Art 25(4)",
+                     f"{n.replace('_', ' ')}, required by the law of {requested.code} for mutual assistance")
+                    for n in requested.mla_required_elements] if spec.mla else [])
+            ),
+            conditional=tuple(e for e in spec.elements if e.when is not None),
+            party_languages=frozenset(language_key(x) for x in requested.languages),
+            domestic_languages=frozenset(language_key(x) for x in requested.domestic()),
+        )
+        if len(self._plans) > 10_000:
+            self._plans.clear()
+        self._plans[key] = plan
+        self._keep.append((requesting, requested, parties))
+        if len(self._keep) > 10_000:
+            self._keep.clear()
+            self._plans.clear()
+        return plan
+
     @staticmethod
     def _party(parties: Parties, code: str, as_of: dt.date, role: str) -> PartyProfile:
         p = parties.get(code, as_of)
@@ -332,6 +497,11 @@ class Engine:
         return out
 
     def _instruments(self, ctx: _Ctx, parties: Parties, as_of: dt.date) -> list[Alternative]:
+        needed = self._needs[ctx.spec.type]
+        if needed <= parties.instruments_in_force(ctx.requesting, as_of) and needed <= parties.instruments_in_force(
+            ctx.requested, as_of
+        ):
+            return []
         missing = []
         for inst in ctx.spec.instruments:
             for party in (ctx.requesting, ctx.requested):
@@ -400,29 +570,35 @@ class Engine:
                     message=f"{ctx.requested.code} requires notification in these circumstances: "
                             f"{'; '.join(texts)}. If one applies, notify its {e.effect.authority} simultaneously."))
 
-    def _elements(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> None:
+    def _elements(self, ctx: _Ctx, plan: _Plan) -> None:
         rb = self.rb
-        present = ctx.present
-        for spec in ctx.spec.elements:
-            if spec.name not in present and (spec.when is None or ctx.holds(spec.when)):
+        els = ctx.doc.elements
+        has = ctx.has
+        for name, article, label, in_elements in plan.required:
+            if in_elements:  # the common case, inlined: a non-blank string is present
+                v = els.get(name)
+                if v.__class__ is str:
+                    if v.strip():
+                        continue
+                elif is_present(v):
+                    continue
+            elif has(name):
+                continue
+            _missing_named(ctx, rb, name, article, label)
+        for spec in plan.conditional:
+            if not has(spec.name) and ctx.holds(spec.when):
                 _missing(ctx, rb, spec)
-        if ctx.spec.mla:
-            for name in ctx.requested.mla_required_elements:
-                if not ctx.has(name):
-                    _missing_named(ctx, rb, name, "ETS185 Art 25(4)",
-                                   f"{name.replace('_', ' ')}, required by the law of {ctx.requested.code} for mutual assistance")
         dc = ctx.spec.data_categories
         if dc and ctx.doc.data_category is not None and ctx.doc.data_category not in dc.allowed:
             ctx.problems.append(Finding(
                 code="data_category_not_allowed", article=dc.article, element="data_category",
                 message=f"{ctx.spec.type} covers only {' or '.join(dc.allowed)} data, not {ctx.doc.data_category}"))
-        for name in ("deadline_and_manner",):
-            v = ctx.doc.elements.get(name)
-            if is_present(v) and self._days(v) is None:
-                art = next((e.article for e in ctx.spec.elements if e.name == name), ctx.spec.article)
-                ctx.problems.append(Finding(
-                    code="invalid_element", article=art, element=name,
-                    message=f"{name} must be an object {{days, manner}} with days a positive whole number"))
+        v = els.get("deadline_and_manner")
+        if v is not None and self._days(v) is None and is_present(v):
+            art = next((e.article for e in ctx.spec.elements if e.name == "deadline_and_manner"), ctx.spec.article)
+            ctx.problems.append(Finding(
+                code="invalid_element", article=art, element="deadline_and_manner",
+                message="deadline_and_manner must be an object {days, manner} with days a positive whole number"))
 
     @staticmethod
     def _days(v: Any) -> int | None:
@@ -488,6 +664,8 @@ class Engine:
                 code="unknown_field", article=ctx.spec.article, element=key,
                 message=f"Unknown field {key!r} ignored (known: {', '.join(sorted(KNOWN_FIELDS))})"))
         vocab = self.rb.vocabulary
+        if vocab.issuperset(ctx.doc.elements):
+            return
         pvocab = parties.vocabulary()
         for key in ctx.doc.elements:
             if key not in vocab and key not in pvocab:
@@ -499,8 +677,7 @@ class Engine:
         doc, rule = ctx.doc, ctx.spec.language_rule
         given = [language_key(x) for x in (doc.language, doc.translation_language) if x and x.strip()]
         if rule == "convention":
-            accepted = {language_key(x) for x in ctx.requested.languages}
-            if given and not accepted.intersection(given):
+            if given and not ctx.party_languages.intersection(given):
                 ctx.warnings.append(Finding(
                     code="language_not_listed", article="ETS185 Art 25(4)", element="language",
                     message=f"{ctx.requested.code} lists {', '.join(ctx.requested.languages)} for requests; "
@@ -515,7 +692,7 @@ class Engine:
         if rule == "addressee":
             ad = doc.addressee
             accepted = {language_key(x) for x in (ad.accepted_languages if ad else [])}
-            accepted.update(language_key(x) for x in ctx.requested.domestic())
+            accepted.update(ctx.domestic_languages)
             _language_problem(ctx, accepted, given, "CETS224 Art 4(2)",
                               f"Neither the document nor a translation is in a language the addressee accepts "
                               f"({', '.join(sorted(accepted))})")
@@ -524,22 +701,26 @@ class Engine:
             who = f"The Party notified under CETS224 Art 7(5) ({ctx.requested.code})"
         else:
             who = ctx.requested.code
-        _language_problem(ctx, {language_key(x) for x in ctx.requested.languages}, given, "CETS224 Art 4(1)",
+        _language_problem(ctx, ctx.party_languages, given, "CETS224 Art 4(1)",
                           f"{who} accepts {', '.join(ctx.requested.languages)}; attach a translation into one of them")
 
-    def _route(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> Route:
+    def _route(self, ctx: _Ctx, entries: list[CatalogueEntry], plan: _Plan) -> Route:
         spec, doc = ctx.spec, ctx.doc
         if spec.displaced_by_mla_treaty and ctx.mla_treaty:
-            ctx.warnings.append(Finding(
-                code="mla_treaty_applies", article="ETS185 Art 27(1)", element=None,
-                message=f"{ctx.requesting.code} and {ctx.requested.code} have a mutual assistance treaty in force: "
-                        f"ETS185 Art 27 and 28 do not apply (Art 27(1), 28(1)); route and conditions follow that treaty"))
-            return Route(
-                from_=_party_endpoint(ctx.requesting, "central_authority")[0],
-                to=_to_endpoint(ctx, "central_authority", "ETS185 Art 27(1)"),
-                channel=f"As provided by the mutual assistance treaty between {ctx.requesting.code} and {ctx.requested.code}",
-                article="ETS185 Art 27(1)", copies=[], notifications=[])
-        open_channels = [c for c in spec.channels if ctx.holds(c.when)]
+            hit = plan.routes.get("mla_treaty")
+            if hit is None:
+                hit = plan.routes["mla_treaty"] = (Route(
+                    from_=_party_endpoint(ctx.requesting, "central_authority")[0],
+                    to=_to_endpoint(ctx, "central_authority", "ETS185 Art 27(1)"),
+                    channel=f"As provided by the mutual assistance treaty between {ctx.requesting.code} and {ctx.requested.code}",
+                    article="ETS185 Art 27(1)", copies=[], notifications=[]), (Finding(
+                    code="mla_treaty_applies", article="ETS185 Art 27(1)", element=None,
+                    message=f"{ctx.requesting.code} and {ctx.requested.code} have a mutual assistance treaty in force: "
+                            f"ETS185 Art 27 and 28 do not apply (Art 27(1), 28(1)); route and conditions follow that treaty"),))
+            ctx.warnings.extend(hit[1])
+            return hit[0]
+        holds = ctx.holds
+        open_channels = [c for c in spec.channels if c.when is None or holds(c.when)]
         chosen: ChannelSpec | None = None
         if doc.sent_by is None:
             chosen = open_channels[0] if open_channels else spec.channels[0]
@@ -558,6 +739,17 @@ class Engine:
                             f"{' (' + self.rb.catalogue[article].effect.message + ')' if article in self.rb.catalogue else ''}; "
                             f"allowed: {', '.join(allowed) or 'none'}"))
                 chosen = open_channels[0] if open_channels else spec.channels[0]
+        from_which: str = chosen.from_
+        if from_which == "sender":
+            from_which = doc.sent_by if doc.sent_by in AUTHORITY_ROLES else "issuing_authority"
+        # Everything below depends only on the Parties and the channel, unless an endpoint is
+        # the document's own issuing authority or addressee: cache those routes in the plan.
+        key = (id(chosen), from_which, doc.urgent, ctx.notification)
+        hit = plan.routes.get(key)
+        if hit is not None:
+            ctx.warnings.extend(hit[1])
+            return hit[0]
+        before = len(ctx.warnings)
         to_role: str = chosen.to
         for e in entries:
             if isinstance(e.effect, RedirectChannels) and chosen.under == e.effect.under:
@@ -570,7 +762,7 @@ class Engine:
             channel += f"; urgent ({spec.urgent_means.article}): {spec.urgent_means.means}"
         copies = [
             CopyOut(from_=_party_endpoint(ctx.requesting, c.from_)[0],
-                                    to=_to_endpoint(ctx, c.to, c.article), article=c.article)
+                    to=_to_endpoint(ctx, c.to, c.article), article=c.article)
             for c in chosen.copies
         ]
         notifications = []
@@ -580,9 +772,12 @@ class Engine:
                     notifications.append(NotificationOut(
                         to=_to_endpoint(ctx, e.effect.authority, e.reference), article=e.reference,
                         message="At the same time as the order goes to the provider: the order, the supplementary information and a summary of the facts"))
-        return Route(
-            from_=_from_endpoint(ctx, chosen.from_), to=_to_endpoint(ctx, to_role, chosen.article),
+        route = Route(
+            from_=_from_endpoint(ctx, from_which), to=_to_endpoint(ctx, to_role, chosen.article),
             channel=channel, article=chosen.article, copies=copies, notifications=notifications)
+        if from_which in AUTHORITY_ROLES and to_role in AUTHORITY_ROLES and len(plan.routes) < 64:
+            plan.routes[key] = (route, tuple(ctx.warnings[before:]))
+        return route
 
     def _mutually_determined(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> ChannelSpec | None:
         # CETS224 Art 8(11): "or by such other authority as mutually determined" — a channel closed

@@ -197,6 +197,7 @@ class Parties:
         self.source = source
         self._effective: dict[tuple[int, dt.date], dict[str, dict[str, Any]]] = {}
         self._vocab: frozenset[str] | None = None
+        self._instruments: dict[tuple[int, dt.date], frozenset[str]] = {}
 
     def vocabulary(self) -> frozenset[str]:
         """Element names the profiles require (mla_required_elements, additional elements)."""
@@ -229,6 +230,16 @@ class Parties:
             if p.valid_from is None or p.valid_from <= as_of:
                 found = p
         return found
+
+    def instruments_in_force(self, profile: PartyProfile, as_of: dt.date) -> frozenset[str]:
+        key = (id(profile), as_of)
+        hit = self._instruments.get(key)
+        if hit is None:
+            hit = frozenset(b.code for b in profile.instruments if b.in_force(as_of))
+            if len(self._instruments) > 4096:
+                self._instruments.clear()
+            self._instruments[key] = hit
+        return hit
 
     def in_effect(self, profile: PartyProfile, as_of: dt.date) -> dict[str, dict[str, Any]]:
         """Declarations and reservations of `profile` in effect on `as_of`: reference -> parameters."""

@@ -1,7 +1,8 @@
 """The verdict of the rules engine.
 
 Plain slotted dataclasses: the engine is their only producer, so they are built without
-re-validation (cheap: the bench holds the engine to 3x the cost of parsing). Pydantic reads the
+re-validation (cheap: the bench holds the engine to 3x the cost of parsing). The parts are
+frozen, so the engine shares the ones that come straight from the rule data between verdicts. Pydantic reads the
 same classes for the JSON Schema and the JSON form, so the two cannot drift apart.
 """
 
@@ -14,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     code: str
     article: Annotated[str, Field(description="Canonical reference, e.g. 'CETS224 Art 7(3)(d)'")]
@@ -22,7 +23,7 @@ class Finding:
     message: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     party: str
     authority: Annotated[str, Field(description="central_authority, contact_24_7, art8_receiving, addressee, ...")]
@@ -30,21 +31,21 @@ class Endpoint:
     contact: dict[str, str | None] | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class CopyOut:
     from_: Annotated[Endpoint, Field(alias="from")]
     to: Endpoint
     article: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class NotificationOut:
     to: Endpoint
     article: str
     message: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     from_: Annotated[Endpoint, Field(alias="from")]
     to: Endpoint
@@ -54,7 +55,7 @@ class Route:
     notifications: list[NotificationOut] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Deadline:
     name: str
     days: int | None
@@ -62,14 +63,14 @@ class Deadline:
     article: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Obligation:
     article: str
     message: str
     by: Literal["requesting", "requested", "addressee", "notified_authority"]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Alternative:
     request_type: str
     article: str
