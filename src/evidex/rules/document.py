@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -97,15 +98,15 @@ FATAL_FIELDS = frozenset({"type", "requesting_party", "requested_party", "issued
 KNOWN_FIELDS = frozenset(RequestDocument.model_fields)
 
 
-def parse_document(data: Any) -> tuple[RequestDocument, list[tuple[str, str]]]:
+def parse_document(data: Any) -> tuple[RequestDocument, Sequence[tuple[str, str]]]:
     """Read a request document. Returns the document and the fields that had to be dropped
     because they were malformed (field, message). Raises InvalidInput for what cannot be read."""
     if isinstance(data, RequestDocument):
-        return data, []
+        return data, ()
     if not isinstance(data, dict):
         raise InvalidInput(f"a request document must be an object (mapping), not {type(data).__name__}")
     try:
-        return RequestDocument.model_validate(data), []
+        return RequestDocument.model_validate(data), ()
     except ValidationError as e:
         errors = e.errors()
     dropped: list[tuple[str, str]] = []

@@ -86,6 +86,31 @@ def element_value(doc: RequestDocument, name: str) -> Any:
     return doc.elements.get(name)
 
 
+def _str_present(v: Any) -> bool:
+    return v.__class__ is str and bool(v.strip())
+
+
+def _contact_present(doc: RequestDocument) -> bool:
+    ia = doc.issuing_authority
+    c = ia.contact if ia else None
+    return c is not None and (_str_present(c.address) or _str_present(c.email) or _str_present(c.phone))
+
+
+# How each name outside `elements` is shown present; one small function each, chosen once.
+_TOP_GETTERS: dict[str, Any] = {
+    "issuing_authority": lambda d: d.issuing_authority is not None and _str_present(d.issuing_authority.name),
+    "issuing_authority.contact": _contact_present,
+    "issued_on": lambda d: d.issued_on is not None,
+    "received_on": lambda d: d.received_on is not None,
+    "data_category": lambda d: d.data_category is not None,
+    "case_reference": lambda d: _str_present(d.case_reference),
+    "language": lambda d: _str_present(d.language),
+    "addressee.name": lambda d: d.addressee is not None and _str_present(d.addressee.name),
+    "addressee.address": lambda d: d.addressee is not None and _str_present(d.addressee.address),
+    "addressee.kind": lambda d: d.addressee is not None and d.addressee.kind is not None,
+}
+
+
 def _in_elements(name: str) -> bool:
     """Whether an element name is read from the document's `elements` object."""
     return "." not in name and name not in _TOP_LEVEL and name != "issuing_authority"
@@ -136,12 +161,12 @@ class _Ctx:
     requested: PartyProfile
     declared: dict[str, dict[str, Any]]
     mla_treaty: bool
-    notification: bool = False
-    problems: list[Finding] = field(default_factory=list)
-    warnings: list[Finding] = field(default_factory=list)
-    present: dict[str, bool] = field(default_factory=dict)  # lazily filled by has()
+    problems: list[Finding]
+    warnings: list[Finding]
+    present: dict[str, bool]  # lazily filled by has()
     party_languages: frozenset[str] = frozenset()
     domestic_languages: frozenset[str] = frozenset()
+    notification: bool = False
 
     def has(self, name: str) -> bool:
         hit = self.present.get(name)
@@ -306,6 +331,19 @@ def _to_endpoint(ctx: _Ctx, which: str, article: str) -> Endpoint:
                                     name=f"{_GENERIC_TO[which]} of {party.display_name()}", contact=None)
 
 
+_ACCEPTED: dict[tuple[tuple[str, ...], frozenset[str]], frozenset[str]] = {}
+
+
+def _accepted(listed: tuple[str, ...], domestic: frozenset[str]) -> frozenset[str]:
+    key = (listed, domestic)
+    hit = _ACCEPTED.get(key)
+    if hit is None:
+        hit = frozenset(language_key(x) for x in listed) | domestic
+        if len(_ACCEPTED) < 10_000:
+            _ACCEPTED[key] = hit
+    return hit
+
+
 def _language_problem(ctx: _Ctx, accepted: set[str] | frozenset[str], given: list[str], article: str, message: str) -> None:
     if not accepted.intersection(given):
         ctx.problems.append(Finding(code="language_not_accepted", article=article, element="language", message=message))
@@ -347,7 +385,13 @@ class _Plan:
     warnings: list[tuple[Condition | None, Finding]]
     required: tuple[tuple[str, str, str, bool], ...]  # (element, article, label, in `elements`?) always mandatory here
     conditional: tuple[ElementSpec, ...]  # mandatory only when their condition holds
-    routes: dict[Any, tuple[Route, tuple[Finding, ...]]] = field(default_factory=dict)
+    channels: list[tuple[Condition | None, ChannelSpec]]  # static conditions already decided
+    has_dynamic_obligations: bool
+    fixed_obligations: tuple[Obligation, ...]  # used when no obligation depends on the document
+    dynamic_channels: bool = True
+    routes: dict[Any, tuple[Any, ...]] = field(default_factory=dict)
+    selections: dict[str | None, tuple[ChannelSpec, str, tuple[Finding, ...]]] = field(default_factory=dict)
+
 
 
 _EMPTY_DOC = RequestDocument(type="", requesting_party="AA", requested_party="BB")
@@ -382,31 +426,35 @@ class Engine:
             raise InvalidInput(f"unknown request type {doc.type!r}; known: {', '.join(rb.types)}")
         if doc.requesting_party == doc.requested_party:
             raise InvalidInput(f"requesting_party and requested_party are both {doc.requesting_party}")
-        requesting = self._party(parties, doc.requesting_party, as_of, "requesting_party")
-        requested = self._party(parties, doc.requested_party, as_of, "requested_party")
+        requesting = parties.get(doc.requesting_party, as_of) or self._party(
+            parties, doc.requesting_party, as_of, "requesting_party")
+        requested = parties.get(doc.requested_party, as_of) or self._party(
+            parties, doc.requested_party, as_of, "requested_party")
         plan = self._plan(spec, requesting, requested, parties, as_of)
-        ctx = _Ctx(doc=doc, spec=spec, requesting=requesting, requested=requested,
-                   declared=plan.declared, mla_treaty=plan.mla_treaty,
-                   party_languages=plan.party_languages, domestic_languages=plan.domestic_languages)
+        ctx = _Ctx(doc, spec, requesting, requested, plan.declared, plan.mla_treaty,
+                   list(plan.instrument_problems), [], {}, plan.party_languages, plan.domestic_languages)
         entries = plan.entries
 
         for fld, msg in dropped:
             ctx.problems.append(Finding(
                 code="invalid_field", article=spec.article, element=fld,
                 message=f"{fld}: {msg}; the field was ignored"))
-        ctx.problems.extend(plan.instrument_problems)
         alternatives = list(plan.alternatives)
-        alternatives += self._exclusions(ctx, entries, parties, as_of)
-        self._notification(ctx, entries)
+        if entries:
+            alternatives += self._exclusions(ctx, entries, parties, as_of)
+            self._notification(ctx, entries)
         self._elements(ctx, plan)
-        self._declaration_effects(ctx, entries)
+        if entries:
+            self._declaration_effects(ctx, entries)
         self._unknown(ctx, parties)
         self._language(ctx)
         route = self._route(ctx, entries, plan)
         deadlines = self._deadlines(ctx)
         holds = ctx.holds
-        obligations = [o for when, o in plan.obligations if when is None or holds(when)]
-        ctx.warnings.extend(w for when, w in plan.warnings if when is None or holds(when))
+        obligations = [o for when, o in plan.obligations if when is None or holds(when)] \
+            if plan.has_dynamic_obligations else list(plan.fixed_obligations)
+        if plan.warnings:
+            ctx.warnings.extend([w for when, w in plan.warnings if when is None or holds(when)])
         if doc.received_on and doc.issued_on and doc.received_on < doc.issued_on:
             ctx.warnings.append(Finding(
                 code="received_before_issued", article=spec.article, element="received_on",
@@ -436,16 +484,19 @@ class Engine:
             return plan
         declared = parties.in_effect(requested, as_of)
         mla_treaty = requested.code in requesting.mla_treaties or requesting.code in requested.mla_treaties
-        probe = _Ctx(doc=_EMPTY_DOC, spec=spec, requesting=requesting, requested=requested,
-                     declared=declared, mla_treaty=mla_treaty)
+        probe = _Ctx(_EMPTY_DOC, spec, requesting, requested, declared, mla_treaty, [], [], {})
         alternatives = self._instruments(probe, parties, as_of)
+        obligations = _prefilter(self._obligations[spec.type], declared, mla_treaty)
+        channels = _prefilter([(c.when, c) for c in spec.channels], declared, mla_treaty)
         plan = _Plan(
             entries=[e for e in self._entries[spec.type] if e.reference in declared],
             declared=declared,
             mla_treaty=mla_treaty,
             instrument_problems=tuple(probe.problems),
             alternatives=tuple(alternatives),
-            obligations=_prefilter(self._obligations[spec.type], declared, mla_treaty),
+            obligations=obligations,
+            has_dynamic_obligations=any(w is not None for w, _ in obligations),
+            fixed_obligations=tuple(o for _, o in obligations),
             warnings=_prefilter(self._warnings[spec.type], declared, mla_treaty),
             required=tuple(
                 (name, article, label, _in_elements(name))
@@ -455,6 +506,8 @@ class Engine:
                     for n in requested.mla_required_elements] if spec.mla else [])
             ),
             conditional=tuple(e for e in spec.elements if e.when is not None),
+            channels=channels,
+            dynamic_channels=any(w is not None for w, _ in channels),
             party_languages=frozenset(language_key(x) for x in requested.languages),
             domestic_languages=frozenset(language_key(x) for x in requested.domestic()),
         )
@@ -572,7 +625,8 @@ class Engine:
 
     def _elements(self, ctx: _Ctx, plan: _Plan) -> None:
         rb = self.rb
-        els = ctx.doc.elements
+        doc = ctx.doc
+        els = doc.elements
         has = ctx.has
         for name, article, label, in_elements in plan.required:
             if in_elements:  # the common case, inlined: a non-blank string is present
@@ -582,7 +636,7 @@ class Engine:
                         continue
                 elif is_present(v):
                     continue
-            elif has(name):
+            elif getter(doc) if (getter := _TOP_GETTERS.get(name)) is not None else has(name):
                 continue
             _missing_named(ctx, rb, name, article, label)
         for spec in plan.conditional:
@@ -658,8 +712,8 @@ class Engine:
         return f"ETS185 Art {m.group(1)}" if m else None
 
     def _unknown(self, ctx: _Ctx, parties: Parties) -> None:
-        extra = ctx.doc.model_extra or {}
-        for key in extra:
+        extra = ctx.doc.__pydantic_extra__
+        for key in extra or ():
             ctx.warnings.append(Finding(
                 code="unknown_field", article=ctx.spec.article, element=key,
                 message=f"Unknown field {key!r} ignored (known: {', '.join(sorted(KNOWN_FIELDS))})"))
@@ -675,7 +729,11 @@ class Engine:
 
     def _language(self, ctx: _Ctx) -> None:
         doc, rule = ctx.doc, ctx.spec.language_rule
-        given = [language_key(x) for x in (doc.language, doc.translation_language) if x and x.strip()]
+        given = []
+        if doc.language and doc.language.strip():
+            given.append(language_key(doc.language))
+        if doc.translation_language and doc.translation_language.strip():
+            given.append(language_key(doc.translation_language))
         if rule == "convention":
             if given and not ctx.party_languages.intersection(given):
                 ctx.warnings.append(Finding(
@@ -691,8 +749,7 @@ class Engine:
             return
         if rule == "addressee":
             ad = doc.addressee
-            accepted = {language_key(x) for x in (ad.accepted_languages if ad else [])}
-            accepted.update(ctx.domestic_languages)
+            accepted = _accepted(tuple(ad.accepted_languages) if ad else (), ctx.domestic_languages)
             _language_problem(ctx, accepted, given, "CETS224 Art 4(2)",
                               f"Neither the document nor a translation is in a language the addressee accepts "
                               f"({', '.join(sorted(accepted))})")
@@ -718,48 +775,84 @@ class Engine:
                     message=f"{ctx.requesting.code} and {ctx.requested.code} have a mutual assistance treaty in force: "
                             f"ETS185 Art 27 and 28 do not apply (Art 27(1), 28(1)); route and conditions follow that treaty"),))
             ctx.warnings.extend(hit[1])
-            return hit[0]
+            route: Route = hit[0]
+            return route
+        if plan.dynamic_channels:
+            chosen, from_which, problems = self._select(ctx, entries, plan)
+        else:  # the choice depends only on sent_by: decide once per plan
+            sel = plan.selections.get(doc.sent_by)
+            if sel is None:
+                sel = plan.selections[doc.sent_by] = self._select(ctx, entries, plan)
+            chosen, from_which, problems = sel
+        if problems:
+            ctx.problems.extend(problems)
+        # Everything below depends only on the Parties and the channel, except an endpoint that is
+        # the document's own issuing authority or addressee: cache the rest in the plan.
+        key = (id(chosen), from_which, doc.urgent, ctx.notification)
+        hit = plan.routes.get(key)
+        if hit is None:
+            hit = self._route_template(ctx, entries, chosen, from_which)
+            if len(plan.routes) < 64:
+                plan.routes[key] = hit
+        full, from_ep, to_ep, to_role, channel, copies, notifications, warnings = hit
+        if warnings:
+            ctx.warnings.extend(warnings)
+        if full is not None:
+            return full  # type: ignore[no-any-return]
+        return Route(
+            from_=from_ep if from_ep is not None else _from_endpoint(ctx, from_which),
+            to=to_ep if to_ep is not None else _to_endpoint(ctx, to_role, chosen.article),
+            channel=channel, article=chosen.article, copies=copies, notifications=notifications)
+
+    def _select(self, ctx: _Ctx, entries: list[CatalogueEntry], plan: _Plan,
+                ) -> tuple[ChannelSpec, str, tuple[Finding, ...]]:
+        """Choose the channel for the document's sender; a sender the treaty does not allow is a problem."""
+        spec, doc = ctx.spec, ctx.doc
         holds = ctx.holds
-        open_channels = [c for c in spec.channels if c.when is None or holds(c.when)]
+        open_channels = [c for when, c in plan.channels if when is None or holds(when)]
         chosen: ChannelSpec | None = None
-        if doc.sent_by is None:
+        problems: tuple[Finding, ...] = ()
+        sent_by = doc.sent_by
+        if sent_by is None:
             chosen = open_channels[0] if open_channels else spec.channels[0]
         else:
-            chosen = next((c for c in open_channels if doc.sent_by in c.sent_by), None)
+            for c in open_channels:
+                if sent_by in c.sent_by:
+                    chosen = c
+                    break
             if chosen is None:
                 chosen = self._mutually_determined(ctx, entries)
             if chosen is None:
-                same = next((c for c in spec.channels if doc.sent_by in c.sent_by), None)
+                same = next((c for c in spec.channels if sent_by in c.sent_by), None)
                 article = (same.when.not_declared if same and same.when and same.when.not_declared
                            else same.article if same else spec.channel_rule_article or spec.channels[0].article)
                 allowed = sorted({s for c in open_channels for s in c.sent_by})
-                ctx.problems.append(Finding(
+                problems = (Finding(
                     code="channel_not_allowed", article=article, element="sent_by",
-                    message=f"A {spec.type} request cannot be sent by {doc.sent_by} here"
+                    message=f"A {spec.type} request cannot be sent by {sent_by} here"
                             f"{' (' + self.rb.catalogue[article].effect.message + ')' if article in self.rb.catalogue else ''}; "
-                            f"allowed: {', '.join(allowed) or 'none'}"))
+                            f"allowed: {', '.join(allowed) or 'none'}"),)
                 chosen = open_channels[0] if open_channels else spec.channels[0]
         from_which: str = chosen.from_
         if from_which == "sender":
-            from_which = doc.sent_by if doc.sent_by in AUTHORITY_ROLES else "issuing_authority"
-        # Everything below depends only on the Parties and the channel, unless an endpoint is
-        # the document's own issuing authority or addressee: cache those routes in the plan.
-        key = (id(chosen), from_which, doc.urgent, ctx.notification)
-        hit = plan.routes.get(key)
-        if hit is not None:
-            ctx.warnings.extend(hit[1])
-            return hit[0]
-        before = len(ctx.warnings)
+            from_which = sent_by if sent_by in AUTHORITY_ROLES else "issuing_authority"
+        return chosen, from_which, problems
+
+    def _route_template(self, ctx: _Ctx, entries: list[CatalogueEntry], chosen: ChannelSpec,
+                        from_which: str) -> tuple[Any, ...]:
+        spec, doc = ctx.spec, ctx.doc
+        warnings: list[Finding] = []
         to_role: str = chosen.to
         for e in entries:
             if isinstance(e.effect, RedirectChannels) and chosen.under == e.effect.under:
                 to_role = e.effect.to
-                ctx.warnings.append(Finding(
+                warnings.append(Finding(
                     code="route_changed_by_declaration", article=e.reference, element="sent_by",
                     message=f"{ctx.requested.code}: {e.effect.message}"))
         channel = chosen.means
         if doc.urgent and spec.urgent_means:
             channel += f"; urgent ({spec.urgent_means.article}): {spec.urgent_means.means}"
+        before = len(ctx.warnings)
         copies = [
             CopyOut(from_=_party_endpoint(ctx.requesting, c.from_)[0],
                     to=_to_endpoint(ctx, c.to, c.article), article=c.article)
@@ -772,12 +865,13 @@ class Engine:
                     notifications.append(NotificationOut(
                         to=_to_endpoint(ctx, e.effect.authority, e.reference), article=e.reference,
                         message="At the same time as the order goes to the provider: the order, the supplementary information and a summary of the facts"))
-        route = Route(
-            from_=_from_endpoint(ctx, from_which), to=_to_endpoint(ctx, to_role, chosen.article),
-            channel=channel, article=chosen.article, copies=copies, notifications=notifications)
-        if from_which in AUTHORITY_ROLES and to_role in AUTHORITY_ROLES and len(plan.routes) < 64:
-            plan.routes[key] = (route, tuple(ctx.warnings[before:]))
-        return route
+        from_ep = _party_endpoint(ctx.requesting, from_which)[0] if from_which in AUTHORITY_ROLES else None
+        to_ep = _to_endpoint(ctx, to_role, chosen.article) if to_role in AUTHORITY_ROLES else None
+        warnings += ctx.warnings[before:]  # authority_not_registered, found while building
+        del ctx.warnings[before:]
+        full = (Route(from_=from_ep, to=to_ep, channel=channel, article=chosen.article, copies=copies,
+                      notifications=notifications) if from_ep is not None and to_ep is not None else None)
+        return full, from_ep, to_ep, to_role, channel, copies, notifications, tuple(warnings)
 
     def _mutually_determined(self, ctx: _Ctx, entries: list[CatalogueEntry]) -> ChannelSpec | None:
         # CETS224 Art 8(11): "or by such other authority as mutually determined" — a channel closed
@@ -795,7 +889,7 @@ class Engine:
         start_date = doc.received_on or doc.issued_on
         out = []
         for d in ctx.spec.deadlines:
-            if not ctx.holds(d.when):
+            if d.when is not None and not ctx.holds(d.when):
                 continue
             days = d.days
             if d.days_from_element:
@@ -805,13 +899,23 @@ class Engine:
                 if given is not None and days is not None:
                     days = max(days, given)  # CETS224 Art 7(7): whichever is longer
             start = start_date if d.start == "received_or_issued" else None
-            if d.requires_complete and any(p.code == "missing_element" for p in ctx.problems):
-                start = None  # the period runs only from receipt of complete information
+            if d.requires_complete:
+                for p in ctx.problems:
+                    if p.code == "missing_element":
+                        start = None  # the period runs only from receipt of complete information
+                        break
             due = start + dt.timedelta(days=days) if start is not None and days is not None else None
-            out.append(Deadline(name=d.name, days=days, due=due, article=d.article))
+            key = (d.name, days, due, d.article)
+            hit = _DEADLINES.get(key)
+            if hit is None:
+                hit = Deadline(name=d.name, days=days, due=due, article=d.article)
+                if len(_DEADLINES) < 50_000:
+                    _DEADLINES[key] = hit
+            out.append(hit)
         return out
 
 
+_DEADLINES: dict[tuple[str, int | None, dt.date | None, str], Deadline] = {}
 _default_engine: Engine | None = None
 
 

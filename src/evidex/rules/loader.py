@@ -198,6 +198,7 @@ class Parties:
         self._effective: dict[tuple[int, dt.date], dict[str, dict[str, Any]]] = {}
         self._vocab: frozenset[str] | None = None
         self._instruments: dict[tuple[int, dt.date], frozenset[str]] = {}
+        self._get_cache: dict[tuple[str, dt.date], PartyProfile | None] = {}
 
     def vocabulary(self) -> frozenset[str]:
         """Element names the profiles require (mla_required_elements, additional elements)."""
@@ -225,10 +226,16 @@ class Parties:
         return code in self._by_code
 
     def get(self, code: str, as_of: dt.date) -> PartyProfile | None:
+        key = (code, as_of)
+        if key in self._get_cache:
+            return self._get_cache[key]
         found = None
         for p in self._by_code.get(code, ()):
             if p.valid_from is None or p.valid_from <= as_of:
                 found = p
+        if len(self._get_cache) > 4096:
+            self._get_cache.clear()
+        self._get_cache[key] = found
         return found
 
     def instruments_in_force(self, profile: PartyProfile, as_of: dt.date) -> frozenset[str]:
