@@ -301,9 +301,21 @@ def _from_endpoint(ctx: _Ctx, which: str) -> Endpoint:
         return Endpoint(party=party.code, authority="interpol",
                                         name="Interpol National Central Bureau", contact=None)
     ia = doc.issuing_authority
-    contact = dict(ia.contact.__dict__) if ia and ia.contact else None
-    return Endpoint(party=party.code, authority=doc.sent_by or "competent_authority",
-                                    name=ia.name if ia else None, contact=contact)
+    c = ia.contact if ia else None
+    key = (party.code, doc.sent_by, ia.name if ia else None, c.address if c else None, c.email if c else None,
+           c.phone if c else None, c is not None)
+    hit = _DOC_ENDPOINTS.get(key)
+    if hit is None:
+        hit = Endpoint(party=party.code, authority=doc.sent_by or "competent_authority",
+                       name=key[2], contact={"address": key[3], "email": key[4], "phone": key[5]} if c else None)
+        if len(_DOC_ENDPOINTS) > 10_000:
+            _DOC_ENDPOINTS.clear()
+        _DOC_ENDPOINTS[key] = hit
+    return hit
+
+
+# Endpoints built from a document's own issuing authority or addressee, by value (frozen, shared).
+_DOC_ENDPOINTS: dict[tuple[Any, ...], Endpoint] = {}
 
 
 _GENERIC_TO = {
@@ -324,9 +336,15 @@ def _to_endpoint(ctx: _Ctx, which: str, article: str) -> Endpoint:
         return ep
     if which == "addressee":
         ad = ctx.doc.addressee
-        return Endpoint(party=party.code, authority="addressee",
-                                        name=ad.name if ad else None,
-                                        contact={"address": ad.address} if ad and ad.address else None)
+        key = (party.code, "addressee", ad.name if ad else None, ad.address if ad else None)
+        hit = _DOC_ENDPOINTS.get(key)
+        if hit is None:
+            hit = Endpoint(party=party.code, authority="addressee", name=key[2],
+                           contact={"address": key[3]} if key[3] else None)
+            if len(_DOC_ENDPOINTS) > 10_000:
+                _DOC_ENDPOINTS.clear()
+            _DOC_ENDPOINTS[key] = hit
+        return hit
     return Endpoint(party=party.code, authority=which,
                                     name=f"{_GENERIC_TO[which]} of {party.display_name()}", contact=None)
 
