@@ -149,3 +149,37 @@ def test_scripts_run_exists_and_is_executable():
     for s in ("scripts/run", "scripts/test", ".ci/run"):
         p = ROOT / s
         assert p.exists() and p.stat().st_mode & 0o111
+
+
+@pytest.mark.parametrize("name", COMPLETE)
+def test_every_complete_example_is_admissible_through_the_cli(name):
+    r = run_cli("check", "--format", "json", "--as-of", "2026-11-23", str(EXAMPLES / f"{name}.yaml"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["request_type"] == name
+
+
+@pytest.mark.parametrize(("name", "element", "article"), [
+    ("preservation", "intent_to_request_mla", "ETS185 Art 29(2)(f)"),
+    ("domain_registration", "protocol_statement", "CETS224 Art 6(3)(c)"),
+    ("subscriber_order", "return_contact", "CETS224 Art 7(4)(c)"),
+    ("give_effect_order", "reason_provider_holds_data", "CETS224 Art 8(3)(b)(iii)"),
+    ("emergency_disclosure", "emergency_facts", "CETS224 Art 9(3)(e)"),
+    ("emergency_mutual_assistance", "emergency_facts", "CETS224 Art 10(1)"),
+    ("mutual_assistance", "assistance_sought", "ETS185 Art 25(4)"),
+])
+def test_a_removed_element_through_the_cli(name, element, article):
+    doc = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
+    doc["elements"].pop(element)
+    r = run_cli("check", "--format", "json", "--as-of", "2026-11-23", "-", stdin=json.dumps(doc, default=str))
+    assert r.returncode == 1
+    assert [element, article] in [[p["element"], p["article"]] for p in json.loads(r.stdout)["problems"]]
+
+
+def test_a_declaration_through_the_cli(tmp_path):
+    """SI reserved CETS224 Art 8(13): traffic data is refused; the same order for subscriber data passes."""
+    r = run_cli("check", "--format", "json", "--as-of", "2026-11-23",
+                str(EXAMPLES / "mistake_give_effect_traffic_reserved.json"))
+    assert r.returncode == 1
+    v = json.loads(r.stdout)
+    assert v["problems"][0]["article"] == "CETS224 Art 8(13)"
+    assert v["alternatives"][0]["request_type"] == "mutual_assistance"
