@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from evidex import __version__
-from evidex.cli import parties_cmd, rules_cmd
+from evidex.cli import db_cmd, parties_cmd, rules_cmd
 from evidex.cli.check import check_command
 from evidex.cli.common import emit_json
 from evidex.core.errors import EvidexError
@@ -23,6 +23,8 @@ app = typer.Typer(
 app.command("check")(check_command)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(parties_cmd.app, name="parties")
+app.add_typer(db_cmd.db_app, name="db")
+app.add_typer(db_cmd.audit_app, name="audit")
 schema_app = typer.Typer(help="JSON Schemas for integrators.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 

@@ -11,3 +11,23 @@ class InvalidInput(EvidexError):
 
 class RuleDataError(EvidexError):
     """A rule or Party profile file is broken; the message names the file and the field."""
+
+
+class NotFound(EvidexError):
+    """No such object for this principal (another Party's objects are 'not found', never 'forbidden')."""
+
+
+class Forbidden(EvidexError):
+    """The principal's role may not do this at all."""
+
+
+class Invalid(EvidexError):
+    """A command that is well-formed but breaks a rule (missing reasons, unknown ground ...)."""
+
+    def __init__(self, message: str, problems: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class Conflict(EvidexError):
+    """The object changed meanwhile, or already exists."""

@@ -1,0 +1,93 @@
+"""record() appends to the chain inside the caller's transaction; verify() names any entry that
+was changed, removed or reordered."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from evidex.audit.models import AuditEntry, AuditHead
+from evidex.parties.roles import Principal
+
+GENESIS = "0" * 64
+
+
+def entry_hash(*, seq: int, at: dt.datetime, actor: str, party: str, action: str, object_type: str,
+               object_id: str | None, personal_data: bool, details: dict[str, Any], prev_hash: str) -> str:
+    canonical = json.dumps(
+        [seq, at.astimezone(dt.UTC).isoformat(timespec="microseconds"), actor, party, action, object_type,
+         object_id, personal_data, details, prev_hash],
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def record(db: Session, *, actor: Principal, action: str, object_type: str, object_id: str | None,
+           at: dt.datetime, details: dict[str, Any] | None = None, personal_data: bool = False) -> AuditEntry:
+    """Append one entry. The head row is locked (FOR UPDATE), so concurrent writers queue."""
+    head = db.execute(sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        db.add(head)
+        db.flush()
+    details = json.loads(json.dumps(details or {}, default=str))  # exactly what the database will return
+    at = at.astimezone(dt.UTC)
+    seq = head.seq + 1
+    h = entry_hash(seq=seq, at=at, actor=actor.username, party=actor.party, action=action,
+                   object_type=object_type, object_id=object_id, personal_data=personal_data,
+                   details=details, prev_hash=head.hash)
+    entry = AuditEntry(seq=seq, at=at, actor=actor.username, party=actor.party, action=action,
+                       object_type=object_type, object_id=object_id, personal_data=personal_data,
+                       details=details, prev_hash=head.hash, hash=h)
+    db.add(entry)
+    head.seq, head.hash = seq, h
+    db.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        return f"entry {self.seq}: {self.problem}" if self.seq is not None else self.problem
+
+
+def verify(db: Session, batch: int = 1000) -> tuple[int, list[ChainProblem]]:
+    """Walk the whole chain. Returns (entries checked, problems); no problem means intact."""
+    problems: list[ChainProblem] = []
+    expected_seq, prev = 1, GENESIS
+    count = 0
+    last_seq = 0
+    while True:
+        rows = db.execute(
+            sa.select(AuditEntry).where(AuditEntry.seq > last_seq).order_by(AuditEntry.seq).limit(batch)
+        ).scalars().all()
+        if not rows:
+            break
+        for e in rows:
+            count += 1
+            if e.seq != expected_seq:
+                problems.append(ChainProblem(e.seq, f"expected entry {expected_seq} here: "
+                                                    f"{e.seq - expected_seq} entr{'y' if e.seq - expected_seq == 1 else 'ies'} removed before it"))
+            if e.prev_hash != prev:
+                problems.append(ChainProblem(e.seq, "does not link to the entry before it (removed or reordered)"))
+            h = entry_hash(seq=e.seq, at=e.at, actor=e.actor, party=e.party, action=e.action,
+                           object_type=e.object_type, object_id=e.object_id, personal_data=e.personal_data,
+                           details=e.details, prev_hash=e.prev_hash)
+            if h != e.hash:
+                problems.append(ChainProblem(e.seq, "content changed after it was written (hash mismatch)"))
+            prev, expected_seq, last_seq = e.hash, e.seq + 1, e.seq
+        db.expunge_all()
+    head = db.get(AuditHead, 1)
+    if head is not None and (head.seq != last_seq or head.hash != prev):
+        problems.append(ChainProblem(None, f"the chain ends at entry {last_seq} but its head says {head.seq}: "
+                                           "entries removed from the end"))
+    return count, problems

@@ -1,0 +1,40 @@
+"""Settings, read once from the environment (prefix EVIDEX_) by whoever builds the app or CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_SECRET = "changethis"
+
+
+def data_home() -> Path:
+    """The user's data folder for evidex (XDG), where the default SQLite file lives."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "evidex"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{data_home() / 'evidex.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EVIDEX_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(default_factory=default_database_url)
+    node_party: str = Field(default="RS", pattern=r"^[A-Z]{2}$", description="The Party this node serves")
+    evidence_dir: Path = Field(default_factory=lambda: data_home() / "evidence")
+    secret_key: SecretStr = SecretStr(INSECURE_SECRET)
+    session_minutes: int = Field(default=480, gt=0, le=7 * 24 * 60)
+    parties_file: Path | None = None  # Party profiles replacing the shipped (example) set
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key.get_secret_value() == INSECURE_SECRET:
+            raise ValueError("EVIDEX_SECRET_KEY must be set to a secret value in production")
+        return self

@@ -1,0 +1,67 @@
+"""Users: creation with argon2 password hashes and TOTP secrets, lookup, authentication."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+import pyotp
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from evidex.core.errors import Conflict, Invalid
+from evidex.parties.models import ApiToken, User
+from evidex.parties.roles import PEOPLE_ROLES, Principal, Role
+
+_hasher = PasswordHasher()
+MIN_PASSWORD = 12
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user_id=user.id, username=user.username, party=user.party, role=Role(user.role),
+                     provider=user.provider)
+
+
+def create_user(db: Session, *, username: str, display_name: str, party: str, role: Role, now: dt.datetime,
+                password: str | None = None, provider: str | None = None, with_totp: bool = True,
+                is_system: bool = False) -> User:
+    if role not in PEOPLE_ROLES:
+        raise Invalid(f"role {role} cannot be given to a user")
+    if role is Role.service_provider and not provider:
+        raise Invalid("a service_provider user needs the provider organisation it acts for")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise Invalid(f"password too short: at least {MIN_PASSWORD} characters")
+    if db.execute(sa.select(User.id).where(User.username == username)).first():
+        raise Conflict(f"user {username!r} already exists")
+    user = User(username=username, display_name=display_name, party=party, role=role.value, provider=provider,
+                is_system=is_system, password_hash=_hasher.hash(password) if password else None,
+                totp_secret=pyotp.random_base32() if with_totp and not is_system else None,
+                is_active=True, created_at=now)
+    db.add(user)
+    db.flush()
+    return user
+
+
+def check_password(user: User, password: str) -> bool:
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def issue_api_token(db: Session, *, user: User, name: str, now: dt.datetime,
+                    expires_at: dt.datetime | None = None) -> str:
+    """A new token for a system; only its hash is stored, the token is shown once."""
+    token = "evx_" + secrets.token_urlsafe(32)
+    db.add(ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), created_at=now, expires_at=expires_at))
+    db.flush()
+    return token

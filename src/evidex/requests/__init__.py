@@ -1,0 +1,1 @@
+"""Cases' requests and their lifecycle."""

@@ -1,0 +1,157 @@
+"""The lifecycle table (data/lifecycle.yaml) and the one function that applies it.
+
+Like a state machine library's transition list, the table is data: it can be listed, drawn,
+reviewed by a lawyer and tested exhaustively. It is validated when loaded: unknown states or
+roles, unreachable states and non-final states with no way out are errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evidex.core.errors import EvidexError, RuleDataError
+from evidex.core.yamlio import load_yaml_text
+from evidex.parties.roles import Role
+
+Direction = Literal["outgoing", "incoming"]
+Guard = Literal["admissible", "reasons", "refusal_grounds", "postponement_grounds", "conditions", "four_eyes",
+                "preservation"]
+
+
+class TransitionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    event: str = Field(pattern=r"^[a-z_]+$")
+    from_: list[str] = Field(alias="from", min_length=1)
+    to: str
+    direction: Literal["outgoing", "incoming", "any"]
+    roles: list[Role] = Field(min_length=1)
+    guards: list[Guard] = []
+
+
+class LifecycleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: dt.date
+    initial: dict[Direction, str]
+    states: dict[str, str]
+    final: list[str]
+    transitions: list[TransitionSpec]
+
+
+class TransitionNotAllowed(EvidexError):
+    """An event the current state, direction or role does not allow (HTTP 409)."""
+
+    def __init__(self, status: str, event: str, allowed: list[str], why: str = "") -> None:
+        self.status, self.event, self.allowed = status, event, allowed
+        reason = why or f"'{event}' is not allowed from '{status}'"
+        super().__init__(f"{reason}; allowed now: {', '.join(allowed) or 'none'}")
+
+
+class Lifecycle:
+    def __init__(self, spec: LifecycleFile) -> None:
+        self.spec = spec
+        self.table: dict[tuple[Direction, str, str], TransitionSpec] = {}
+        for t in spec.transitions:
+            for direction in (("outgoing", "incoming") if t.direction == "any" else (t.direction,)):
+                for source in t.from_:
+                    key = (direction, source, t.event)
+                    if key in self.table:
+                        raise ValueError(f"two transitions for {key}")
+                    self.table[key] = t  # type: ignore[index]
+
+    @property
+    def states(self) -> Mapping[str, str]:
+        return self.spec.states
+
+    def initial(self, direction: Direction) -> str:
+        return self.spec.initial[direction]
+
+    def events_from(self, direction: Direction, status: str, role: Role | None = None) -> list[str]:
+        return sorted(
+            ev for (d, s, ev), t in self.table.items()
+            if d == direction and s == status and (role is None or role in t.roles)
+        )
+
+    def find(self, direction: Direction, status: str, event: str, role: Role) -> TransitionSpec:
+        t = self.table.get((direction, status, event))
+        allowed = self.events_from(direction, status, role)
+        if t is None:
+            raise TransitionNotAllowed(status, event, allowed)
+        if role not in t.roles:
+            raise TransitionNotAllowed(status, event, allowed,
+                                       f"role {role.value} may not '{event}' (roles: {', '.join(t.roles)})")
+        return t
+
+
+def _validate(spec: LifecycleFile, where: str) -> Lifecycle:
+    states = set(spec.states)
+    for d, s in spec.initial.items():
+        if s not in states:
+            raise RuleDataError(f"{where}: initial.{d}: unknown state {s!r}")
+    for s in spec.final:
+        if s not in states:
+            raise RuleDataError(f"{where}: final: unknown state {s!r}")
+    for i, t in enumerate(spec.transitions):
+        for s in (*t.from_, t.to):
+            if s not in states:
+                raise RuleDataError(f"{where}: transitions[{i}] ({t.event}): unknown state {s!r}")
+        for s in t.from_:
+            if s in spec.final:
+                raise RuleDataError(f"{where}: transitions[{i}] ({t.event}): leaves final state {s!r}")
+    try:
+        lc = Lifecycle(spec)
+    except ValueError as e:
+        raise RuleDataError(f"{where}: {e}") from e
+    reachable = set(spec.initial.values())
+    frontier = list(reachable)
+    while frontier:
+        s = frontier.pop()
+        for (_, src, _), t in lc.table.items():
+            if src == s and t.to not in reachable:
+                reachable.add(t.to)
+                frontier.append(t.to)
+    unreachable = states - reachable
+    if unreachable:
+        raise RuleDataError(f"{where}: unreachable states: {', '.join(sorted(unreachable))}")
+    for direction in ("outgoing", "incoming"):
+        # Per direction too: a transition whose source that direction never reaches is dead.
+        seen = {spec.initial[direction]}  # type: ignore[index]
+        todo = list(seen)
+        while todo:
+            s = todo.pop()
+            for (d, src, _), t in lc.table.items():
+                if d == direction and src == s and t.to not in seen:
+                    seen.add(t.to)
+                    todo.append(t.to)
+        dead = sorted({f"{ev} from {src}" for (d, src, ev) in lc.table if d == direction and src not in seen})
+        if dead:
+            raise RuleDataError(f"{where}: {direction} transitions from states an {direction} request never "
+                                f"reaches: {'; '.join(dead)}")
+    exits = {src for (_, src, _) in lc.table}
+    traps = states - set(spec.final) - exits
+    if traps:
+        raise RuleDataError(f"{where}: non-final states with no transition out: {', '.join(sorted(traps))}")
+    return lc
+
+
+def load_lifecycle(path: Path | None = None) -> Lifecycle:
+    p = path or Path(str(resources.files("evidex.requests") / "data" / "lifecycle.yaml"))
+    data = load_yaml_text(p.read_text(encoding="utf-8"), str(p), RuleDataError)
+    try:
+        spec = LifecycleFile.model_validate(data)
+    except ValidationError as e:
+        from evidex.rules.loader import describe_validation_error
+
+        raise RuleDataError(f"{p}: {describe_validation_error(e)}") from e
+    return _validate(spec, str(p))
+
+
+@functools.lru_cache(maxsize=1)
+def default_lifecycle() -> Lifecycle:
+    return load_lifecycle()
