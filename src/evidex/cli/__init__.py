@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from evidex import __version__
 from evidex.cli import db_cmd, parties_cmd, rules_cmd
@@ -57,6 +58,10 @@ def main() -> None:
         app()
     except EvidexError as e:
         print(f"evidex: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except SQLAlchemyError as e:  # the database is unreachable or refused the operation
+        detail = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        print(f"evidex: error: database: {detail}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from evidex.core.errors import EvidexError
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -45,7 +47,13 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout."""
-    sa_url = sa.make_url(url)
+    try:
+        sa_url = sa.make_url(url)
+    except sa.exc.ArgumentError as e:
+        raise EvidexError(f"not a database URL: {url!r} (e.g. sqlite:///path/evidex.db or "
+                          "postgresql://user@host:5432/evidex)") from e
+    if sa_url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise EvidexError(f"unsupported database {sa_url.get_backend_name()!r}: use SQLite or PostgreSQL")
     if sa_url.get_backend_name() == "sqlite":
         if sa_url.database and sa_url.database != ":memory:":
             Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)

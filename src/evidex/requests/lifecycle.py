@@ -121,7 +121,7 @@ def _validate(spec: LifecycleFile, where: str) -> Lifecycle:
         raise RuleDataError(f"{where}: unreachable states: {', '.join(sorted(unreachable))}")
     for direction in ("outgoing", "incoming"):
         # Per direction too: a transition whose source that direction never reaches is dead.
-        seen = {spec.initial[direction]}  # type: ignore[index]
+        seen = {spec.initial[direction]}
         todo = list(seen)
         while todo:
             s = todo.pop()

@@ -299,10 +299,10 @@ def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, 
                                     status="proposed", binding=False, proposed_at=now))
     if spec.to in ("conditions_accepted", "conditions_declined"):
         accepted = spec.to == "conditions_accepted"
-        for c in db.execute(sa.select(RequestCondition).where(
+        for row in db.execute(sa.select(RequestCondition).where(
                 RequestCondition.request_id == req.id, RequestCondition.status == "proposed")).scalars():
             # ETS185 Art 28(3), CETS224 Art 8(9)(b), 9(7): accepted conditions bind.
-            c.status, c.binding, c.answered_at = ("accepted" if accepted else "declined"), accepted, now
+            row.status, row.binding, row.answered_at = ("accepted" if accepted else "declined"), accepted, now
     if spec.to == "preserved":
         start = domain.today(req.requested_party, now)
         if isinstance(cmd.data.get("preserved_on"), str):

@@ -1,7 +1,7 @@
 """initial schema: users, cases, requests, lifecycle, deadlines, audit
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-23
 """
 from __future__ import annotations
@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 
 import evidex.core.db
 
