@@ -65,3 +65,61 @@ def issue_api_token(db: Session, *, user: User, name: str, now: dt.datetime,
     db.add(ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), created_at=now, expires_at=expires_at))
     db.flush()
     return token
+
+
+SESSION_PREFIX = "evs_"
+TOKEN_PREFIX = "evx_"
+
+
+class AuthError(Exception):
+    """Authentication failed (HTTP 401); the message never says which part was wrong."""
+
+
+def login(db: Session, *, username: str, password: str, totp_code: str | None, now: dt.datetime,
+          session_minutes: int) -> tuple[str, dt.datetime, User]:
+    """Password plus second factor (TOTP) for people; systems use API tokens, never passwords."""
+    from evidex.parties.models import UserSession
+
+    user = db.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
+    ok = user is not None and user.is_active and not user.is_system and check_password(user, password)
+    if ok and user is not None and user.totp_secret:
+        ok = bool(totp_code) and pyotp.TOTP(user.totp_secret).verify(str(totp_code), for_time=now, valid_window=1)
+    if not ok or user is None:
+        raise AuthError("invalid username, password or second factor")
+    token = SESSION_PREFIX + secrets.token_urlsafe(32)
+    expires = now + dt.timedelta(minutes=session_minutes)
+    db.add(UserSession(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=expires))
+    db.flush()
+    return token, expires, user
+
+
+def resolve_token(db: Session, *, token: str, now: dt.datetime) -> User:
+    """The active user behind a session token or an API token, or AuthError."""
+    from evidex.parties.models import UserSession
+
+    h = hash_token(token)
+    if token.startswith(SESSION_PREFIX):
+        row = db.execute(sa.select(UserSession).where(UserSession.token_hash == h)).scalar_one_or_none()
+        valid = row is not None and row.revoked_at is None and row.expires_at > now
+    elif token.startswith(TOKEN_PREFIX):
+        tok = db.execute(sa.select(ApiToken).where(ApiToken.token_hash == h)).scalar_one_or_none()
+        valid = tok is not None and tok.revoked_at is None and (tok.expires_at is None or tok.expires_at > now)
+        row = tok  # type: ignore[assignment]
+    else:
+        valid, row = False, None
+    user = db.get(User, row.user_id) if valid and row is not None else None
+    if user is None or not user.is_active:
+        raise AuthError("invalid or expired credentials")
+    return user
+
+
+def logout(db: Session, *, token: str, now: dt.datetime) -> None:
+    from evidex.parties.models import UserSession
+
+    row = db.execute(sa.select(UserSession).where(UserSession.token_hash == hash_token(token))).scalar_one_or_none()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+
+
+def list_users(db: Session, *, party: str) -> list[User]:
+    return list(db.execute(sa.select(User).where(User.party == party).order_by(User.username)).scalars())

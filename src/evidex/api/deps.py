@@ -1,0 +1,80 @@
+"""Typed dependencies: the session (one transaction per call), the clock, the principal, roles."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from evidex.core.errors import Forbidden
+from evidex.core.settings import Settings
+from evidex.parties.roles import Principal, Role
+from evidex.parties.service import AuthError, principal_of, resolve_token
+from evidex.requests.service import Domain
+
+_bearer = HTTPBearer(auto_error=False, description="A session token (evs_…) from /auth/login or an API token (evx_…)")
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_now(request: Request) -> dt.datetime:
+    clock: Callable[[], dt.datetime] = request.app.state.clock
+    return clock()
+
+
+def get_domain(request: Request) -> Domain:
+    domain: Domain = request.app.state.domain
+    return domain
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+NowDep = Annotated[dt.datetime, Depends(get_now)]
+DomainDep = Annotated[Domain, Depends(get_domain)]
+
+
+def get_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise AuthError("authentication required")
+    return credentials.credentials
+
+
+TokenDep = Annotated[str, Depends(get_token)]
+
+
+def get_principal(db: SessionDep, now: NowDep, token: TokenDep) -> Principal:
+    return principal_of(resolve_token(db, token=token, now=now))
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A route dependency: the principal must hold one of `roles` (declared on the route)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"this needs the role {' or '.join(r.value for r in roles)}")
+        return principal
+
+    return check
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

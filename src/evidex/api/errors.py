@@ -1,0 +1,65 @@
+"""Typed errors mapped once to problem responses; never a stack trace, never a 200 on failure."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, InvalidInput, NotFound
+from evidex.core.migrate import NotMigrated
+from evidex.parties.service import AuthError
+from evidex.requests.lifecycle import TransitionNotAllowed
+
+log = logging.getLogger("evidex.api")
+
+
+def problem(status: int, code: str, detail: str, **extra: object) -> JSONResponse:
+    body = {"detail": detail, "code": code, **{k: v for k, v in extra.items() if v is not None}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, e: AuthError) -> JSONResponse:
+        return problem(401, "unauthenticated", str(e))
+
+    @app.exception_handler(EvidexError)
+    async def _domain(_: Request, e: EvidexError) -> JSONResponse:
+        if isinstance(e, NotFound):
+            return problem(404, "not_found", str(e))
+        if isinstance(e, Forbidden):
+            return problem(403, "forbidden", str(e))
+        if isinstance(e, TransitionNotAllowed):
+            return problem(409, "transition_not_allowed", str(e), allowed=e.allowed)
+        if isinstance(e, Conflict):
+            return problem(409, "conflict", str(e))
+        if isinstance(e, Invalid):
+            return problem(422, "invalid", str(e), problems=e.problems or None)
+        if isinstance(e, InvalidInput):
+            return problem(422, "invalid_input", str(e))
+        if isinstance(e, NotMigrated):
+            return problem(503, "not_migrated", str(e))
+        return problem(422, "error", str(e))
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_: Request, e: StaleDataError) -> JSONResponse:
+        return problem(409, "conflict", "the object changed meanwhile; read it again")
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, e: IntegrityError) -> JSONResponse:
+        return problem(409, "conflict", "the change conflicts with existing data")
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_: Request, e: OperationalError) -> JSONResponse:
+        log.error("database error: %s", type(e).__name__)
+        return problem(503, "unavailable", "the database is unavailable; try again")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, e: Exception) -> JSONResponse:  # last resort: logged, never shown
+        log.exception("unexpected error")
+        return problem(500, "internal_error", "internal error; it has been logged")

@@ -1,0 +1,109 @@
+"""Deadlines across requests, Parties and authorities, the lifecycle table, users, health."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+import pyotp
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from evidex.api.deps import CurrentPrincipal, DomainDep, NowDep, SessionDep, require
+from evidex.api.idempotency import run_command
+from evidex.api.schemas import AuthorityRead, DeadlineRead, Health, Page, PartyRead, UserCreate, UserCreated, UserRead
+from evidex.core.errors import NotFound
+from evidex.parties import service as users
+from evidex.parties.roles import Principal, Role
+from evidex.requests import service
+from evidex.requests.models import Deadline
+from evidex.requests.models import Request as RequestRow
+
+router = APIRouter()
+Admin = Annotated[Principal, Depends(require(Role.administrator))]
+
+
+@router.get("/health", response_model=Health, tags=["health"])
+def health(request: Request) -> Health:
+    """Liveness for load balancers: the only route without authentication; reveals nothing."""
+    return Health(status="ok", party=request.app.state.settings.node_party,
+                  schema_revision=request.app.state.schema_revision)
+
+
+@router.get("/deadlines", response_model=Page[DeadlineRead], tags=["deadlines"])
+def list_deadlines(
+    db: SessionDep, principal: CurrentPrincipal,
+    status_: Annotated[Literal["open", "overdue", "met", "cancelled"] | None, Query(alias="status")] = None,
+    due_before: dt.date | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[DeadlineRead]:
+    q = (sa.select(Deadline).join(RequestRow, RequestRow.id == Deadline.request_id)
+         .where(service._visible(principal)))
+    if status_:
+        q = q.where(Deadline.status == status_)
+    if due_before:
+        q = q.where(Deadline.due_on < due_before)
+    total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.execute(q.order_by(Deadline.due_on.is_(None), Deadline.due_on, Deadline.id).limit(limit).offset(offset)).scalars()
+    return Page[DeadlineRead](items=[DeadlineRead.model_validate(r) for r in rows], total=total, limit=limit,
+                              offset=offset)
+
+
+def _party(domain: service.Domain, code: str, on: dt.date) -> PartyRead:
+    p = domain.parties.get(code, on)
+    if p is None:
+        raise NotFound(f"no Party {code}")
+    return PartyRead(
+        code=p.code, name=p.display_name(), source=p.source,
+        instruments=[b.code for b in p.instruments if b.in_force(on)], languages=p.languages, timezone=p.timezone,
+        authorities=[AuthorityRead(role=r, name=a.name, contact=a.contact.model_dump() if a.contact else None)
+                     for r, a in p.authorities.items()],
+        declarations={k: v for k, v in p.declarations.items()}, reservations={k: v for k, v in p.reservations.items()},
+    )
+
+
+@router.get("/parties", response_model=list[PartyRead], tags=["parties"])
+def list_parties(domain: DomainDep, now: NowDep, principal: CurrentPrincipal) -> list[PartyRead]:
+    """Parties and their registered authorities (from the profiles: `source` says if official)."""
+    return [_party(domain, c, now.date()) for c in domain.parties.codes() if domain.parties.get(c, now.date())]
+
+
+@router.get("/parties/{code}", response_model=PartyRead, tags=["parties"], responses={404: {"description": "No such Party"}})
+def get_party(code: str, domain: DomainDep, now: NowDep,
+              principal: CurrentPrincipal) -> PartyRead:
+    if not (len(code) == 2 and code.isalpha()):
+        raise NotFound(f"no Party {code!r}")
+    return _party(domain, code.upper(), now.date())
+
+
+@router.get("/lifecycle", tags=["requests"], response_model=dict[str, Any])
+def lifecycle(domain: DomainDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """The transition table: who may move a request from which state to which."""
+    return domain.lifecycle.spec.model_dump(mode="json", by_alias=True)
+
+
+@router.get("/users", response_model=list[UserRead], tags=["users"])
+def list_users(db: SessionDep, principal: Admin) -> list[UserRead]:
+    return [UserRead.model_validate(u) for u in users.list_users(db, party=principal.party)]
+
+
+@router.post("/users", response_model=UserCreated, status_code=status.HTTP_201_CREATED, tags=["users"])
+def create_user(body: UserCreate, request: Request, db: SessionDep, now: NowDep, principal: Admin) -> JSONResponse:
+    """Create a user of this node's Party. People get a TOTP secret (shown once); systems an API token."""
+
+    def do() -> UserCreated:
+        u = users.create_user(db, username=body.username, display_name=body.display_name, party=principal.party,
+                              role=body.role, now=now, password=body.password, provider=body.provider,
+                              is_system=body.is_system)
+        token = users.issue_api_token(db, user=u, name="initial", now=now) if body.is_system else None
+        uri = pyotp.TOTP(u.totp_secret).provisioning_uri(name=u.username, issuer_name=f"evidex {u.party}") \
+            if u.totp_secret else None
+        from evidex.audit import service as audit
+
+        audit.record(db, actor=principal, action="user.create", object_type="user", object_id=str(u.id), at=now,
+                     details={"username": u.username, "role": u.role})
+        return UserCreated(user=UserRead.model_validate(u), totp_uri=uri, api_token=token)
+
+    return run_command(db, request, principal, body, now, 201, do)

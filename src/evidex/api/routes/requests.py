@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from evidex.api.deps import CurrentPrincipal, DomainDep, NowDep, SessionDep, require
+from evidex.api.idempotency import run_command
+from evidex.api.schemas import (
+    ConditionRead,
+    DeadlineRead,
+    DecisionRead,
+    DocumentUpdate,
+    EventRead,
+    Page,
+    RequestCreate,
+    RequestRead,
+    RequestSummary,
+    TransitionIn,
+)
+from evidex.parties.roles import Principal, Role
+from evidex.requests import service
+from evidex.requests.models import Deadline, Decision, RequestCondition
+from evidex.requests.models import Request as RequestRow
+
+router = APIRouter(prefix="/requests", tags=["requests"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such request here"}}
+Writer = Annotated[Principal, Depends(require(Role.competent_authority, Role.central_authority, Role.contact_24_7))]
+
+
+def _read(req: RequestRow, principal: Principal, domain: service.Domain) -> RequestRead:
+    out = RequestRead.model_validate(req)
+    out.allowed_events = domain.lifecycle.events_from(req.direction, req.status, principal.role)  # type: ignore[arg-type]
+    return out
+
+
+@router.get("", response_model=Page[RequestSummary])
+def list_requests(
+    db: SessionDep, principal: CurrentPrincipal,
+    status_: Annotated[str | None, Query(alias="status", max_length=30)] = None,
+    request_type: Annotated[str | None, Query(alias="type", max_length=40)] = None,
+    direction: Annotated[Literal["outgoing", "incoming"] | None, Query()] = None,
+    case_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[RequestSummary]:
+    rows, total = service.list_requests(db, actor=principal, status=status_, request_type=request_type,
+                                        direction=direction, case_id=case_id, limit=limit, offset=offset)
+    return Page[RequestSummary](items=[RequestSummary.model_validate(r) for r in rows], total=total, limit=limit,
+                                offset=offset)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=RequestRead)
+def create_request(body: RequestCreate, request: Request, db: SessionDep, now: NowDep, domain: DomainDep,
+                   principal: Writer) -> JSONResponse:
+    """Draft an outgoing request (or register an incoming one); the rules engine checks it at once."""
+    return run_command(db, request, principal, body, now, 201, lambda: _read(service.create_request(
+        db, actor=principal, domain=domain, case_id=body.case_id, document=body.document, now=now,
+        direction=body.direction), principal, domain))
+
+
+@router.get("/{request_id}", response_model=RequestRead, responses=NOT_FOUND)
+def get_request(request_id: uuid.UUID, db: SessionDep, now: NowDep, domain: DomainDep,
+                principal: CurrentPrincipal) -> RequestRead:
+    req = service.get_request(db, actor=principal, request_id=request_id, now=now)  # audited read
+    out = _read(req, principal, domain)
+    db.commit()
+    return out
+
+
+@router.put("/{request_id}/document", response_model=RequestRead, responses=NOT_FOUND)
+def update_document(request_id: uuid.UUID, body: DocumentUpdate, db: SessionDep, now: NowDep, domain: DomainDep,
+                    principal: Writer) -> RequestRead:
+    req = service.update_document(db, actor=principal, domain=domain, request_id=request_id,
+                                  document=body.document, now=now)
+    out = _read(req, principal, domain)
+    db.commit()
+    return out
+
+
+@router.post("/{request_id}/check", response_model=dict[str, Any], responses=NOT_FOUND)
+def check_request(request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep, domain: DomainDep,
+                  principal: CurrentPrincipal) -> JSONResponse:
+    """Run the rules engine now; returns the verdict (as `evidex check --format json`)."""
+    return run_command(db, request, principal, None, now, 200, lambda: service.check_request(
+        db, actor=principal, domain=domain, request_id=request_id, now=now).to_json_dict())
+
+
+@router.post("/{request_id}/transitions", response_model=RequestRead,
+             responses={**NOT_FOUND, 409: {"description": "Not allowed now; the allowed events are listed"}})
+def transition(request_id: uuid.UUID, body: TransitionIn, request: Request, db: SessionDep, now: NowDep,
+               domain: DomainDep, principal: CurrentPrincipal) -> JSONResponse:
+    """Move the request through its lifecycle (see GET /lifecycle for the table)."""
+    cmd = service.Command(reasons=body.reasons, grounds=list(body.grounds),
+                          conditions=[c.model_dump() for c in body.conditions],
+                          data={"preserved_on": body.preserved_on.isoformat()} if body.preserved_on else {})
+    return run_command(db, request, principal, body, now, 200, lambda: _read(service.transition(
+        db, actor=principal, domain=domain, request_id=request_id, event=body.event, now=now, command=cmd,
+        expected_version=body.expected_version), principal, domain))
+
+
+@router.get("/{request_id}/history", response_model=list[EventRead], responses=NOT_FOUND)
+def history(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[EventRead]:
+    return [EventRead.model_validate(e) for e in service.history(db, actor=principal, request_id=request_id)]
+
+
+@router.get("/{request_id}/decisions", response_model=list[DecisionRead], responses=NOT_FOUND)
+def decisions(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[DecisionRead]:
+    service.get_request(db, actor=principal, request_id=request_id, audit_read=False)
+    rows = db.execute(sa.select(Decision).where(Decision.request_id == request_id).order_by(Decision.at)).scalars()
+    return [DecisionRead.model_validate(r) for r in rows]
+
+
+@router.get("/{request_id}/conditions", response_model=list[ConditionRead], responses=NOT_FOUND)
+def conditions(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[ConditionRead]:
+    service.get_request(db, actor=principal, request_id=request_id, audit_read=False)
+    rows = db.execute(sa.select(RequestCondition).where(RequestCondition.request_id == request_id)
+                      .order_by(RequestCondition.proposed_at, RequestCondition.id)).scalars()
+    return [ConditionRead.model_validate(r) for r in rows]
+
+
+@router.get("/{request_id}/deadlines", response_model=list[DeadlineRead], responses=NOT_FOUND)
+def deadlines(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[DeadlineRead]:
+    service.get_request(db, actor=principal, request_id=request_id, audit_read=False)
+    rows = db.execute(sa.select(Deadline).where(Deadline.request_id == request_id).order_by(Deadline.name)).scalars()
+    return [DeadlineRead.model_validate(r) for r in rows]

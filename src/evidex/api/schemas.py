@@ -1,0 +1,208 @@
+"""Request and response bodies of the API (Pydantic v2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evidex.parties.roles import Role
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class Problem(BaseModel):
+    detail: str
+    code: str
+    allowed: list[str] | None = None
+    problems: list[dict[str, Any]] | None = None
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=1024)
+    totp_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    username: str
+    display_name: str
+    party: str
+    role: Role
+    provider: str | None
+    is_system: bool
+    is_active: bool
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: dt.datetime
+    user: UserRead
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=3, max_length=80, pattern=r"^[a-zA-Z0-9._@-]+$")
+    display_name: str = Field(min_length=1, max_length=200)
+    role: Role
+    password: str | None = Field(default=None, min_length=12, max_length=1024)
+    provider: str | None = Field(default=None, max_length=200)
+    is_system: bool = False
+
+
+class UserCreated(BaseModel):
+    user: UserRead
+    totp_uri: str | None = Field(default=None, description="Shown once: enrol it in an authenticator app")
+    api_token: str | None = Field(default=None, description="Shown once, for systems")
+
+
+class CaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reference: str = Field(min_length=1, max_length=120)
+    title: str = Field(min_length=1, max_length=300)
+
+
+class CaseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    party: str
+    reference: str
+    title: str
+    created_at: dt.datetime
+
+
+class RequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_id: uuid.UUID
+    direction: Literal["outgoing", "incoming"] = "outgoing"
+    document: dict[str, Any] = Field(description="The request document (see `evidex schema request`)")
+
+
+class DocumentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    document: dict[str, Any]
+
+
+class RequestSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    case_id: uuid.UUID
+    direction: str
+    request_type: str
+    requesting_party: str
+    requested_party: str
+    status: str
+    urgent: bool
+    admissible: bool | None
+    preserved_until: dt.date | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+class RequestRead(RequestSummary):
+    document: dict[str, Any]
+    verdict: dict[str, Any] | None
+    checked_at: dt.datetime | None
+    allowed_events: list[str] = []
+
+
+class ConditionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["confidentiality", "use_limitation", "other"]
+    text: str = Field(min_length=1, max_length=4000)
+    article: str | None = Field(default=None, max_length=40)
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event: str = Field(min_length=1, max_length=40, pattern=r"^[a-z_]+$")
+    reasons: str | None = Field(default=None, max_length=20000)
+    grounds: list[str] = Field(default=[], max_length=20)
+    conditions: list[ConditionIn] = Field(default=[], max_length=50)
+    preserved_on: dt.date | None = None
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class EventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    seq: int
+    event: str
+    from_status: str | None
+    to_status: str
+    actor: str
+    actor_role: str
+    at: dt.datetime
+    reasons: str | None
+    data: dict[str, Any]
+
+
+class DecisionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    kind: str
+    grounds: list[str]
+    reasons: str | None
+    at: dt.datetime
+
+
+class ConditionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    kind: str
+    text: str
+    article: str | None
+    status: str
+    binding: bool
+    proposed_at: dt.datetime
+    answered_at: dt.datetime | None
+
+
+class DeadlineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    request_id: uuid.UUID
+    name: str
+    article: str
+    days: int | None
+    due_on: dt.date | None
+    remind_on: dt.date | None
+    status: str
+    reminded_at: dt.datetime | None
+    overdue_at: dt.datetime | None
+
+
+class AuthorityRead(BaseModel):
+    role: str
+    name: str
+    contact: dict[str, str | None] | None
+
+
+class PartyRead(BaseModel):
+    code: str
+    name: str
+    source: str
+    instruments: list[str]
+    languages: list[str]
+    timezone: str
+    authorities: list[AuthorityRead]
+    declarations: dict[str, Any]
+    reservations: dict[str, Any]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    party: str
+    schema_revision: str
