@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections import deque
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,6 +11,8 @@ from sqlalchemy.orm import Session
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
 from evidex.requests import service
+from evidex.requests.demo import command_for as command_for  # re-exported for the tests
+from evidex.requests.demo import shortest_path
 from evidex.requests.lifecycle import Direction, TransitionSpec
 from evidex.requests.models import Request
 from tests.conftest import load_example
@@ -50,39 +51,7 @@ def new_request(db: Session, actor: Principal, domain: service.Domain, kind: str
                                   document=document(kind, requesting, requested), now=NOW, direction=direction)
 
 
-def command_for(t: TransitionSpec, request_type: str) -> service.Command:
-    grounds: list[str] = []
-    if "refusal_grounds" in t.guards:
-        grounds = ["ETS185 Art 29(5)(b)" if request_type == "preservation" else "ETS185 Art 27(4)(b)"]
-    if "postponement_grounds" in t.guards:
-        grounds = ["ETS185 Art 27(5)"]
-    conditions = [{"kind": "use_limitation", "text": "Use only for case K-1"}] if "conditions" in t.guards else []
-    return service.Command(reasons="Reasons stated in full" if "reasons" in t.guards else None,
-                           grounds=grounds, conditions=conditions)
 
 
 def path_to(lifecycle: Any, direction: Direction, target: str, preservation: bool) -> list[TransitionSpec]:
-    """Shortest sequence of transitions from the initial state to `target` (BFS over the table)."""
-    start = lifecycle.initial(direction)
-    prev: dict[str, tuple[str, TransitionSpec] | None] = {start: None}
-    queue = deque([start])
-    while queue:
-        s = queue.popleft()
-        if s == target:
-            break
-        for (d, src, _), t in sorted(lifecycle.table.items(), key=lambda kv: kv[0]):
-            if d != direction or src != s or t.to in prev:
-                continue
-            if "preservation" in t.guards and not preservation:
-                continue
-            prev[t.to] = (s, t)
-            queue.append(t.to)
-    if target not in prev:
-        raise LookupError(target)
-    steps = []
-    cur = target
-    while prev[cur] is not None:
-        s, t = prev[cur]  # type: ignore[misc]
-        steps.append(t)
-        cur = s
-    return list(reversed(steps))
+    return shortest_path(lifecycle, direction, target, preservation)

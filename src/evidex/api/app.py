@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -16,6 +17,7 @@ from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.settings import Settings
 from evidex.requests.service import Domain
 from evidex.rules import load_parties
+from evidex.workers.deadlines import DeadlineWatcher
 
 API_PREFIX = "/api/v1"
 
@@ -25,13 +27,26 @@ def utcnow() -> dt.datetime:
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, domain: Domain | None = None,
-               clock: Callable[[], dt.datetime] = utcnow) -> FastAPI:
+               clock: Callable[[], dt.datetime] = utcnow, worker_interval: float | None = None) -> FastAPI:
     """Build the API. Refuses to start on a database that is not migrated (NotMigrated)."""
     engine = engine or make_engine(settings.database_url, pool_pre_ping=True)
     require_migrated(engine)
     if domain is None:
         domain = Domain(parties=load_parties(settings.parties_file)) if settings.parties_file else Domain()
+    sessions = make_sessionmaker(engine)
+    watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval)
+               if worker_interval else None)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if watcher is not None:
+            watcher.start()  # the deadline worker runs in this process unless started separately
+        yield
+        if watcher is not None:
+            watcher.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="evidex",
         version=__version__,
         description="Cross-border co-operation on cybercrime and electronic evidence (ETS185, CETS224). "
@@ -42,7 +57,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = sessions
     app.state.domain = domain
     app.state.clock = clock
     app.state.schema_revision = current_revision(engine) or ""

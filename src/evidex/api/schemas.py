@@ -206,3 +206,14 @@ class Health(BaseModel):
     status: Literal["ok"]
     party: str
     schema_revision: str
+
+
+class NotificationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    request_id: uuid.UUID
+    kind: str
+    article: str | None
+    message: str
+    created_at: dt.datetime
+    read_at: dt.datetime | None

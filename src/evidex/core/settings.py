@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_SECRET = "changethis"
@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(INSECURE_SECRET)
     session_minutes: int = Field(default=480, gt=0, le=7 * 24 * 60)
     parties_file: Path | None = None  # Party profiles replacing the shipped (example) set
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_means_default(cls, v: object) -> object:
+        return default_database_url() if isinstance(v, str) and not v.strip() else v
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> Settings:

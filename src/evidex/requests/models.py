@@ -122,3 +122,21 @@ class IdempotencyKey(Base):
     status_code: Mapped[int] = mapped_column(sa.Integer)
     response: Mapped[Any] = mapped_column(sa.JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """An alert for the users of a Party: a reminder, an overdue deadline, a proposed next step.
+    (deadline_id, kind) is unique: a worker that dies and runs again never duplicates one."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.UniqueConstraint("deadline_id", "kind"), sa.Index("ix_notifications_party_read", "party", "read_at"))
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    party: Mapped[str] = mapped_column(sa.String(2))
+    request_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("requests.id"), index=True)
+    deadline_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("deadlines.id"))
+    kind: Mapped[str] = mapped_column(sa.String(30))  # reminder | overdue | next_step
+    article: Mapped[str | None] = mapped_column(sa.String(40))
+    message: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -45,6 +45,9 @@ class Domain:
     rulebook: Rulebook = field(default_factory=default_rulebook)
     lifecycle: Lifecycle = field(default_factory=default_lifecycle)
 
+    def party_timezones(self) -> dict[str, str]:
+        return {code: self.parties.versions(code)[-1].timezone for code in self.parties.codes()}
+
     def today(self, party: str, now: dt.datetime) -> dt.date:
         """Calendar date in a Party's time zone (LEGAL.md §5: deadlines are calendar days there)."""
         versions = self.parties.versions(party)

@@ -1,0 +1,194 @@
+"""`evidex serve`, `evidex worker`, `evidex demo`, `evidex users`, `evidex requests`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from evidex.cli.common import fail
+from evidex.core.db import make_engine, make_sessionmaker
+from evidex.core.migrate import require_migrated
+from evidex.core.settings import Settings
+from evidex.parties.roles import PEOPLE_ROLES, Principal, Role
+
+users_app = typer.Typer(help="Users of this node.", no_args_is_help=True)
+requests_app = typer.Typer(help="Requests held by this node.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as e:
+        raise fail(f"settings: {e}") from e
+
+
+def _now(value: str | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError as e:
+        raise fail(f"--now: {value!r} is not an ISO date-time") from e
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    worker_interval: Annotated[float, typer.Option(help="Seconds between deadline passes (0: no in-process worker).", min=0)] = 60.0,
+) -> None:
+    """Start the API server (with the deadline worker in the same process by default)."""
+    import uvicorn
+
+    from evidex.api.app import create_app
+
+    settings = _settings()
+    app = create_app(settings, worker_interval=worker_interval or None)
+    typer.echo(f"evidex node {settings.node_party} on http://{host}:{port}  (API /api/v1, OpenAPI /openapi.json)")
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between passes.", min=1)] = 60.0,
+    now: Annotated[str | None, typer.Option(help="Act as if at this UTC time (ISO); for drills and tests.")] = None,
+) -> None:
+    """Run the deadline worker as its own process (production runs it beside stateless API workers)."""
+    import time
+
+    from evidex.requests.service import Domain
+    from evidex.workers.deadlines import run_once
+
+    settings = _settings()
+    engine = make_engine(settings.database_url, pool_pre_ping=True)
+    require_migrated(engine)
+    sessions, tz = make_sessionmaker(engine), Domain().party_timezones()
+    while True:
+        r = run_once(sessions, _now(now), tz)
+        typer.echo(f"deadlines: {r.reminders} reminder(s), {r.overdue} overdue, {r.next_steps} next step(s)")
+        if once:
+            break
+        time.sleep(interval)
+    engine.dispose()
+
+
+def demo() -> None:
+    """Load demo users of every role and requests in every state (running it twice changes nothing)."""
+    from evidex.requests.demo import DEMO_PASSWORD, load_demo
+    from evidex.requests.service import Domain
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    require_migrated(engine)
+    with make_sessionmaker(engine)() as db:
+        created, logins = load_demo(db, domain=Domain(), party=settings.node_party, now=dt.datetime.now(dt.UTC))
+        db.commit()
+    engine.dispose()
+    typer.echo("demo data loaded" if created else "demo data already present; nothing changed")
+    typer.echo(f"Demo logins for node {settings.node_party} (password for all: {DEMO_PASSWORD}; second factor: TOTP, "
+               "add the secret to an authenticator app, or print a code with `evidex users totp USERNAME`):")
+    for login in logins:
+        typer.echo(f"  {login.username:<34} {login.role:<24} TOTP secret {login.totp_secret}")
+
+
+class RoleChoice(StrEnum):
+    competent_authority = "competent_authority"
+    central_authority = "central_authority"
+    contact_24_7 = "contact_24_7"
+    service_provider = "service_provider"
+    notified_authority = "notified_authority"
+    data_protection_officer = "data_protection_officer"
+    administrator = "administrator"
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[RoleChoice, typer.Option(help="The user's role.")],
+    display_name: Annotated[str | None, typer.Option(help="Full name.")] = None,
+    provider: Annotated[str | None, typer.Option(help="Service provider organisation (role service_provider).")] = None,
+    system: Annotated[bool, typer.Option("--system", help="An integrating system: API token, no password.")] = False,
+) -> None:
+    """Create a user of this node's Party; people choose a password and get a TOTP secret."""
+    from evidex.parties.service import create_user, issue_api_token
+
+    settings = _settings()
+    password = None
+    if not system:
+        password = typer.prompt("Password (12 characters or more)", hide_input=True, confirmation_prompt=True)
+    engine = make_engine(settings.database_url)
+    require_migrated(engine)
+    now = dt.datetime.now(dt.UTC)
+    with make_sessionmaker(engine)() as db:
+        u = create_user(db, username=username, display_name=display_name or username, party=settings.node_party,
+                        role=Role(role.value), now=now, password=password, provider=provider, is_system=system)
+        token = issue_api_token(db, user=u, name="initial", now=now) if system else None
+        from evidex.audit import service as audit
+
+        audit.record(db, actor=Principal.system(settings.node_party), action="user.create", object_type="user",
+                     object_id=str(u.id), at=now, details={"username": username, "role": role.value, "via": "cli"})
+        db.commit()
+    engine.dispose()
+    typer.echo(f"created {username} ({role.value}, {settings.node_party})")
+    if token:
+        typer.echo(f"API token (shown once): {token}")
+    elif u.totp_secret:
+        typer.echo(f"TOTP secret (shown once; add it to an authenticator app): {u.totp_secret}")
+
+
+@users_app.command("totp")
+def users_totp(username: str) -> None:
+    """Print the current TOTP code of a user (administrators, demos and drills)."""
+    import pyotp
+    import sqlalchemy as sa
+
+    from evidex.parties.models import User
+
+    engine = make_engine(_settings().database_url)
+    require_migrated(engine)
+    with make_sessionmaker(engine)() as db:
+        secret = db.execute(sa.select(User.totp_secret).where(User.username == username)).scalar_one_or_none()
+    engine.dispose()
+    if not secret:
+        raise fail(f"no user {username!r} with a second factor")
+    typer.echo(pyotp.TOTP(secret).now())
+
+
+class Fmt(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@requests_app.command("list")
+def requests_list(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    request_type: Annotated[str | None, typer.Option("--type", help="Only this request type.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.text,
+) -> None:
+    """List this node's requests (summaries: no personal data)."""
+    from evidex.requests import service
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    require_migrated(engine)
+    operator = Principal(user_id=None, username="cli", party=settings.node_party, role=Role.central_authority)
+    with make_sessionmaker(engine)() as db:
+        rows, total = service.list_requests(db, actor=operator, status=status, request_type=request_type, limit=limit)
+    engine.dispose()
+    if fmt is Fmt.json:
+        typer.echo(json.dumps({"total": total, "items": [
+            {"id": str(r.id), "type": r.request_type, "direction": r.direction, "status": r.status,
+             "requesting_party": r.requesting_party, "requested_party": r.requested_party,
+             "admissible": r.admissible, "updated_at": r.updated_at.isoformat()} for r in rows]}, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r.id}  {r.direction:<8} {r.request_type:<28} {r.requesting_party}→{r.requested_party}  {r.status}")
+    typer.echo(f"{len(rows)} of {total} request(s)")
+
+
+assert set(RoleChoice) == {r.value for r in PEOPLE_ROLES}

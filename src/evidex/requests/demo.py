@@ -1,0 +1,199 @@
+"""Demo data for a node: users of every role and requests in every state of the lifecycle.
+
+Running it twice changes nothing (the demo administrator marks that it ran)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections import deque
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.orm import Session
+
+from evidex.parties.models import User
+from evidex.parties.roles import Principal, Role
+from evidex.parties.service import create_user, principal_of
+from evidex.requests import service
+from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec
+
+DEMO_PASSWORD = "evidex-demo-2026"  # demo only: printed by `evidex demo`, never used in production
+DEMO_PROVIDER = {"RS": "Primer Telekom a.d.", "ME": "Primjer Chat d.o.o.", "SI": "Zgled Mail d.o.o."}
+# The partner Party for each kind of demo request, and documents admissible both ways.
+PARTNER = {"mutual_assistance": "SI", "preservation": "ME"}
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: str
+    totp_secret: str | None
+
+
+def shortest_path(lifecycle: Lifecycle, direction: Direction, target: str, preservation: bool) -> list[TransitionSpec]:
+    """The shortest sequence of transitions from the initial state to `target` (BFS over the table)."""
+    start = lifecycle.initial(direction)
+    prev: dict[str, tuple[str, TransitionSpec] | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        s = queue.popleft()
+        if s == target:
+            break
+        for (d, src, _), t in sorted(lifecycle.table.items(), key=lambda kv: kv[0]):
+            if d != direction or src != s or t.to in prev:
+                continue
+            if "preservation" in t.guards and not preservation:
+                continue
+            prev[t.to] = (s, t)
+            queue.append(t.to)
+    if target not in prev:
+        raise LookupError(f"{target} is not reachable for {direction} requests")
+    steps: list[TransitionSpec] = []
+    cur = target
+    while (link := prev[cur]) is not None:
+        cur, t = link
+        steps.append(t)
+    return list(reversed(steps))
+
+
+def command_for(t: TransitionSpec, request_type: str) -> service.Command:
+    """A command that satisfies the guards of `t` (demo and tests)."""
+    grounds: list[str] = []
+    if "refusal_grounds" in t.guards:
+        grounds = ["ETS185 Art 29(5)(b)" if request_type == "preservation" else "ETS185 Art 27(4)(b)"]
+    if "postponement_grounds" in t.guards:
+        grounds = ["ETS185 Art 27(5)"]
+    conditions = ([{"kind": "use_limitation", "text": "Use only for the investigation named in the request"}]
+                  if "conditions" in t.guards else [])
+    return service.Command(reasons="Reasons stated in full for the demo" if "reasons" in t.guards else None,
+                           grounds=grounds, conditions=conditions)
+
+
+def example_document(kind: str, requesting: str, requested: str) -> dict[str, Any]:
+    root = Path(str(resources.files("evidex"))).parents[1] / "examples" / "requests"
+    path = root / f"{kind}.yaml"
+    if path.exists():
+        doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    else:  # installed without the examples folder: the document travels with the demo module
+        doc = copy.deepcopy(_FALLBACK[kind])
+    doc = service.json_safe(doc)
+    doc["requesting_party"], doc["requested_party"] = requesting, requested
+    return doc
+
+
+def load_demo(db: Session, *, domain: service.Domain, party: str, now: dt.datetime) -> tuple[bool, list[DemoLogin]]:
+    """Create the demo users and requests of `party`; returns (created now?, logins)."""
+    marker = f"{party.lower()}-admin"
+    if db.execute(sa.select(User.id).where(User.username == marker)).first():
+        return False, logins(db, party)
+    people: dict[str, Principal] = {}
+    for role in Role:
+        if role is Role.system:
+            continue
+        username = f"{party.lower()}-{role.value.replace('_', '-')}"
+        if role is Role.administrator:
+            username = marker
+        u = create_user(db, username=username, display_name=f"Demo {role.value.replace('_', ' ')} ({party})",
+                        party=party, role=role, now=now, password=DEMO_PASSWORD,
+                        provider=DEMO_PROVIDER.get(party) if role is Role.service_provider else None)
+        people[role.value] = principal_of(u)
+    second = create_user(db, username=f"{party.lower()}-central-authority-2", display_name=f"Demo second reviewer ({party})",
+                         party=party, role=Role.central_authority, now=now, password=DEMO_PASSWORD)
+    people["second"] = principal_of(second)
+    n = 0
+    for direction in ("outgoing", "incoming"):
+        for kind, partner in PARTNER.items():
+            preservation = kind == "preservation"
+            for state in sorted(domain.lifecycle.states):
+                try:
+                    steps = shortest_path(domain.lifecycle, direction, state, preservation)
+                except LookupError:
+                    continue
+                if not preservation and any("preservation" in t.guards for t in steps):
+                    continue
+                if preservation and not any("preservation" in t.guards for t in steps) and state not in ("draft", "received"):
+                    continue  # the other states are shown by the mutual assistance requests
+                n += 1
+                requesting, requested = (party, partner) if direction == "outgoing" else (partner, party)
+                creator = people["central_authority"]
+                case = service.create_case(db, actor=creator, reference=f"DEMO-{n:03d}",
+                                           title=f"Demo: {kind.replace('_', ' ')} {direction}, {state}", now=now)
+                req = service.create_request(db, actor=creator, domain=domain, case_id=case.id,
+                                             document=example_document(kind, requesting, requested), now=now,
+                                             direction=direction)
+                for t in steps:
+                    role = t.roles[0]
+                    actor = Principal.system(party) if role is Role.system else people[role.value]
+                    if "four_eyes" in t.guards and req.created_by == actor.user_id:
+                        actor = people["second"]
+                    req = service.transition(db, actor=actor, domain=domain, request_id=req.id, event=t.event,
+                                             now=now, command=command_for(t, req.request_type))
+    return True, logins(db, party)
+
+
+def logins(db: Session, party: str) -> list[DemoLogin]:
+    rows = db.execute(sa.select(User).where(User.party == party, User.username.like(f"{party.lower()}-%"))
+                      .order_by(User.username)).scalars()
+    return [DemoLogin(u.username, u.role, u.totp_secret) for u in rows]
+
+
+_FALLBACK: dict[str, dict[str, Any]] = {
+ "mutual_assistance": {
+  "type": "mutual_assistance",
+  "requesting_party": "RS",
+  "requested_party": "SI",
+  "case_reference": "VTK-KTR-1127/2026",
+  "issued_on": "2026-11-22",
+  "language": "en",
+  "sent_by": "central_authority",
+  "issuing_authority": {
+   "name": "Special Prosecutor's Office for High-Tech Crime, Belgrade",
+   "kind": "prosecutor",
+   "contact": {
+    "email": "mla@vtk.example.rs"
+   }
+  },
+  "elements": {
+   "offence": "Computer-related fraud (Criminal Code of Serbia, Art 301)",
+   "facts_summary": "A phishing campaign against Serbian bank customers used a mail relay operated in Slovenia",
+   "assistance_sought": "Search of the relay's stored logs and disclosure of the account records of the sender",
+   "data_description": "SMTP logs 1-15 November 2026 and account records of relay customer 'bnk-notify'",
+   "domestic_legal_basis": "Criminal Procedure Code of Serbia, Art 143-146",
+   "preservation_reference": "SI preservation ref. 24-7/2026/881 of 2026-11-16"
+  }
+ },
+ "preservation": {
+  "type": "preservation",
+  "requesting_party": "RS",
+  "requested_party": "ME",
+  "case_reference": "VTK-KTR-1127/2026",
+  "issued_on": "2026-11-20",
+  "received_on": "2026-11-20",
+  "language": "en",
+  "urgent": True,
+  "sent_by": "contact_24_7",
+  "issuing_authority": {
+   "name": "Special Prosecutor's Office for High-Tech Crime, Belgrade",
+   "kind": "prosecutor",
+   "contact": {
+    "email": "24-7@vtk.example.rs",
+    "phone": "+381 11 000 0002"
+   }
+  },
+  "elements": {
+   "offence": "Computer-related fraud (phishing of online banking credentials)",
+   "offence_convention_article": "ETS185 Art 8",
+   "facts_summary": "Between 2 and 14 November 2026 at least 212 customers of a Serbian bank entered their credentials on a look-alike site; stolen funds of EUR 380,000 were moved within hours.",
+   "data_description": "Stored content, logs and account records of the hosting account serving bank-login.example.me",
+   "data_relation_to_offence": "The account hosted the phishing kit and received the harvested credentials",
+   "custodian_or_location": "Hosting provider Primjer Hosting d.o.o., Podgorica; server 192.0.2.44",
+   "preservation_necessity": "The provider deletes inactive accounts' logs after 30 days; the kit was taken offline on 15 November",
+   "intent_to_request_mla": "Serbia will submit a request for mutual assistance for search and disclosure of the data"
+  }
+ }
+}

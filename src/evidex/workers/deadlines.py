@@ -1,0 +1,141 @@
+"""The deadline watcher: reminders before a deadline, overdue marks, the 10-day warning before a
+preservation lapses, and the next step when a direct order to a provider lapses (CETS224 Art 7(7)).
+
+Each notification is written in the same transaction as the mark on its deadline, and
+(deadline, kind) is unique: a worker killed at any moment loses nothing and, run again,
+duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from evidex.requests.models import Deadline, Notification, Request
+
+log = logging.getLogger("evidex.worker")
+
+# What to propose when a deadline lapses: data, keyed by (request type, deadline name).
+NEXT_STEPS = {
+    ("subscriber_order", "provider_response"): (
+        "CETS224 Art 7(7)",
+        "The provider has not disclosed within the period: seek enforcement only through a request to give "
+        "effect to the order (CETS224 Art 8, give_effect_order) or other mutual assistance (ETS185 Art 31)."),
+    ("preservation", "preservation_minimum"): (
+        "ETS185 Art 29(7)",
+        "The minimum preservation period has passed: send the follow-up mutual assistance request now, or the "
+        "data may be released."),
+}
+
+
+@dataclass
+class Report:
+    reminders: int = 0
+    overdue: int = 0
+    next_steps: int = 0
+
+
+def _today(party_tz: dict[str, str], party: str, now: dt.datetime) -> dt.date:
+    return now.astimezone(zoneinfo.ZoneInfo(party_tz.get(party, "UTC"))).date()
+
+
+def run_once(make_session: sessionmaker[Session], now: dt.datetime, party_tz: dict[str, str] | None = None,
+             batch: int = 200) -> Report:
+    """One pass over open deadlines; each deadline in its own short transaction."""
+    party_tz = party_tz or {}
+    report = Report()
+    crash_after = int(os.environ.get("EVIDEX_TEST_WORKER_CRASH_AFTER", "0") or 0)  # fault-injection hook for tests
+    with make_session() as db:
+        horizon = now.date() + dt.timedelta(days=2)  # time zones: look a little ahead, decide per Party below
+        ids = list(db.execute(
+            sa.select(Deadline.id).where(
+                Deadline.status == "open", Deadline.due_on.is_not(None),
+                sa.or_(sa.and_(Deadline.remind_on.is_not(None), Deadline.remind_on <= horizon,
+                               Deadline.reminded_at.is_(None)),
+                       Deadline.due_on < horizon))
+            .order_by(Deadline.due_on).limit(10_000)).scalars())
+    done = 0
+    for deadline_id in ids:
+        with make_session() as db:
+            d = db.execute(sa.select(Deadline).where(Deadline.id == deadline_id).with_for_update()).scalar_one_or_none()
+            if d is None or d.status != "open" or d.due_on is None:
+                continue
+            req = db.get(Request, d.request_id)
+            assert req is not None
+            today = _today(party_tz, d.party, now)
+            kinds: list[tuple[str, str | None, str]] = []
+            if d.remind_on is not None and d.remind_on <= today and d.reminded_at is None and d.due_on >= today:
+                days_left = (d.due_on - today).days
+                what = ("the preservation lapses" if d.name == "preservation_expiry" else f"deadline {d.name} falls due")
+                kinds.append(("reminder", d.article, f"In {days_left} day(s), on {d.due_on.isoformat()}, {what} "
+                                                    f"({d.article}); request {req.request_type} {req.id}."))
+                d.reminded_at = now
+            if d.due_on < today:
+                kinds.append(("overdue", d.article, f"Deadline {d.name} ({d.article}) passed on {d.due_on.isoformat()}; "
+                                                   f"request {req.request_type} {req.id} is in status {req.status}."))
+                d.status, d.overdue_at = "overdue", now
+                step = NEXT_STEPS.get((req.request_type, d.name))
+                if step is not None and req.direction == "outgoing":
+                    kinds.append(("next_step", step[0], step[1]))
+            if not kinds:
+                continue
+            for kind, article, message in kinds:
+                db.add(Notification(party=d.party, request_id=req.id, deadline_id=d.id, kind=kind, article=article,
+                                    message=message, created_at=now))
+            d.updated_at = now
+            try:
+                db.flush()
+            except IntegrityError:  # another worker wrote them first: nothing to add
+                db.rollback()
+                continue
+            done += 1
+            if crash_after and done >= crash_after:
+                os.kill(os.getpid(), signal.SIGKILL)  # dies before this commit: tests prove nothing is lost
+            db.commit()
+            for kind, _, _ in kinds:
+                if kind == "reminder":
+                    report.reminders += 1
+                elif kind == "overdue":
+                    report.overdue += 1
+                else:
+                    report.next_steps += 1
+    return report
+
+
+class DeadlineWatcher:
+    """Runs run_once every `interval` seconds in a daemon thread (the server's in-process worker)."""
+
+    def __init__(self, make_session: sessionmaker[Session], clock: Callable[[], dt.datetime],
+                 party_tz: dict[str, str], interval: float = 60.0) -> None:
+        self.make_session, self.clock, self.party_tz, self.interval = make_session, clock, party_tz, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="evidex-deadlines", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                r = run_once(self.make_session, self.clock(), self.party_tz)
+                if r.reminders or r.overdue or r.next_steps:
+                    log.info("deadlines: %d reminder(s), %d overdue, %d next step(s)", r.reminders, r.overdue, r.next_steps)
+            except Exception:  # a worker loop logs, records and retries; it never dies of one bad pass
+                log.exception("deadline pass failed; retrying in %ss", self.interval)
+            self._stop.wait(self.interval)
