@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Engine
 from evidex import __version__
 from evidex.api import errors
 from evidex.api.routes import auth, cases, misc, requests
+from evidex.api.schemas import Problem
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.settings import Settings
@@ -62,6 +64,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.clock = clock
     app.state.schema_revision = current_revision(engine) or ""
     errors.install(app)
+    errors.install_input_guard(app)
+    common: dict[int | str, dict[str, Any]] = {
+        401: {"model": Problem, "description": "Not authenticated"},
+        403: {"model": Problem, "description": "The role may not do this"},
+        404: {"model": Problem, "description": "Not found (another Party's objects are never visible)"},
+        409: {"model": Problem, "description": "Not allowed now (allowed events listed) or changed meanwhile"},
+        422: {"description": "Invalid input: field errors, or a rule the command breaks"},
+        503: {"model": Problem, "description": "The database is unavailable"},
+    }
+    app.include_router(misc.health_router, prefix=API_PREFIX)
     for router in (auth.router, cases.router, requests.router, misc.router):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=common)
     return app

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, InvalidInput, NotFound
@@ -54,6 +54,10 @@ def install(app: FastAPI) -> None:
     async def _integrity(_: Request, e: IntegrityError) -> JSONResponse:
         return problem(409, "conflict", "the change conflicts with existing data")
 
+    @app.exception_handler(DataError)
+    async def _data(_: Request, e: DataError) -> JSONResponse:
+        return problem(422, "invalid_input", "a value cannot be stored (invalid characters or out of range)")
+
     @app.exception_handler(OperationalError)
     async def _db_down(_: Request, e: OperationalError) -> JSONResponse:
         log.error("database error: %s", type(e).__name__)
@@ -63,3 +67,21 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, e: Exception) -> JSONResponse:  # last resort: logged, never shown
         log.exception("unexpected error")
         return problem(500, "internal_error", "internal error; it has been logged")
+
+
+NUL_MARKERS = (b"\\u0000", b"\x00")
+
+
+def install_input_guard(app: FastAPI) -> None:
+    """NUL characters are never valid in evidex data (PostgreSQL text cannot hold them): refuse
+    them at the boundary, in the query string or the body, before any handler runs."""
+
+    @app.middleware("http")
+    async def _no_nul(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if "%00" in request.url.query or "\x00" in request.url.path or "%00" in str(request.url.path):
+            return problem(422, "invalid_input", "NUL characters are not allowed")
+        if request.method in ("POST", "PUT", "PATCH"):
+            body = await request.body()
+            if any(m in body for m in NUL_MARKERS):
+                return problem(422, "invalid_input", "NUL characters are not allowed")
+        return await call_next(request)

@@ -31,10 +31,11 @@ from evidex.requests.models import Deadline, Notification
 from evidex.requests.models import Request as RequestRow
 
 router = APIRouter()
+health_router = APIRouter()
 Admin = Annotated[Principal, Depends(require(Role.administrator))]
 
 
-@router.get("/health", response_model=Health, tags=["health"])
+@health_router.get("/health", response_model=Health, tags=["health"])
 def health(request: Request) -> Health:
     """Liveness for load balancers: the only route without authentication; reveals nothing."""
     return Health(status="ok", party=request.app.state.settings.node_party,
