@@ -100,7 +100,7 @@ def load_demo(db: Session, *, domain: service.Domain, party: str, now: dt.dateti
             username = marker
         u = create_user(db, username=username, display_name=f"Demo {role.value.replace('_', ' ')} ({party})",
                         party=party, role=role, now=now, password=DEMO_PASSWORD,
-                        provider=DEMO_PROVIDER.get(party) if role is Role.service_provider else None)
+                        provider=DEMO_PROVIDER.get(party, f"Demo Provider ({party})") if role is Role.service_provider else None)
         people[role.value] = principal_of(u)
     second = create_user(db, username=f"{party.lower()}-central-authority-2", display_name=f"Demo second reviewer ({party})",
                          party=party, role=Role.central_authority, now=now, password=DEMO_PASSWORD)

@@ -1,0 +1,204 @@
+"""API benchmark: create → check → approve → send under a bounded concurrent load on loopback,
+on SQLite and on PostgreSQL, printed beside the same server's GET /api/v1/health measured in the
+same run. Aim: p99 under 50 ms on PostgreSQL at 50 concurrent clients.
+
+    .venv/bin/python bench/api_bench.py [--clients 50] [--flows 300] [--backend sqlite|postgresql|both]
+
+Each backend gets a fresh database and its own `evidex serve` process (no in-process worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pyotp
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from evidex.core.db import make_engine, make_sessionmaker  # noqa: E402
+from evidex.core.migrate import upgrade  # noqa: E402
+from evidex.parties.roles import Role  # noqa: E402
+from evidex.parties.service import create_user  # noqa: E402
+from evidex.requests.demo import example_document  # noqa: E402
+
+PASSWORD = "bench password 2026"
+PG_ADMIN = os.environ.get("EVIDEX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k] * 1000
+
+
+def prepare(url: str) -> dict[str, str]:
+    engine = make_engine(url)
+    upgrade(engine)
+    secrets = {}
+    with make_sessionmaker(engine)() as db:
+        for name in ("bench-ca-1", "bench-ca-2"):
+            u = create_user(db, username=name, display_name=name, party="RS", role=Role.central_authority,
+                            now=dt.datetime.now(dt.UTC), password=PASSWORD)
+            secrets[name] = u.totp_secret or ""
+        db.commit()
+    engine.dispose()
+    return secrets
+
+
+async def run_load(base: str, secrets: dict[str, str], clients: int, flows: int) -> dict[str, object]:
+    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        tokens = []
+        for name, secret in secrets.items():
+            r = await http.post("/auth/login", json={"username": name, "password": PASSWORD,
+                                                     "totp_code": pyotp.TOTP(secret).now()})
+            r.raise_for_status()
+            tokens.append({"Authorization": f"Bearer {r.json()['token']}"})
+        first, second = tokens
+        r = await http.post("/cases", json={"reference": f"BENCH-{uuid.uuid4().hex[:6]}", "title": "bench"}, headers=first)
+        r.raise_for_status()
+        case_id = r.json()["id"]
+        doc = example_document("mutual_assistance", "RS", "SI")
+
+        # Baseline: the same server's /health, same concurrency, same number of calls.
+        health: list[float] = []
+        n_health = flows * 4
+        sem = asyncio.Semaphore(clients)
+
+        async def one_health() -> None:
+            async with sem:
+                t = time.perf_counter()
+                (await http.get("/health")).raise_for_status()
+                health.append(time.perf_counter() - t)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_health() for _ in range(n_health)))
+        health_wall = time.perf_counter() - t0
+
+        calls: dict[str, list[float]] = {"create": [], "check": [], "approve": [], "send": []}
+        flow_times: list[float] = []
+        errors = 0
+
+        async def call(kind: str, method: str, path: str, body: dict, headers: dict) -> dict:
+            t = time.perf_counter()
+            r = await http.request(method, path, json=body, headers=headers)
+            calls[kind].append(time.perf_counter() - t)
+            r.raise_for_status()
+            return r.json()
+
+        async def one_flow() -> None:
+            nonlocal errors
+            async with sem:
+                t = time.perf_counter()
+                try:
+                    req = await call("create", "POST", "/requests", {"case_id": case_id, "document": doc}, first)
+                    rid = req["id"]
+                    await call("check", "POST", f"/requests/{rid}/transitions", {"event": "check"}, first)
+                    await call("approve", "POST", f"/requests/{rid}/transitions", {"event": "approve"}, second)
+                    await call("send", "POST", f"/requests/{rid}/transitions", {"event": "send"}, first)
+                    flow_times.append(time.perf_counter() - t)
+                except httpx.HTTPError:
+                    errors += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_flow() for _ in range(flows)))
+        wall = time.perf_counter() - t0
+    all_calls = [x for v in calls.values() for x in v]
+    return {"health": health, "health_wall": health_wall, "calls": calls, "all_calls": all_calls,
+            "flows": flow_times, "wall": wall, "errors": errors}
+
+
+def bench_backend(name: str, clients: int, flows: int) -> dict[str, object] | None:
+    tmp = tempfile.mkdtemp(prefix="evidex-bench-")
+    pg_db = None
+    if name == "sqlite":
+        url = f"sqlite:///{tmp}/bench.db"
+    else:
+        admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        pg_db = f"evidex_bench_{uuid.uuid4().hex[:8]}"
+        try:
+            with admin.connect() as c:
+                c.execute(sa.text(f'CREATE DATABASE "{pg_db}"'))
+        except sa.exc.OperationalError as e:
+            print(f"postgresql: not reachable ({type(e).__name__}); skipped")
+            return None
+        url = sa.make_url(PG_ADMIN).set(database=pg_db).render_as_string(hide_password=False)
+    secrets = prepare(url)
+    port = free_port()
+    env = {**os.environ, "EVIDEX_DATABASE_URL": url, "EVIDEX_NODE_PARTY": "RS"}
+    proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--port", str(port), "--worker-interval", "0"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        return asyncio.run(run_load(base, secrets, clients, flows))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        if pg_db:
+            with admin.connect() as c:
+                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", default="1,50", help="comma-separated concurrency levels (the aim is read at 50)")
+    ap.add_argument("--flows", type=int, default=300, help="create→check→approve→send flows per backend")
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = ap.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    levels = [int(x) for x in str(args.clients).split(",") if x.strip()]
+    print(f"{args.flows} flows (create, check, approve, send: 4 calls each) per backend and concurrency level; "
+          "loopback; one server process; the load generator shares the machine")
+    verdict = None
+    for b, clients in [(b, c) for b in backends for c in levels]:
+        flows = args.flows if clients > 1 else max(20, args.flows // 10)
+        r = bench_backend(b, clients, flows)
+        if r is None:
+            continue
+        h, c, f = r["health"], r["all_calls"], r["flows"]
+        assert isinstance(h, list) and isinstance(c, list) and isinstance(f, list)
+        print(f"\n[{b}, {clients} concurrent client(s), {flows} flows]")
+        print(f"  GET /health (baseline): {len(h) / r['health_wall']:8.0f} calls/s   p50 {pct(h, 50):6.1f} ms   p99 {pct(h, 99):6.1f} ms")
+        print(f"  write calls (all):      {len(c) / r['wall']:8.0f} calls/s   p50 {pct(c, 50):6.1f} ms   p99 {pct(c, 99):6.1f} ms")
+        for kind, v in r["calls"].items():  # type: ignore[union-attr]
+            print(f"    {kind:<8}              {'':8}           p50 {pct(v, 50):6.1f} ms   p99 {pct(v, 99):6.1f} ms")
+        print(f"  full flows:             {len(f) / r['wall']:8.1f} flows/s   p50 {pct(f, 50):6.1f} ms   p99 {pct(f, 99):6.1f} ms"
+              f"   errors {r['errors']}")
+        print(f"  write p99 / health p99: {pct(c, 99) / max(pct(h, 99), 0.001):.1f}x")
+        if b == "postgresql" and clients == 50:
+            verdict = pct(c, 99) < 50
+    if verdict is not None:
+        print("\nAIM MET (p99 < 50 ms on PostgreSQL)" if verdict else "\nAIM NOT MET (p99 < 50 ms on PostgreSQL)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

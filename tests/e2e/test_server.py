@@ -1,0 +1,97 @@
+"""The real thing: `evidex db upgrade`, `evidex demo` (twice), `evidex serve` as a process on a
+loopback port, a person logging in with password and TOTP over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pyotp
+import pytest
+import sqlalchemy as sa
+
+from evidex.core.db import make_engine
+from evidex.requests.demo import DEMO_PASSWORD
+from tests.conftest import ROOT, run_cli
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def node_env(tmp_path, database_url):
+    """A node's environment on a fresh database of each kind (PostgreSQL: the session database)."""
+    if database_url.startswith("postgresql"):
+        # the shared session database already holds other tests' rows: use a Party of its own
+        party = "MK"
+    else:
+        party = "RS"
+    return {"EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_PARTY": party}
+
+
+def test_demo_twice_changes_nothing(node_env):
+    assert run_cli("db", "upgrade", env=node_env).returncode == 0
+    first = run_cli("demo", env=node_env)
+    assert first.returncode == 0, first.stderr
+    party = node_env["EVIDEX_NODE_PARTY"].lower()
+    assert f"{party}-central-authority" in first.stdout and "TOTP secret" in first.stdout
+    listing = json.loads(run_cli("requests", "list", "--format", "json", "--limit", "1000", env=node_env).stdout)
+    states = {r["status"] for r in listing["items"]}
+    assert {"draft", "checked", "approved", "sent", "received", "refused", "postponed", "conditions_accepted",
+            "preserved", "expired", "closed", "withdrawn", "data_transmitted"} <= states
+    second = run_cli("demo", env=node_env)
+    assert "nothing changed" in second.stdout
+    again = json.loads(run_cli("requests", "list", "--format", "json", "--limit", "1000", env=node_env).stdout)
+    assert again["total"] == listing["total"]
+    assert run_cli("audit", "verify", env=node_env).returncode == 0
+
+
+def test_serve_real_process_login_and_create(node_env):
+    assert run_cli("db", "upgrade", env=node_env).returncode == 0
+    run_cli("demo", env=node_env)
+    port = free_port()
+    env = {**os.environ, **node_env, "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--port", str(port), "--worker-interval", "1"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server did not start")
+        party = node_env["EVIDEX_NODE_PARTY"]
+        username = f"{party.lower()}-central-authority"
+        engine = make_engine(node_env["EVIDEX_DATABASE_URL"])
+        with engine.connect() as c:
+            secret = c.execute(sa.text("select totp_secret from users where username = :u"), {"u": username}).scalar_one()
+        engine.dispose()
+        r = httpx.post(f"{base}/auth/login", json={"username": username, "password": DEMO_PASSWORD,
+                                                   "totp_code": pyotp.TOTP(secret).now()})
+        assert r.status_code == 200, r.text
+        h = {"Authorization": f"Bearer {r.json()['token']}"}
+        cases = httpx.get(f"{base}/cases", headers=h).json()
+        assert cases["total"] >= 1
+        reqs = httpx.get(f"{base}/requests?status=draft", headers=h).json()
+        assert reqs["items"]
+        detail = httpx.get(f"{base}/requests/{reqs['items'][0]['id']}", headers=h)
+        assert detail.status_code == 200 and "check" in detail.json()["allowed_events"]
+        assert httpx.get(f"{base}/requests", headers={"Authorization": "Bearer evs_nope"}).status_code == 401
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
