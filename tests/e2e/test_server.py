@@ -30,11 +30,8 @@ def free_port() -> int:
 @pytest.fixture
 def node_env(tmp_path, database_url):
     """A node's environment on a fresh database of each kind (PostgreSQL: the session database)."""
-    if database_url.startswith("postgresql"):
-        # the shared session database already holds other tests' rows: use a Party of its own
-        party = "MK"
-    else:
-        party = "RS"
+    # The shared PostgreSQL session database already holds other tests' rows: a Party of its own there.
+    party = "MK" if database_url.startswith("postgresql") else "RS"
     return {"EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_PARTY": party}
 
 
