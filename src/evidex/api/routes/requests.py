@@ -103,15 +103,20 @@ def transition(request_id: uuid.UUID, body: TransitionIn, request: Request, db: 
 
 
 @router.get("/{request_id}/history", response_model=list[EventRead], responses=NOT_FOUND)
-def history(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[EventRead]:
-    return [EventRead.model_validate(e) for e in service.history(db, actor=principal, request_id=request_id)]
+def history(request_id: uuid.UUID, db: SessionDep, now: NowDep, principal: CurrentPrincipal) -> list[EventRead]:
+    service.get_request(db, actor=principal, request_id=request_id, now=now)  # reasons may hold personal data: logged
+    out = [EventRead.model_validate(e) for e in service.history(db, actor=principal, request_id=request_id)]
+    db.commit()
+    return out
 
 
 @router.get("/{request_id}/decisions", response_model=list[DecisionRead], responses=NOT_FOUND)
-def decisions(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[DecisionRead]:
-    service.get_request(db, actor=principal, request_id=request_id, audit_read=False)
+def decisions(request_id: uuid.UUID, db: SessionDep, now: NowDep, principal: CurrentPrincipal) -> list[DecisionRead]:
+    service.get_request(db, actor=principal, request_id=request_id, now=now)  # reasons may hold personal data: logged
     rows = db.execute(sa.select(Decision).where(Decision.request_id == request_id).order_by(Decision.at)).scalars()
-    return [DecisionRead.model_validate(r) for r in rows]
+    out = [DecisionRead.model_validate(r) for r in rows]
+    db.commit()
+    return out
 
 
 @router.get("/{request_id}/conditions", response_model=list[ConditionRead], responses=NOT_FOUND)
