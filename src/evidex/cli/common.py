@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from evidex.core.errors import InvalidInput
+from evidex.core.settings import Settings
 from evidex.core.yamlio import load_yaml_text
 from evidex.rules import Parties, default_parties, load_parties
 
@@ -72,3 +73,11 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 def emit_json(obj: Any, pretty: bool = True) -> None:
     typer.echo(json.dumps(obj, ensure_ascii=False, indent=2 if pretty else None, default=str))
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value is a one-line error (exit 2)."""
+    try:
+        return Settings()
+    except ValueError as e:
+        raise fail(f"settings: {e}") from e

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from evidex.cli.common import fail
+from evidex.cli.common import load_settings
 from evidex.core.db import make_engine, make_sessionmaker
-from evidex.core.settings import Settings
 
 db_app = typer.Typer(help="Database: migrate and inspect.", no_args_is_help=True)
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as e:
-        raise fail(f"settings: {e}") from e
+_settings = load_settings
 
 
 @db_app.command("upgrade")

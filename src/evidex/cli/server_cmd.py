@@ -9,21 +9,16 @@ from typing import Annotated
 
 import typer
 
-from evidex.cli.common import fail
+from evidex.cli.common import fail, load_settings
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import require_migrated
-from evidex.core.settings import Settings
 from evidex.parties.roles import PEOPLE_ROLES, Principal, Role
 
 users_app = typer.Typer(help="Users of this node.", no_args_is_help=True)
 requests_app = typer.Typer(help="Requests held by this node.", no_args_is_help=True)
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as e:
-        raise fail(f"settings: {e}") from e
+_settings = load_settings
 
 
 def _now(value: str | None) -> dt.datetime:
