@@ -99,6 +99,7 @@ async def run_load(base: str, secrets: dict[str, str], clients: int, flows: int)
         calls: dict[str, list[float]] = {"create": [], "check": [], "approve": [], "send": []}
         flow_times: list[float] = []
         errors = 0
+        first_error: list[str] = []
 
         async def call(kind: str, method: str, path: str, body: dict, headers: dict) -> dict:
             t = time.perf_counter()
@@ -118,15 +119,18 @@ async def run_load(base: str, secrets: dict[str, str], clients: int, flows: int)
                     await call("approve", "POST", f"/requests/{rid}/transitions", {"event": "approve"}, second)
                     await call("send", "POST", f"/requests/{rid}/transitions", {"event": "send"}, first)
                     flow_times.append(time.perf_counter() - t)
-                except httpx.HTTPError:
+                except httpx.HTTPError as e:
                     errors += 1
+                    resp = getattr(e, "response", None)
+                    first_error.append(f"{type(e).__name__}: {resp.status_code if resp is not None else ''} "
+                                       f"{resp.text[:200] if resp is not None else e}")
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one_flow() for _ in range(flows)))
         wall = time.perf_counter() - t0
     all_calls = [x for v in calls.values() for x in v]
     return {"health": health, "health_wall": health_wall, "calls": calls, "all_calls": all_calls,
-            "flows": flow_times, "wall": wall, "errors": errors}
+            "flows": flow_times, "wall": wall, "errors": errors, "first_error": first_error[:1]}
 
 
 def bench_backend(name: str, clients: int, flows: int) -> dict[str, object] | None:
@@ -191,7 +195,7 @@ def main() -> int:
         for kind, v in r["calls"].items():  # type: ignore[union-attr]
             print(f"    {kind:<8}              {'':8}           p50 {pct(v, 50):6.1f} ms   p99 {pct(v, 99):6.1f} ms")
         print(f"  full flows:             {len(f) / r['wall']:8.1f} flows/s   p50 {pct(f, 50):6.1f} ms   p99 {pct(f, 99):6.1f} ms"
-              f"   errors {r['errors']}")
+              f"   errors {r['errors']} {r['first_error'] or ''}")
         print(f"  write p99 / health p99: {pct(c, 99) / max(pct(h, 99), 0.001):.1f}x")
         if b == "postgresql" and clients == 50:
             verdict = pct(c, 99) < 50

@@ -31,7 +31,10 @@ def utcnow() -> dt.datetime:
 def create_app(settings: Settings, *, engine: Engine | None = None, domain: Domain | None = None,
                clock: Callable[[], dt.datetime] = utcnow, worker_interval: float | None = None) -> FastAPI:
     """Build the API. Refuses to start on a database that is not migrated (NotMigrated)."""
-    engine = engine or make_engine(settings.database_url, pool_pre_ping=True)
+    if engine is None:
+        # PostgreSQL: enough connections for the worker threads that serve requests concurrently.
+        pool = {"pool_size": 20, "max_overflow": 20} if settings.database_url.startswith("postgres") else {}
+        engine = make_engine(settings.database_url, pool_pre_ping=True, **pool)
     require_migrated(engine)
     if domain is None:
         domain = Domain(parties=load_parties(settings.parties_file)) if settings.parties_file else Domain()

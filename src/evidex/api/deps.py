@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,8 +19,10 @@ from evidex.requests.service import Domain
 _bearer = HTTPBearer(auto_error=False, description="A session token (evs_…) from /auth/login or an API token (evx_…)")
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.sessionmaker()
+# Cheap dependencies are `async def`: FastAPI runs a sync dependency in a worker thread, and a
+# thread hop per dependency per call cost more than the work itself (see bench/api_bench.py).
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    session: Session = request.app.state.sessionmaker()  # no I/O until first use
     try:
         yield session
     except BaseException:
@@ -30,12 +32,12 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def get_now(request: Request) -> dt.datetime:
+async def get_now(request: Request) -> dt.datetime:
     clock: Callable[[], dt.datetime] = request.app.state.clock
     return clock()
 
 
-def get_domain(request: Request) -> Domain:
+async def get_domain(request: Request) -> Domain:
     domain: Domain = request.app.state.domain
     return domain
 
@@ -45,7 +47,7 @@ NowDep = Annotated[dt.datetime, Depends(get_now)]
 DomainDep = Annotated[Domain, Depends(get_domain)]
 
 
-def get_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+async def get_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise AuthError("authentication required")
     return credentials.credentials
@@ -61,10 +63,10 @@ def get_principal(db: SessionDep, now: NowDep, token: TokenDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A route dependency: the principal must hold one of `roles` (declared on the route)."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise Forbidden(f"this needs the role {' or '.join(r.value for r in roles)}")
         return principal
@@ -72,7 +74,7 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -44,7 +44,7 @@ def serve(
     settings = _settings()
     app = create_app(settings, worker_interval=worker_interval or None)
     typer.echo(f"evidex node {settings.node_party} on http://{host}:{port}  (API /api/v1, OpenAPI /openapi.json)")
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, timeout_keep_alive=30)
 
 
 def worker(

@@ -177,9 +177,9 @@ def create_request(db: Session, *, actor: Principal, domain: Domain, case_id: uu
     db.add(req)
     db.flush()
     _event(db, req, actor, "create", None, req.status, now, None, {"admissible": verdict.admissible})
+    _recompute_deadlines(db, req, verdict, now)
     audit.record(db, actor=actor, action="request.create", object_type="request", object_id=str(req.id), at=now,
                  details={"type": req.request_type, "direction": direction, "status": req.status}, personal_data=True)
-    _recompute_deadlines(db, req, verdict, now)
     return req
 
 
@@ -241,10 +241,10 @@ def transition(db: Session, *, actor: Principal, domain: Domain, request_id: uui
     _effects(db, req, spec, actor, domain, cmd, now)
     _event(db, req, actor, event, source, spec.to, now, cmd.reasons,
            {k: v for k, v in {"grounds": cmd.grounds, "conditions": cmd.conditions, **cmd.data}.items() if v})
+    _recompute_deadlines(db, req, verdict or _run_check(domain, req.document, now), now)
+    # Last, so the audit chain's head stays locked only until the commit that follows.
     audit.record(db, actor=actor, action=f"request.{event}", object_type="request", object_id=str(req.id), at=now,
                  details={"from": source, "to": spec.to, "grounds": cmd.grounds})
-    _recompute_deadlines(db, req, verdict or _run_check(domain, req.document, now), now)
-    db.flush()
     return req
 
 
