@@ -1,0 +1,1 @@
+"""Federation between Party nodes: identities, trust list, envelopes (later: outbox, receipts)."""

@@ -1,0 +1,205 @@
+"""The envelope between nodes: signed (JWS, alg Ed25519, RFC 9864) then encrypted for the
+recipient (JWE, ECDH-ES+A256KW with A256GCM), with joserfc.
+
+A receiver rejects — with a typed error, never a crash — a bad signature, an unknown, expired or
+revoked key, a wrong recipient, a replayed message id, a time outside the allowed window and an
+unknown message type (ETS185 Art 25(3); CETS224 Art 6(4), 7(6), 8(5), 9(4), 10(2): secure and
+authenticated transmission).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from joserfc import jwe, jws
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+from joserfc.registry import HeaderParameter
+
+from evidex.core.errors import EvidexError
+from evidex.exchange.keys import NodeIdentity
+
+SIGNATURE_ALG = "Ed25519"  # RFC 9864 fully-specified; joserfc warns on the polymorphic EdDSA
+KEY_WRAP_ALG, CONTENT_ALG = "ECDH-ES+A256KW", "A256GCM"
+MESSAGE_TYPES = frozenset({
+    "request", "acknowledgement", "decision", "conditions", "conditions_answer", "data_transmitted",
+    "receipt", "error",
+})
+DEFAULT_WINDOW = dt.timedelta(minutes=10)
+MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
+_PARTY = re.compile(r"^[A-Z]{2}$")
+
+
+def _is_object(v: Any) -> None:
+    if not isinstance(v, dict):
+        raise ValueError("must be an object")
+
+
+def _is_party(v: Any) -> None:
+    if not isinstance(v, str) or not _PARTY.match(v):
+        raise ValueError("must be a Party code")
+
+
+# Our own header parameters, declared so the JOSE libraries check them instead of refusing them.
+JWS_REGISTRY = jws.JWSRegistry(
+    header_registry={"evx": HeaderParameter("evidex message headers", _is_object, required=True)},
+    algorithms=[SIGNATURE_ALG])
+JWE_REGISTRY = jwe.JWERegistry(
+    header_registry={"evx_from": HeaderParameter("sending Party", _is_party, required=True),
+                     "evx_to": HeaderParameter("receiving Party", _is_party, required=True)},
+    algorithms=[KEY_WRAP_ALG, CONTENT_ALG])
+
+
+class EnvelopeRejected(EvidexError):
+    """A message that must not be accepted; `reason` is a stable code for the signed error reply."""
+
+    reason = "rejected"
+
+    def __init__(self, message: str, msg_id: str | None = None) -> None:
+        super().__init__(message)
+        self.msg_id = msg_id
+
+
+class Undecryptable(EnvelopeRejected):
+    reason = "undecryptable"  # tampered ciphertext, or not encrypted for this node's key
+
+
+class BadSignature(EnvelopeRejected):
+    reason = "bad_signature"
+
+
+class UnknownKey(EnvelopeRejected):
+    reason = "unknown_key"
+
+
+class ExpiredKey(EnvelopeRejected):
+    reason = "expired_key"
+
+
+class RevokedKey(EnvelopeRejected):
+    reason = "revoked_key"
+
+
+class WrongRecipient(EnvelopeRejected):
+    reason = "wrong_recipient"
+
+
+class Replay(EnvelopeRejected):
+    reason = "replay"
+
+
+class OutsideWindow(EnvelopeRejected):
+    reason = "outside_window"
+
+
+class UnknownType(EnvelopeRejected):
+    reason = "unknown_type"
+
+
+class Malformed(EnvelopeRejected):
+    reason = "malformed"
+
+
+@dataclass(frozen=True)
+class Headers:
+    msg_id: str
+    conversation_id: str
+    sender: str  # Party code of the sending node
+    recipient: str  # Party code of the receiving node
+    type: str
+    issued_at: str  # ISO 8601 UTC
+    in_reply_to: str | None = None
+    issuing_authority: str | None = None  # the registered authority that issued a request
+
+    @classmethod
+    def new(cls, *, sender: str, recipient: str, type: str, conversation_id: str, now: dt.datetime,
+            in_reply_to: str | None = None, issuing_authority: str | None = None) -> Headers:
+        return cls(msg_id=str(uuid.uuid4()), conversation_id=conversation_id, sender=sender, recipient=recipient,
+                   type=type, issued_at=now.astimezone(dt.UTC).isoformat(), in_reply_to=in_reply_to,
+                   issuing_authority=issuing_authority)
+
+
+class Trust(Protocol):
+    """The trust list: which public keys speak for which Party, and when."""
+
+    def signing_key(self, party: str, kid: str, at: dt.datetime) -> OKPKey: ...
+
+
+def seal(*, payload: dict[str, Any], headers: Headers, sender: NodeIdentity, recipient_encryption_jwk: dict[str, Any]) -> str:
+    """Sign, then encrypt for the recipient. Returns a compact JWE (5 dot-separated parts)."""
+    protected = {"alg": SIGNATURE_ALG, "kid": sender.signing_jwk["kid"], "typ": "evidex+jws", "evx": asdict(headers)}
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    signed = jws.serialize_compact(protected, body, sender.signing_okp(), registry=JWS_REGISTRY)
+    recipient_key = OKPKey.import_key({k: v for k, v in recipient_encryption_jwk.items() if k != "d"})
+    outer = {"alg": KEY_WRAP_ALG, "enc": CONTENT_ALG, "kid": recipient_encryption_jwk.get("kid"),
+             "cty": "evidex+jws", "evx_from": headers.sender, "evx_to": headers.recipient}
+    return jwe.encrypt_compact(outer, signed.encode("ascii"), recipient_key, registry=JWE_REGISTRY)
+
+
+def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt.datetime,
+                  seen: Callable[[str], bool], window: dt.timedelta = DEFAULT_WINDOW,
+                  old_encryption_keys: list[OKPKey] | None = None) -> tuple[Headers, dict[str, Any]]:
+    """Decrypt, verify and check an envelope; raises an EnvelopeRejected subclass on any fault."""
+    if isinstance(token, bytes):
+        if len(token) > MAX_ENVELOPE_BYTES:
+            raise Malformed("envelope too large")
+        try:
+            token = token.decode("ascii")
+        except UnicodeDecodeError as e:
+            raise Malformed("an envelope is ASCII (compact JWE)") from e
+    if token.count(".") != 4:
+        raise Malformed("not a compact JWE")
+    signed: bytes | None = None
+    for key in [me.encryption_okp(), *(old_encryption_keys or [])]:  # keys rotate: old messages still open
+        try:
+            signed = jwe.decrypt_compact(token, key, registry=JWE_REGISTRY).plaintext
+            break
+        except (JoseError, ValueError, TypeError):
+            continue
+    if signed is None:
+        raise Undecryptable("cannot decrypt: altered in transit or not encrypted for this node")
+    try:
+        outer = jwe.extract_compact(token.encode("ascii"), registry=JWE_REGISTRY).protected  # type: ignore[attr-defined]
+        inner = jws.extract_compact(signed, registry=JWS_REGISTRY).headers()
+        evx = inner["evx"]
+        headers = Headers(**{k: evx.get(k) for k in Headers.__dataclass_fields__})
+    except (JoseError, ValueError, TypeError, KeyError, AttributeError) as e:
+        raise Malformed("the signed content is not an evidex message") from e
+    if not isinstance(headers.sender, str) or not _PARTY.match(headers.sender) or outer.get("evx_from") != headers.sender:
+        raise Malformed("sender missing or differs between the envelope and the signed message", headers.msg_id)
+    kid = inner.get("kid")
+    if inner.get("alg") != SIGNATURE_ALG or not isinstance(kid, str):
+        raise BadSignature(f"signature algorithm must be {SIGNATURE_ALG} with a key id", headers.msg_id)
+    key = trust.signing_key(headers.sender, kid, now)  # UnknownKey / ExpiredKey / RevokedKey
+    try:
+        verified = jws.deserialize_compact(signed, key, registry=JWS_REGISTRY)
+    except (JoseError, ValueError) as e:
+        raise BadSignature("the signature does not verify with the sender's registered key", headers.msg_id) from e
+    if headers.recipient != me.party or outer.get("evx_to") != me.party:
+        raise WrongRecipient(f"addressed to {headers.recipient}, not {me.party}", headers.msg_id)
+    if headers.type not in MESSAGE_TYPES:
+        raise UnknownType(f"unknown message type {headers.type!r}", headers.msg_id)
+    try:
+        issued = dt.datetime.fromisoformat(headers.issued_at)
+        if issued.tzinfo is None:
+            raise ValueError
+    except (TypeError, ValueError) as e:
+        raise Malformed("issued_at is not an ISO 8601 time with zone", headers.msg_id) from e
+    if abs(now - issued) > window:
+        raise OutsideWindow(f"issued at {headers.issued_at}, outside ±{int(window.total_seconds())} s of now",
+                            headers.msg_id)
+    if seen(headers.msg_id):
+        raise Replay(f"message {headers.msg_id} was already received", headers.msg_id)
+    try:
+        payload = json.loads(verified.payload)
+    except ValueError as e:
+        raise Malformed("the payload is not JSON", headers.msg_id) from e
+    if not isinstance(payload, dict):
+        raise Malformed("the payload is not a JSON object", headers.msg_id)
+    return headers, payload
