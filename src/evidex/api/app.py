@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,11 +13,13 @@ from sqlalchemy.engine import Engine
 
 from evidex import __version__
 from evidex.api import errors
-from evidex.api.routes import auth, cases, misc, requests
+from evidex.api.routes import auth, cases, federation, misc, requests
 from evidex.api.schemas import Problem
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.settings import Settings
+from evidex.exchange import flows, keys
+from evidex.exchange.keys import NodeIdentity
 from evidex.requests.service import Domain
 from evidex.rules import load_parties
 from evidex.workers.deadlines import DeadlineWatcher
@@ -29,7 +32,8 @@ def utcnow() -> dt.datetime:
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, domain: Domain | None = None,
-               clock: Callable[[], dt.datetime] = utcnow, worker_interval: float | None = None) -> FastAPI:
+               clock: Callable[[], dt.datetime] = utcnow, worker_interval: float | None = None,
+               node: NodeIdentity | None = None) -> FastAPI:
     """Build the API. Refuses to start on a database that is not migrated (NotMigrated)."""
     if engine is None:
         # PostgreSQL: enough connections for the worker threads that serve requests concurrently.
@@ -38,8 +42,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     require_migrated(engine)
     if domain is None:
         domain = Domain(parties=load_parties(settings.parties_file)) if settings.parties_file else Domain()
+    if node is None and settings.node_key_passphrase is not None and (settings.node_dir / "node.json").exists():
+        node = keys.load(settings.node_dir, settings.node_key_passphrase.get_secret_value().encode())
+    if node is not None:
+        domain = dataclasses.replace(domain, announce=flows.announcer(node))
     sessions = make_sessionmaker(engine)
-    watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval)
+    watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node)
                if worker_interval else None)
 
     @asynccontextmanager
@@ -66,6 +74,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.domain = domain
     app.state.clock = clock
     app.state.schema_revision = current_revision(engine) or ""
+    app.state.node = node
+    app.state.applier = flows.applier(node, domain) if node is not None else None
     errors.install(app)
     errors.install_input_guard(app)
     common: dict[int | str, dict[str, Any]] = {
@@ -77,6 +87,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
         503: {"model": Problem, "description": "The database is unavailable"},
     }
     app.include_router(misc.health_router, prefix=API_PREFIX)
+    app.include_router(federation.router)
     for router in (auth.router, cases.router, requests.router, misc.router):
         app.include_router(router, prefix=API_PREFIX, responses=common)
     return app

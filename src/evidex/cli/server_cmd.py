@@ -35,6 +35,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     worker_interval: Annotated[float, typer.Option(help="Seconds between deadline passes (0: no in-process worker).", min=0)] = 60.0,
+    tls: Annotated[bool, typer.Option("--tls", help="Serve HTTPS with the node's certificate (`evidex node init`).")] = False,
 ) -> None:
     """Start the API server (with the deadline worker in the same process by default)."""
     import uvicorn
@@ -43,8 +44,18 @@ def serve(
 
     settings = _settings()
     app = create_app(settings, worker_interval=worker_interval or None)
-    typer.echo(f"evidex node {settings.node_party} on http://{host}:{port}  (API /api/v1, OpenAPI /openapi.json)")
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, timeout_keep_alive=30)
+    typer.echo(f"evidex node {settings.node_party} on {'https' if tls else 'http'}://{host}:{port}  "
+               "(API /api/v1, OpenAPI /openapi.json)")
+    ssl_certfile = ssl_keyfile = None
+    if tls:
+        from evidex.exchange import keys
+
+        cert, key = settings.node_dir / keys.TLS_CERT_FILE, settings.node_dir / keys.TLS_KEY_FILE
+        if not cert.exists():
+            raise fail(f"no TLS certificate in {settings.node_dir}: run `evidex node init`")
+        ssl_certfile, ssl_keyfile = str(cert), str(key)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, timeout_keep_alive=30,
+                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
 
 
 def worker(

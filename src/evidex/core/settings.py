@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(INSECURE_SECRET)
     session_minutes: int = Field(default=480, gt=0, le=7 * 24 * 60)
     parties_file: Path | None = None  # Party profiles replacing the shipped (example) set
+    node_dir: Path = Field(default_factory=lambda: data_home() / "node")  # keys from `evidex node init`
+    node_key_passphrase: SecretStr | None = None  # opens the node's private keys (federation)
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ class Request(Base):
     requesting_party: Mapped[str] = mapped_column(sa.String(2))
     requested_party: Mapped[str] = mapped_column(sa.String(2))
     provider: Mapped[str | None] = mapped_column(sa.String(200), index=True)  # addressee, for provider scoping
+    conversation_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)  # shared with the peer node
     status: Mapped[str] = mapped_column(sa.String(30))
     urgent: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     document: Mapped[dict[str, Any]] = mapped_column(sa.JSON)

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import uuid
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,9 @@ class Domain:
     parties: Parties = field(default_factory=default_parties)
     rulebook: Rulebook = field(default_factory=default_rulebook)
     lifecycle: Lifecycle = field(default_factory=default_lifecycle)
+    # Called in the same transaction after each transition (event name) and each audited read
+    # ("read"): federation hooks its outbox here, so this package never imports the exchange.
+    announce: Callable[[Session, Request, str, dt.datetime], None] | None = None
 
     def party_timezones(self) -> dict[str, str]:
         return {code: self.parties.versions(code)[-1].timezone for code in self.parties.codes()}
@@ -100,7 +104,7 @@ def _visible(actor: Principal) -> sa.ColumnElement[bool]:
 
 
 def get_request(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt.datetime | None = None,
-                for_update: bool = False, audit_read: bool = True) -> Request:
+                for_update: bool = False, audit_read: bool = True, domain: Domain | None = None) -> Request:
     q = sa.select(Request).where(Request.id == request_id, _visible(actor))
     if for_update:
         q = q.with_for_update()
@@ -111,6 +115,8 @@ def get_request(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt
         # CETS224 Art 14(8): every read of a record holding personal data is logged.
         audit.record(db, actor=actor, action="request.read", object_type="request", object_id=str(req.id),
                      at=now, personal_data=True)
+        if domain is not None and domain.announce is not None and actor.role is not Role.system:
+            domain.announce(db, req, "read", now)  # e.g. the retrieval receipt to the sending node
     return req
 
 
@@ -176,11 +182,51 @@ def create_request(db: Session, *, actor: Principal, domain: Domain, case_id: uu
     )
     db.add(req)
     db.flush()
+    req.conversation_id = str(req.id)  # the requesting node names the conversation
     _event(db, req, actor, "create", None, req.status, now, None, {"admissible": verdict.admissible})
     _recompute_deadlines(db, req, verdict, now)
     audit.record(db, actor=actor, action="request.create", object_type="request", object_id=str(req.id), at=now,
                  details={"type": req.request_type, "direction": direction, "status": req.status}, personal_data=True)
     return req
+
+
+def register_incoming(db: Session, *, domain: Domain, party: str, sender: str, document: dict[str, Any],
+                      conversation_id: str, now: dt.datetime) -> Request:
+    """A request that arrived from another Party's node (signature already verified): registered as
+    received, under a case of its own, by the node itself."""
+    node = Principal(user_id=None, username=f"node:{sender}", party=party, role=Role.system)
+    document = json_safe(document)
+    verdict = _run_check(domain, document, now)
+    if verdict.requested_party != party or verdict.requesting_party != sender:
+        raise Invalid(f"the request names {verdict.requesting_party}→{verdict.requested_party}, "
+                      f"but came from {sender} to {party}")
+    reference = f"{sender}:{conversation_id}"[:120]
+    case = db.execute(sa.select(Case).where(Case.party == party, Case.reference == reference)).scalar_one_or_none()
+    if case is None:
+        case = Case(party=party, reference=reference, title=f"{verdict.request_type} from {sender}",
+                    created_by=None, created_at=now)
+        db.add(case)
+        db.flush()
+    addressee: dict[str, Any] = document["addressee"] if isinstance(document.get("addressee"), dict) else {}
+    req = Request(
+        party=party, case_id=case.id, direction="incoming", request_type=verdict.request_type,
+        requesting_party=sender, requested_party=party, conversation_id=conversation_id,
+        provider=addressee.get("name") if isinstance(addressee.get("name"), str) else None,
+        status=domain.lifecycle.initial("incoming"), urgent=document.get("urgent") is True, document=document,
+        verdict=verdict.to_json_dict(), admissible=verdict.admissible, checked_at=now, created_by=None,
+        created_at=now, updated_at=now)
+    db.add(req)
+    db.flush()
+    _event(db, req, node, "receive", None, req.status, now, None, {"from": sender})
+    _recompute_deadlines(db, req, verdict, now)
+    audit.record(db, actor=node, action="request.receive", object_type="request", object_id=str(req.id), at=now,
+                 details={"from": sender, "conversation": conversation_id}, personal_data=True)
+    return req
+
+
+def find_by_conversation(db: Session, *, party: str, conversation_id: str) -> Request | None:
+    return db.execute(sa.select(Request).where(Request.party == party, Request.conversation_id == conversation_id)
+                      ).scalar_one_or_none()
 
 
 def update_document(db: Session, *, actor: Principal, domain: Domain, request_id: uuid.UUID,
@@ -245,6 +291,8 @@ def transition(db: Session, *, actor: Principal, domain: Domain, request_id: uui
     # Last, so the audit chain's head stays locked only until the commit that follows.
     audit.record(db, actor=actor, action=f"request.{event}", object_type="request", object_id=str(req.id), at=now,
                  details={"from": source, "to": spec.to, "grounds": cmd.grounds})
+    if domain.announce is not None and actor.role is not Role.system:
+        domain.announce(db, req, event, now)
     return req
 
 

@@ -13,9 +13,11 @@ import logging
 import os
 import signal
 import threading
+import time
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -116,8 +118,9 @@ class DeadlineWatcher:
     """Runs run_once every `interval` seconds in a daemon thread (the server's in-process worker)."""
 
     def __init__(self, make_session: sessionmaker[Session], clock: Callable[[], dt.datetime],
-                 party_tz: dict[str, str], interval: float = 60.0) -> None:
+                 party_tz: dict[str, str], interval: float = 60.0, node: Any = None) -> None:
         self.make_session, self.clock, self.party_tz, self.interval = make_session, clock, party_tz, interval
+        self.node = node  # with a federation identity, the same loop delivers the outbox
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -131,11 +134,25 @@ class DeadlineWatcher:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
+        outbox_every = min(2.0, self.interval)  # messages to other nodes go out within seconds
+        next_deadlines = 0.0
         while not self._stop.is_set():
-            try:
-                r = run_once(self.make_session, self.clock(), self.party_tz)
-                if r.reminders or r.overdue or r.next_steps:
-                    log.info("deadlines: %d reminder(s), %d overdue, %d next step(s)", r.reminders, r.overdue, r.next_steps)
-            except Exception:  # a worker loop logs, records and retries; it never dies of one bad pass
-                log.exception("deadline pass failed; retrying in %ss", self.interval)
-            self._stop.wait(self.interval)
+            if self.node is not None:
+                try:
+                    from evidex.exchange.service import deliver_once
+
+                    d = deliver_once(self.make_session, self.node, self.clock())
+                    if d.delivered or d.dead:
+                        log.info("outbox: %d delivered, %d retrying, %d dead", d.delivered, d.retried, d.dead)
+                except Exception:  # a worker loop logs and retries; it never dies of one bad pass
+                    log.exception("outbox pass failed; retrying")
+            if time.monotonic() >= next_deadlines:
+                try:
+                    r = run_once(self.make_session, self.clock(), self.party_tz)
+                    if r.reminders or r.overdue or r.next_steps:
+                        log.info("deadlines: %d reminder(s), %d overdue, %d next step(s)", r.reminders, r.overdue,
+                                 r.next_steps)
+                except Exception:
+                    log.exception("deadline pass failed; retrying in %ss", self.interval)
+                next_deadlines = time.monotonic() + self.interval
+            self._stop.wait(outbox_every if self.node is not None else self.interval)

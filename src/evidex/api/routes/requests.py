@@ -65,7 +65,7 @@ def create_request(body: RequestCreate, request: Request, db: SessionDep, now: N
 @router.get("/{request_id}", response_model=RequestRead, responses=NOT_FOUND)
 def get_request(request_id: uuid.UUID, db: SessionDep, now: NowDep, domain: DomainDep,
                 principal: CurrentPrincipal) -> RequestRead:
-    req = service.get_request(db, actor=principal, request_id=request_id, now=now)  # audited read
+    req = service.get_request(db, actor=principal, request_id=request_id, now=now, domain=domain)  # audited read
     out = _read(req, principal, domain)
     db.commit()
     return out

@@ -1,0 +1,90 @@
+"""Federation tables: the trust list, the transactional outbox, the inbox, receipts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from evidex.core.db import Base, UTCDateTime
+
+
+class Peer(Base):
+    """Another Party's node, imported by an administrator (`evidex peers add`)."""
+
+    __tablename__ = "peers"
+
+    party: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    url: Mapped[str] = mapped_column(sa.String(300))
+    tls_certificate: Mapped[str | None] = mapped_column(sa.Text)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PeerKeyRow(Base):
+    __tablename__ = "peer_keys"
+
+    kid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    party: Mapped[str] = mapped_column(sa.String(2), index=True)
+    use: Mapped[str] = mapped_column(sa.String(3))  # sig | enc
+    jwk: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """Written in the same transaction as the state change it announces; sent by the delivery worker."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)  # also the send order
+    msg_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    conversation_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    recipient: Mapped[str] = mapped_column(sa.String(2))
+    type: Mapped[str] = mapped_column(sa.String(30))
+    headers: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # sealed afresh at each attempt (time window)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    payload_sha256: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboxMessage(Base):
+    """Every accepted message, stored durably before the delivery receipt is returned."""
+
+    __tablename__ = "inbox"
+
+    msg_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # receive is idempotent on it
+    sender: Mapped[str] = mapped_column(sa.String(2))
+    type: Mapped[str] = mapped_column(sa.String(30))
+    conversation_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    headers: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    payload_sha256: Mapped[str] = mapped_column(sa.String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    delivery_receipt: Mapped[str] = mapped_column(sa.Text)  # the signed receipt given back, given again on retry
+
+
+class Receipt(Base):
+    """Signed evidence (non-repudiation): submission acceptance, delivery, retrieval; or negative."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (sa.UniqueConstraint("msg_id", "kind", "issuer"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    msg_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    conversation_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # submission | delivery | retrieval
+    issuer: Mapped[str] = mapped_column(sa.String(2))  # the Party whose node signed it
+    positive: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    token: Mapped[str | None] = mapped_column(sa.Text)  # JWS; null for a negative receipt (none came)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

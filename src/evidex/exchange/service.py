@@ -1,0 +1,290 @@
+"""Federation services: the trust list in the database, the transactional outbox, receiving
+(idempotent on the message id), signed receipts, and the delivery worker's single pass."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import random
+import ssl
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+from joserfc.registry import HeaderParameter
+from sqlalchemy.orm import Session, sessionmaker
+
+from evidex.audit import service as audit
+from evidex.core.errors import EvidexError, Invalid, NotFound
+from evidex.exchange.envelope import SIGNATURE_ALG, EnvelopeRejected, Headers, Replay, open_envelope, seal
+from evidex.exchange.keys import NodeIdentity
+from evidex.exchange.models import InboxMessage, OutboxMessage, Peer, PeerKeyRow, Receipt
+from evidex.exchange.trust import PeerKey, TrustList
+from evidex.parties.roles import Principal
+
+log = logging.getLogger("evidex.exchange")
+RECEIPT_REGISTRY = jws.JWSRegistry(
+    header_registry={"evx_receipt": HeaderParameter("receipt kind", "str", required=True)}, algorithms=[SIGNATURE_ALG])
+BACKOFF_CAP = dt.timedelta(hours=1)
+DEAD_AFTER = dt.timedelta(hours=24)
+
+
+class FederationError(EvidexError):
+    """Federation is not configured for this operation (no peer, no keys)."""
+
+
+def canonical_sha256(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                          .encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- trust list
+def load_trust(db: Session) -> TrustList:
+    rows = db.execute(sa.select(PeerKeyRow)).scalars()
+    return TrustList([PeerKey(r.party, r.jwk, r.valid_from, r.valid_until, r.revoked_at) for r in rows])
+
+
+def add_peer(db: Session, *, document: dict[str, Any], now: dt.datetime, actor: Principal) -> Peer:
+    """Import a peer's public node document (its `node.json`); new keys are added, old ones kept
+    so that what they signed still verifies (rotation)."""
+    try:
+        party, url = document["party"], document["url"]
+        keys = TrustList.from_public_document(document)
+        if not (isinstance(party, str) and len(party) == 2 and party.isupper()) or not str(url).startswith("http"):
+            raise ValueError("party or url")
+        for k in keys:
+            if k.jwk.get("kty") != "OKP" or k.jwk.get("crv") not in ("Ed25519", "X25519") or "d" in k.jwk:
+                raise ValueError("keys must be public OKP Ed25519/X25519 keys")
+    except (KeyError, TypeError, ValueError) as e:
+        raise Invalid(f"not a node document (party, url, valid_from, valid_until, keys): {e}") from e
+    peer = db.get(Peer, party)
+    if peer is None:
+        peer = Peer(party=party, url=url, added_at=now)
+        db.add(peer)
+    peer.url, peer.tls_certificate, peer.removed_at = url, document.get("tls_certificate"), None
+    for k in keys:
+        row = db.get(PeerKeyRow, k.kid)
+        if row is None:
+            db.add(PeerKeyRow(kid=k.kid, party=party, use=k.use, jwk=k.jwk, valid_from=k.valid_from,
+                              valid_until=k.valid_until))
+        elif row.party != party:
+            raise Invalid(f"key {k.kid[:12]}… already belongs to {row.party}")
+    audit.record(db, actor=actor, action="peer.add", object_type="peer", object_id=party, at=now,
+                 details={"url": url, "kids": [k.kid for k in keys]})
+    db.flush()
+    return peer
+
+
+def remove_peer(db: Session, *, party: str, now: dt.datetime, actor: Principal) -> None:
+    """Stop trusting a peer: its keys are revoked now (what they signed before stays verifiable)."""
+    peer = db.get(Peer, party)
+    if peer is None or peer.removed_at is not None:
+        raise NotFound(f"no peer {party}")
+    peer.removed_at = now
+    for row in db.execute(sa.select(PeerKeyRow).where(PeerKeyRow.party == party)).scalars():
+        row.revoked_at = row.revoked_at or now
+    audit.record(db, actor=actor, action="peer.remove", object_type="peer", object_id=party, at=now)
+
+
+def active_peer(db: Session, party: str) -> Peer | None:
+    peer = db.get(Peer, party)
+    return peer if peer is not None and peer.removed_at is None else None
+
+
+# --------------------------------------------------------------------------- receipts
+def sign_receipt(node: NodeIdentity, *, kind: str, msg_id: str, conversation_id: str, payload_sha256: str,
+                 at: dt.datetime) -> str:
+    claims = {"receipt": kind, "msg_id": msg_id, "conversation_id": conversation_id,
+              "payload_sha256": payload_sha256, "by": node.party, "at": at.astimezone(dt.UTC).isoformat()}
+    return jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": node.signing_jwk["kid"], "evx_receipt": kind},
+                                 json.dumps(claims, sort_keys=True).encode("utf-8"), node.signing_okp(),
+                                 registry=RECEIPT_REGISTRY)
+
+
+def verify_receipt(token: str, *, trust: TrustList, party: str, at: dt.datetime) -> dict[str, Any]:
+    try:
+        header = jws.extract_compact(token.encode("ascii"), registry=RECEIPT_REGISTRY).headers()
+        key: OKPKey = trust.signing_key(party, str(header.get("kid")), at)
+        claims: dict[str, Any] = json.loads(jws.deserialize_compact(token, key, registry=RECEIPT_REGISTRY).payload)
+    except (JoseError, ValueError, UnicodeEncodeError) as e:
+        raise EnvelopeRejected(f"the receipt from {party} does not verify") from e
+    if claims.get("by") != party:
+        raise EnvelopeRejected(f"the receipt is not from {party}")
+    return claims
+
+
+# --------------------------------------------------------------------------- outbox
+def enqueue(db: Session, *, node: NodeIdentity, recipient: str, type: str, conversation_id: str,
+            payload: dict[str, Any], now: dt.datetime, in_reply_to: str | None = None,
+            issuing_authority: str | None = None) -> OutboxMessage:
+    """Write a message in the caller's transaction (transactional outbox), with its signed
+    submission-acceptance receipt: the sending node took it."""
+    if active_peer(db, recipient) is None:
+        raise FederationError(f"{recipient} is not in this node's trust list (`evidex peers add`)")
+    headers = Headers.new(sender=node.party, recipient=recipient, type=type, conversation_id=conversation_id,
+                          now=now, in_reply_to=in_reply_to, issuing_authority=issuing_authority)
+    sha = canonical_sha256(payload)
+    msg = OutboxMessage(msg_id=headers.msg_id, conversation_id=conversation_id, recipient=recipient, type=type,
+                        headers=asdict(headers), payload=payload, payload_sha256=sha, status="pending",
+                        attempts=0, next_attempt_at=now, created_at=now)
+    db.add(msg)
+    db.add(Receipt(msg_id=headers.msg_id, conversation_id=conversation_id, kind="submission", issuer=node.party,
+                   positive=True, at=now, token=sign_receipt(node, kind="submission", msg_id=headers.msg_id,
+                                                             conversation_id=conversation_id, payload_sha256=sha, at=now)))
+    db.flush()
+    return msg
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+def _client_for(peer: Peer) -> httpx.Client:
+    if peer.url.startswith("https://") and peer.tls_certificate:
+        ctx = ssl.create_default_context(cadata=peer.tls_certificate)  # pinned: only the peer's own certificate
+        ctx.check_hostname = False  # the certificate is pinned, names add nothing
+        return httpx.Client(verify=ctx, timeout=30)
+    return httpx.Client(timeout=30)
+
+
+def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime,
+                 client_for: Callable[[Peer], httpx.Client] = _client_for, limit: int = 500,
+                 dead_after: dt.timedelta = DEAD_AFTER) -> DeliveryReport:
+    """One pass of the delivery worker: oldest first, one conversation in order."""
+    report = DeliveryReport()
+    with make_session() as db:
+        ids = list(db.execute(sa.select(OutboxMessage.id).where(
+            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id).limit(limit)).scalars())
+    blocked: set[str] = set()
+    for mid in ids:
+        with make_session() as db:
+            msg = db.execute(sa.select(OutboxMessage).where(OutboxMessage.id == mid).with_for_update()).scalar_one()
+            if msg.status != "pending" or msg.conversation_id in blocked:
+                continue
+            earlier = db.execute(sa.select(OutboxMessage.id).where(
+                OutboxMessage.conversation_id == msg.conversation_id, OutboxMessage.status == "pending",
+                OutboxMessage.id < msg.id).limit(1)).first()
+            if earlier:  # per-request ordering: never overtake an undelivered earlier message
+                blocked.add(msg.conversation_id)
+                continue
+            peer = active_peer(db, msg.recipient)
+            trust = load_trust(db)
+            outcome = _attempt(db, msg, peer, trust, node, now, client_for)
+            if outcome == "delivered":
+                report.delivered += 1
+            elif outcome == "dead" or now - msg.created_at > dead_after:
+                if msg.status != "dead":
+                    msg.status = "dead"
+                    msg.last_error = (msg.last_error or "") + f"; dead after {msg.attempts} attempt(s)"
+                report.dead += 1
+                blocked.add(msg.conversation_id)
+            else:
+                report.retried += 1
+                blocked.add(msg.conversation_id)
+            db.commit()
+    return report
+
+
+def _attempt(db: Session, msg: OutboxMessage, peer: Peer | None, trust: TrustList, node: NodeIdentity,
+             now: dt.datetime, client_for: Callable[[Peer], httpx.Client]) -> str:
+    msg.attempts += 1
+    if peer is None:
+        msg.last_error = f"{msg.recipient} is no longer a peer"
+        return "dead"
+    headers = Headers(**{**msg.headers, "issued_at": now.astimezone(dt.UTC).isoformat()})  # sealed afresh
+    try:
+        envelope = seal(payload=msg.payload, headers=headers, sender=node,
+                        recipient_encryption_jwk=trust.encryption_jwk(msg.recipient, now))
+        with client_for(peer) as http:
+            r = http.post(peer.url.rstrip("/") + "/federation/v1/messages", content=envelope,
+                          headers={"Content-Type": "application/jose"})
+    except (httpx.HTTPError, EnvelopeRejected, OSError) as e:
+        return _retry(msg, now, f"{type(e).__name__}: {e}")
+    if r.status_code == 200:
+        try:
+            claims = verify_receipt(r.text, trust=trust, party=msg.recipient, at=now)
+        except EnvelopeRejected as e:
+            return _retry(msg, now, str(e))
+        if claims.get("msg_id") != msg.msg_id or claims.get("payload_sha256") != msg.payload_sha256:
+            return _retry(msg, now, "the delivery receipt is for another message")
+        db.add(Receipt(msg_id=msg.msg_id, conversation_id=msg.conversation_id, kind="delivery",
+                       issuer=msg.recipient, positive=True, token=r.text, at=now))
+        msg.status, msg.delivered_at, msg.last_error = "delivered", now, None
+        return "delivered"
+    if 400 <= r.status_code < 500 and r.status_code not in (408, 429):
+        msg.last_error = f"rejected by {msg.recipient}: HTTP {r.status_code} {r.text[:300]}"
+        return "dead"  # a rejection does not heal by retrying
+    return _retry(msg, now, f"HTTP {r.status_code}")
+
+
+def _retry(msg: OutboxMessage, now: dt.datetime, error: str) -> str:
+    # Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at an hour.
+    delay = min(BACKOFF_CAP.total_seconds(), 2 ** (msg.attempts - 1)) * random.uniform(0.5, 1.5)
+    msg.next_attempt_at, msg.last_error = now + dt.timedelta(seconds=delay), error[:1000]
+    return "retry"
+
+
+# --------------------------------------------------------------------------- receiving
+Applier = Callable[[Session, Headers, dict[str, Any], dt.datetime], None]
+
+
+def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetime, apply: Applier) -> tuple[int, str]:
+    """Open, store durably and apply one message; answer with a signed delivery receipt.
+    The same message again gets the same receipt and changes nothing."""
+    trust = load_trust(db)
+    system = Principal.system(node.party)
+    try:
+        headers, payload = open_envelope(envelope, me=node, trust=trust, now=now, seen=lambda m: False)
+        sha = canonical_sha256(payload)
+        stored = db.get(InboxMessage, headers.msg_id)
+        if stored is not None:
+            if stored.payload_sha256 == sha and stored.sender == headers.sender:
+                return 200, stored.delivery_receipt  # a retry: already stored, answer as before
+            raise Replay(f"message id {headers.msg_id} was already used for other content", headers.msg_id)
+    except EnvelopeRejected as e:
+        audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=e.msg_id,
+                     at=now, details={"reason": e.reason, "detail": str(e)})
+        db.commit()
+        status = {"replay": 409, "unknown_key": 403, "expired_key": 403, "revoked_key": 403,
+                  "bad_signature": 403}.get(e.reason, 400)
+        return status, _signed_error(node, e, now)
+    receipt = sign_receipt(node, kind="delivery", msg_id=headers.msg_id, conversation_id=headers.conversation_id,
+                           payload_sha256=sha, at=now)
+    db.add(InboxMessage(msg_id=headers.msg_id, sender=headers.sender, type=headers.type,
+                        conversation_id=headers.conversation_id, headers=asdict(headers), payload=payload,
+                        payload_sha256=sha, received_at=now, delivery_receipt=receipt))
+    db.add(Receipt(msg_id=headers.msg_id, conversation_id=headers.conversation_id, kind="delivery",
+                   issuer=node.party, positive=True, token=receipt, at=now))
+    apply(db, headers, payload, now)
+    audit.record(db, actor=system, action=f"federation.receive.{headers.type}", object_type="message",
+                 object_id=headers.msg_id, at=now, details={"from": headers.sender,
+                                                             "conversation": headers.conversation_id})
+    db.commit()
+    return 200, receipt
+
+
+def _signed_error(node: NodeIdentity, e: EnvelopeRejected, now: dt.datetime) -> str:
+    claims = {"error": e.reason, "detail": str(e), "msg_id": e.msg_id, "by": node.party,
+              "at": now.astimezone(dt.UTC).isoformat()}
+    return jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": node.signing_jwk["kid"], "evx_receipt": "error"},
+                                 json.dumps(claims, sort_keys=True).encode("utf-8"), node.signing_okp(),
+                                 registry=RECEIPT_REGISTRY)
+
+
+def outbox_status(db: Session) -> list[dict[str, Any]]:
+    rows = db.execute(sa.select(OutboxMessage.recipient, OutboxMessage.status, sa.func.count(),
+                                sa.func.min(OutboxMessage.created_at))
+                      .group_by(OutboxMessage.recipient, OutboxMessage.status)
+                      .order_by(OutboxMessage.recipient, OutboxMessage.status)).all()
+    return [{"recipient": r, "status": s, "count": n, "oldest": o.isoformat() if o else None} for r, s, n, o in rows]
