@@ -63,6 +63,15 @@ def test_round_trip_carries_all_headers():
     assert token.count(".") == 4 and "preservation" not in token  # nothing readable in between
 
 
+def test_long_headers_and_a_1_mib_payload():
+    h = Headers.new(sender="RS", recipient="ME", type="request", conversation_id="c" * 64, now=NOW,
+                    issuing_authority="Специјално тужилаштво за високотехнолошки криминал, Београд " * 4)
+    payload = {"document": {"elements": {"facts_summary": "x" * (1024 * 1024)}}}
+    token = seal(payload=payload, headers=h, sender=RS, recipient_encryption_jwk=ME.encryption_jwk)
+    got, back = receive(token)
+    assert got == h and back == payload
+
+
 def test_tampered_ciphertext():
     _, token = sealed()
     parts = token.split(".")

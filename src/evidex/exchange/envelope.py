@@ -54,6 +54,12 @@ JWE_REGISTRY = jwe.JWERegistry(
     header_registry={"evx_from": HeaderParameter("sending Party", _is_party, required=True),
                      "evx_to": HeaderParameter("receiving Party", _is_party, required=True)},
     algorithms=[KEY_WRAP_ALG, CONTENT_ALG])
+# joserfc's default size limits (a 512-byte JWS header, 64 KiB of ciphertext) are far below an
+# evidex message (headers naming an authority, documents, 1 MiB payloads): set ours explicitly.
+JWS_REGISTRY.max_header_length = 16 * 1024
+JWS_REGISTRY.max_payload_length = MAX_ENVELOPE_BYTES
+JWE_REGISTRY.max_protected_header_length = 4 * 1024
+JWE_REGISTRY.max_ciphertext_length = MAX_ENVELOPE_BYTES
 
 
 class EnvelopeRejected(EvidexError):
@@ -170,7 +176,7 @@ def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt
         evx = inner["evx"]
         headers = Headers(**{k: evx.get(k) for k in Headers.__dataclass_fields__})
     except (JoseError, ValueError, TypeError, KeyError, AttributeError) as e:
-        raise Malformed("the signed content is not an evidex message") from e
+        raise Malformed(f"the signed content is not an evidex message ({type(e).__name__}: {e})") from e
     if not isinstance(headers.sender, str) or not _PARTY.match(headers.sender) or outer.get("evx_from") != headers.sender:
         raise Malformed("sender missing or differs between the envelope and the signed message", headers.msg_id)
     kid = inner.get("kid")

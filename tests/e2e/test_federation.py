@@ -1,0 +1,163 @@
+"""Two real node processes (RS and ME) on loopback over HTTPS with pinned certificates: a request
+sent, delivered, opened and acknowledged across nodes, with signed receipts, exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pyotp
+import pytest
+import sqlalchemy as sa
+
+from evidex.core.db import make_engine, make_sessionmaker
+from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
+from evidex.parties.roles import Role
+from evidex.parties.service import create_user
+from evidex.requests.demo import example_document
+from tests.conftest import ROOT, run_cli
+from tests.e2e.test_server import free_port
+
+PASSWORD = "node test password"
+PASSPHRASE = "node key passphrase 2026"
+
+
+class Node:
+    def __init__(self, party: str, tmp: Path) -> None:
+        self.party, self.port = party, free_port()
+        self.dir = tmp / party
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.env = {"EVIDEX_DATABASE_URL": f"sqlite:///{self.dir / 'evidex.db'}", "EVIDEX_NODE_PARTY": party,
+                    "EVIDEX_NODE_DIR": str(self.dir / "node"), "EVIDEX_NODE_KEY_PASSPHRASE": PASSPHRASE}
+        self.proc: subprocess.Popen[str] | None = None
+        self.secrets: dict[str, str] = {}
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        r = run_cli(*args, env=self.env)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r
+
+    def add_users(self, *names: tuple[str, Role]) -> None:
+        engine = make_engine(self.env["EVIDEX_DATABASE_URL"])
+        with make_sessionmaker(engine)() as db:
+            for name, role in names:
+                u = create_user(db, username=name, display_name=name, party=self.party, role=role,
+                                now=dt.datetime.now(dt.UTC), password=PASSWORD)
+                self.secrets[name] = u.totp_secret or ""
+            db.commit()
+        engine.dispose()
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env, "PYTHONIOENCODING": "utf-8"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--tls", "--port", str(self.port),
+                                      "--worker-interval", "1"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        for _ in range(150):
+            try:
+                if self.http().get("/api/v1/health").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"{self.party} node did not start: {self.proc.stdout.read() if self.proc.stdout else ''}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        ctx = ssl.create_default_context(cafile=str(self.dir / "node" / "tls.crt.pem"))  # pinned
+        ctx.check_hostname = False
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, verify=ctx, headers=headers, timeout=20)
+
+    def login(self, name: str) -> httpx.Client:
+        r = self.http().post("/api/v1/auth/login", json={"username": name, "password": PASSWORD,
+                                                         "totp_code": pyotp.TOTP(self.secrets[name]).now()})
+        assert r.status_code == 200, r.text
+        return self.http(r.json()["token"])
+
+    def rows(self, model, *where):  # type: ignore[no-untyped-def]
+        engine = make_engine(self.env["EVIDEX_DATABASE_URL"])
+        with make_sessionmaker(engine)() as db:
+            out = list(db.execute(sa.select(model).where(*where)).scalars())
+        engine.dispose()
+        return out
+
+
+def wait_for(check, what: str, seconds: float = 30):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
+    for n in (rs, me):
+        n.cli("db", "upgrade")
+        n.cli("node", "init", "--url", n.url)
+    rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
+    me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+    rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
+    me.add_users(("me-247", Role.contact_24_7))
+    for n in (rs, me):
+        n.start()
+    yield rs, me
+    for n in (rs, me):
+        n.stop()
+
+
+def test_a_request_crosses_nodes_with_receipts_exactly_once(nodes):
+    rs, me = nodes
+    a, b = rs.login("rs-247"), rs.login("rs-247-b")
+    case = a.post("/api/v1/cases", json={"reference": "VTK-FED-1", "title": "Phishing kit"}).json()
+    doc = example_document("preservation", "RS", "ME")
+    req = a.post("/api/v1/requests", json={"case_id": case["id"], "document": doc}).json()
+    rid = req["id"]
+    for who, event in ((a, "check"), (b, "approve"), (a, "send")):
+        r = who.post(f"/api/v1/requests/{rid}/transitions", json={"event": event})
+        assert r.status_code == 200, r.text
+    # Submission acceptance (RS signed), then delivery (ME signed) on the sending node.
+    try:
+        out = wait_for(lambda: [m for m in rs.rows(OutboxMessage) if m.status == "delivered"], "delivery")
+    except BaseException:
+        print("OUTBOX", [(m.status, m.attempts, m.last_error) for m in rs.rows(OutboxMessage)])
+        raise
+    assert len(out) == 1 and out[0].conversation_id == rid
+    kinds = {(x.kind, x.issuer) for x in rs.rows(Receipt, Receipt.msg_id == out[0].msg_id)}
+    assert {("submission", "RS"), ("delivery", "ME")} <= kinds
+    # Exactly one incoming request at ME, received, carrying the same document.
+    m = me.login("me-247")
+    incoming = wait_for(lambda: m.get("/api/v1/requests?direction=incoming").json()["items"], "the incoming request")
+    assert len(incoming) == 1 and incoming[0]["status"] == "received"
+    assert len(me.rows(InboxMessage)) == 1
+    detail = m.get(f"/api/v1/requests/{incoming[0]['id']}").json()  # a person opens it: retrieval receipt
+    assert detail["document"]["elements"]["custodian_or_location"] == doc["elements"]["custodian_or_location"]
+    assert detail["requesting_party"] == "RS" and "acknowledge" in detail["allowed_events"]
+    r = m.post(f"/api/v1/requests/{incoming[0]['id']}/transitions", json={"event": "acknowledge"})
+    assert r.status_code == 200, r.text
+    # The acknowledgement travels back and moves RS's request; the retrieval receipt arrives too.
+    wait_for(lambda: a.get(f"/api/v1/requests/{rid}").json()["status"] == "acknowledged", "the acknowledgement")
+    wait_for(lambda: [x for x in rs.rows(Receipt) if x.kind == "retrieval" and x.issuer == "ME"], "retrieval receipt")
+    history = [h["event"] for h in a.get(f"/api/v1/requests/{rid}/history").json()]
+    assert history == ["create", "check", "approve", "send", "record_acknowledgement"]
+    status = json.loads(rs.cli("outbox", "status", "--json").stdout)
+    assert {(s["recipient"], s["status"]) for s in status} == {("ME", "delivered")}
+    assert rs.cli("audit", "verify").returncode == 0 and me.cli("audit", "verify").returncode == 0
