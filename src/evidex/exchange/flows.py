@@ -16,18 +16,26 @@ from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.models import Receipt
 from evidex.parties.roles import Principal
 from evidex.requests import service as requests
-from evidex.requests.models import Request
+from evidex.requests.models import Request, RequestEvent
 
 log = logging.getLogger("evidex.exchange")
 
-# Transition (event) here → message type to the other Party's node.
-ANNOUNCED = {
-    "send": "request",  # outgoing: the request itself
-    "acknowledge": "acknowledgement",  # incoming: receipt acknowledged to the requesting Party
-}
-# Message type arriving → the record_* event it applies to our outgoing request.
-APPLIED = {
-    "acknowledgement": "record_acknowledgement",
+# Transition (event) here → (message type, record_* event it applies at the other node). One
+# table for both directions: the requested Party's answers, and the requesting Party's answers to
+# proposed conditions.
+ANNOUNCED: dict[str, tuple[str, str | None]] = {
+    "send": ("request", None),  # the request itself: registered as received there
+    "acknowledge": ("acknowledgement", "record_acknowledgement"),
+    "start_execution": ("decision", "record_in_execution"),
+    "execute": ("decision", "record_execution"),
+    "execute_partly": ("decision", "record_partial_execution"),
+    "refuse": ("decision", "record_refusal"),  # with reasons and grounds (ETS185 Art 27(7))
+    "postpone": ("decision", "record_postponement"),
+    "propose_conditions": ("conditions", "record_conditions"),  # ETS185 Art 28(2); CETS224 Art 8(8), 9(6)
+    "preserve": ("decision", "record_preserved"),
+    "transmit_data": ("decision", "record_data_received"),
+    "accept_conditions": ("conditions_answer", "record_conditions_accepted"),  # binding (ETS185 Art 28(3))
+    "decline_conditions": ("conditions_answer", "record_conditions_declined"),
 }
 
 
@@ -48,12 +56,20 @@ def announcer(node: NodeIdentity):  # type: ignore[no-untyped-def]
                 exchange.enqueue(db, node=node, recipient=other, type="receipt", conversation_id=req.conversation_id,
                                  payload={"kind": "retrieval", "token": token}, now=now)
             return
-        kind = ANNOUNCED.get(event)
-        if kind is None:
+        announced = ANNOUNCED.get(event)
+        if announced is None:
             return
-        payload: dict[str, Any] = {"status": req.status}
+        kind, remote_event = announced
         if kind == "request":
-            payload = {"document": req.document, "request_type": req.request_type}
+            payload: dict[str, Any] = {"document": req.document, "request_type": req.request_type}
+        else:
+            last = db.execute(sa.select(RequestEvent).where(RequestEvent.request_id == req.id)
+                              .order_by(RequestEvent.seq.desc()).limit(1)).scalar_one()
+            preserved_on = (req.preserved_until - dt.timedelta(days=requests.PRESERVATION_DAYS)).isoformat() \
+                if event == "preserve" and req.preserved_until else None
+            payload = {"event": remote_event, "status": req.status, "reasons": last.reasons,
+                       "grounds": last.data.get("grounds", []), "conditions": last.data.get("conditions", []),
+                       "preserved_on": preserved_on}
         ia = req.document.get("issuing_authority") if isinstance(req.document, dict) else None
         exchange.enqueue(db, node=node, recipient=other, type=kind, conversation_id=req.conversation_id,
                          payload=payload, now=now,
@@ -81,13 +97,19 @@ def applier(node: NodeIdentity, domain: requests.Domain):  # type: ignore[no-unt
                                kind=str(payload.get("kind", "retrieval")), issuer=headers.sender, positive=True,
                                token=token, at=now))
             return
-        event = APPLIED.get(headers.type)
-        if event is None:
-            log.info("stored %s message %s; no automatic step for it yet", headers.type, headers.msg_id)
+        event = payload.get("event")
+        if headers.type not in ("acknowledgement", "decision", "conditions", "conditions_answer") or \
+                event not in {e for _, e in ANNOUNCED.values() if e}:
+            log.info("stored %s message %s; no step applies", headers.type, headers.msg_id)
             return
         req = requests.find_by_conversation(db, party=node.party, conversation_id=headers.conversation_id)
-        if req is None or req.requested_party != headers.sender:
+        other = (req.requested_party if req.direction == "outgoing" else req.requesting_party) if req else None
+        if req is None or other != headers.sender:
             raise exchange.FederationError(f"no request of this node in conversation {headers.conversation_id}")
-        requests.transition(db, actor=system, domain=domain, request_id=req.id, event=event, now=now)
+        cmd = requests.Command(reasons=payload.get("reasons"), grounds=list(payload.get("grounds") or []),
+                               conditions=list(payload.get("conditions") or []),
+                               data={"preserved_on": payload["preserved_on"]} if payload.get("preserved_on") else {})
+        requests.transition(db, actor=system, domain=domain, request_id=req.id, event=str(event), now=now,
+                            command=cmd)
 
     return apply

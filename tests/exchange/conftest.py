@@ -1,0 +1,111 @@
+"""Two nodes in one process, each with its own database of the parametrised kind, joined by an
+HTTP transport that calls the receiving node directly (faults are injected in the transport)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from evidex.core.db import make_engine, make_sessionmaker
+from evidex.core.migrate import upgrade
+from evidex.exchange import flows, keys
+from evidex.exchange import service as exchange
+from evidex.parties.roles import Principal, Role
+from evidex.parties.service import create_user, principal_of
+from evidex.requests import service as requests
+from tests.dbfixtures import POSTGRES_ADMIN_URL, SKIP_POSTGRES
+
+NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class TestNode:
+    identity: keys.NodeIdentity
+    sessions: sa.orm.sessionmaker  # type: ignore[type-arg]
+    domain: requests.Domain
+    people: dict[str, Principal] = field(default_factory=dict)
+
+    @property
+    def party(self) -> str:
+        return self.identity.party
+
+
+@dataclass
+class Link:
+    """The transport from the sending node to the receiving node, with switchable faults."""
+
+    receiver: TestNode
+    now: Callable[[], dt.datetime]
+    down: bool = False
+    drop_reply: bool = False  # the receiver stores, but its reply never arrives
+    deliveries: int = 0
+
+    def client_for(self, peer: object) -> httpx.Client:
+        def handler(request: httpx.Request) -> httpx.Response:
+            if self.down:
+                raise httpx.ConnectError("connection refused", request=request)
+            with self.receiver.sessions() as db:
+                status, text = exchange.receive(db, node=self.receiver.identity, envelope=request.content,
+                                                now=self.now(), apply=flows.applier(self.receiver.identity,
+                                                                                    self.receiver.domain))
+            self.deliveries += 1
+            if self.drop_reply:
+                raise httpx.ReadError("connection reset before the reply", request=request)
+            return httpx.Response(status, text=text)
+
+        return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def _url(kind: str, tmp: Path, name: str, made: list[str]) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / f'{name}.db'}"
+    if SKIP_POSTGRES:
+        pytest.skip("EVIDEX_TEST_SKIP_POSTGRES=1")
+    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    db = f"evidex_fed_{name.lower()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{db}"'))
+    admin.dispose()
+    made.append(db)
+    return sa.make_url(POSTGRES_ADMIN_URL).set(database=db).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_nodes(request, tmp_path):
+    made: list[str] = []
+    engines = []
+    nodes = []
+    identities = {p: keys.generate(p, f"https://127.0.0.1/{p}") for p in ("RS", "ME")}
+    for party in ("RS", "ME"):
+        engine = make_engine(_url(request.param, tmp_path, party, made))
+        upgrade(engine)
+        engines.append(engine)
+        ident = identities[party]
+        node = TestNode(ident, make_sessionmaker(engine),
+                        requests.Domain(announce=flows.announcer(ident)))
+        other = identities["ME" if party == "RS" else "RS"]
+        with node.sessions() as db:
+            exchange.add_peer(db, document=other.public_document(NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=365)),
+                              now=NOW, actor=Principal.system(party))
+            for name, role in (("ca", Role.central_authority), ("ca2", Role.central_authority),
+                               ("p247", Role.contact_24_7)):
+                node.people[name] = principal_of(create_user(db, username=f"{party.lower()}-{name}",
+                                                             display_name=name, party=party, role=role, now=NOW))
+            db.commit()
+        nodes.append(node)
+    yield nodes[0], nodes[1]
+    for e in engines:
+        e.dispose()
+    if made:
+        admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            for db in made:
+                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        admin.dispose()
