@@ -16,7 +16,7 @@ from evidex.exchange.trust import PeerKey
 from evidex.parties.roles import Principal
 from evidex.requests import service as requests
 from evidex.requests.demo import example_document
-from evidex.requests.models import Request, RequestCondition
+from evidex.requests.models import Notification, Request, RequestCondition
 from tests.exchange.conftest import NOW, Link
 
 T = [NOW]
@@ -187,6 +187,24 @@ def test_dead_letter_after_the_configured_time(two_nodes):
     assert r.dead == 1
     with rs.sessions() as db:
         assert db.execute(sa.select(OutboxMessage.status)).scalar_one() == "dead"
+        alerts = db.execute(sa.select(Notification.kind)).scalars().all()
+        assert alerts == ["dead_letter"]
+        # no delivery receipt within 24 h: a negative one, once, with an alert
+        assert exchange.receipt_timeouts(db, party="RS", now=now() + dt.timedelta(hours=25)) == 1
+        assert exchange.receipt_timeouts(db, party="RS", now=now() + dt.timedelta(hours=26)) == 0
+        neg = db.execute(sa.select(Receipt).where(Receipt.positive.is_(False))).scalar_one()
+        assert (neg.kind, neg.issuer, neg.token) == ("delivery", "ME", None)
+
+
+def test_no_retrieval_receipt_within_36_hours(two_nodes):
+    rs, me = two_nodes
+    send_request(rs)
+    deliver(rs, Link(me, now))
+    with rs.sessions() as db:
+        assert exchange.receipt_timeouts(db, party="RS", now=now() + dt.timedelta(hours=30)) == 0
+        assert exchange.receipt_timeouts(db, party="RS", now=now() + dt.timedelta(hours=37)) == 1
+        kinds = db.execute(sa.select(Receipt.kind, Receipt.positive).order_by(Receipt.kind)).all()
+        assert ("retrieval", False) in kinds and ("delivery", True) in kinds
 
 
 def test_a_rotated_key_still_verifies_old_receipts(two_nodes):

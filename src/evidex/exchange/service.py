@@ -187,6 +187,9 @@ def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: d
                 if msg.status != "dead":
                     msg.status = "dead"
                     msg.last_error = (msg.last_error or "") + f"; dead after {msg.attempts} attempt(s)"
+                    _alert(db, node.party, msg.conversation_id, "dead_letter", now,
+                           f"A {msg.type} message to {msg.recipient} could not be delivered and was set aside "
+                           f"(dead letter) after {msg.attempts} attempt(s): {msg.last_error[:300]}")
                 report.dead += 1
                 blocked.add(msg.conversation_id)
             else:
@@ -288,3 +291,43 @@ def outbox_status(db: Session) -> list[dict[str, Any]]:
                       .group_by(OutboxMessage.recipient, OutboxMessage.status)
                       .order_by(OutboxMessage.recipient, OutboxMessage.status)).all()
     return [{"recipient": r, "status": s, "count": n, "oldest": o.isoformat() if o else None} for r, s, n, o in rows]
+
+
+def _alert(db: Session, party: str, conversation_id: str, kind: str, now: dt.datetime, message: str) -> None:
+    """An alert on the dashboard of the node's users, tied to the request of the conversation."""
+    from evidex.requests.models import Notification, Request
+
+    req = db.execute(sa.select(Request).where(Request.party == party, Request.conversation_id == conversation_id)
+                     ).scalar_one_or_none()
+    if req is not None:
+        db.add(Notification(party=party, request_id=req.id, deadline_id=None, kind=kind, article=None,
+                            message=message, created_at=now))
+
+
+# e-CODEX's evidences for comparison: 12 h relay, 24 h delivery, 36 h retrieval. There is no relay
+# between evidex nodes (they talk directly), so delivery and retrieval are watched.
+RECEIPT_TIMEOUTS = {"delivery": dt.timedelta(hours=24), "retrieval": dt.timedelta(hours=36)}
+
+
+def receipt_timeouts(db: Session, *, party: str, now: dt.datetime,
+                     timeouts: dict[str, dt.timedelta] | None = None) -> int:
+    """A receipt that did not come in time becomes a negative one, with an alert. Returns how many."""
+    limits = {**RECEIPT_TIMEOUTS, **(timeouts or {})}
+    made = 0
+    for kind, limit in limits.items():
+        q = sa.select(OutboxMessage).where(OutboxMessage.created_at < now - limit)
+        q = q.where(OutboxMessage.type == "request") if kind == "retrieval" else q
+        for msg in db.execute(q).scalars():
+            key = msg.msg_id if kind == "delivery" else msg.conversation_id
+            exists = db.execute(sa.select(Receipt.id).where(Receipt.msg_id == key, Receipt.kind == kind,
+                                                            Receipt.issuer == msg.recipient)).first()
+            if exists:
+                continue
+            db.add(Receipt(msg_id=key, conversation_id=msg.conversation_id, kind=kind, issuer=msg.recipient,
+                           positive=False, token=None, at=now))
+            _alert(db, party, msg.conversation_id, "negative_receipt", now,
+                   f"No {kind} receipt from {msg.recipient} within {int(limit.total_seconds() // 3600)} h for the "
+                   f"{msg.type} message {msg.msg_id}: a negative {kind} receipt was recorded.")
+            made += 1
+    db.commit()
+    return made

@@ -142,6 +142,10 @@ class DeadlineWatcher:
                     from evidex.exchange.service import deliver_once
 
                     d = deliver_once(self.make_session, self.node, self.clock())
+                    from evidex.exchange.service import receipt_timeouts
+
+                    with self.make_session() as db:
+                        receipt_timeouts(db, party=self.node.party, now=self.clock())
                     if d.delivered or d.dead:
                         log.info("outbox: %d delivered, %d retrying, %d dead", d.delivered, d.retried, d.dead)
                 except Exception:  # a worker loop logs and retries; it never dies of one bad pass
