@@ -89,6 +89,10 @@ class Node:
         assert r.status_code == 200, r.text
         return self.http(r.json()["token"])
 
+    def login_new(self, name: str) -> httpx.Client:
+        self.add_users((name, Role.contact_24_7))
+        return self.login(name)
+
     def rows(self, model, *where):  # type: ignore[no-untyped-def]
         engine = make_engine(self.env["EVIDEX_DATABASE_URL"])
         with make_sessionmaker(engine)() as db:
@@ -161,3 +165,56 @@ def test_a_request_crosses_nodes_with_receipts_exactly_once(nodes):
     status = json.loads(rs.cli("outbox", "status", "--json").stdout)
     assert {(s["recipient"], s["status"]) for s in status} == {("ME", "delivered")}
     assert rs.cli("audit", "verify").returncode == 0 and me.cli("audit", "verify").returncode == 0
+
+
+@pytest.fixture
+def receiver_only(tmp_path):
+    """ME serving over HTTPS; RS only as a database and keys, delivering with `evidex outbox send`."""
+    rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
+    for n in (rs, me):
+        n.cli("db", "upgrade")
+        n.cli("node", "init", "--url", n.url)
+    rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
+    me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+    rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
+    me.start()
+    yield rs, me
+    me.stop()
+
+
+def test_sender_killed_between_delivery_and_recording_it(receiver_only):
+    """SIGKILL after the receiver stored the message and answered, before the sender recorded the
+    receipt: the next pass sends again, the receiver answers from its inbox, nothing is duplicated."""
+    from evidex.exchange import flows
+    from evidex.exchange import keys as node_keys
+    from evidex.requests import service as requests
+
+    rs, me = receiver_only
+    identity = node_keys.load(rs.dir / "node", PASSPHRASE.encode())
+    engine = make_engine(rs.env["EVIDEX_DATABASE_URL"])
+    sessions = make_sessionmaker(engine)
+    domain = requests.Domain(announce=flows.announcer(identity))
+    now = dt.datetime.now(dt.UTC)
+    with sessions() as db:
+        from evidex.parties.models import User
+        from evidex.parties.service import principal_of
+
+        a, b = (principal_of(db.execute(sa.select(User).where(User.username == n)).scalar_one())
+                for n in ("rs-247", "rs-247-b"))
+        case = requests.create_case(db, actor=a, reference="KILL-1", title="t", now=now)
+        req = requests.create_request(db, actor=a, domain=domain, case_id=case.id,
+                                      document=example_document("preservation", "RS", "ME"), now=now)
+        for who, ev in ((a, "check"), (b, "approve"), (a, "send")):
+            requests.transition(db, actor=who, domain=domain, request_id=req.id, event=ev, now=now)
+        db.commit()
+    engine.dispose()
+    r = run_cli("outbox", "send", "--once", env={**rs.env, "EVIDEX_TEST_OUTBOX_CRASH": "after_reply"})
+    assert r.returncode == -signal.SIGKILL
+    assert [m.status for m in rs.rows(OutboxMessage)] == ["pending"]  # the sender never recorded it
+    assert len(me.rows(InboxMessage)) == 1  # but the receiver has it, durably
+    rs.cli("outbox", "send", "--once")
+    assert [m.status for m in rs.rows(OutboxMessage)] == ["delivered"]
+    assert len(me.rows(InboxMessage)) == 1
+    m = me.login_new("me-247")
+    assert len(m.get("/api/v1/requests?direction=incoming").json()["items"]) == 1
+    assert len([x for x in rs.rows(Receipt) if x.kind == "delivery" and x.issuer == "ME"]) == 1

@@ -141,3 +141,27 @@ def outbox_status(json_out: Annotated[bool, typer.Option("--json")] = False) -> 
         typer.echo("the outbox is empty")
     for r in rows:
         typer.echo(f"{r['recipient']}  {r['status']:<10} {r['count']:>6}  oldest {r['oldest']}")
+
+
+@outbox_app.command("send")
+def outbox_send(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between passes.", min=0.1)] = 2.0,
+) -> None:
+    """Deliver waiting messages (the server does this in-process; this runs it on its own)."""
+    import time
+
+    from evidex.exchange import keys
+    from evidex.exchange import service as exchange
+
+    s, engine, sessions = _db()
+    if s.node_key_passphrase is None:
+        raise fail("EVIDEX_NODE_KEY_PASSPHRASE is needed to sign and seal messages")
+    node = keys.load(s.node_dir, s.node_key_passphrase.get_secret_value().encode())
+    while True:
+        r = exchange.deliver_once(sessions, node, dt.datetime.now(dt.UTC))
+        typer.echo(f"outbox: {r.delivered} delivered, {r.retried} retrying, {r.dead} dead")
+        if once:
+            break
+        time.sleep(interval)
+    engine.dispose()

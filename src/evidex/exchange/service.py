@@ -7,7 +7,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import random
+import signal
 import ssl
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -221,6 +223,8 @@ def _attempt(db: Session, msg: OutboxMessage, peer: Peer | None, trust: TrustLis
             return _retry(msg, now, str(e))
         if claims.get("msg_id") != msg.msg_id or claims.get("payload_sha256") != msg.payload_sha256:
             return _retry(msg, now, "the delivery receipt is for another message")
+        if os.environ.get("EVIDEX_TEST_OUTBOX_CRASH") == "after_reply":
+            os.kill(os.getpid(), signal.SIGKILL)  # fault injection: dies after delivery, before recording it
         db.add(Receipt(msg_id=msg.msg_id, conversation_id=msg.conversation_id, kind="delivery",
                        issuer=msg.recipient, positive=True, token=r.text, at=now))
         msg.status, msg.delivered_at, msg.last_error = "delivered", now, None
