@@ -218,3 +218,13 @@ def test_sender_killed_between_delivery_and_recording_it(receiver_only):
     m = me.login_new("me-247")
     assert len(m.get("/api/v1/requests?direction=incoming").json()["items"]) == 1
     assert len([x for x in rs.rows(Receipt) if x.kind == "delivery" and x.issuer == "ME"]) == 1
+
+
+def test_evidex_demo_federation_exits_0():
+    r = subprocess.run([sys.executable, "-m", "evidex", "demo", "--federation"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "every step arrived exactly once" in r.stdout
+    for step in ("1. preservation", "2. follow-up mutual assistance", "3. preservation RS→ME refused"):
+        assert step in r.stdout
+    assert "delivery(ME)" in r.stdout and "retrieval(ME)" in r.stdout and "submission(RS)" in r.stdout

@@ -106,6 +106,7 @@ class RequestSummary(BaseModel):
     status: str
     urgent: bool
     admissible: bool | None
+    conversation_id: str | None = Field(default=None, description="Shared with the other Party's node")
     preserved_until: dt.date | None
     created_at: dt.datetime
     updated_at: dt.datetime

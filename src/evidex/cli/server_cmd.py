@@ -82,8 +82,14 @@ def worker(
     engine.dispose()
 
 
-def demo() -> None:
+def demo(
+    federation: Annotated[bool, typer.Option("--federation", help="Two nodes (RS, ME) on loopback exchanging requests.")] = False,
+) -> None:
     """Load demo users of every role and requests in every state (running it twice changes nothing)."""
+    if federation:
+        from evidex.exchange.demo import run
+
+        raise typer.Exit(run(typer.echo))
     from evidex.requests.demo import DEMO_PASSWORD, load_demo
     from evidex.requests.service import Domain
 
