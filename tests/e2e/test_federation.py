@@ -160,6 +160,8 @@ def test_a_request_crosses_nodes_with_receipts_exactly_once(nodes):
     # The acknowledgement travels back and moves RS's request; the retrieval receipt arrives too.
     wait_for(lambda: a.get(f"/api/v1/requests/{rid}").json()["status"] == "acknowledged", "the acknowledgement")
     wait_for(lambda: [x for x in rs.rows(Receipt) if x.kind == "retrieval" and x.issuer == "ME"], "retrieval receipt")
+    shown = {(x["kind"], x["issuer"]) for x in a.get(f"/api/v1/requests/{rid}/receipts").json()}
+    assert {("submission", "RS"), ("delivery", "ME"), ("retrieval", "ME")} <= shown
     history = [h["event"] for h in a.get(f"/api/v1/requests/{rid}/history").json()]
     assert history == ["create", "check", "approve", "send", "record_acknowledgement"]
     status = json.loads(rs.cli("outbox", "status", "--json").stdout)

@@ -218,3 +218,13 @@ class NotificationRead(BaseModel):
     message: str
     created_at: dt.datetime
     read_at: dt.datetime | None
+
+
+class ReceiptRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    msg_id: str
+    kind: str
+    issuer: str
+    positive: bool
+    token: str | None = Field(description="The signed receipt (JWS); null for a negative receipt")
+    at: dt.datetime

@@ -16,11 +16,13 @@ from evidex.api.schemas import (
     DocumentUpdate,
     EventRead,
     Page,
+    ReceiptRead,
     RequestCreate,
     RequestRead,
     RequestSummary,
     TransitionIn,
 )
+from evidex.exchange.models import Receipt
 from evidex.parties.roles import Principal, Role
 from evidex.requests import service
 from evidex.requests.models import Deadline, Decision, RequestCondition
@@ -132,3 +134,14 @@ def deadlines(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal
     service.get_request(db, actor=principal, request_id=request_id, audit_read=False)
     rows = db.execute(sa.select(Deadline).where(Deadline.request_id == request_id).order_by(Deadline.name)).scalars()
     return [DeadlineRead.model_validate(r) for r in rows]
+
+
+@router.get("/{request_id}/receipts", response_model=list[ReceiptRead], responses=NOT_FOUND)
+def receipts(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[ReceiptRead]:
+    """Signed evidence of the messages of this request: submission, delivery, retrieval (or negative)."""
+    req = service.get_request(db, actor=principal, request_id=request_id, audit_read=False)
+    if req.conversation_id is None:
+        return []
+    rows = db.execute(sa.select(Receipt).where(Receipt.conversation_id == req.conversation_id)
+                      .order_by(Receipt.at, Receipt.kind)).scalars()
+    return [ReceiptRead.model_validate(r) for r in rows]
