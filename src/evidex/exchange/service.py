@@ -161,14 +161,36 @@ def _client_for(peer: Peer) -> httpx.Client:
 
 def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime,
                  client_for: Callable[[Peer], httpx.Client] = _client_for, limit: int = 500,
-                 dead_after: dt.timedelta = DEAD_AFTER) -> DeliveryReport:
-    """One pass of the delivery worker: oldest first, one conversation in order."""
+                 dead_after: dt.timedelta = DEAD_AFTER,
+                 clock: Callable[[], dt.datetime] | None = None) -> DeliveryReport:
+    """One pass of the delivery worker: oldest first, one conversation in order. `now` decides what
+    is due; `clock` (default: `now`) stamps deliveries and receipts."""
     report = DeliveryReport()
     with make_session() as db:
         ids = list(db.execute(sa.select(OutboxMessage.id).where(
             OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
             .order_by(OutboxMessage.id).limit(limit)).scalars())
     blocked: set[str] = set()
+    clients: dict[str, httpx.Client] = {}  # one connection per peer for the whole pass (no TLS handshake per message)
+
+    def client(peer: Peer) -> httpx.Client:
+        if peer.party not in clients:
+            clients[peer.party] = client_for(peer)
+        return clients[peer.party]
+
+    with make_session() as db:
+        trust = load_trust(db)  # once per pass, not per message
+    try:
+        _deliver_ids(make_session, node, now, ids, blocked, client, dead_after, report, trust, clock or (lambda: now))
+    finally:
+        for c in clients.values():
+            c.close()
+    return report
+
+
+def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime, ids: list[int],
+                 blocked: set[str], client: Callable[[Peer], httpx.Client], dead_after: dt.timedelta,
+                 report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime]) -> None:
     for mid in ids:
         with make_session() as db:
             msg = db.execute(sa.select(OutboxMessage).where(OutboxMessage.id == mid).with_for_update()).scalar_one()
@@ -181,8 +203,7 @@ def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: d
                 blocked.add(msg.conversation_id)
                 continue
             peer = active_peer(db, msg.recipient)
-            trust = load_trust(db)
-            outcome = _attempt(db, msg, peer, trust, node, now, client_for)
+            outcome = _attempt(db, msg, peer, trust, node, now, client, clock)
             if outcome == "delivered":
                 report.delivered += 1
             elif outcome == "dead" or now - msg.created_at > dead_after:
@@ -198,11 +219,11 @@ def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: d
                 report.retried += 1
                 blocked.add(msg.conversation_id)
             db.commit()
-    return report
 
 
 def _attempt(db: Session, msg: OutboxMessage, peer: Peer | None, trust: TrustList, node: NodeIdentity,
-             now: dt.datetime, client_for: Callable[[Peer], httpx.Client]) -> str:
+             now: dt.datetime, client_for: Callable[[Peer], httpx.Client],
+             clock: Callable[[], dt.datetime]) -> str:
     msg.attempts += 1
     if peer is None:
         msg.last_error = f"{msg.recipient} is no longer a peer"
@@ -211,9 +232,8 @@ def _attempt(db: Session, msg: OutboxMessage, peer: Peer | None, trust: TrustLis
     try:
         envelope = seal(payload=msg.payload, headers=headers, sender=node,
                         recipient_encryption_jwk=trust.encryption_jwk(msg.recipient, now))
-        with client_for(peer) as http:
-            r = http.post(peer.url.rstrip("/") + "/federation/v1/messages", content=envelope,
-                          headers={"Content-Type": "application/jose"})
+        r = client_for(peer).post(peer.url.rstrip("/") + "/federation/v1/messages", content=envelope,
+                                  headers={"Content-Type": "application/jose"})
     except (httpx.HTTPError, EnvelopeRejected, OSError) as e:
         return _retry(msg, now, f"{type(e).__name__}: {e}")
     if r.status_code == 200:
@@ -225,9 +245,10 @@ def _attempt(db: Session, msg: OutboxMessage, peer: Peer | None, trust: TrustLis
             return _retry(msg, now, "the delivery receipt is for another message")
         if os.environ.get("EVIDEX_TEST_OUTBOX_CRASH") == "after_reply":
             os.kill(os.getpid(), signal.SIGKILL)  # fault injection: dies after delivery, before recording it
+        stamp = clock()
         db.add(Receipt(msg_id=msg.msg_id, conversation_id=msg.conversation_id, kind="delivery",
-                       issuer=msg.recipient, positive=True, token=r.text, at=now))
-        msg.status, msg.delivered_at, msg.last_error = "delivered", now, None
+                       issuer=msg.recipient, positive=True, token=r.text, at=stamp))
+        msg.status, msg.delivered_at, msg.last_error = "delivered", stamp, None
         return "delivered"
     if 400 <= r.status_code < 500 and r.status_code not in (408, 429):
         msg.last_error = f"rejected by {msg.recipient}: HTTP {r.status_code} {r.text[:300]}"
