@@ -230,3 +230,39 @@ def test_evidex_demo_federation_exits_0():
     for step in ("1. preservation", "2. follow-up mutual assistance", "3. preservation RS→ME refused"):
         assert step in r.stdout
     assert "delivery(ME)" in r.stdout and "retrieval(ME)" in r.stdout and "submission(RS)" in r.stdout
+
+
+def test_receiver_killed_after_storing_before_replying(tmp_path):
+    """ME stores the message, then dies (SIGKILL) before answering; RS retries once ME is back and
+    gets the stored receipt: one message, one request, one receipt."""
+    rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
+    for n in (rs, me):
+        n.cli("db", "upgrade")
+        n.cli("node", "init", "--url", n.url)
+    rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
+    me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+    rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
+    me.env["EVIDEX_TEST_RECEIVE_CRASH"] = "after_store"
+    me.start()
+    try:
+        rs.start()
+        a, b = rs.login("rs-247"), rs.login("rs-247-b")
+        case = a.post("/api/v1/cases", json={"reference": "CRASH-1", "title": "t"}).json()
+        rid = a.post("/api/v1/requests", json={"case_id": case["id"],
+                                               "document": example_document("preservation", "RS", "ME")}).json()["id"]
+        for who, ev in ((a, "check"), (b, "approve"), (a, "send")):
+            assert who.post(f"/api/v1/requests/{rid}/transitions", json={"event": ev}).status_code == 200
+        wait_for(lambda: me.proc is not None and me.proc.poll() is not None, "the receiver to die")
+        assert me.proc.returncode == -signal.SIGKILL
+        assert len(me.rows(InboxMessage)) == 1  # stored before dying
+        assert [m.status for m in rs.rows(OutboxMessage)] == ["pending"]
+        me.env.pop("EVIDEX_TEST_RECEIVE_CRASH")
+        me.start()
+        wait_for(lambda: [m for m in rs.rows(OutboxMessage) if m.status == "delivered"], "the retry", seconds=60)
+        assert len(me.rows(InboxMessage)) == 1
+        m = me.login_new("me-247")
+        assert len(m.get("/api/v1/requests?direction=incoming").json()["items"]) == 1
+        assert len([x for x in rs.rows(Receipt) if x.kind == "delivery" and x.issuer == "ME"]) == 1
+    finally:
+        rs.stop()
+        me.stop()

@@ -299,6 +299,8 @@ def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetim
                  object_id=headers.msg_id, at=now, details={"from": headers.sender,
                                                              "conversation": headers.conversation_id})
     db.commit()
+    if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_store":
+        os.kill(os.getpid(), signal.SIGKILL)  # fault injection: stored durably, dies before replying
     return 200, receipt
 
 
