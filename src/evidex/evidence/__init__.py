@@ -1,0 +1,1 @@
+"""Evidence: streamed productions, hashes, encryption at rest, storage (later: custody, CASE/UCO)."""
