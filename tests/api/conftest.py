@@ -60,10 +60,11 @@ class Api:
 
 
 @pytest.fixture
-def api(database_url: str):
+def api(database_url: str, tmp_path):
     engine = make_engine(database_url)
     clock = Clock()
-    app = create_app(Settings(database_url=database_url, environment="test"), engine=engine, clock=clock)
+    app = create_app(Settings(database_url=database_url, environment="test", evidence_dir=tmp_path / "evidence"),
+                     engine=engine, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, sessionmaker=make_sessionmaker(engine), clock=clock, tag=uuid.uuid4().hex[:8])
     engine.dispose()

@@ -13,11 +13,13 @@ from sqlalchemy.engine import Engine
 
 from evidex import __version__
 from evidex.api import errors
-from evidex.api.routes import auth, cases, federation, misc, requests
+from evidex.api.routes import auth, cases, evidence, federation, misc, requests
 from evidex.api.schemas import Problem
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.settings import Settings
+from evidex.evidence.service import Vault
+from evidex.evidence.storage import LocalStorage
 from evidex.exchange import flows, keys
 from evidex.exchange.keys import NodeIdentity
 from evidex.requests.service import Domain
@@ -75,6 +77,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.clock = clock
     app.state.schema_revision = current_revision(engine) or ""
     app.state.node = node
+    app.state.vault = Vault.from_secret(LocalStorage(settings.evidence_dir), settings.secret_key.get_secret_value().encode())
     app.state.applier = flows.applier(node, domain) if node is not None else None
     errors.install(app)
     errors.install_input_guard(app)
@@ -88,6 +91,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     }
     app.include_router(misc.health_router, prefix=API_PREFIX)
     app.include_router(federation.router)
-    for router in (auth.router, cases.router, requests.router, misc.router):
+    for router in (auth.router, cases.router, requests.router, evidence.router, misc.router):
         app.include_router(router, prefix=API_PREFIX, responses=common)
     return app

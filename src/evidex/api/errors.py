@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, InvalidInput, NotFound
 from evidex.core.migrate import NotMigrated
+from evidex.evidence.crypto import IntegrityError as EvidenceDamaged
 from evidex.parties.service import AuthError
 from evidex.requests.lifecycle import TransitionNotAllowed
 
@@ -42,6 +43,8 @@ def install(app: FastAPI) -> None:
             return problem(422, "invalid", str(e), problems=e.problems or None)
         if isinstance(e, InvalidInput):
             return problem(422, "invalid_input", str(e))
+        if isinstance(e, EvidenceDamaged):
+            return problem(409, "integrity", str(e))
         if isinstance(e, NotMigrated):
             return problem(503, "not_migrated", str(e))
         return problem(422, "error", str(e))
@@ -73,14 +76,15 @@ NUL_MARKERS = (b"\\u0000", b"\x00")
 
 
 def install_input_guard(app: FastAPI) -> None:
-    """NUL characters are never valid in evidex data (PostgreSQL text cannot hold them): refuse
-    them at the boundary, in the query string or the body, before any handler runs."""
+    """NUL characters are never valid in evidex's JSON data (PostgreSQL text cannot hold them): refuse
+    them at the boundary, in the query string or a JSON body, before any handler runs. Binary
+    evidence chunks (application/octet-stream) are not text and pass."""
 
     @app.middleware("http")
     async def _no_nul(request: Request, call_next):  # type: ignore[no-untyped-def]
         if "%00" in request.url.query or "\x00" in request.url.path or "%00" in str(request.url.path):
             return problem(422, "invalid_input", "NUL characters are not allowed")
-        if request.method in ("POST", "PUT", "PATCH"):
+        if request.method in ("POST", "PUT", "PATCH") and "json" in request.headers.get("content-type", ""):
             body = await request.body()
             if any(m in body for m in NUL_MARKERS):
                 return problem(422, "invalid_input", "NUL characters are not allowed")

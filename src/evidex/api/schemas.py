@@ -228,3 +228,47 @@ class ReceiptRead(BaseModel):
     positive: bool
     token: str | None = Field(description="The signed receipt (JWS); null for a negative receipt")
     at: dt.datetime
+
+
+class EvidenceStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=300)
+    media_type: str = Field(default="application/octet-stream", max_length=120)
+    size: int = Field(ge=0, le=1 << 40)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 the uploader declares")
+
+
+class EvidenceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    request_id: uuid.UUID
+    name: str
+    media_type: str
+    status: str
+    declared_size: int
+    declared_sha256: str
+    sha256: str | None
+    chunk_size: int
+    chunks_received: int
+    bytes_received: int
+    created_at: dt.datetime
+    sealed_at: dt.datetime | None
+
+
+class CustodyEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    seq: int
+    event: str
+    actor: str
+    party: str
+    at: dt.datetime
+    hash_before: str | None
+    hash_after: str | None
+    details: dict[str, Any]
+    hash: str
+
+
+class Custody(BaseModel):
+    intact: bool
+    problems: list[str]
+    events: list[CustodyEventRead]

@@ -152,3 +152,32 @@ def verify_stream(src: BinaryIO, *, data_key: bytes, file_id: bytes, sha256: str
     if digest.hexdigest() != sha256:
         raise IntegrityError(f"SHA-256 {digest.hexdigest()} differs from the recorded {sha256}")
     return size
+
+
+# --------------------------------------------------------------------------- resumable uploads
+HEADER_SIZE = _HEADER.size
+
+
+def header(file_id: bytes, chunk_size: int) -> tuple[bytes, bytes]:
+    """A new file's header and its nonce prefix."""
+    prefix = os.urandom(4)
+    return _HEADER.pack(MAGIC, file_id, chunk_size, prefix), prefix
+
+
+def read_header(data: bytes) -> tuple[bytes, int, bytes]:
+    magic, fid, chunk_size, prefix = _HEADER.unpack(data[:HEADER_SIZE])
+    if magic != MAGIC:
+        raise IntegrityError("not an evidex evidence file")
+    return fid, chunk_size, prefix
+
+
+def encrypt_chunk(data_key: bytes, prefix: bytes, file_id: bytes, index: int, data: bytes, last: bool) -> bytes:
+    """One chunk, exactly as encrypt_stream writes it (deterministic for the same inputs)."""
+    return AESGCM(data_key).encrypt(prefix + struct.pack(">Q", index), data, _AAD.pack(file_id, index, last))
+
+
+def decrypt_chunk(data_key: bytes, prefix: bytes, file_id: bytes, index: int, blob: bytes, last: bool) -> bytes:
+    try:
+        return AESGCM(data_key).decrypt(prefix + struct.pack(">Q", index), blob, _AAD.pack(file_id, index, last))
+    except InvalidTag as e:
+        raise IntegrityError(f"chunk {index} was altered") from e

@@ -55,6 +55,22 @@ class LocalStorage:
         with f:
             yield f
 
+    def append(self, name: str, data: bytes, at: int) -> None:
+        """Write `data` at offset `at` of an object being assembled (an upload in progress), durably."""
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "r+b" if path.exists() else "wb") as f:
+            f.seek(at)
+            f.write(data)
+            f.truncate()
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read_range(self, name: str, start: int, length: int) -> bytes:
+        with self.reader(name) as f:
+            f.seek(start)
+            return f.read(length)
+
     def delete(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
 

@@ -1,0 +1,204 @@
+"""Evidence services: resumable, chunked, streamed upload (never whole in memory, never stored in
+clear), sealing against the declared SHA-256, reading with verification, the custody chain."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.orm import Session
+
+from evidex.audit import service as audit
+from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
+from evidex.evidence import crypto
+from evidex.evidence.models import CustodyEvent, EvidenceFile
+from evidex.evidence.storage import LocalStorage
+from evidex.parties.roles import Principal, Role
+from evidex.requests import service as requests
+
+GENESIS = "0" * 64
+PRODUCERS = frozenset({Role.service_provider, Role.central_authority, Role.contact_24_7, Role.competent_authority})
+MAX_FILE = 1 << 40  # 1 TiB
+
+
+@dataclass(frozen=True)
+class Vault:
+    storage: LocalStorage
+    keys: crypto.KeyRing
+
+    @classmethod
+    def from_secret(cls, storage: LocalStorage, secret: bytes) -> Vault:
+        """The key-encryption key derives from the node secret (HKDF); its id names it for rotation."""
+        kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"evidex evidence kek v1").derive(secret)
+        return cls(storage, crypto.KeyRing({"k-" + hashlib.sha256(kek).hexdigest()[:12]: kek},
+                                           "k-" + hashlib.sha256(kek).hexdigest()[:12]))
+
+
+def _custody(db: Session, ev: EvidenceFile, *, event: str, actor: Principal, at: dt.datetime,
+             hash_before: str | None = None, hash_after: str | None = None, details: dict[str, Any] | None = None) -> None:
+    last = db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
+                      .order_by(CustodyEvent.seq.desc()).limit(1)).scalar_one_or_none()
+    seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    details = json.loads(json.dumps(details or {}, default=str))
+    h = custody_hash(ev.id, seq, event, actor.username, actor.party, at, hash_before, hash_after, details, prev)
+    db.add(CustodyEvent(evidence_id=ev.id, seq=seq, event=event, actor=actor.username, party=actor.party, at=at,
+                        hash_before=hash_before, hash_after=hash_after, details=details, prev_hash=prev, hash=h))
+
+
+def custody_hash(evidence_id: uuid.UUID, seq: int, event: str, actor: str, party: str, at: dt.datetime,
+                 before: str | None, after: str | None, details: dict[str, Any], prev: str) -> str:
+    canonical = json.dumps([str(evidence_id), seq, event, actor, party, at.astimezone(dt.UTC).isoformat(),
+                            before, after, details, prev], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def verify_custody(db: Session, evidence_id: uuid.UUID) -> list[str]:
+    """Problems in a file's custody chain (empty: intact), each naming the event."""
+    problems, prev, expected = [], GENESIS, 1
+    for e in db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == evidence_id)
+                        .order_by(CustodyEvent.seq)).scalars():
+        if e.seq != expected:
+            problems.append(f"custody event {e.seq}: {e.seq - expected} event(s) missing before it")
+        if e.prev_hash != prev:
+            problems.append(f"custody event {e.seq}: does not link to the event before it")
+        if custody_hash(e.evidence_id, e.seq, e.event, e.actor, e.party, e.at, e.hash_before, e.hash_after,
+                        e.details, e.prev_hash) != e.hash:
+            problems.append(f"custody event {e.seq} ({e.event}): changed after it was written")
+        prev, expected = e.hash, e.seq + 1
+    return problems
+
+
+def get(db: Session, *, actor: Principal, evidence_id: uuid.UUID) -> EvidenceFile:
+    ev = db.get(EvidenceFile, evidence_id)
+    if ev is None or ev.party != actor.party:
+        raise NotFound("evidence not found")
+    requests.get_request(db, actor=actor, request_id=ev.request_id, audit_read=False)  # same visibility rules
+    return ev
+
+
+def start_upload(db: Session, *, actor: Principal, vault: Vault, request_id: uuid.UUID, name: str, media_type: str,
+                 size: int, sha256: str, now: dt.datetime) -> EvidenceFile:
+    if actor.role not in PRODUCERS:
+        raise Forbidden(f"role {actor.role} does not produce evidence")
+    req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)
+    if not (0 <= size <= MAX_FILE) or len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256.lower()):
+        raise Invalid("declare the size in bytes and the SHA-256 (64 hex digits) of the file")
+    data_key = crypto.new_data_key()
+    wrapped = vault.keys.wrap(data_key)
+    fid = uuid.uuid4().bytes
+    head, _ = crypto.header(fid, crypto.CHUNK_SIZE)
+    ev = EvidenceFile(party=actor.party, request_id=req.id, name=name, media_type=media_type, declared_size=size,
+                      declared_sha256=sha256.lower(), status="uploading", chunk_size=crypto.CHUNK_SIZE,
+                      chunks_received=0, bytes_received=0, storage_name=uuid.uuid4().hex, file_id=fid.hex(),
+                      kek_id=wrapped.kek_id, wrapped_key=base64.b64encode(wrapped.wrapped).decode(),
+                      created_by=actor.user_id, created_at=now)
+    db.add(ev)
+    db.flush()
+    vault.storage.append(ev.storage_name, head, 0)
+    audit.record(db, actor=actor, action="evidence.upload_start", object_type="evidence", object_id=str(ev.id),
+                 at=now, details={"request": str(req.id), "size": size, "sha256": sha256})
+    return ev
+
+
+def _key(vault: Vault, ev: EvidenceFile) -> bytes:
+    if ev.wrapped_key is None or ev.kek_id is None:
+        raise Conflict("the data key of this evidence was erased (disposed)")
+    return vault.keys.unwrap(crypto.WrappedKey(ev.kek_id, base64.b64decode(ev.wrapped_key)))
+
+
+def _expected_chunks(ev: EvidenceFile) -> int:
+    return max(1, -(-ev.declared_size // ev.chunk_size))
+
+
+def put_chunk(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, index: int, data: bytes,
+              now: dt.datetime) -> EvidenceFile:
+    """Store chunk `index` (exactly chunk_size bytes, except the last). Resending a stored chunk
+    with the same bytes is harmless; a gap answers 409 with the chunk expected next."""
+    ev = get(db, actor=actor, evidence_id=evidence_id)
+    if ev.status != "uploading":
+        raise Conflict(f"the upload is {ev.status}")
+    last_index = _expected_chunks(ev) - 1
+    expected_len = ev.chunk_size if index < last_index else ev.declared_size - last_index * ev.chunk_size
+    if index > last_index or len(data) != expected_len:
+        raise Invalid(f"chunk {index} must hold {expected_len} bytes (declared size {ev.declared_size}, "
+                      f"chunks of {ev.chunk_size})" if index <= last_index else f"no chunk {index}")
+    head = vault.storage.read_range(ev.storage_name, 0, crypto.HEADER_SIZE)
+    fid, _, prefix = crypto.read_header(head)
+    blob = crypto.encrypt_chunk(_key(vault, ev), prefix, fid, index, data, last=False)
+    offset = crypto.HEADER_SIZE + index * (ev.chunk_size + crypto.TAG)
+    if index < ev.chunks_received:
+        if vault.storage.read_range(ev.storage_name, offset, len(blob)) != blob:
+            raise Conflict(f"chunk {index} was already received with other content")
+        return ev
+    if index > ev.chunks_received:
+        raise Conflict(f"chunk {ev.chunks_received} is expected next")
+    vault.storage.append(ev.storage_name, blob, offset)
+    ev.chunks_received, ev.bytes_received = index + 1, ev.bytes_received + len(data)
+    return ev
+
+
+def complete(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, now: dt.datetime) -> EvidenceFile:
+    """Mark the last chunk, hash what was stored, and seal — or reject a hash that differs."""
+    ev = get(db, actor=actor, evidence_id=evidence_id)
+    if ev.status != "uploading":
+        raise Conflict(f"the upload is {ev.status}")
+    n = _expected_chunks(ev)
+    if ev.declared_size == 0 and ev.chunks_received == 0:
+        put_chunk(db, actor=actor, vault=vault, evidence_id=evidence_id, index=0, data=b"", now=now)
+    if ev.chunks_received != n:
+        raise Conflict(f"{ev.chunks_received} of {n} chunks received; chunk {ev.chunks_received} is expected next")
+    key = _key(vault, ev)
+    fid, _, prefix = crypto.read_header(vault.storage.read_range(ev.storage_name, 0, crypto.HEADER_SIZE))
+    offset = crypto.HEADER_SIZE + (n - 1) * (ev.chunk_size + crypto.TAG)
+    last = crypto.decrypt_chunk(key, prefix, fid, n - 1, vault.storage.read_range(ev.storage_name, offset,
+                                                                                  ev.chunk_size + crypto.TAG), False)
+    vault.storage.append(ev.storage_name, crypto.encrypt_chunk(key, prefix, fid, n - 1, last, last=True), offset)
+    with vault.storage.reader(ev.storage_name) as f:
+        digest, size = hashlib.sha256(), 0
+        for piece in crypto.decrypt_stream(f, data_key=key, file_id=fid):
+            digest.update(piece)
+            size += len(piece)
+    ev.sha256 = digest.hexdigest()
+    if ev.sha256 != ev.declared_sha256 or size != ev.declared_size:
+        ev.status = "rejected"
+        audit.record(db, actor=actor, action="evidence.rejected", object_type="evidence", object_id=str(ev.id),
+                     at=now, details={"declared": ev.declared_sha256, "computed": ev.sha256})
+        db.commit()
+        raise Invalid(f"the file's SHA-256 is {ev.sha256}, not the declared {ev.declared_sha256}: rejected")
+    ev.status, ev.sealed_at = "sealed", now
+    _custody(db, ev, event="produced", actor=actor, at=now, hash_after=ev.sha256,
+             details={"name": ev.name, "size": size, "media_type": ev.media_type})
+    _custody(db, ev, event="sealed", actor=actor, at=now, hash_before=ev.sha256, hash_after=ev.sha256,
+             details={"encryption": "AES-256-GCM chunks, key wrapped (RFC 3394)", "kek": ev.kek_id})
+    audit.record(db, actor=actor, action="evidence.sealed", object_type="evidence", object_id=str(ev.id), at=now,
+                 details={"sha256": ev.sha256, "size": size})
+    return ev
+
+
+def open_content(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID,
+                 now: dt.datetime) -> tuple[EvidenceFile, Iterator[bytes]]:
+    """Verify the stored file against its hash, record the opening (custody, audit), then stream it."""
+    ev = get(db, actor=actor, evidence_id=evidence_id)
+    if ev.status != "sealed" or ev.sha256 is None:
+        raise Conflict(f"the evidence is {ev.status}")
+    key, fid = _key(vault, ev), bytes.fromhex(ev.file_id)
+    with vault.storage.reader(ev.storage_name) as f:
+        crypto.verify_stream(f, data_key=key, file_id=fid, sha256=ev.sha256)  # IntegrityError names the chunk
+    _custody(db, ev, event="opened", actor=actor, at=now, hash_before=ev.sha256, hash_after=ev.sha256)
+    audit.record(db, actor=actor, action="evidence.read", object_type="evidence", object_id=str(ev.id), at=now,
+                 personal_data=True)
+
+    def stream() -> Iterator[bytes]:
+        with vault.storage.reader(ev.storage_name) as f2:
+            yield from crypto.decrypt_stream(f2, data_key=key, file_id=fid)
+
+    return ev, stream()

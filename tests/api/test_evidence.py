@@ -1,0 +1,104 @@
+"""Evidence through the API, on SQLite and PostgreSQL: an upload interrupted and resumed, a wrong
+declared hash rejected, a flipped byte in storage detected on read, a custody chain tampered and
+detected."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+
+import sqlalchemy as sa
+
+from evidex.evidence.models import CustodyEvent, EvidenceFile
+from evidex.parties.roles import Role
+from tests.api.test_api import new_request
+
+MiB = 1024 * 1024
+
+
+def start(api, rid, data: bytes, sha: str | None = None, who=("RS", Role.central_authority)):
+    r = api.client.post(f"/api/v1/requests/{rid}/evidence", headers=api.as_(*who),
+                        json={"name": "mailbox.mbox", "size": len(data), "sha256": sha or hashlib.sha256(data).hexdigest()})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def put(api, eid, index, piece, who=("RS", Role.central_authority)):
+    return api.client.put(f"/api/v1/evidence/{eid}/chunks/{index}", content=piece,
+                          headers={**api.as_(*who), "Content-Type": "application/octet-stream"})
+
+
+def upload(api, rid, data: bytes, sha: str | None = None):
+    ev = start(api, rid, data, sha)
+    for i in range(max(1, -(-len(data) // MiB))):
+        assert put(api, ev["id"], i, data[i * MiB:(i + 1) * MiB]).status_code == 200
+    return ev["id"], api.client.post(f"/api/v1/evidence/{ev['id']}/complete", headers=api.as_("RS", Role.central_authority))
+
+
+def test_interrupted_upload_resumes_and_seals(api):
+    rid = new_request(api)["id"]
+    data = os.urandom(3 * MiB + 12345)
+    ev = start(api, rid, data)
+    assert put(api, ev["id"], 0, data[:MiB]).status_code == 200
+    # The connection drops during chunk 1; the client asks where to resume.
+    state = api.client.get(f"/api/v1/evidence/{ev['id']}", headers=api.as_("RS", Role.central_authority)).json()
+    assert state["chunks_received"] == 1 and state["status"] == "uploading"
+    r = put(api, ev["id"], 2, data[2 * MiB:3 * MiB])
+    assert r.status_code == 409 and "chunk 1" in r.json()["detail"]
+    assert put(api, ev["id"], 0, data[:MiB]).status_code == 200  # a resent chunk is harmless
+    assert put(api, ev["id"], 0, os.urandom(MiB)).status_code == 409  # other bytes for a stored chunk are not
+    for i in (1, 2, 3):
+        assert put(api, ev["id"], i, data[i * MiB:(i + 1) * MiB]).status_code == 200
+    done = api.client.post(f"/api/v1/evidence/{ev['id']}/complete", headers=api.as_("RS", Role.central_authority))
+    assert done.status_code == 200 and done.json()["status"] == "sealed"
+    assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    got = api.client.get(f"/api/v1/evidence/{ev['id']}/content", headers=api.as_("RS", Role.central_authority))
+    assert got.status_code == 200 and got.content == data
+    custody = api.client.get(f"/api/v1/evidence/{ev['id']}/custody", headers=api.as_("RS", Role.central_authority)).json()
+    assert custody["intact"] and [e["event"] for e in custody["events"]] == ["produced", "sealed", "opened"]
+
+
+def test_a_wrong_declared_hash_is_rejected(api):
+    rid = new_request(api)["id"]
+    eid, r = upload(api, rid, os.urandom(5000), sha="0" * 64)
+    assert r.status_code == 422 and "not the declared" in r.json()["detail"]
+    state = api.client.get(f"/api/v1/evidence/{eid}", headers=api.as_("RS", Role.central_authority)).json()
+    assert state["status"] == "rejected"
+    assert api.client.get(f"/api/v1/evidence/{eid}/content", headers=api.as_("RS", Role.central_authority)).status_code == 409
+
+
+def test_a_flipped_byte_in_storage_is_detected_on_read(api):
+    rid = new_request(api)["id"]
+    data = os.urandom(2 * MiB + 7)
+    eid, r = upload(api, rid, data)
+    assert r.status_code == 200
+    with api.sessionmaker() as db:
+        name = db.execute(sa.select(EvidenceFile.storage_name).where(EvidenceFile.id == uuid.UUID(eid))).scalar_one()
+    vault = api.client.app.state.vault
+    path = vault.storage._path(name)
+    blob = bytearray(path.read_bytes())
+    blob[28 + MiB + 16 + 500] ^= 0x80  # a byte in chunk 1
+    path.write_bytes(bytes(blob))
+    got = api.client.get(f"/api/v1/evidence/{eid}/content", headers=api.as_("RS", Role.central_authority))
+    assert got.status_code == 409 and "chunk 1" in got.json()["detail"]
+
+
+def test_tampered_custody_chain_is_detected(api):
+    rid = new_request(api)["id"]
+    eid, _ = upload(api, rid, b"subscriber records")
+    with api.sessionmaker() as db:
+        db.execute(sa.update(CustodyEvent).where(CustodyEvent.evidence_id == uuid.UUID(eid), CustodyEvent.seq == 1)
+                   .values(actor="someone-else"))
+        db.commit()
+    custody = api.client.get(f"/api/v1/evidence/{eid}/custody", headers=api.as_("RS", Role.central_authority)).json()
+    assert custody["intact"] is False and "custody event 1 (produced)" in custody["problems"][0]
+
+
+def test_another_party_cannot_see_evidence(api):
+    rid = new_request(api)["id"]
+    eid, _ = upload(api, rid, b"traffic data")
+    si = api.as_("SI", Role.central_authority)
+    for path in (f"/api/v1/evidence/{eid}", f"/api/v1/evidence/{eid}/content", f"/api/v1/evidence/{eid}/custody"):
+        assert api.client.get(path, headers=si).status_code == 404
+    assert api.client.put(f"/api/v1/evidence/{eid}/chunks/0", content=b"x", headers=si).status_code == 404
