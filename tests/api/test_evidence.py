@@ -102,3 +102,21 @@ def test_another_party_cannot_see_evidence(api):
     for path in (f"/api/v1/evidence/{eid}", f"/api/v1/evidence/{eid}/content", f"/api/v1/evidence/{eid}/custody"):
         assert api.client.get(path, headers=si).status_code == 404
     assert api.client.put(f"/api/v1/evidence/{eid}/chunks/0", content=b"x", headers=si).status_code == 404
+
+
+def test_disposal_erases_the_key_and_keeps_a_verifiable_chain(api):
+    rid = new_request(api)["id"]
+    data = os.urandom(3000)
+    eid, _ = upload(api, rid, data)
+    ca, dpo = api.as_("RS", Role.central_authority), api.as_("RS", Role.data_protection_officer)
+    assert api.client.post(f"/api/v1/evidence/{eid}/dispose", json={"reason": "x"},
+                           headers=api.as_("RS", Role.competent_authority)).status_code == 403
+    r = api.client.post(f"/api/v1/evidence/{eid}/dispose", json={"reason": "Retention period ended"}, headers=dpo)
+    assert r.status_code == 200 and r.json()["status"] == "disposed"
+    assert r.json()["sha256"] == hashlib.sha256(data).hexdigest()  # the manifest remains
+    assert api.client.get(f"/api/v1/evidence/{eid}/content", headers=ca).status_code == 409
+    with api.sessionmaker() as db:
+        ev = db.get(EvidenceFile, uuid.UUID(eid))
+        assert ev.wrapped_key is None and not api.client.app.state.vault.storage.exists(ev.storage_name)
+    custody = api.client.get(f"/api/v1/evidence/{eid}/custody", headers=ca).json()
+    assert custody["intact"] and custody["events"][-1]["event"] == "disposed"

@@ -272,3 +272,8 @@ class Custody(BaseModel):
     intact: bool
     problems: list[str]
     events: list[CustodyEventRead]
+
+
+class DisposeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)

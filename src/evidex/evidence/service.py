@@ -202,3 +202,28 @@ def open_content(db: Session, *, actor: Principal, vault: Vault, evidence_id: uu
             yield from crypto.decrypt_stream(f2, data_key=key, file_id=fid)
 
     return ev, stream()
+
+
+DISPOSERS = frozenset({Role.data_protection_officer, Role.central_authority})
+
+
+def dispose(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, reason: str,
+            now: dt.datetime) -> EvidenceFile:
+    """Disposal (CETS224 Art 14(5)): the data key is erased (cryptographic erasure) and the stored
+    ciphertext deleted; the record, its hash and the custody chain remain, ending in 'disposed'."""
+    if actor.role not in DISPOSERS:
+        raise Forbidden("disposal is decided by the data protection officer or the central authority")
+    if not reason.strip():
+        raise Invalid("disposal needs a reason (e.g. the retention period of the Party's profile ended)")
+    ev = get(db, actor=actor, evidence_id=evidence_id)
+    if ev.status == "disposed":
+        raise Conflict("already disposed")
+    before = ev.sha256
+    ev.wrapped_key, ev.kek_id, ev.status = None, None, "disposed"
+    _custody(db, ev, event="disposed", actor=actor, at=now, hash_before=before, hash_after=None,
+             details={"reason": reason.strip(), "method": "data key erased; ciphertext deleted"})
+    audit.record(db, actor=actor, action="evidence.disposed", object_type="evidence", object_id=str(ev.id), at=now,
+                 details={"reason": reason.strip()})
+    db.flush()
+    vault.storage.delete(ev.storage_name)
+    return ev

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import StreamingResponse
 
 from evidex.api.deps import CurrentPrincipal, NowDep, SessionDep
-from evidex.api.schemas import Custody, CustodyEventRead, EvidenceRead, EvidenceStart
+from evidex.api.schemas import Custody, CustodyEventRead, DisposeIn, EvidenceRead, EvidenceStart
 from evidex.core.errors import Invalid
 from evidex.evidence import service as evidence
 from evidex.evidence.models import CustodyEvent
@@ -89,3 +89,14 @@ def custody(evidence_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal)
                       .order_by(CustodyEvent.seq)).scalars()
     problems = evidence.verify_custody(db, evidence_id)
     return Custody(intact=not problems, problems=problems, events=[CustodyEventRead.model_validate(r) for r in rows])
+
+
+@router.post("/evidence/{evidence_id}/dispose", response_model=EvidenceRead, responses=NOT_FOUND)
+def dispose(evidence_id: uuid.UUID, body: DisposeIn, request: Request, db: SessionDep, now: NowDep,
+            principal: CurrentPrincipal) -> EvidenceRead:
+    """Dispose of a file (CETS224 Art 14(5)): cryptographic erasure; the manifest and custody chain remain."""
+    ev = evidence.dispose(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, reason=body.reason,
+                          now=now)
+    out = EvidenceRead.model_validate(ev)
+    db.commit()
+    return out
