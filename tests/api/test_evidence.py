@@ -120,3 +120,27 @@ def test_disposal_erases_the_key_and_keeps_a_verifiable_chain(api):
         assert ev.wrapped_key is None and not api.client.app.state.vault.storage.exists(ev.storage_name)
     custody = api.client.get(f"/api/v1/evidence/{eid}/custody", headers=ca).json()
     assert custody["intact"] and custody["events"][-1]["event"] == "disposed"
+
+
+def test_case_export_is_accepted_by_case_validate(api, database_url, tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import run_cli
+
+    rid = new_request(api)["id"]
+    upload(api, rid, b"subscriber: Jane Roe, +381 60 000 0000")
+    eid, _ = upload(api, rid, os.urandom(2000))
+    api.client.get(f"/api/v1/evidence/{eid}/content", headers=api.as_("RS", Role.central_authority))
+    out = tmp_path / "case.json"
+    r = run_cli("evidence", "export-case", rid, "--out", str(out), env={"EVIDEX_DATABASE_URL": database_url})
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    types = [o["@type"] for o in doc["@graph"]]
+    assert types.count("uco-observable:File") == 2 and "case-investigation:Investigation" in types
+    assert types.count("case-investigation:InvestigativeAction") == 5  # produced, sealed ×2, opened
+    validator = shutil.which("case_validate") or str(__import__("pathlib").Path(sys.executable).parent / "case_validate")
+    v = subprocess.run([validator, str(out)], capture_output=True, text=True, timeout=120)
+    assert v.returncode == 0 and "Conforms: True" in v.stdout, v.stdout[:3000] + v.stderr[-2000:]

@@ -204,3 +204,36 @@ def requests_list(
 
 
 assert set(RoleChoice) == {r.value for r in PEOPLE_ROLES}
+
+
+evidence_app = typer.Typer(help="Evidence held by this node.", no_args_is_help=True)
+
+
+@evidence_app.command("export-case")
+def export_case(
+    request_id: Annotated[str, typer.Argument(help="The request whose evidence to export.")],
+    out: Annotated[str, typer.Option("--out", help="Where to write the CASE/UCO JSON-LD.")],
+) -> None:
+    """Export a request's evidence as CASE/UCO JSON-LD (files, hashes, provenance, custody actions)."""
+    import uuid as _uuid
+
+    from evidex.evidence.case_export import build_case
+
+    try:
+        rid = _uuid.UUID(request_id)
+    except ValueError as e:
+        raise fail(f"{request_id!r} is not a request id") from e
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    require_migrated(engine)
+    with make_sessionmaker(engine)() as db:
+        doc = build_case(db, party=settings.node_party, request_id=rid)
+        from evidex.audit import service as audit
+
+        audit.record(db, actor=Principal.system(settings.node_party), action="evidence.export_case",
+                     object_type="request", object_id=str(rid), at=dt.datetime.now(dt.UTC), details={"out": out})
+        db.commit()
+    engine.dispose()
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2, ensure_ascii=False)
+    typer.echo(f"wrote {out}: {len(doc['@graph'])} CASE/UCO objects")
