@@ -144,3 +144,22 @@ def test_case_export_is_accepted_by_case_validate(api, database_url, tmp_path):
     validator = shutil.which("case_validate") or str(__import__("pathlib").Path(sys.executable).parent / "case_validate")
     v = subprocess.run([validator, str(out)], capture_output=True, text=True, timeout=120)
     assert v.returncode == 0 and "Conforms: True" in v.stdout, v.stdout[:3000] + v.stderr[-2000:]
+
+
+def test_binding_conditions_are_shown_with_every_access(api):
+    req = new_request(api)
+    rid = req["id"]
+    ca, ca2 = api.as_("RS", Role.central_authority), api.as_("RS", Role.central_authority, "-2")
+    for who, ev in ((ca, "check"), (ca2, "approve"), (ca, "send")):
+        assert api.client.post(f"/api/v1/requests/{rid}/transitions", json={"event": ev}, headers=who).status_code == 200
+    api.client.post(f"/api/v1/requests/{rid}/transitions", headers=ca, json={
+        "event": "record_conditions", "conditions": [{"kind": "use_limitation", "text": "Само за предмет VTK-1"}]})
+    assert api.client.post(f"/api/v1/requests/{rid}/transitions", json={"event": "accept_conditions"},
+                           headers=ca).status_code == 200
+    eid, _ = upload(api, rid, b"traffic data")
+    state = api.client.get(f"/api/v1/evidence/{eid}", headers=ca).json()
+    assert state["conditions"] == ["use_limitation: Само за предмет VTK-1 (ETS185 Art 28(2)(b))"]
+    got = api.client.get(f"/api/v1/evidence/{eid}/content", headers=ca)
+    import json as _json
+
+    assert _json.loads(got.headers["X-Evidex-Conditions"]) == state["conditions"]

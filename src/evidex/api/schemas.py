@@ -253,6 +253,7 @@ class EvidenceRead(BaseModel):
     bytes_received: int
     created_at: dt.datetime
     sealed_at: dt.datetime | None
+    conditions: list[str] = Field(default=[], description="Binding conditions of use, shown with every access")
 
 
 class CustodyEventRead(BaseModel):

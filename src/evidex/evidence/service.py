@@ -227,3 +227,14 @@ def dispose(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UU
     db.flush()
     vault.storage.delete(ev.storage_name)
     return ev
+
+
+def binding_conditions(db: Session, request_id: uuid.UUID) -> list[str]:
+    """The conditions that bind the use of this request's data (ETS185 Art 28(2)-(3); CETS224
+    Art 8(9)(b), 9(7)): shown with every access and embedded in every export."""
+    from evidex.requests.models import RequestCondition
+
+    rows = db.execute(sa.select(RequestCondition).where(RequestCondition.request_id == request_id,
+                                                        RequestCondition.binding.is_(True))
+                      .order_by(RequestCondition.proposed_at)).scalars()
+    return [f"{c.kind}: {c.text}" + (f" ({c.article})" if c.article else "") for c in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -19,6 +20,12 @@ router = APIRouter(tags=["evidence"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such evidence here"}}
 
 
+def _read(db: SessionDep, ev: Any) -> EvidenceRead:
+    out = EvidenceRead.model_validate(ev)
+    out.conditions = evidence.binding_conditions(db, ev.request_id)
+    return out
+
+
 def _vault(request: Request) -> evidence.Vault:
     vault: evidence.Vault = request.app.state.vault
     return vault
@@ -30,7 +37,7 @@ def start(request_id: uuid.UUID, body: EvidenceStart, request: Request, db: Sess
     """Announce a file: its name, size and SHA-256. Then PUT its chunks in order, then complete."""
     ev = evidence.start_upload(db, actor=principal, vault=_vault(request), request_id=request_id, name=body.name,
                                media_type=body.media_type, size=body.size, sha256=body.sha256, now=now)
-    out = EvidenceRead.model_validate(ev)
+    out = _read(db, ev)
     db.commit()
     return out
 
@@ -38,7 +45,7 @@ def start(request_id: uuid.UUID, body: EvidenceStart, request: Request, db: Sess
 @router.get("/evidence/{evidence_id}", response_model=EvidenceRead, responses=NOT_FOUND)
 def read(evidence_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> EvidenceRead:
     """State of a file; `chunks_received` is the next chunk to send when resuming."""
-    return EvidenceRead.model_validate(evidence.get(db, actor=principal, evidence_id=evidence_id))
+    return _read(db, evidence.get(db, actor=principal, evidence_id=evidence_id))
 
 
 @router.put("/evidence/{evidence_id}/chunks/{index}", response_model=EvidenceRead, responses=NOT_FOUND,
@@ -54,7 +61,7 @@ async def put_chunk(evidence_id: uuid.UUID, index: Annotated[int, Path(ge=0, le=
             raise Invalid("a chunk holds at most 1 MiB")
     ev = evidence.put_chunk(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, index=index,
                             data=bytes(data), now=now)
-    out = EvidenceRead.model_validate(ev)
+    out = _read(db, ev)
     db.commit()
     return out
 
@@ -64,7 +71,7 @@ def complete(evidence_id: uuid.UUID, request: Request, db: SessionDep, now: NowD
              principal: CurrentPrincipal) -> EvidenceRead:
     """Seal: the hash of what was stored must equal the declared one, or the file is rejected (422)."""
     ev = evidence.complete(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, now=now)
-    out = EvidenceRead.model_validate(ev)
+    out = _read(db, ev)
     db.commit()
     return out
 
@@ -75,9 +82,12 @@ def content(evidence_id: uuid.UUID, request: Request, db: SessionDep, now: NowDe
             principal: CurrentPrincipal) -> StreamingResponse:
     """The file, verified against its hash before a byte is sent (409 names the damaged chunk)."""
     ev, stream = evidence.open_content(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, now=now)
+    conditions = evidence.binding_conditions(db, ev.request_id)
     db.commit()
     return StreamingResponse(stream, media_type="application/octet-stream",
                              headers={"X-Evidex-SHA256": ev.sha256 or "",
+                                      # JSON with \u escapes: header values are ASCII
+                                      "X-Evidex-Conditions": json.dumps(conditions),
                                       "Content-Disposition": f'attachment; filename="{ev.id}"'})
 
 
@@ -97,6 +107,6 @@ def dispose(evidence_id: uuid.UUID, body: DisposeIn, request: Request, db: Sessi
     """Dispose of a file (CETS224 Art 14(5)): cryptographic erasure; the manifest and custody chain remain."""
     ev = evidence.dispose(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, reason=body.reason,
                           now=now)
-    out = EvidenceRead.model_validate(ev)
+    out = _read(db, ev)
     db.commit()
     return out
