@@ -163,3 +163,35 @@ def test_binding_conditions_are_shown_with_every_access(api):
     import json as _json
 
     assert _json.loads(got.headers["X-Evidex-Conditions"]) == state["conditions"]
+
+
+def test_custody_events_are_signed_by_the_node_and_a_rewritten_chain_is_caught(api):
+    import dataclasses
+
+    from evidex.evidence.service import custody_hash
+    from evidex.exchange import keys
+
+    app = api.client.app
+    app.state.vault = dataclasses.replace(app.state.vault, signer=keys.generate("RS", "https://127.0.0.1"))
+    rid = new_request(api)["id"]
+    eid, _ = upload(api, rid, b"a disk image, in miniature")
+    ca = api.as_("RS", Role.central_authority)
+    custody = api.client.get(f"/api/v1/evidence/{eid}/custody", headers=ca).json()
+    assert custody["intact"], custody["problems"]
+    # A forger with database access rewrites an event and recomputes every hash after it; the chain links
+    # again, but the node's signatures no longer match.
+    with api.sessionmaker() as db:
+        rows = db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == uuid.UUID(eid))
+                          .order_by(CustodyEvent.seq)).scalars().all()
+        prev = "0" * 64
+        for e in rows:
+            if e.seq == 1:
+                e.actor = "someone-else"
+            e.prev_hash = prev
+            e.hash = custody_hash(e.evidence_id, e.seq, e.event, e.actor, e.party, e.at, e.hash_before, e.hash_after,
+                                  e.details, e.prev_hash)
+            prev = e.hash
+        db.commit()
+    custody = api.client.get(f"/api/v1/evidence/{eid}/custody", headers=ca).json()
+    assert not custody["intact"]
+    assert all("not signed by this node" in p for p in custody["problems"]) and len(custody["problems"]) == 2

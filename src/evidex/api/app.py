@@ -77,7 +77,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.clock = clock
     app.state.schema_revision = current_revision(engine) or ""
     app.state.node = node
-    app.state.vault = Vault.from_secret(LocalStorage(settings.evidence_dir), settings.secret_key.get_secret_value().encode())
+    app.state.vault = Vault.from_secret(LocalStorage(settings.evidence_dir), settings.secret_key.get_secret_value().encode(),
+                                        signer=node)
     app.state.applier = flows.applier(node, domain) if node is not None else None
     errors.install(app)
     errors.install_input_guard(app)

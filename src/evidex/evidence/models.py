@@ -54,3 +54,4 @@ class CustodyEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+    signature: Mapped[str | None] = mapped_column(sa.Text)  # JWS (Ed25519) of `hash` by the node

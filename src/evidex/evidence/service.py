@@ -15,6 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
 from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
@@ -22,6 +25,8 @@ from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.evidence import crypto
 from evidex.evidence.models import CustodyEvent, EvidenceFile
 from evidex.evidence.storage import LocalStorage
+from evidex.exchange.envelope import SIGNATURE_ALG
+from evidex.exchange.keys import NodeIdentity
 from evidex.parties.roles import Principal, Role
 from evidex.requests import service as requests
 
@@ -34,24 +39,30 @@ MAX_FILE = 1 << 40  # 1 TiB
 class Vault:
     storage: LocalStorage
     keys: crypto.KeyRing
+    signer: NodeIdentity | None = None  # with a node identity, custody events are signed by the node
 
     @classmethod
-    def from_secret(cls, storage: LocalStorage, secret: bytes) -> Vault:
+    def from_secret(cls, storage: LocalStorage, secret: bytes, signer: NodeIdentity | None = None) -> Vault:
         """The key-encryption key derives from the node secret (HKDF); its id names it for rotation."""
         kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"evidex evidence kek v1").derive(secret)
         return cls(storage, crypto.KeyRing({"k-" + hashlib.sha256(kek).hexdigest()[:12]: kek},
-                                           "k-" + hashlib.sha256(kek).hexdigest()[:12]))
+                                           "k-" + hashlib.sha256(kek).hexdigest()[:12]), signer)
 
 
-def _custody(db: Session, ev: EvidenceFile, *, event: str, actor: Principal, at: dt.datetime,
+def _custody(db: Session, ev: EvidenceFile, *, event: str, actor: Principal, at: dt.datetime, vault: Vault,
              hash_before: str | None = None, hash_after: str | None = None, details: dict[str, Any] | None = None) -> None:
     last = db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
                       .order_by(CustodyEvent.seq.desc()).limit(1)).scalar_one_or_none()
     seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
     details = json.loads(json.dumps(details or {}, default=str))
     h = custody_hash(ev.id, seq, event, actor.username, actor.party, at, hash_before, hash_after, details, prev)
+    signature = None
+    if vault.signer is not None:
+        signature = jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": vault.signer.signing_jwk["kid"]},
+                                          h.encode("ascii"), vault.signer.signing_okp(), algorithms=[SIGNATURE_ALG])
     db.add(CustodyEvent(evidence_id=ev.id, seq=seq, event=event, actor=actor.username, party=actor.party, at=at,
-                        hash_before=hash_before, hash_after=hash_after, details=details, prev_hash=prev, hash=h))
+                        hash_before=hash_before, hash_after=hash_after, details=details, prev_hash=prev, hash=h,
+                        signature=signature))
 
 
 def custody_hash(evidence_id: uuid.UUID, seq: int, event: str, actor: str, party: str, at: dt.datetime,
@@ -61,9 +72,12 @@ def custody_hash(evidence_id: uuid.UUID, seq: int, event: str, actor: str, party
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def verify_custody(db: Session, evidence_id: uuid.UUID) -> list[str]:
-    """Problems in a file's custody chain (empty: intact), each naming the event."""
+def verify_custody(db: Session, evidence_id: uuid.UUID, signer: NodeIdentity | None = None) -> list[str]:
+    """Problems in a file's custody chain (empty: intact), each naming the event. With the node's
+    identity, each event's signature is checked too: a forger who rewrites the chain and all its
+    hashes still cannot sign."""
     problems, prev, expected = [], GENESIS, 1
+    public = OKPKey.import_key(signer.signing_jwk) if signer is not None else None
     for e in db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == evidence_id)
                         .order_by(CustodyEvent.seq)).scalars():
         if e.seq != expected:
@@ -73,6 +87,13 @@ def verify_custody(db: Session, evidence_id: uuid.UUID) -> list[str]:
         if custody_hash(e.evidence_id, e.seq, e.event, e.actor, e.party, e.at, e.hash_before, e.hash_after,
                         e.details, e.prev_hash) != e.hash:
             problems.append(f"custody event {e.seq} ({e.event}): changed after it was written")
+        if public is not None:
+            try:
+                signed = jws.deserialize_compact(e.signature or "", public, algorithms=[SIGNATURE_ALG]).payload
+                if signed.decode("ascii") != e.hash:
+                    raise ValueError
+            except (JoseError, ValueError, UnicodeDecodeError):
+                problems.append(f"custody event {e.seq} ({e.event}): not signed by this node, or not as it stands")
         prev, expected = e.hash, e.seq + 1
     return problems
 
@@ -175,9 +196,9 @@ def complete(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.U
         db.commit()
         raise Invalid(f"the file's SHA-256 is {ev.sha256}, not the declared {ev.declared_sha256}: rejected")
     ev.status, ev.sealed_at = "sealed", now
-    _custody(db, ev, event="produced", actor=actor, at=now, hash_after=ev.sha256,
+    _custody(db, ev, event="produced", actor=actor, at=now, vault=vault, hash_after=ev.sha256,
              details={"name": ev.name, "size": size, "media_type": ev.media_type})
-    _custody(db, ev, event="sealed", actor=actor, at=now, hash_before=ev.sha256, hash_after=ev.sha256,
+    _custody(db, ev, event="sealed", actor=actor, at=now, vault=vault, hash_before=ev.sha256, hash_after=ev.sha256,
              details={"encryption": "AES-256-GCM chunks, key wrapped (RFC 3394)", "kek": ev.kek_id})
     audit.record(db, actor=actor, action="evidence.sealed", object_type="evidence", object_id=str(ev.id), at=now,
                  details={"sha256": ev.sha256, "size": size})
@@ -193,7 +214,7 @@ def open_content(db: Session, *, actor: Principal, vault: Vault, evidence_id: uu
     key, fid = _key(vault, ev), bytes.fromhex(ev.file_id)
     with vault.storage.reader(ev.storage_name) as f:
         crypto.verify_stream(f, data_key=key, file_id=fid, sha256=ev.sha256)  # IntegrityError names the chunk
-    _custody(db, ev, event="opened", actor=actor, at=now, hash_before=ev.sha256, hash_after=ev.sha256)
+    _custody(db, ev, event="opened", actor=actor, at=now, vault=vault, hash_before=ev.sha256, hash_after=ev.sha256)
     audit.record(db, actor=actor, action="evidence.read", object_type="evidence", object_id=str(ev.id), at=now,
                  personal_data=True)
 
@@ -220,7 +241,7 @@ def dispose(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UU
         raise Conflict("already disposed")
     before = ev.sha256
     ev.wrapped_key, ev.kek_id, ev.status = None, None, "disposed"
-    _custody(db, ev, event="disposed", actor=actor, at=now, hash_before=before, hash_after=None,
+    _custody(db, ev, event="disposed", actor=actor, at=now, vault=vault, hash_before=before, hash_after=None,
              details={"reason": reason.strip(), "method": "data key erased; ciphertext deleted"})
     audit.record(db, actor=actor, action="evidence.disposed", object_type="evidence", object_id=str(ev.id), at=now,
                  details={"reason": reason.strip()})

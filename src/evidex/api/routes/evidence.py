@@ -92,12 +92,12 @@ def content(evidence_id: uuid.UUID, request: Request, db: SessionDep, now: NowDe
 
 
 @router.get("/evidence/{evidence_id}/custody", response_model=Custody, responses=NOT_FOUND)
-def custody(evidence_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> Custody:
+def custody(evidence_id: uuid.UUID, request: Request, db: SessionDep, principal: CurrentPrincipal) -> Custody:
     """The chain of custody, checked link by link."""
     evidence.get(db, actor=principal, evidence_id=evidence_id)
     rows = db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == evidence_id)
                       .order_by(CustodyEvent.seq)).scalars()
-    problems = evidence.verify_custody(db, evidence_id)
+    problems = evidence.verify_custody(db, evidence_id, signer=_vault(request).signer)
     return Custody(intact=not problems, problems=problems, events=[CustodyEventRead.model_validate(r) for r in rows])
 
 
