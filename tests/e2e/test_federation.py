@@ -7,98 +7,45 @@ import datetime as dt
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-import pyotp
 import pytest
 import sqlalchemy as sa
 
 from evidex.core.db import make_engine, make_sessionmaker
+from evidex.exchange.demo import DemoNode
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
 from evidex.parties.roles import Role
-from evidex.parties.service import create_user
 from evidex.requests.demo import example_document
 from tests.conftest import ROOT, run_cli
-from tests.e2e.test_server import free_port
 
-PASSWORD = "node test password"
 PASSPHRASE = "node key passphrase 2026"
 
 
-class Node:
-    def __init__(self, party: str, tmp: Path) -> None:
-        self.party, self.port = party, free_port()
-        self.dir = tmp / party
-        self.url = f"https://127.0.0.1:{self.port}"
-        self.env = {"EVIDEX_DATABASE_URL": f"sqlite:///{self.dir / 'evidex.db'}", "EVIDEX_NODE_PARTY": party,
-                    "EVIDEX_NODE_DIR": str(self.dir / "node"), "EVIDEX_NODE_KEY_PASSPHRASE": PASSPHRASE}
-        self.proc: subprocess.Popen[str] | None = None
-        self.secrets: dict[str, str] = {}
+class Node(DemoNode):
+    """A node process for the tests: the demo's node, plus a CLI that returns its result and reads of
+    its database."""
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def __init__(self, party: str, tmp: Path) -> None:
+        super().__init__(party, tmp, PASSPHRASE)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[override]
         r = run_cli(*args, env=self.env)
         assert r.returncode == 0, (args, r.stdout, r.stderr)
         return r
 
-    def add_users(self, *names: tuple[str, Role]) -> None:
-        engine = make_engine(self.env["EVIDEX_DATABASE_URL"])
-        with make_sessionmaker(engine)() as db:
-            for name, role in names:
-                u = create_user(db, username=name, display_name=name, party=self.party, role=role,
-                                now=dt.datetime.now(dt.UTC), password=PASSWORD)
-                self.secrets[name] = u.totp_secret or ""
-            db.commit()
-        engine.dispose()
-
-    def start(self) -> None:
-        env = {**os.environ, **self.env, "PYTHONIOENCODING": "utf-8"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--tls", "--port", str(self.port),
-                                      "--worker-interval", "1"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        for _ in range(150):
-            try:
-                if self.http().get("/api/v1/health").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"{self.party} node did not start: {self.proc.stdout.read() if self.proc.stdout else ''}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-    def http(self, token: str | None = None) -> httpx.Client:
-        ctx = ssl.create_default_context(cafile=str(self.dir / "node" / "tls.crt.pem"))  # pinned
-        ctx.check_hostname = False
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, verify=ctx, headers=headers, timeout=20)
-
-    def login(self, name: str) -> httpx.Client:
-        r = self.http().post("/api/v1/auth/login", json={"username": name, "password": PASSWORD,
-                                                         "totp_code": pyotp.TOTP(self.secrets[name]).now()})
-        assert r.status_code == 200, r.text
-        return self.http(r.json()["token"])
+    add_users = DemoNode.users
 
     def login_new(self, name: str) -> httpx.Client:
-        self.add_users((name, Role.contact_24_7))
+        self.users((name, Role.contact_24_7))
         return self.login(name)
 
     def rows(self, model, *where):  # type: ignore[no-untyped-def]
-        engine = make_engine(self.env["EVIDEX_DATABASE_URL"])
-        with make_sessionmaker(engine)() as db:
-            out = list(db.execute(sa.select(model).where(*where)).scalars())
-        engine.dispose()
-        return out
+        return self.query(lambda db: list(db.execute(sa.select(model).where(*where)).scalars()))
 
 
 def wait_for(check, what: str, seconds: float = 30):  # type: ignore[no-untyped-def]
