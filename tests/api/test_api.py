@@ -203,3 +203,21 @@ def test_totp_window(api):
     old = pyotp.TOTP(secret).at(api.clock.now - dt.timedelta(minutes=5))
     r = api.client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD, "totp_code": old})
     assert r.status_code == 401
+
+
+def test_repeated_failed_logins_lock_the_account_for_a_while(api):
+    name, _ = api.user("RS", Role.contact_24_7)
+    with api.sessionmaker() as db:
+        from evidex.parties.models import User
+
+        secret = db.execute(sa.select(User.totp_secret).where(User.username == name)).scalar_one()
+
+    def attempt(password):
+        return api.client.post("/api/v1/auth/login", json={"username": name, "password": password,
+                                                           "totp_code": pyotp.TOTP(secret).at(api.clock.now)})
+
+    for _ in range(5):
+        assert attempt("wrong password!!").status_code == 401
+    assert attempt(PASSWORD).status_code == 401  # locked, even with the right password
+    api.clock.now += dt.timedelta(minutes=16)
+    assert attempt(PASSWORD).status_code == 200

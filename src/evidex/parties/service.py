@@ -68,6 +68,8 @@ def issue_api_token(db: Session, *, user: User, name: str, now: dt.datetime,
 
 
 SESSION_PREFIX = "evs_"
+MAX_FAILED_LOGINS = 5
+LOCKOUT = dt.timedelta(minutes=15)
 TOKEN_PREFIX = "evx_"
 
 
@@ -81,11 +83,18 @@ def login(db: Session, *, username: str, password: str, totp_code: str | None, n
     from evidex.parties.models import UserSession
 
     user = db.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
+    if user is not None and user.locked_until is not None and now < user.locked_until:
+        raise AuthError("invalid username, password or second factor")  # locked: the same answer, no hint
     ok = user is not None and user.is_active and not user.is_system and check_password(user, password)
     if ok and user is not None and user.totp_secret:
         ok = bool(totp_code) and pyotp.TOTP(user.totp_secret).verify(str(totp_code), for_time=now, valid_window=1)
     if not ok or user is None:
+        if user is not None:  # repeated failures lock the account for a while (recorded by the caller's commit)
+            user.failed_logins = (user.failed_logins or 0) + 1
+            if user.failed_logins >= MAX_FAILED_LOGINS:
+                user.failed_logins, user.locked_until = 0, now + LOCKOUT
         raise AuthError("invalid username, password or second factor")
+    user.failed_logins, user.locked_until = 0, None
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
     expires = now + dt.timedelta(minutes=session_minutes)
     db.add(UserSession(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=expires))

@@ -13,8 +13,12 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/login", response_model=TokenOut, responses={401: {"description": "Invalid credentials"}})
 def login(body: LoginIn, db: SessionDep, now: NowDep, settings: SettingsDep) -> TokenOut:
     """Password and second factor (TOTP) for people. Returns a session token that expires."""
-    token, expires, user = users.login(db, username=body.username, password=body.password, totp_code=body.totp_code,
-                                       now=now, session_minutes=settings.session_minutes)
+    try:
+        token, expires, user = users.login(db, username=body.username, password=body.password,
+                                           totp_code=body.totp_code, now=now, session_minutes=settings.session_minutes)
+    except users.AuthError:
+        db.commit()  # keep the failure count: it locks the account after repeated failures
+        raise
     db.commit()
     return TokenOut(token=token, expires_at=expires, user=UserRead.model_validate(user))
 
