@@ -98,19 +98,20 @@ def encrypt_stream(src: BinaryIO | Iterable[bytes], dst: BinaryIO, *, data_key: 
     """Encrypt `src` into `dst` chunk by chunk, hashing the plaintext on the way."""
     if len(file_id) != 16:
         raise ValueError("file_id must be 16 bytes")
-    aead, prefix, digest = AESGCM(data_key), os.urandom(4), hashlib.sha256()
-    dst.write(_HEADER.pack(MAGIC, file_id, chunk_size, prefix))
+    head, prefix = header(file_id, chunk_size)
+    digest = hashlib.sha256()
+    dst.write(head)
     index, size = 0, 0
     pending: bytes | None = None
     for piece in _chunks(src, chunk_size):
         if pending is not None:  # one chunk of look-ahead, to know which chunk is the last
-            dst.write(aead.encrypt(prefix + struct.pack(">Q", index), pending, _AAD.pack(file_id, index, False)))
+            dst.write(encrypt_chunk(data_key, prefix, file_id, index, pending, last=False))
             index += 1
         digest.update(piece)
         size += len(piece)
         pending = piece
     # The last chunk is always written (empty for an empty file) and marked last: truncation shows.
-    dst.write(aead.encrypt(prefix + struct.pack(">Q", index), pending or b"", _AAD.pack(file_id, index, True)))
+    dst.write(encrypt_chunk(data_key, prefix, file_id, index, pending or b"", last=True))
     return Sealed(sha256=digest.hexdigest(), size=size, chunks=index + 1)
 
 

@@ -103,8 +103,13 @@ def active_peer(db: Session, party: str) -> Peer | None:
 # --------------------------------------------------------------------------- receipts
 def sign_receipt(node: NodeIdentity, *, kind: str, msg_id: str, conversation_id: str, payload_sha256: str,
                  at: dt.datetime) -> str:
-    claims = {"receipt": kind, "msg_id": msg_id, "conversation_id": conversation_id,
-              "payload_sha256": payload_sha256, "by": node.party, "at": at.astimezone(dt.UTC).isoformat()}
+    return _sign_claims(node, kind, {"receipt": kind, "msg_id": msg_id, "conversation_id": conversation_id,
+                                     "payload_sha256": payload_sha256, "by": node.party,
+                                     "at": at.astimezone(dt.UTC).isoformat()})
+
+
+def _sign_claims(node: NodeIdentity, kind: str, claims: dict[str, Any]) -> str:
+    """A JWS (Ed25519) by this node over JSON claims: receipts and error replies alike."""
     return jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": node.signing_jwk["kid"], "evx_receipt": kind},
                                  json.dumps(claims, sort_keys=True).encode("utf-8"), node.signing_okp(),
                                  registry=RECEIPT_REGISTRY)
@@ -305,11 +310,8 @@ def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetim
 
 
 def _signed_error(node: NodeIdentity, e: EnvelopeRejected, now: dt.datetime) -> str:
-    claims = {"error": e.reason, "detail": str(e), "msg_id": e.msg_id, "by": node.party,
-              "at": now.astimezone(dt.UTC).isoformat()}
-    return jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": node.signing_jwk["kid"], "evx_receipt": "error"},
-                                 json.dumps(claims, sort_keys=True).encode("utf-8"), node.signing_okp(),
-                                 registry=RECEIPT_REGISTRY)
+    return _sign_claims(node, "error", {"error": e.reason, "detail": str(e), "msg_id": e.msg_id, "by": node.party,
+                                        "at": now.astimezone(dt.UTC).isoformat()})
 
 
 def outbox_status(db: Session) -> list[dict[str, Any]]:

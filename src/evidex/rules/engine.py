@@ -116,43 +116,6 @@ def _in_elements(name: str) -> bool:
     return "." not in name and name not in _TOP_LEVEL and name != "issuing_authority"
 
 
-def present_names(doc: RequestDocument) -> set[str]:
-    """Names of every element the document shows (one pass, so each rule is a set lookup)."""
-    out: set[str] = set()
-    for k, v in doc.elements.items():
-        if v.__class__ is str:
-            if v.strip():
-                out.add(k)
-        elif v is not None and v is not False and is_present(v):
-            out.add(k)
-    if doc.issued_on is not None:
-        out.add("issued_on")
-    if doc.received_on is not None:
-        out.add("received_on")
-    if doc.data_category is not None:
-        out.add("data_category")
-    if doc.case_reference and doc.case_reference.strip():
-        out.add("case_reference")
-    if doc.language and doc.language.strip():
-        out.add("language")
-    ia = doc.issuing_authority
-    if ia is not None:
-        if ia.name and ia.name.strip():
-            out.add("issuing_authority")
-        c = ia.contact
-        if c is not None and any(x and x.strip() for x in (c.address, c.email, c.phone)):
-            out.add("issuing_authority.contact")
-    ad = doc.addressee
-    if ad is not None:
-        for sub in ("name", "address", "kind"):
-            v = getattr(ad, sub)
-            if v and v.strip():
-                out.add(f"addressee.{sub}")
-        if ad.accepted_languages:
-            out.add("addressee.accepted_languages")
-    return out
-
-
 @dataclass(slots=True)
 class _Ctx:
     doc: RequestDocument
@@ -171,7 +134,9 @@ class _Ctx:
     def has(self, name: str) -> bool:
         hit = self.present.get(name)
         if hit is None:
-            hit = self.present[name] = is_present(element_value(self.doc, name))
+            getter = _TOP_GETTERS.get(name)
+            hit = self.present[name] = getter(self.doc) if getter is not None else is_present(
+                element_value(self.doc, name))
         return hit
 
     def holds(self, c: Condition | None) -> bool:
@@ -283,6 +248,7 @@ def _party_endpoint(party: PartyProfile, role: str) -> tuple[Endpoint, bool]:
             hit = (Endpoint(party=party.code, authority=role, name=auth.name, contact=contact), True)
         if len(_ENDPOINTS) > 4096:
             _ENDPOINTS.clear()
+            _KEEP_PROFILES.clear()
         _ENDPOINTS[key] = hit
         _KEEP_PROFILES.append(party)  # ids stay unique while cached
     return hit
@@ -292,9 +258,7 @@ _KEEP_PROFILES: list[PartyProfile] = []
 
 
 def _from_endpoint(ctx: _Ctx, which: str) -> Endpoint:
-    doc, party = ctx.doc, ctx.requesting
-    if which == "sender":
-        which = doc.sent_by if doc.sent_by in AUTHORITY_ROLES else "issuing_authority"
+    doc, party = ctx.doc, ctx.requesting  # `which` is resolved already: "sender" never reaches here
     if which in AUTHORITY_ROLES:
         return _party_endpoint(party, which)[0]
     if which == "interpol":
@@ -654,7 +618,7 @@ class Engine:
                         continue
                 elif is_present(v):
                     continue
-            elif getter(doc) if (getter := _TOP_GETTERS.get(name)) is not None else has(name):
+            elif getter(doc) if (getter := _TOP_GETTERS.get(name)) is not None else has(name):  # hot path
                 continue
             _missing_named(ctx, rb, name, article, label)
         for spec in plan.conditional:

@@ -158,13 +158,10 @@ def load_rulebook(directory: Path | None = None) -> Rulebook:
     for t in types.values():
         vocab.update(e.name for e in (*t.elements, *t.optional_elements))
     for e in catalogue.values():
-        for attr in ("elements",):
-            for spec in getattr(e.effect, attr, []) or []:
-                vocab.add(spec.name)
-        if isinstance(e.effect, ExcludesType) and e.effect.element:
-            vocab.add(e.effect.element)
-        if hasattr(e.effect, "element") and isinstance(e.effect.element, str):
-            vocab.add(e.effect.element)
+        vocab.update(spec.name for spec in getattr(e.effect, "elements", []))
+        element = getattr(e.effect, "element", None)
+        if isinstance(element, str):
+            vocab.add(element)
     return Rulebook(
         instruments=instruments,
         types=types,

@@ -23,9 +23,7 @@ AuthorityRole = Literal[
 AUTHORITY_ROLES: tuple[str, ...] = AuthorityRole.__args__  # type: ignore[attr-defined]
 
 SentBy = Literal["central_authority", "contact_24_7", "competent_authority", "judicial_authority", "interpol"]
-SENT_BY: tuple[str, ...] = SentBy.__args__  # type: ignore[attr-defined]
 DataCategory = Literal["subscriber", "traffic", "content", "registration"]
-DATA_CATEGORIES: tuple[str, ...] = DataCategory.__args__  # type: ignore[attr-defined]
 AuthorityKind = Literal["prosecutor", "judge", "court", "police", "other"]
 InstrumentCode = Literal["ETS185", "CETS224", "UNCC"]
 assert InstrumentCode.__args__ == INSTRUMENTS  # type: ignore[attr-defined]
