@@ -140,7 +140,11 @@ def test_case_export_is_accepted_by_case_validate(api, database_url, tmp_path):
     doc = json.loads(out.read_text())
     types = [o["@type"] for o in doc["@graph"]]
     assert types.count("uco-observable:File") == 2 and "case-investigation:Investigation" in types
-    assert types.count("case-investigation:InvestigativeAction") == 5  # produced, sealed ×2, opened
+    # produced, sealed ×2, opened, and the export itself ×2 (a custody event of each file)
+    assert types.count("case-investigation:InvestigativeAction") == 7
+    assert sorted(o["uco-core:name"] for o in doc["@graph"] if o["@type"].endswith("InvestigativeAction")) == \
+        ["exported", "exported", "opened", "produced", "produced", "sealed", "sealed"]
+    assert "Conditions" not in r.stderr and "2 file(s) recorded as exported" in r.stdout
     validator = shutil.which("case_validate") or str(__import__("pathlib").Path(sys.executable).parent / "case_validate")
     v = subprocess.run([validator, str(out)], capture_output=True, text=True, timeout=120)
     assert v.returncode == 0 and "Conforms: True" in v.stdout, v.stdout[:3000] + v.stderr[-2000:]

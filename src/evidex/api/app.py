@@ -18,8 +18,7 @@ from evidex.api.schemas import Problem
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.settings import Settings
-from evidex.evidence.service import Vault
-from evidex.evidence.storage import LocalStorage
+from evidex.evidence.service import build_vault
 from evidex.exchange import flows, keys
 from evidex.exchange.keys import NodeIdentity
 from evidex.requests.service import Domain
@@ -49,7 +48,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     if node is not None:
         domain = dataclasses.replace(domain, announce=flows.announcer(node))
     sessions = make_sessionmaker(engine)
-    watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node)
+    vault = build_vault(settings, node, domain.retention_days())
+    watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node, vault=vault)
                if worker_interval else None)
 
     @asynccontextmanager
@@ -77,9 +77,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.clock = clock
     app.state.schema_revision = current_revision(engine) or ""
     app.state.node = node
-    app.state.vault = Vault.from_secret(LocalStorage(settings.evidence_dir), settings.secret_key.get_secret_value().encode(),
-                                        signer=node)
-    app.state.applier = flows.applier(node, domain) if node is not None else None
+    app.state.vault = vault
+    app.state.applier = flows.applier(node, domain, vault) if node is not None else None
     errors.install(app)
     errors.install_input_guard(app)
     common: dict[int | str, dict[str, Any]] = {

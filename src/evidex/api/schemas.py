@@ -253,6 +253,9 @@ class EvidenceRead(BaseModel):
     bytes_received: int
     created_at: dt.datetime
     sealed_at: dt.datetime | None
+    retain_until: dt.datetime | None = Field(default=None, description="End of the retention period (CETS224 "
+                                                                       "Art 14(5)); disposed of after it")
+    package_id: uuid.UUID | None = None
     conditions: list[str] = Field(default=[], description="Binding conditions of use, shown with every access")
 
 
@@ -277,4 +280,69 @@ class Custody(BaseModel):
 
 class DisposeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class PackageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    evidence_ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000, description="Sealed files of the request")
+
+
+class PackageFileRead(BaseModel):
+    position: int
+    name: str
+    media_type: str | None = None
+    size: int
+    sha256: str
+    evidence_id: str | None = Field(description="This node's file (the source, or the file received)")
+    status: str | None
+    chunks_received: int | None = None
+
+
+class PackageRead(BaseModel):
+    id: uuid.UUID
+    direction: Literal["outgoing", "incoming"]
+    peer: str
+    request_id: uuid.UUID
+    status: str = Field(description="outgoing: sending → sent → received | mismatch; incoming: receiving → "
+                                    "received | mismatch")
+    manifest_sha256: str
+    signature: str = Field(description="JWS (Ed25519) of the manifest by the producing node")
+    conditions: list[str]
+    problems: list[str]
+    files: list[PackageFileRead]
+    receipts: list[dict[str, Any]]
+    last_error: str | None
+    created_at: dt.datetime
+    settled_at: dt.datetime | None
+
+
+class OnwardAuthorisationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recipient: str = Field(min_length=2, max_length=120, description="Third State or international organisation")
+    purpose: str = Field(min_length=1, max_length=2000)
+    reference: str = Field(min_length=1, max_length=300, description="The transferring Party's authorisation")
+
+
+class OnwardAuthorisationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    request_id: uuid.UUID
+    granted_by: str
+    recipient: str
+    purpose: str
+    reference: str
+    recorded_by: str
+    recorded_at: dt.datetime
+
+
+class OnwardTransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recipient: str = Field(min_length=2, max_length=120)
+    purpose: str = Field(min_length=1, max_length=2000)
+
+
+class RetentionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    retain_until: dt.datetime
     reason: str = Field(min_length=1, max_length=2000)

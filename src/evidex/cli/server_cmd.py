@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,6 +19,18 @@ requests_app = typer.Typer(help="Requests held by this node.", no_args_is_help=T
 
 
 _settings = load_settings
+
+
+def _vault(settings: Any) -> Any:
+    """The evidence vault, signing custody events with the node key when it can be opened."""
+    from evidex.evidence.service import build_vault
+    from evidex.exchange import keys
+    from evidex.requests.service import Domain
+
+    signer = None
+    if settings.node_key_passphrase is not None and (settings.node_dir / "node.json").exists():
+        signer = keys.load(settings.node_dir, settings.node_key_passphrase.get_secret_value().encode())
+    return build_vault(settings, signer, Domain().retention_days())
 
 
 def _now(value: str | None) -> dt.datetime:
@@ -72,10 +84,15 @@ def worker(
     settings = _settings()
     engine = make_engine(settings.database_url, pool_pre_ping=True)
     require_migrated(engine)
-    sessions, tz = make_sessionmaker(engine), Domain().party_timezones()
+    from evidex.evidence.service import sweep_retention
+
+    sessions, tz, vault = make_sessionmaker(engine), Domain().party_timezones(), _vault(settings)
     while True:
         r = run_once(sessions, _now(now), tz)
         typer.echo(f"deadlines: {r.reminders} reminder(s), {r.overdue} overdue, {r.next_steps} next step(s)")
+        with sessions() as db:
+            kept = sweep_retention(db, vault=vault, now=_now(now))
+        typer.echo(f"retention: {kept.warned} review warning(s), {kept.disposed} disposed")
         if once:
             break
         time.sleep(interval)
@@ -223,17 +240,33 @@ def export_case(
         rid = _uuid.UUID(request_id)
     except ValueError as e:
         raise fail(f"{request_id!r} is not a request id") from e
+    import os
+    from pathlib import Path
+
+    from evidex.audit import service as audit
+    from evidex.evidence.service import record_export
+
     settings = _settings()
     engine = make_engine(settings.database_url)
     require_migrated(engine)
-    with make_sessionmaker(engine)() as db:
-        doc = build_case(db, party=settings.node_party, request_id=rid)
-        from evidex.audit import service as audit
-
-        audit.record(db, actor=Principal.system(settings.node_party), action="evidence.export_case",
-                     object_type="request", object_id=str(rid), at=dt.datetime.now(dt.UTC), details={"out": out})
-        db.commit()
-    engine.dispose()
-    with open(out, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, ensure_ascii=False)
-    typer.echo(f"wrote {out}: {len(doc['@graph'])} CASE/UCO objects")
+    target = Path(out)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    actor, now = Principal.system(settings.node_party), dt.datetime.now(dt.UTC)
+    try:
+        with make_sessionmaker(engine)() as db:
+            # The export is itself a custody event of each file, and the export shows it.
+            n = record_export(db, actor=actor, vault=_vault(settings), request_id=rid, target=str(target.resolve()),
+                              now=now)
+            doc = build_case(db, party=settings.node_party, request_id=rid)
+            audit.record(db, actor=actor, action="evidence.export_case", object_type="request", object_id=str(rid),
+                         at=now, details={"out": str(target.resolve()), "files": n})
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=2, ensure_ascii=False)
+            db.commit()
+        os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise fail(f"cannot write {out}: {e.strerror or e}") from e
+    finally:
+        engine.dispose()
+    typer.echo(f"wrote {out}: {len(doc['@graph'])} CASE/UCO objects; {n} file(s) recorded as exported")

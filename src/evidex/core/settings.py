@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=default_database_url)
     node_party: str = Field(default="RS", pattern=r"^[A-Z]{2}$", description="The Party this node serves")
     evidence_dir: Path = Field(default_factory=lambda: data_home() / "evidence")
+    evidence_url: str | None = None  # s3://bucket/prefix for object storage (AWS_* settings for endpoint, keys)
     secret_key: SecretStr = SecretStr(INSECURE_SECRET)
     session_minutes: int = Field(default=480, gt=0, le=7 * 24 * 60)
     parties_file: Path | None = None  # Party profiles replacing the shipped (example) set

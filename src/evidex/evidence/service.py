@@ -9,7 +9,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from evidex.audit import service as audit
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.evidence import crypto
-from evidex.evidence.models import CustodyEvent, EvidenceFile
-from evidex.evidence.storage import LocalStorage
+from evidex.evidence.models import CustodyEvent, EvidenceFile, OnwardAuthorisation
+from evidex.evidence.storage import Storage
 from evidex.exchange.envelope import SIGNATURE_ALG
 from evidex.exchange.keys import NodeIdentity
 from evidex.parties.roles import Principal, Role
@@ -37,19 +37,25 @@ MAX_FILE = 1 << 40  # 1 TiB
 
 @dataclass(frozen=True)
 class Vault:
-    storage: LocalStorage
+    storage: Storage
     keys: crypto.KeyRing
     signer: NodeIdentity | None = None  # with a node identity, custody events are signed by the node
+    retention_days: dict[str, int] = field(default_factory=dict)  # per Party profile (CETS224 Art 14(5))
 
     @classmethod
-    def from_secret(cls, storage: LocalStorage, secret: bytes, signer: NodeIdentity | None = None) -> Vault:
+    def from_secret(cls, storage: Storage, secret: bytes, signer: NodeIdentity | None = None,
+                    retention_days: dict[str, int] | None = None) -> Vault:
         """The key-encryption key derives from the node secret (HKDF); its id names it for rotation."""
         kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"evidex evidence kek v1").derive(secret)
-        return cls(storage, crypto.KeyRing({"k-" + hashlib.sha256(kek).hexdigest()[:12]: kek},
-                                           "k-" + hashlib.sha256(kek).hexdigest()[:12]), signer)
+        kid = "k-" + hashlib.sha256(kek).hexdigest()[:12]
+        return cls(storage, crypto.KeyRing({kid: kek}, kid), signer, dict(retention_days or {}))
+
+    def retain_until(self, party: str, sealed_at: dt.datetime) -> dt.datetime | None:
+        days = self.retention_days.get(party)
+        return sealed_at + dt.timedelta(days=days) if days else None
 
 
-def _custody(db: Session, ev: EvidenceFile, *, event: str, actor: Principal, at: dt.datetime, vault: Vault,
+def custody(db: Session, ev: EvidenceFile, *, event: str, actor: Principal, at: dt.datetime, vault: Vault,
              hash_before: str | None = None, hash_after: str | None = None, details: dict[str, Any] | None = None) -> None:
     last = db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
                       .order_by(CustodyEvent.seq.desc()).limit(1)).scalar_one_or_none()
@@ -113,18 +119,8 @@ def start_upload(db: Session, *, actor: Principal, vault: Vault, request_id: uui
     req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)
     if not (0 <= size <= MAX_FILE) or len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256.lower()):
         raise Invalid("declare the size in bytes and the SHA-256 (64 hex digits) of the file")
-    data_key = crypto.new_data_key()
-    wrapped = vault.keys.wrap(data_key)
-    fid = uuid.uuid4().bytes
-    head, _ = crypto.header(fid, crypto.CHUNK_SIZE)
-    ev = EvidenceFile(party=actor.party, request_id=req.id, name=name, media_type=media_type, declared_size=size,
-                      declared_sha256=sha256.lower(), status="uploading", chunk_size=crypto.CHUNK_SIZE,
-                      chunks_received=0, bytes_received=0, storage_name=uuid.uuid4().hex, file_id=fid.hex(),
-                      kek_id=wrapped.kek_id, wrapped_key=base64.b64encode(wrapped.wrapped).decode(),
-                      created_by=actor.user_id, created_at=now)
-    db.add(ev)
-    db.flush()
-    vault.storage.append(ev.storage_name, head, 0)
+    ev = new_file(db, vault=vault, party=actor.party, request_id=req.id, name=name, media_type=media_type,
+                  size=size, sha256=sha256, status="uploading", created_by=actor.user_id, now=now)
     audit.record(db, actor=actor, action="evidence.upload_start", object_type="evidence", object_id=str(ev.id),
                  at=now, details={"request": str(req.id), "size": size, "sha256": sha256})
     return ev
@@ -147,6 +143,11 @@ def put_chunk(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.
     ev = get(db, actor=actor, evidence_id=evidence_id)
     if ev.status != "uploading":
         raise Conflict(f"the upload is {ev.status}")
+    return store_chunk(vault, ev, index, data)
+
+
+def store_chunk(vault: Vault, ev: EvidenceFile, index: int, data: bytes) -> EvidenceFile:
+    """Encrypt and store chunk `index` of a file being assembled (upload or package transfer)."""
     last_index = _expected_chunks(ev) - 1
     expected_len = ev.chunk_size if index < last_index else ev.declared_size - last_index * ev.chunk_size
     if index > last_index or len(data) != expected_len:
@@ -167,14 +168,12 @@ def put_chunk(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.
     return ev
 
 
-def complete(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, now: dt.datetime) -> EvidenceFile:
-    """Mark the last chunk, hash what was stored, and seal — or reject a hash that differs."""
-    ev = get(db, actor=actor, evidence_id=evidence_id)
-    if ev.status != "uploading":
-        raise Conflict(f"the upload is {ev.status}")
+def finish(vault: Vault, ev: EvidenceFile) -> int:
+    """All chunks are stored: mark the last one as last, then hash what was stored (streamed).
+    Sets `ev.sha256` and returns the size; the caller compares them with what was declared."""
     n = _expected_chunks(ev)
     if ev.declared_size == 0 and ev.chunks_received == 0:
-        put_chunk(db, actor=actor, vault=vault, evidence_id=evidence_id, index=0, data=b"", now=now)
+        store_chunk(vault, ev, 0, b"")
     if ev.chunks_received != n:
         raise Conflict(f"{ev.chunks_received} of {n} chunks received; chunk {ev.chunks_received} is expected next")
     key = _key(vault, ev)
@@ -189,16 +188,53 @@ def complete(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.U
             digest.update(piece)
             size += len(piece)
     ev.sha256 = digest.hexdigest()
+    return size
+
+
+def read_chunk(vault: Vault, ev: EvidenceFile, index: int) -> bytes:
+    """Chunk `index` of a sealed file, decrypted (and so verified) on its own."""
+    n = _expected_chunks(ev)
+    if not 0 <= index < n:
+        raise Invalid(f"no chunk {index}")
+    fid, _, prefix = crypto.read_header(vault.storage.read_range(ev.storage_name, 0, crypto.HEADER_SIZE))
+    offset = crypto.HEADER_SIZE + index * (ev.chunk_size + crypto.TAG)
+    blob = vault.storage.read_range(ev.storage_name, offset, ev.chunk_size + crypto.TAG)
+    return crypto.decrypt_chunk(_key(vault, ev), prefix, fid, index, blob, last=index == n - 1)
+
+
+def new_file(db: Session, *, vault: Vault, party: str, request_id: uuid.UUID, name: str, media_type: str,
+             size: int, sha256: str, status: str, created_by: uuid.UUID | None, now: dt.datetime) -> EvidenceFile:
+    """A file record with its own data key (wrapped) and its stored header: chunks come next."""
+    wrapped = vault.keys.wrap(crypto.new_data_key())
+    fid = uuid.uuid4().bytes
+    head, _ = crypto.header(fid, crypto.CHUNK_SIZE)
+    ev = EvidenceFile(party=party, request_id=request_id, name=name, media_type=media_type, declared_size=size,
+                      declared_sha256=sha256.lower(), status=status, chunk_size=crypto.CHUNK_SIZE,
+                      chunks_received=0, bytes_received=0, storage_name=uuid.uuid4().hex, file_id=fid.hex(),
+                      kek_id=wrapped.kek_id, wrapped_key=base64.b64encode(wrapped.wrapped).decode(),
+                      created_by=created_by, created_at=now)
+    db.add(ev)
+    db.flush()
+    vault.storage.append(ev.storage_name, head, 0)
+    return ev
+
+
+def complete(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, now: dt.datetime) -> EvidenceFile:
+    """Mark the last chunk, hash what was stored, and seal — or reject a hash that differs."""
+    ev = get(db, actor=actor, evidence_id=evidence_id)
+    if ev.status != "uploading":
+        raise Conflict(f"the upload is {ev.status}")
+    size = finish(vault, ev)
     if ev.sha256 != ev.declared_sha256 or size != ev.declared_size:
         ev.status = "rejected"
         audit.record(db, actor=actor, action="evidence.rejected", object_type="evidence", object_id=str(ev.id),
                      at=now, details={"declared": ev.declared_sha256, "computed": ev.sha256})
         db.commit()
         raise Invalid(f"the file's SHA-256 is {ev.sha256}, not the declared {ev.declared_sha256}: rejected")
-    ev.status, ev.sealed_at = "sealed", now
-    _custody(db, ev, event="produced", actor=actor, at=now, vault=vault, hash_after=ev.sha256,
+    ev.status, ev.sealed_at, ev.retain_until = "sealed", now, vault.retain_until(ev.party, now)
+    custody(db, ev, event="produced", actor=actor, at=now, vault=vault, hash_after=ev.sha256,
              details={"name": ev.name, "size": size, "media_type": ev.media_type})
-    _custody(db, ev, event="sealed", actor=actor, at=now, vault=vault, hash_before=ev.sha256, hash_after=ev.sha256,
+    custody(db, ev, event="sealed", actor=actor, at=now, vault=vault, hash_before=ev.sha256, hash_after=ev.sha256,
              details={"encryption": "AES-256-GCM chunks, key wrapped (RFC 3394)", "kek": ev.kek_id})
     audit.record(db, actor=actor, action="evidence.sealed", object_type="evidence", object_id=str(ev.id), at=now,
                  details={"sha256": ev.sha256, "size": size})
@@ -214,7 +250,7 @@ def open_content(db: Session, *, actor: Principal, vault: Vault, evidence_id: uu
     key, fid = _key(vault, ev), bytes.fromhex(ev.file_id)
     with vault.storage.reader(ev.storage_name) as f:
         crypto.verify_stream(f, data_key=key, file_id=fid, sha256=ev.sha256)  # IntegrityError names the chunk
-    _custody(db, ev, event="opened", actor=actor, at=now, vault=vault, hash_before=ev.sha256, hash_after=ev.sha256)
+    custody(db, ev, event="opened", actor=actor, at=now, vault=vault, hash_before=ev.sha256, hash_after=ev.sha256)
     audit.record(db, actor=actor, action="evidence.read", object_type="evidence", object_id=str(ev.id), at=now,
                  personal_data=True)
 
@@ -236,12 +272,18 @@ def dispose(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UU
         raise Forbidden("disposal is decided by the data protection officer or the central authority")
     if not reason.strip():
         raise Invalid("disposal needs a reason (e.g. the retention period of the Party's profile ended)")
-    ev = get(db, actor=actor, evidence_id=evidence_id)
+    return erase(db, actor=actor, vault=vault, ev=get(db, actor=actor, evidence_id=evidence_id), reason=reason,
+                 now=now)
+
+
+def erase(db: Session, *, actor: Principal, vault: Vault, ev: EvidenceFile, reason: str,
+          now: dt.datetime) -> EvidenceFile:
+    """Cryptographic erasure, as decided by `dispose` or by the retention sweeper."""
     if ev.status == "disposed":
         raise Conflict("already disposed")
     before = ev.sha256
     ev.wrapped_key, ev.kek_id, ev.status = None, None, "disposed"
-    _custody(db, ev, event="disposed", actor=actor, at=now, vault=vault, hash_before=before, hash_after=None,
+    custody(db, ev, event="disposed", actor=actor, at=now, vault=vault, hash_before=before, hash_after=None,
              details={"reason": reason.strip(), "method": "data key erased; ciphertext deleted"})
     audit.record(db, actor=actor, action="evidence.disposed", object_type="evidence", object_id=str(ev.id), at=now,
                  details={"reason": reason.strip()})
@@ -259,3 +301,166 @@ def binding_conditions(db: Session, request_id: uuid.UUID) -> list[str]:
                                                         RequestCondition.binding.is_(True))
                       .order_by(RequestCondition.proposed_at)).scalars()
     return [f"{c.kind}: {c.text}" + (f" ({c.article})" if c.article else "") for c in rows]
+
+
+RETENTION_WARNING = dt.timedelta(days=30)
+RETENTION_KEEPERS = DISPOSERS
+
+
+def build_vault(settings: Any, signer: NodeIdentity | None, retention_days: dict[str, int]) -> Vault:
+    """The node's vault from its settings: storage (EVIDEX_EVIDENCE_URL or the local folder), key,
+    signer and the Parties' retention periods."""
+    from evidex.evidence.storage import open_storage
+
+    return Vault.from_secret(open_storage(settings.evidence_url, settings.evidence_dir),
+                             settings.secret_key.get_secret_value().encode(), signer=signer,
+                             retention_days=retention_days)
+
+
+def extend_retention(db: Session, *, actor: Principal, evidence_id: uuid.UUID, until: dt.datetime, reason: str,
+                     now: dt.datetime) -> EvidenceFile:
+    """The periodic review of CETS224 Art 14(5): the data are still needed, so they are kept longer."""
+    if actor.role not in RETENTION_KEEPERS:
+        raise Forbidden("retention is reviewed by the data protection officer or the central authority")
+    ev = get(db, actor=actor, evidence_id=evidence_id)
+    if ev.status != "sealed":
+        raise Conflict(f"the evidence is {ev.status}")
+    if until.tzinfo is None or until <= now:
+        raise Invalid("retain_until must be a future time with its time zone")
+    if not reason.strip():
+        raise Invalid("say why the data are still needed (CETS224 Art 14(5))")
+    before, ev.retain_until = ev.retain_until, until
+    audit.record(db, actor=actor, action="evidence.retention_extended", object_type="evidence", object_id=str(ev.id),
+                 at=now, details={"from": before.isoformat() if before else None, "to": until.isoformat(),
+                                  "reason": reason.strip()})
+    return ev
+
+
+@dataclass
+class RetentionReport:
+    warned: int = 0
+    disposed: int = 0
+
+
+def sweep_retention(db: Session, *, vault: Vault, now: dt.datetime) -> RetentionReport:
+    """Retention (CETS224 Art 14(5)): warn the Party's users a month before a file's retention
+    period ends (time for the review), and dispose of it when it has ended without extension."""
+    from evidex.requests.models import Notification
+
+    report = RetentionReport()
+    due = db.execute(sa.select(EvidenceFile).where(EvidenceFile.status == "sealed",
+                                                   EvidenceFile.retain_until.is_not(None),
+                                                   EvidenceFile.retain_until <= now + RETENTION_WARNING)
+                     .order_by(EvidenceFile.retain_until)).scalars().all()
+    for ev in due:
+        assert ev.retain_until is not None
+        if ev.retain_until <= now:
+            erase(db, actor=Principal.system(ev.party), vault=vault, ev=ev, now=now,
+                  reason=f"retention period ended on {ev.retain_until.date().isoformat()} (Party profile; "
+                         "CETS224 Art 14(5))")
+            report.disposed += 1
+            continue
+        marker = f"[evidence {ev.id}]"
+        exists = db.execute(sa.select(Notification.id).where(Notification.request_id == ev.request_id,
+                                                             Notification.kind == "retention_review",
+                                                             Notification.message.contains(marker))).first()
+        if not exists:
+            db.add(Notification(party=ev.party, request_id=ev.request_id, deadline_id=None, kind="retention_review",
+                                article="CETS224 Art 14(5)", created_at=now,
+                                message=f"{marker} {ev.name}: its retention period ends on "
+                                        f"{ev.retain_until.date().isoformat()}. Review whether it is still needed "
+                                        "and extend it, or it will be disposed of."))
+            report.warned += 1
+    db.commit()
+    return report
+
+
+# --------------------------------------------------------------------------- onward transfer (CETS224 Art 14(10))
+ONWARD_RECORDERS = frozenset({Role.central_authority, Role.data_protection_officer})
+ONWARD_SENDERS = frozenset({Role.central_authority, Role.competent_authority})
+
+
+def record_onward_authorisation(db: Session, *, actor: Principal, request_id: uuid.UUID, recipient: str,
+                                purpose: str, reference: str, now: dt.datetime) -> OnwardAuthorisation:
+    """Record the transferring Party's authorisation to pass the data it supplied for this request
+    on to a third State or international organisation (CETS224 Art 14(10))."""
+    if actor.role not in ONWARD_RECORDERS:
+        raise Forbidden("authorisations are recorded by the central authority or the data protection officer")
+    req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)
+    if req.direction != "outgoing":
+        raise Conflict("this node's Party supplied these data itself: it needs no other Party's authorisation")
+    recipient, purpose, reference = recipient.strip(), purpose.strip(), reference.strip()
+    if not (recipient and purpose and reference):
+        raise Invalid("name the recipient, the purpose and the authorisation's reference")
+    row = OnwardAuthorisation(party=actor.party, request_id=req.id, granted_by=req.requested_party,
+                              recipient=recipient, purpose=purpose, reference=reference, recorded_by=actor.username,
+                              recorded_at=now)
+    db.add(row)
+    db.flush()
+    audit.record(db, actor=actor, action="evidence.onward_authorisation", object_type="request",
+                 object_id=str(req.id), at=now,
+                 details={"granted_by": req.requested_party, "recipient": recipient, "reference": reference})
+    return row
+
+
+def onward_authorisations(db: Session, *, actor: Principal, request_id: uuid.UUID) -> list[OnwardAuthorisation]:
+    req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)
+    return list(db.execute(sa.select(OnwardAuthorisation).where(OnwardAuthorisation.request_id == req.id,
+                                                               OnwardAuthorisation.party == actor.party)
+                           .order_by(OnwardAuthorisation.recorded_at)).scalars())
+
+
+def onward_transfer(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, recipient: str,
+                    purpose: str, now: dt.datetime) -> tuple[EvidenceFile, OnwardAuthorisation | None, Iterator[bytes]]:
+    """A copy for a third State or international organisation. Data another Party supplied go on
+    only with that Party's recorded authorisation (CETS224 Art 14(10)); the copy is a custody event."""
+    if actor.role not in ONWARD_SENDERS:
+        raise Forbidden("onward transfers are made by the central authority or a competent authority")
+    ev = get(db, actor=actor, evidence_id=evidence_id)
+    from evidex.requests.models import Request
+
+    req = db.get(Request, ev.request_id)
+    assert req is not None
+    recipient = recipient.strip()
+    authorisation = None
+    if req.direction == "outgoing":  # the data came from the requested Party
+        authorisation = db.execute(sa.select(OnwardAuthorisation).where(
+            OnwardAuthorisation.request_id == req.id, OnwardAuthorisation.party == actor.party,
+            sa.func.lower(OnwardAuthorisation.recipient) == recipient.lower())
+            .order_by(OnwardAuthorisation.recorded_at.desc()).limit(1)).scalar_one_or_none()
+        if authorisation is None:
+            audit.record(db, actor=actor, action="evidence.onward_refused", object_type="evidence",
+                         object_id=str(ev.id), at=now, details={"recipient": recipient})
+            db.commit()
+            raise Forbidden(f"CETS224 Art 14(10): no authorisation of {req.requested_party} to transfer these data "
+                            f"to {recipient} has been recorded for this request")
+    if ev.status != "sealed" or ev.sha256 is None:
+        raise Conflict(f"the evidence is {ev.status}")
+    key, fid = _key(vault, ev), bytes.fromhex(ev.file_id)
+    with vault.storage.reader(ev.storage_name) as f:
+        crypto.verify_stream(f, data_key=key, file_id=fid, sha256=ev.sha256)
+    custody(db, ev, event="copied", actor=actor, at=now, vault=vault, hash_before=ev.sha256, hash_after=ev.sha256,
+            details={"onward_transfer_to": recipient, "purpose": purpose.strip(),
+                     "authorisation": authorisation.reference if authorisation else None,
+                     "granted_by": authorisation.granted_by if authorisation else None})
+    audit.record(db, actor=actor, action="evidence.onward_transfer", object_type="evidence", object_id=str(ev.id),
+                 at=now, personal_data=True, details={"recipient": recipient})
+
+    def stream() -> Iterator[bytes]:
+        with vault.storage.reader(ev.storage_name) as f2:
+            yield from crypto.decrypt_stream(f2, data_key=key, file_id=fid)
+
+    return ev, authorisation, stream()
+
+
+def record_export(db: Session, *, actor: Principal, vault: Vault, request_id: uuid.UUID, target: str,
+                  now: dt.datetime) -> int:
+    """An export of a request's evidence records (CASE/UCO) is a custody event of each sealed file."""
+    files = db.execute(sa.select(EvidenceFile).where(EvidenceFile.request_id == request_id,
+                                                     EvidenceFile.party == actor.party,
+                                                     EvidenceFile.status == "sealed")).scalars().all()
+    for ev in files:
+        custody(db, ev, event="exported", actor=actor, at=now, vault=vault, hash_before=ev.sha256,
+                hash_after=ev.sha256, details={"format": "CASE/UCO JSON-LD", "to": target,
+                                               "conditions": binding_conditions(db, request_id)})
+    return len(files)

@@ -29,7 +29,7 @@ SIGNATURE_ALG = "Ed25519"  # RFC 9864 fully-specified; joserfc warns on the poly
 KEY_WRAP_ALG, CONTENT_ALG = "ECDH-ES+A256KW", "A256GCM"
 MESSAGE_TYPES = frozenset({
     "request", "acknowledgement", "decision", "conditions", "conditions_answer", "data_transmitted",
-    "receipt", "error",
+    "receipt", "error", "evidence_manifest", "evidence_receipt",
 })
 DEFAULT_WINDOW = dt.timedelta(minutes=10)
 MAX_ENVELOPE_BYTES = 64 * 1024 * 1024

@@ -78,10 +78,21 @@ def announcer(node: NodeIdentity):  # type: ignore[no-untyped-def]
     return announce
 
 
-def applier(node: NodeIdentity, domain: requests.Domain):  # type: ignore[no-untyped-def]
+def applier(node: NodeIdentity, domain: requests.Domain, vault: Any = None):  # type: ignore[no-untyped-def]
+    """`vault` (an evidence Vault) lets evidence packages arrive; without it they are refused."""
     system = Principal.system(node.party)
 
     def apply(db: Session, headers: Headers, payload: dict[str, Any], now: dt.datetime) -> None:
+        if headers.type in ("evidence_manifest", "evidence_receipt"):
+            from evidex.evidence import packages  # evidence builds on the exchange, not the reverse
+
+            if headers.type == "evidence_receipt":
+                packages.record_receipt(db, node=node, headers=headers, payload=payload, now=now)
+            elif vault is None:
+                raise exchange.FederationError("this node stores no evidence")
+            else:
+                packages.register_manifest(db, node=node, vault=vault, headers=headers, payload=payload, now=now)
+            return
         if headers.type == "request":
             document = payload.get("document")
             if not isinstance(document, dict):

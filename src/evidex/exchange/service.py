@@ -103,12 +103,12 @@ def active_peer(db: Session, party: str) -> Peer | None:
 # --------------------------------------------------------------------------- receipts
 def sign_receipt(node: NodeIdentity, *, kind: str, msg_id: str, conversation_id: str, payload_sha256: str,
                  at: dt.datetime) -> str:
-    return _sign_claims(node, kind, {"receipt": kind, "msg_id": msg_id, "conversation_id": conversation_id,
+    return sign_claims(node, kind, {"receipt": kind, "msg_id": msg_id, "conversation_id": conversation_id,
                                      "payload_sha256": payload_sha256, "by": node.party,
                                      "at": at.astimezone(dt.UTC).isoformat()})
 
 
-def _sign_claims(node: NodeIdentity, kind: str, claims: dict[str, Any]) -> str:
+def sign_claims(node: NodeIdentity, kind: str, claims: dict[str, Any]) -> str:
     """A JWS (Ed25519) by this node over JSON claims: receipts and error replies alike."""
     return jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": node.signing_jwk["kid"], "evx_receipt": kind},
                                  json.dumps(claims, sort_keys=True).encode("utf-8"), node.signing_okp(),
@@ -156,7 +156,7 @@ class DeliveryReport:
     dead: int = 0
 
 
-def _client_for(peer: Peer) -> httpx.Client:
+def client_for(peer: Peer) -> httpx.Client:
     if peer.url.startswith("https://") and peer.tls_certificate:
         ctx = ssl.create_default_context(cadata=peer.tls_certificate)  # pinned: only the peer's own certificate
         ctx.check_hostname = False  # the certificate is pinned, names add nothing
@@ -165,7 +165,7 @@ def _client_for(peer: Peer) -> httpx.Client:
 
 
 def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime,
-                 client_for: Callable[[Peer], httpx.Client] = _client_for, limit: int = 500,
+                 client_for: Callable[[Peer], httpx.Client] = client_for, limit: int = 500,
                  dead_after: dt.timedelta = DEAD_AFTER,
                  clock: Callable[[], dt.datetime] | None = None) -> DeliveryReport:
     """One pass of the delivery worker: oldest first, one conversation in order. `now` decides what
@@ -215,7 +215,7 @@ def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: d
                 if msg.status != "dead":
                     msg.status = "dead"
                     msg.last_error = (msg.last_error or "") + f"; dead after {msg.attempts} attempt(s)"
-                    _alert(db, node.party, msg.conversation_id, "dead_letter", now,
+                    alert(db, node.party, msg.conversation_id, "dead_letter", now,
                            f"A {msg.type} message to {msg.recipient} could not be delivered and was set aside "
                            f"(dead letter) after {msg.attempts} attempt(s): {msg.last_error[:300]}")
                 report.dead += 1
@@ -310,7 +310,7 @@ def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetim
 
 
 def _signed_error(node: NodeIdentity, e: EnvelopeRejected, now: dt.datetime) -> str:
-    return _sign_claims(node, "error", {"error": e.reason, "detail": str(e), "msg_id": e.msg_id, "by": node.party,
+    return sign_claims(node, "error", {"error": e.reason, "detail": str(e), "msg_id": e.msg_id, "by": node.party,
                                         "at": now.astimezone(dt.UTC).isoformat()})
 
 
@@ -322,7 +322,7 @@ def outbox_status(db: Session) -> list[dict[str, Any]]:
     return [{"recipient": r, "status": s, "count": n, "oldest": o.isoformat() if o else None} for r, s, n, o in rows]
 
 
-def _alert(db: Session, party: str, conversation_id: str, kind: str, now: dt.datetime, message: str) -> None:
+def alert(db: Session, party: str, conversation_id: str, kind: str, now: dt.datetime, message: str) -> None:
     """An alert on the dashboard of the node's users, tied to the request of the conversation."""
     from evidex.requests.models import Notification, Request
 
@@ -354,7 +354,7 @@ def receipt_timeouts(db: Session, *, party: str, now: dt.datetime,
                 continue
             db.add(Receipt(msg_id=key, conversation_id=msg.conversation_id, kind=kind, issuer=msg.recipient,
                            positive=False, token=None, at=now))
-            _alert(db, party, msg.conversation_id, "negative_receipt", now,
+            alert(db, party, msg.conversation_id, "negative_receipt", now,
                    f"No {kind} receipt from {msg.recipient} within {int(limit.total_seconds() // 3600)} h for the "
                    f"{msg.type} message {msg.msg_id}: a negative {kind} receipt was recorded.")
             made += 1

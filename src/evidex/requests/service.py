@@ -52,6 +52,15 @@ class Domain:
     def party_timezones(self) -> dict[str, str]:
         return {code: self.parties.versions(code)[-1].timezone for code in self.parties.codes()}
 
+    def retention_days(self) -> dict[str, int]:
+        """Each Party's retention period for personal data (CETS224 Art 14(5)), from its profile."""
+        out = {}
+        for code in self.parties.codes():
+            days = self.parties.versions(code)[-1].retention_days
+            if days:
+                out[code] = days
+        return out
+
     def today(self, party: str, now: dt.datetime) -> dt.date:
         """Calendar date in a Party's time zone (LEGAL.md §5: deadlines are calendar days there)."""
         versions = self.parties.versions(party)

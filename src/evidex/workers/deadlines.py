@@ -118,9 +118,10 @@ class DeadlineWatcher:
     """Runs run_once every `interval` seconds in a daemon thread (the server's in-process worker)."""
 
     def __init__(self, make_session: sessionmaker[Session], clock: Callable[[], dt.datetime],
-                 party_tz: dict[str, str], interval: float = 60.0, node: Any = None) -> None:
+                 party_tz: dict[str, str], interval: float = 60.0, node: Any = None, vault: Any = None) -> None:
         self.make_session, self.clock, self.party_tz, self.interval = make_session, clock, party_tz, interval
-        self.node = node  # with a federation identity, the same loop delivers the outbox
+        self.node = node  # with a federation identity, the same loop delivers the outbox and evidence packages
+        self.vault = vault  # with the evidence vault, the same loop sweeps retention periods
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -132,6 +133,18 @@ class DeadlineWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    def _packages(self) -> None:
+        from evidex.evidence import packages
+
+        try:
+            t = packages.transfer_once(self.make_session, self.node, self.vault, self.clock(), clock=self.clock)
+            v = packages.verify_received(self.make_session, self.node, self.vault, self.clock())
+            if t.chunks or t.sent or v:
+                log.info("evidence packages: %d chunk(s) sent, %d package(s) complete, %d verified", t.chunks,
+                         t.sent, v)
+        except Exception:
+            log.exception("evidence package pass failed; retrying")
 
     def _loop(self) -> None:
         outbox_every = min(2.0, self.interval)  # messages to other nodes go out within seconds
@@ -150,12 +163,21 @@ class DeadlineWatcher:
                         log.info("outbox: %d delivered, %d retrying, %d dead", d.delivered, d.retried, d.dead)
                 except Exception:  # a worker loop logs and retries; it never dies of one bad pass
                     log.exception("outbox pass failed; retrying")
+                if self.vault is not None:
+                    self._packages()
             if time.monotonic() >= next_deadlines:
                 try:
                     r = run_once(self.make_session, self.clock(), self.party_tz)
                     if r.reminders or r.overdue or r.next_steps:
                         log.info("deadlines: %d reminder(s), %d overdue, %d next step(s)", r.reminders, r.overdue,
                                  r.next_steps)
+                    if self.vault is not None:
+                        from evidex.evidence.service import sweep_retention
+
+                        with self.make_session() as db:
+                            s = sweep_retention(db, vault=self.vault, now=self.clock())
+                        if s.warned or s.disposed:
+                            log.info("retention: %d review warning(s), %d disposed", s.warned, s.disposed)
                 except Exception:
                     log.exception("deadline pass failed; retrying in %ss", self.interval)
                 next_deadlines = time.monotonic() + self.interval

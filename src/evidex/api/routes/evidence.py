@@ -11,10 +11,25 @@ from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import StreamingResponse
 
 from evidex.api.deps import CurrentPrincipal, NowDep, SessionDep
-from evidex.api.schemas import Custody, CustodyEventRead, DisposeIn, EvidenceRead, EvidenceStart
-from evidex.core.errors import Invalid
+from evidex.api.schemas import (
+    Custody,
+    CustodyEventRead,
+    DisposeIn,
+    EvidenceRead,
+    EvidenceStart,
+    OnwardAuthorisationIn,
+    OnwardAuthorisationRead,
+    OnwardTransferIn,
+    PackageFileRead,
+    PackageIn,
+    PackageRead,
+    RetentionIn,
+)
+from evidex.core.errors import Conflict, Invalid
+from evidex.evidence import packages
 from evidex.evidence import service as evidence
 from evidex.evidence.models import CustodyEvent
+from evidex.exchange.models import Receipt
 
 router = APIRouter(tags=["evidence"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such evidence here"}}
@@ -110,3 +125,93 @@ def dispose(evidence_id: uuid.UUID, body: DisposeIn, request: Request, db: Sessi
     out = _read(db, ev)
     db.commit()
     return out
+
+
+@router.post("/evidence/{evidence_id}/retention", response_model=EvidenceRead, responses=NOT_FOUND)
+def extend_retention(evidence_id: uuid.UUID, body: RetentionIn, db: SessionDep, now: NowDep,
+                     principal: CurrentPrincipal) -> EvidenceRead:
+    """Periodic review (CETS224 Art 14(5)): keep a file longer, with the reason it is still needed."""
+    ev = evidence.extend_retention(db, actor=principal, evidence_id=evidence_id, until=body.retain_until,
+                                   reason=body.reason, now=now)
+    out = _read(db, ev)
+    db.commit()
+    return out
+
+
+# --------------------------------------------------------------------------- packages between nodes
+def _package(db: SessionDep, pkg: Any) -> PackageRead:
+    receipts = db.execute(sa.select(Receipt).where(Receipt.msg_id == str(pkg.id), Receipt.kind == "package")
+                          .order_by(Receipt.at)).scalars()
+    return PackageRead(id=pkg.id, direction=pkg.direction, peer=pkg.peer, request_id=pkg.request_id,
+                       status=pkg.status, manifest_sha256=pkg.manifest_sha256, signature=pkg.signature,
+                       conditions=list(pkg.manifest.get("conditions") or []), problems=list(pkg.problems or []),
+                       files=[PackageFileRead.model_validate(f) for f in packages.files_of(db, pkg)],
+                       receipts=[{"issuer": r.issuer, "positive": r.positive, "at": r.at.isoformat(),
+                                  "token": r.token} for r in receipts],
+                       last_error=pkg.last_error, created_at=pkg.created_at, settled_at=pkg.settled_at)
+
+
+@router.post("/requests/{request_id}/evidence-packages", status_code=status.HTTP_201_CREATED,
+             response_model=PackageRead, responses=NOT_FOUND)
+def send_package(request_id: uuid.UUID, body: PackageIn, request: Request, db: SessionDep, now: NowDep,
+                 principal: CurrentPrincipal) -> PackageRead:
+    """Send sealed files of a received request to the requesting Party's node: a manifest signed by
+    this node goes first, the files follow in verified chunks; the other node answers with a signed receipt."""
+    node = request.app.state.node
+    if node is None:
+        raise Conflict("this node has no federation identity (`evidex node init`)")
+    pkg = packages.create(db, actor=principal, vault=_vault(request), node=node, request_id=request_id,
+                          evidence_ids=body.evidence_ids, now=now)
+    out = _package(db, pkg)
+    db.commit()
+    return out
+
+
+@router.get("/requests/{request_id}/evidence-packages", response_model=list[PackageRead], responses=NOT_FOUND)
+def list_packages(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[PackageRead]:
+    """Packages sent or received for the request, with their progress and receipts."""
+    return [_package(db, p) for p in packages.for_request(db, actor=principal, request_id=request_id)]
+
+
+@router.get("/evidence-packages/{package_id}", response_model=PackageRead, responses=NOT_FOUND)
+def read_package(package_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> PackageRead:
+    return _package(db, packages.get(db, actor=principal, package_id=package_id))
+
+
+# --------------------------------------------------------------------------- onward transfer
+@router.post("/requests/{request_id}/onward-authorisations", status_code=status.HTTP_201_CREATED,
+             response_model=OnwardAuthorisationRead, responses=NOT_FOUND)
+def record_authorisation(request_id: uuid.UUID, body: OnwardAuthorisationIn, db: SessionDep, now: NowDep,
+                         principal: CurrentPrincipal) -> OnwardAuthorisationRead:
+    """Record the requested Party's authorisation to pass the data it supplied on to a third State or
+    international organisation (CETS224 Art 14(10))."""
+    row = evidence.record_onward_authorisation(db, actor=principal, request_id=request_id, recipient=body.recipient,
+                                               purpose=body.purpose, reference=body.reference, now=now)
+    out = OnwardAuthorisationRead.model_validate(row)
+    db.commit()
+    return out
+
+
+@router.get("/requests/{request_id}/onward-authorisations", response_model=list[OnwardAuthorisationRead],
+            responses=NOT_FOUND)
+def list_authorisations(request_id: uuid.UUID, db: SessionDep,
+                        principal: CurrentPrincipal) -> list[OnwardAuthorisationRead]:
+    return [OnwardAuthorisationRead.model_validate(r)
+            for r in evidence.onward_authorisations(db, actor=principal, request_id=request_id)]
+
+
+@router.post("/evidence/{evidence_id}/onward-transfers", responses={**NOT_FOUND, 200: {"content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+def onward_transfer(evidence_id: uuid.UUID, body: OnwardTransferIn, request: Request, db: SessionDep, now: NowDep,
+                    principal: CurrentPrincipal) -> StreamingResponse:
+    """A verified copy for a third State or organisation; refused (403) without the supplying Party's
+    recorded authorisation (CETS224 Art 14(10)). The copy is a custody event ('copied')."""
+    ev, auth, stream = evidence.onward_transfer(db, actor=principal, vault=_vault(request), evidence_id=evidence_id,
+                                                recipient=body.recipient, purpose=body.purpose, now=now)
+    conditions = evidence.binding_conditions(db, ev.request_id)
+    db.commit()
+    return StreamingResponse(stream, media_type="application/octet-stream",
+                             headers={"X-Evidex-SHA256": ev.sha256 or "",
+                                      "X-Evidex-Conditions": json.dumps(conditions),
+                                      "X-Evidex-Authorisation": json.dumps(auth.reference if auth else None),
+                                      "Content-Disposition": f'attachment; filename="{ev.id}"'})

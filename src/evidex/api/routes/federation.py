@@ -3,10 +3,14 @@ against the trust list, and answered with a signed receipt or a signed error."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from evidex.api.deps import NowDep, SessionDep
+from evidex.evidence import crypto, packages
 from evidex.exchange import service as exchange
 from evidex.exchange.envelope import MAX_ENVELOPE_BYTES
 
@@ -27,3 +31,44 @@ async def receive_message(request: Request, db: SessionDep, now: NowDep) -> Resp
         return PlainTextResponse("envelope too large", status_code=413)
     status, text = exchange.receive(db, node=node, envelope=body, now=now, apply=request.app.state.applier)
     return PlainTextResponse(text, status_code=status, media_type="application/jose" if status == 200 else "text/plain")
+
+
+PACKAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The package MAC does not verify"}, 404: {"description": "No such package is awaited"},
+    409: {"description": "Out of order (the chunk expected next is named) or already settled"},
+    422: {"description": "The chunk failed verification"}}
+
+
+def _rejected(e: packages.PackageRejected) -> JSONResponse:
+    return JSONResponse({"detail": str(e)}, status_code=e.status)
+
+
+@router.get("/packages/{package_id}", responses=PACKAGE_RESPONSES)
+def package_progress(package_id: uuid.UUID, request: Request, db: SessionDep) -> Response:
+    """Which chunks of each file this node holds (the sending node resumes from there)."""
+    try:
+        return JSONResponse(packages.progress(db, package_id=package_id, path=request.url.path,
+                                              given_mac=request.headers.get(packages.MAC_HEADER)))
+    except packages.PackageRejected as e:
+        return _rejected(e)
+
+
+@router.put("/packages/{package_id}/files/{position}/chunks/{index}", responses=PACKAGE_RESPONSES,
+            openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}}})
+async def package_chunk(package_id: uuid.UUID, position: Annotated[int, Path(ge=0, le=packages.MAX_FILES)],
+                        index: Annotated[int, Path(ge=0, le=100_000_000)], request: Request,
+                        db: SessionDep) -> Response:
+    """One chunk of a file of the package, sealed with the package key (verified before it is stored)."""
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > crypto.CHUNK_SIZE + crypto.TAG:
+            return JSONResponse({"detail": "a chunk holds at most 1 MiB"}, status_code=413)
+    try:
+        return JSONResponse(packages.receive_chunk(db, vault=request.app.state.vault, package_id=package_id,
+                                                   position=position, index=index, blob=bytes(body),
+                                                   path=request.url.path,
+                                                   given_mac=request.headers.get(packages.MAC_HEADER)))
+    except packages.PackageRejected as e:
+        return _rejected(e)

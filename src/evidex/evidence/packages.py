@@ -1,0 +1,484 @@
+"""Evidence packages between nodes: what the requested Party's node produced for a request travels
+to the requesting Party's node as a manifest signed by the producing node (request, files, sizes,
+hashes, binding conditions, producer), sent through the federation channel, followed by the files
+in chunks. The receiving node verifies every chunk as it arrives and every whole file against the
+signed manifest before it marks the package received and answers with a signed receipt. A
+mismatch is reported to both sides and the file is never sealed there.
+
+Chunks travel encrypted and authenticated with a key of the package (AES-256-GCM), which only the
+manifest carries — and the manifest travels in an envelope encrypted for the receiving node — so
+no one in between can read or forge a chunk. Each chunk's nonce and additional data bind the
+package, the file's position, the chunk's index and whether it is the last one.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import os
+import random
+import struct
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from joserfc import jws
+from joserfc.errors import JoseError
+from sqlalchemy.orm import Session, sessionmaker
+
+from evidex.audit import service as audit
+from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, NotFound
+from evidex.evidence import crypto
+from evidex.evidence import service as evidence
+from evidex.evidence.models import EvidenceFile, EvidencePackage
+from evidex.exchange import service as exchange
+from evidex.exchange.envelope import SIGNATURE_ALG, EnvelopeRejected, Headers
+from evidex.exchange.keys import NodeIdentity
+from evidex.exchange.models import OutboxMessage, Peer, Receipt
+from evidex.parties.roles import Principal
+from evidex.requests import service as requests
+from evidex.requests.models import Request
+
+log = logging.getLogger("evidex.evidence")
+MAC_HEADER = "X-Evidex-Package-MAC"
+MANIFEST_VERSION = 1
+MAX_FILES = 10_000
+PACKAGE_TYPES = ("evidence_manifest", "evidence_receipt")
+
+
+class PackageRejected(EvidexError):
+    """A chunk or a status question that this node does not accept (bad MAC, bad tag, wrong order)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def canonical(manifest: dict[str, Any]) -> bytes:
+    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def mac(key: bytes, method: str, path: str) -> str:
+    """Authenticates the sending node's calls about a package: only the two nodes know its key."""
+    return hmac.new(key, f"{method.upper()} {path}".encode(), hashlib.sha256).hexdigest()
+
+
+def _nonce(position: int, index: int) -> bytes:
+    return struct.pack(">IQ", position, index)  # the key is the package's own: each nonce once
+
+
+def _aad(package_id: uuid.UUID, position: int, index: int, last: bool) -> bytes:
+    return package_id.bytes + struct.pack(">IQ?", position, index, last)
+
+
+def seal_chunk(key: bytes, package_id: uuid.UUID, position: int, index: int, data: bytes, last: bool) -> bytes:
+    return AESGCM(key).encrypt(_nonce(position, index), data, _aad(package_id, position, index, last))
+
+
+def open_chunk(key: bytes, package_id: uuid.UUID, position: int, index: int, blob: bytes, last: bool) -> bytes:
+    try:
+        return AESGCM(key).decrypt(_nonce(position, index), blob, _aad(package_id, position, index, last))
+    except InvalidTag as e:
+        raise PackageRejected(f"chunk {index} of file {position} failed verification (altered in transit, "
+                              "or not from the producing node)", 422) from e
+
+
+def chunks_of(size: int) -> int:
+    return max(1, -(-size // crypto.CHUNK_SIZE))
+
+
+# --------------------------------------------------------------------------- the producing node
+def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeIdentity, request_id: uuid.UUID,
+           evidence_ids: list[uuid.UUID], now: dt.datetime) -> EvidencePackage:
+    """Package sealed files of an incoming request for the requesting Party's node: sign the
+    manifest and queue it in this transaction (outbox); the chunks follow once it is delivered."""
+    if actor.role not in evidence.PRODUCERS:
+        raise Forbidden(f"role {actor.role} does not produce evidence")
+    req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)
+    if req.direction != "incoming" or req.conversation_id is None:
+        raise Conflict("evidence packages answer a request received from another Party's node")
+    if exchange.active_peer(db, req.requesting_party) is None:
+        raise Conflict(f"{req.requesting_party} is not in this node's trust list (`evidex peers add`)")
+    if not evidence_ids or len(evidence_ids) > MAX_FILES or len(set(evidence_ids)) != len(evidence_ids):
+        raise Invalid(f"name between 1 and {MAX_FILES} different evidence files")
+    files = []
+    for eid in evidence_ids:
+        ev = db.get(EvidenceFile, eid)
+        if ev is None or ev.request_id != req.id or ev.party != actor.party:
+            raise Invalid(f"evidence {eid} is not a file of this request")
+        if ev.status != "sealed" or ev.sha256 is None:
+            raise Conflict(f"evidence {eid} is {ev.status}: only sealed files are sent")
+        files.append(ev)
+    package_id = uuid.uuid4()
+    manifest: dict[str, Any] = {
+        "version": MANIFEST_VERSION, "package_id": str(package_id),
+        "request": {"conversation_id": req.conversation_id, "requesting_party": req.requesting_party,
+                    "requested_party": req.requested_party, "request_type": req.request_type},
+        "producer": {"party": node.party, "node_key": node.signing_jwk["kid"], "user": actor.username,
+                     "role": str(actor.role)},
+        "created_at": now.astimezone(dt.UTC).isoformat(),
+        "conditions": evidence.binding_conditions(db, req.id),  # conditions travel with the data
+        "chunk_size": crypto.CHUNK_SIZE,
+        "files": [{"position": i, "name": ev.name, "media_type": ev.media_type, "size": ev.declared_size,
+                   "sha256": ev.sha256, "source_evidence_id": str(ev.id), "custody_head": _custody_head(db, ev)}
+                  for i, ev in enumerate(files)],
+    }
+    body = canonical(manifest)
+    sha = hashlib.sha256(body).hexdigest()
+    signature = jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": node.signing_jwk["kid"]}, body,
+                                      node.signing_okp(), algorithms=[SIGNATURE_ALG])
+    key = AESGCM.generate_key(bit_length=256)
+    msg = exchange.enqueue(db, node=node, recipient=req.requesting_party, type="evidence_manifest",
+                           conversation_id=req.conversation_id, now=now,
+                           payload={"manifest": manifest, "signature": signature,
+                                    "transfer_key": base64.b64encode(key).decode()})
+    pkg = EvidencePackage(id=package_id, party=actor.party, direction="outgoing", peer=req.requesting_party,
+                          request_id=req.id, conversation_id=req.conversation_id, manifest=manifest,
+                          manifest_sha256=sha, signature=signature, transfer_key=base64.b64encode(key).decode(),
+                          manifest_msg_id=msg.msg_id, status="sending", problems=[], attempts=0,
+                          next_attempt_at=now, created_by=actor.username, created_at=now)
+    db.add(pkg)
+    for ev in files:
+        ev.package_id = package_id  # the latest package a file went out in
+    audit.record(db, actor=actor, action="evidence.package_created", object_type="evidence_package",
+                 object_id=str(package_id), at=now,
+                 details={"request": str(req.id), "to": req.requesting_party, "manifest_sha256": sha,
+                          "files": [str(ev.id) for ev in files]})
+    db.flush()
+    return pkg
+
+
+def _custody_head(db: Session, ev: EvidenceFile) -> str | None:
+    from evidex.evidence.models import CustodyEvent
+
+    return db.execute(sa.select(CustodyEvent.hash).where(CustodyEvent.evidence_id == ev.id)
+                      .order_by(CustodyEvent.seq.desc()).limit(1)).scalar_one_or_none()
+
+
+@dataclass
+class TransferReport:
+    chunks: int = 0
+    sent: int = 0  # packages whose every chunk the receiver now holds
+    retrying: int = 0
+
+
+def transfer_once(make_session: sessionmaker[Session], node: NodeIdentity, vault: evidence.Vault, now: dt.datetime,
+                  client_for: Callable[[Peer], httpx.Client] | None = None, budget_seconds: float = 20.0,
+                  clock: Callable[[], dt.datetime] | None = None) -> TransferReport:
+    """One pass of the transfer worker: for each package whose manifest was delivered, ask the
+    receiving node which chunks it holds and send the rest, within a time budget (resumable: the
+    next pass goes on where this one stopped, as after a dropped connection or a restart)."""
+    client_for = client_for or exchange.client_for
+    report, started = TransferReport(), time.monotonic()
+    with make_session() as db:
+        ids = list(db.execute(sa.select(EvidencePackage.id).join(
+            OutboxMessage, OutboxMessage.msg_id == EvidencePackage.manifest_msg_id).where(
+            EvidencePackage.direction == "outgoing", EvidencePackage.status == "sending",
+            OutboxMessage.status == "delivered", EvidencePackage.next_attempt_at <= now)
+            .order_by(EvidencePackage.created_at)).scalars())
+    for pid in ids:
+        if time.monotonic() - started > budget_seconds:
+            break
+        with make_session() as db:
+            pkg = db.get(EvidencePackage, pid)
+            peer = exchange.active_peer(db, pkg.peer) if pkg else None
+            if pkg is None or peer is None:
+                continue
+            try:
+                with client_for(peer) as client:
+                    done = _push(db, pkg, peer, client, vault, report, started, budget_seconds)
+            except (httpx.HTTPError, PackageRejected, OSError) as e:
+                pkg.attempts += 1
+                delay = min(3600.0, 2.0 ** (pkg.attempts - 1)) * random.uniform(0.5, 1.5)
+                pkg.next_attempt_at, pkg.last_error = now + dt.timedelta(seconds=delay), f"{type(e).__name__}: {e}"[:1000]
+                report.retrying += 1
+                db.commit()
+                continue
+            if done:
+                stamp = (clock or (lambda: now))()
+                pkg.status, pkg.last_error = "sent", None
+                system = Principal.system(node.party)
+                for f in pkg.manifest["files"]:
+                    ev = db.get(EvidenceFile, uuid.UUID(f["source_evidence_id"]))
+                    if ev is not None:
+                        evidence.custody(db, ev, event="sent", actor=system, at=stamp, vault=vault,
+                                         hash_before=ev.sha256, hash_after=ev.sha256,
+                                         details={"package": str(pkg.id), "to": pkg.peer,
+                                                  "manifest_sha256": pkg.manifest_sha256})
+                audit.record(db, actor=system, action="evidence.package_sent", object_type="evidence_package",
+                             object_id=str(pkg.id), at=stamp, details={"to": pkg.peer})
+                report.sent += 1
+            db.commit()
+    return report
+
+
+def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, vault: evidence.Vault,
+          report: TransferReport, started: float, budget: float) -> bool:
+    """Send what the receiver lacks; True once it holds every chunk of every file."""
+    key = base64.b64decode(pkg.transfer_key or "")
+    base = peer.url.rstrip("/")
+    path = f"/federation/v1/packages/{pkg.id}"
+    r = client.get(base + path, headers={MAC_HEADER: mac(key, "GET", path)})
+    if r.status_code != 200:
+        raise PackageRejected(f"{pkg.peer} answered HTTP {r.status_code} about the package: {r.text[:200]}",
+                              r.status_code)
+    held = {int(f["position"]): int(f["chunks_received"]) for f in r.json().get("files", [])}
+    corrupt = os.environ.get("EVIDEX_TEST_PACKAGE_CORRUPT") == "1"  # fault injection: a byte changed in transit
+    for f in pkg.manifest["files"]:
+        pos, n = int(f["position"]), chunks_of(int(f["size"]))
+        ev = db.get(EvidenceFile, uuid.UUID(f["source_evidence_id"]))
+        if ev is None or ev.status != "sealed":
+            raise PackageRejected(f"file {pos} of the package is no longer available here", 409)
+        for index in range(held.get(pos, 0), n):
+            if time.monotonic() - started > budget:
+                return False
+            plain = evidence.read_chunk(vault, ev, index)
+            if corrupt and pos == 0 and index == 0 and plain:
+                plain = bytes([plain[0] ^ 1]) + plain[1:]
+            chunk_path = f"{path}/files/{pos}/chunks/{index}"
+            r = client.put(base + chunk_path, content=seal_chunk(key, pkg.id, pos, index, plain, index == n - 1),
+                           headers={MAC_HEADER: mac(key, "PUT", chunk_path),
+                                    "Content-Type": "application/octet-stream"})
+            if r.status_code != 200:
+                raise PackageRejected(f"{pkg.peer} refused chunk {index} of file {pos}: HTTP {r.status_code} "
+                                      f"{r.text[:200]}", r.status_code)
+            report.chunks += 1
+    return True
+
+
+# --------------------------------------------------------------------------- the receiving node
+def register_manifest(db: Session, *, node: NodeIdentity, vault: evidence.Vault, headers: Headers,
+                      payload: dict[str, Any], now: dt.datetime) -> EvidencePackage:
+    """An arriving manifest (applied in the receiving transaction): check its signature by the
+    sending node, tie it to our request, and prepare a file record for each file."""
+    manifest, signature, key = payload.get("manifest"), payload.get("signature"), payload.get("transfer_key")
+    if not (isinstance(manifest, dict) and isinstance(signature, str) and isinstance(key, str)):
+        raise exchange.FederationError("an evidence manifest carries manifest, signature and transfer_key")
+    body = canonical(manifest)
+    try:
+        kid = jws.extract_compact(signature.encode("ascii")).headers().get("kid")
+        signing = exchange.load_trust(db).signing_key(headers.sender, str(kid), now)
+        if jws.deserialize_compact(signature, signing, algorithms=[SIGNATURE_ALG]).payload != body:
+            raise ValueError("the signature is over another manifest")
+    except (JoseError, ValueError, UnicodeEncodeError, EnvelopeRejected) as e:
+        raise exchange.FederationError(f"the manifest is not signed by {headers.sender}'s node: {e}") from e
+    try:
+        package_id = uuid.UUID(str(manifest["package_id"]))
+        files = manifest["files"]
+        transfer_key = base64.b64decode(key, validate=True)
+        if manifest.get("chunk_size") != crypto.CHUNK_SIZE or len(transfer_key) != 32:
+            raise ValueError("chunk size or transfer key")
+        if manifest["request"]["conversation_id"] != headers.conversation_id or \
+                manifest["producer"]["party"] != headers.sender:
+            raise ValueError("the manifest names another request or producer than its envelope")
+        if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
+            raise ValueError("files")
+        for i, f in enumerate(files):
+            if f["position"] != i or not (isinstance(f["size"], int) and 0 <= f["size"] <= evidence.MAX_FILE) \
+                    or not isinstance(f["sha256"], str) or len(f["sha256"]) != 64:
+                raise ValueError(f"file {i}")
+    except (KeyError, TypeError, ValueError) as e:
+        raise exchange.FederationError(f"not a valid evidence manifest: {e}") from e
+    if db.get(EvidencePackage, package_id) is not None:
+        raise exchange.FederationError(f"package {package_id} is already known here")
+    req = requests.find_by_conversation(db, party=node.party, conversation_id=headers.conversation_id)
+    if req is None or req.direction != "outgoing" or req.requested_party != headers.sender:
+        raise exchange.FederationError(f"no request of this node to {headers.sender} in conversation "
+                                       f"{headers.conversation_id}")
+    pkg = EvidencePackage(id=package_id, party=node.party, direction="incoming", peer=headers.sender,
+                          request_id=req.id, conversation_id=headers.conversation_id, manifest=manifest,
+                          manifest_sha256=hashlib.sha256(body).hexdigest(), signature=signature, transfer_key=key,
+                          manifest_msg_id=headers.msg_id, status="receiving", problems=[], attempts=0,
+                          created_by=f"{headers.sender} node", created_at=now)
+    db.add(pkg)
+    for f in files:
+        ev = evidence.new_file(db, vault=vault, party=node.party, request_id=req.id, name=str(f["name"])[:300],
+                               media_type=str(f.get("media_type") or "application/octet-stream")[:120],
+                               size=f["size"], sha256=f["sha256"], status="receiving", created_by=None, now=now)
+        ev.package_id, ev.package_position = package_id, f["position"]
+    audit.record(db, actor=Principal.system(node.party), action="evidence.package_announced",
+                 object_type="evidence_package", object_id=str(package_id), at=now,
+                 details={"from": headers.sender, "files": len(files), "manifest_sha256": pkg.manifest_sha256})
+    return pkg
+
+
+def _incoming(db: Session, package_id: uuid.UUID, method: str, path: str, given_mac: str | None) -> tuple[
+        EvidencePackage, bytes]:
+    pkg = db.get(EvidencePackage, package_id)
+    if pkg is None or pkg.direction != "incoming" or pkg.transfer_key is None:
+        raise PackageRejected("no such package is awaited here", 404)
+    key = base64.b64decode(pkg.transfer_key)
+    if not given_mac or not hmac.compare_digest(given_mac, mac(key, method, path)):
+        raise PackageRejected("the package MAC does not verify", 403)
+    return pkg, key
+
+
+def _files(db: Session, pkg: EvidencePackage) -> list[EvidenceFile]:
+    return list(db.execute(sa.select(EvidenceFile).where(EvidenceFile.package_id == pkg.id,
+                                                         EvidenceFile.party == pkg.party)
+                           .order_by(EvidenceFile.package_position)).scalars())
+
+
+def progress(db: Session, *, package_id: uuid.UUID, path: str, given_mac: str | None) -> dict[str, Any]:
+    pkg, _ = _incoming(db, package_id, "GET", path, given_mac)
+    return {"package_id": str(pkg.id), "status": pkg.status,
+            "files": [{"position": ev.package_position, "chunks_received": ev.chunks_received}
+                      for ev in _files(db, pkg)]}
+
+
+def receive_chunk(db: Session, *, vault: evidence.Vault, package_id: uuid.UUID, position: int, index: int,
+                  blob: bytes, path: str, given_mac: str | None) -> dict[str, Any]:
+    """Verify one chunk (its tag under the package key) and store it under this node's own key.
+    A chunk already held is acknowledged again; a gap is refused with the chunk expected next."""
+    pkg, key = _incoming(db, package_id, "PUT", path, given_mac)
+    if pkg.status != "receiving":
+        raise PackageRejected(f"the package is already {pkg.status}", 409)
+    ev = next((e for e in _files(db, pkg) if e.package_position == position), None)
+    if ev is None:
+        raise PackageRejected(f"the package has no file {position}", 404)
+    n = chunks_of(ev.declared_size)
+    if index >= n:
+        raise PackageRejected(f"file {position} has {n} chunks", 422)
+    if index < ev.chunks_received:
+        return {"position": position, "chunks_received": ev.chunks_received}
+    if index > ev.chunks_received:
+        raise PackageRejected(f"chunk {ev.chunks_received} of file {position} is expected next", 409)
+    plain = open_chunk(key, pkg.id, position, index, blob, last=index == n - 1)
+    try:
+        evidence.store_chunk(vault, ev, index, plain)
+    except (Invalid, Conflict) as e:
+        raise PackageRejected(str(e), 422) from e
+    db.commit()
+    return {"position": position, "chunks_received": ev.chunks_received}
+
+
+def verify_received(make_session: sessionmaker[Session], node: NodeIdentity, vault: evidence.Vault,
+                    now: dt.datetime) -> int:
+    """Worker pass: each package whose chunks have all arrived is verified file by file against the
+    signed manifest; then it is received (files sealed) or a mismatch (files rejected, alert), and
+    a signed receipt goes back either way. Returns how many packages were settled."""
+    with make_session() as db:
+        ids = list(db.execute(sa.select(EvidencePackage.id).where(EvidencePackage.direction == "incoming",
+                                                                 EvidencePackage.status == "receiving")).scalars())
+    settled = 0
+    for pid in ids:
+        with make_session() as db:
+            pkg = db.get(EvidencePackage, pid)
+            if pkg is None:
+                continue
+            files = _files(db, pkg)
+            if any(ev.chunks_received < chunks_of(ev.declared_size) for ev in files):
+                continue
+            _settle(db, node, vault, pkg, files, now)
+            db.commit()
+            settled += 1
+    return settled
+
+
+def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: EvidencePackage,
+            files: list[EvidenceFile], now: dt.datetime) -> None:
+    system = Principal.system(node.party)
+    results, problems = [], []
+    for ev, f in zip(files, pkg.manifest["files"], strict=True):
+        try:
+            size = evidence.finish(vault, ev)
+        except crypto.IntegrityError as e:
+            size, ev.sha256 = -1, None
+            problems.append(f"file {f['position']} ({f['name']}): {e}")
+        ok = ev.sha256 == f["sha256"] and size == f["size"]
+        evidence.custody(db, ev, event="received", actor=system, at=now, vault=vault, hash_after=ev.sha256,
+                         details={"package": str(pkg.id), "from": pkg.peer, "name": ev.name, "size": size,
+                                  "source_evidence_id": f["source_evidence_id"],
+                                  "source_custody_head": f.get("custody_head"),
+                                  "manifest_sha256": pkg.manifest_sha256})
+        if ok:
+            ev.status, ev.sealed_at, ev.retain_until = "sealed", now, vault.retain_until(ev.party, now)
+            evidence.custody(db, ev, event="verified", actor=system, at=now, vault=vault, hash_before=f["sha256"],
+                             hash_after=ev.sha256, details={"against": "the manifest signed by " + pkg.peer,
+                                                            "signature": pkg.signature.rsplit(".", 1)[-1][:32]})
+        else:
+            ev.status = "rejected"
+            if ev.sha256 is not None:
+                problems.append(f"file {f['position']} ({f['name']}): SHA-256 {ev.sha256}, size {size}; the signed "
+                                f"manifest says {f['sha256']}, size {f['size']}")
+        results.append({"position": f["position"], "sha256": ev.sha256, "size": size, "verified": ok})
+    positive = not problems
+    pkg.status, pkg.problems, pkg.settled_at, pkg.transfer_key = ("received" if positive else "mismatch",
+                                                                  problems, now, None)
+    claims = {"receipt": "package", "package_id": str(pkg.id), "manifest_sha256": pkg.manifest_sha256,
+              "conversation_id": pkg.conversation_id, "positive": positive, "files": results, "problems": problems,
+              "by": node.party, "at": now.astimezone(dt.UTC).isoformat()}
+    token = exchange.sign_claims(node, "package", claims)
+    db.add(Receipt(msg_id=str(pkg.id), conversation_id=pkg.conversation_id, kind="package", issuer=node.party,
+                   positive=positive, token=token, at=now))
+    exchange.enqueue(db, node=node, recipient=pkg.peer, type="evidence_receipt", conversation_id=pkg.conversation_id,
+                     payload={"token": token}, now=now)
+    audit.record(db, actor=system, action="evidence.package_" + pkg.status, object_type="evidence_package",
+                 object_id=str(pkg.id), at=now, details={"from": pkg.peer, "problems": problems})
+    if not positive:
+        exchange.alert(db, node.party, pkg.conversation_id, "evidence_mismatch", now,
+                       f"The evidence package {pkg.id} from {pkg.peer} does not match its signed manifest and was "
+                       f"not accepted: {'; '.join(problems)[:600]}")
+
+
+def record_receipt(db: Session, *, node: NodeIdentity, headers: Headers, payload: dict[str, Any],
+                   now: dt.datetime) -> None:
+    """At the producing node: the receiving node's signed verdict on a package."""
+    token = payload.get("token")
+    if not isinstance(token, str):
+        raise exchange.FederationError("an evidence receipt carries a signed token")
+    claims = exchange.verify_receipt(token, trust=exchange.load_trust(db), party=headers.sender, at=now)
+    try:
+        pkg = db.get(EvidencePackage, uuid.UUID(str(claims.get("package_id"))))
+    except ValueError:
+        pkg = None
+    if pkg is None or pkg.direction != "outgoing" or pkg.peer != headers.sender or \
+            claims.get("manifest_sha256") != pkg.manifest_sha256:
+        raise exchange.FederationError("the evidence receipt is for no package sent from here")
+    positive = claims.get("positive") is True
+    db.add(Receipt(msg_id=str(pkg.id), conversation_id=pkg.conversation_id, kind="package", issuer=headers.sender,
+                   positive=positive, token=token, at=now))
+    pkg.status, pkg.settled_at, pkg.transfer_key = ("received" if positive else "mismatch"), now, None
+    pkg.problems = [str(p) for p in claims.get("problems") or []]
+    if not positive:
+        exchange.alert(db, node.party, pkg.conversation_id, "evidence_mismatch", now,
+                       f"{headers.sender} reports that the evidence package {pkg.id} did not match its manifest: "
+                       f"{'; '.join(pkg.problems)[:600]}")
+
+
+# --------------------------------------------------------------------------- reading
+def for_request(db: Session, *, actor: Principal, request_id: uuid.UUID) -> list[EvidencePackage]:
+    req: Request = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)
+    return list(db.execute(sa.select(EvidencePackage).where(EvidencePackage.request_id == req.id,
+                                                           EvidencePackage.party == actor.party)
+                           .order_by(EvidencePackage.created_at)).scalars())
+
+
+def get(db: Session, *, actor: Principal, package_id: uuid.UUID) -> EvidencePackage:
+    pkg = db.get(EvidencePackage, package_id)
+    if pkg is None or pkg.party != actor.party:
+        raise NotFound("evidence package not found")
+    requests.get_request(db, actor=actor, request_id=pkg.request_id, audit_read=False)
+    return pkg
+
+
+def files_of(db: Session, pkg: EvidencePackage) -> list[dict[str, Any]]:
+    """Each file of the manifest with this node's record of it (received files, or the sources)."""
+    here = {ev.package_position: ev for ev in _files(db, pkg)} if pkg.direction == "incoming" else {}
+    out = []
+    for f in pkg.manifest["files"]:
+        ev = here.get(f["position"]) if pkg.direction == "incoming" else \
+            db.get(EvidenceFile, uuid.UUID(f["source_evidence_id"]))
+        out.append({**f, "evidence_id": str(ev.id) if ev else None, "status": ev.status if ev else None,
+                    "chunks_received": ev.chunks_received if ev and pkg.direction == "incoming" else None})
+    return out
