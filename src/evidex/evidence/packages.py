@@ -68,9 +68,10 @@ def canonical(manifest: dict[str, Any]) -> bytes:
     return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def mac(key: bytes, method: str, path: str) -> str:
-    """Authenticates the sending node's calls about a package: only the two nodes know its key."""
-    return hmac.new(key, f"{method.upper()} {path}".encode(), hashlib.sha256).hexdigest()
+def mac(key: bytes, package_id: uuid.UUID, resource: str) -> str:
+    """Authenticates the sending node's calls about a package (only the two nodes know its key).
+    `resource` is "status" or "files/<position>/chunks/<index>": independent of URL prefixes."""
+    return hmac.new(key, f"{package_id} {resource}".encode(), hashlib.sha256).hexdigest()
 
 
 def _nonce(position: int, index: int) -> bytes:
@@ -228,7 +229,7 @@ def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, v
     key = base64.b64decode(pkg.transfer_key or "")
     base = peer.url.rstrip("/")
     path = f"/federation/v1/packages/{pkg.id}"
-    r = client.get(base + path, headers={MAC_HEADER: mac(key, "GET", path)})
+    r = client.get(base + path, headers={MAC_HEADER: mac(key, pkg.id, "status")})
     if r.status_code != 200:
         raise PackageRejected(f"{pkg.peer} answered HTTP {r.status_code} about the package: {r.text[:200]}",
                               r.status_code)
@@ -245,9 +246,9 @@ def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, v
             plain = evidence.read_chunk(vault, ev, index)
             if corrupt and pos == 0 and index == 0 and plain:
                 plain = bytes([plain[0] ^ 1]) + plain[1:]
-            chunk_path = f"{path}/files/{pos}/chunks/{index}"
-            r = client.put(base + chunk_path, content=seal_chunk(key, pkg.id, pos, index, plain, index == n - 1),
-                           headers={MAC_HEADER: mac(key, "PUT", chunk_path),
+            resource = f"files/{pos}/chunks/{index}"
+            r = client.put(f"{base}{path}/{resource}", content=seal_chunk(key, pkg.id, pos, index, plain, index == n - 1),
+                           headers={MAC_HEADER: mac(key, pkg.id, resource),
                                     "Content-Type": "application/octet-stream"})
             if r.status_code != 200:
                 raise PackageRejected(f"{pkg.peer} refused chunk {index} of file {pos}: HTTP {r.status_code} "
@@ -312,13 +313,13 @@ def register_manifest(db: Session, *, node: NodeIdentity, vault: evidence.Vault,
     return pkg
 
 
-def _incoming(db: Session, package_id: uuid.UUID, method: str, path: str, given_mac: str | None) -> tuple[
+def _incoming(db: Session, package_id: uuid.UUID, resource: str, given_mac: str | None) -> tuple[
         EvidencePackage, bytes]:
     pkg = db.get(EvidencePackage, package_id)
     if pkg is None or pkg.direction != "incoming" or pkg.transfer_key is None:
         raise PackageRejected("no such package is awaited here", 404)
     key = base64.b64decode(pkg.transfer_key)
-    if not given_mac or not hmac.compare_digest(given_mac, mac(key, method, path)):
+    if not given_mac or not hmac.compare_digest(given_mac, mac(key, package_id, resource)):
         raise PackageRejected("the package MAC does not verify", 403)
     return pkg, key
 
@@ -329,18 +330,18 @@ def _files(db: Session, pkg: EvidencePackage) -> list[EvidenceFile]:
                            .order_by(EvidenceFile.package_position)).scalars())
 
 
-def progress(db: Session, *, package_id: uuid.UUID, path: str, given_mac: str | None) -> dict[str, Any]:
-    pkg, _ = _incoming(db, package_id, "GET", path, given_mac)
+def progress(db: Session, *, package_id: uuid.UUID, given_mac: str | None) -> dict[str, Any]:
+    pkg, _ = _incoming(db, package_id, "status", given_mac)
     return {"package_id": str(pkg.id), "status": pkg.status,
             "files": [{"position": ev.package_position, "chunks_received": ev.chunks_received}
                       for ev in _files(db, pkg)]}
 
 
 def receive_chunk(db: Session, *, vault: evidence.Vault, package_id: uuid.UUID, position: int, index: int,
-                  blob: bytes, path: str, given_mac: str | None) -> dict[str, Any]:
+                  blob: bytes, given_mac: str | None) -> dict[str, Any]:
     """Verify one chunk (its tag under the package key) and store it under this node's own key.
     A chunk already held is acknowledged again; a gap is refused with the chunk expected next."""
-    pkg, key = _incoming(db, package_id, "PUT", path, given_mac)
+    pkg, key = _incoming(db, package_id, f"files/{position}/chunks/{index}", given_mac)
     if pkg.status != "receiving":
         raise PackageRejected(f"the package is already {pkg.status}", 409)
     ev = next((e for e in _files(db, pkg) if e.package_position == position), None)

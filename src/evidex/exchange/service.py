@@ -299,7 +299,16 @@ def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetim
                         payload_sha256=sha, received_at=now, delivery_receipt=receipt))
     db.add(Receipt(msg_id=headers.msg_id, conversation_id=headers.conversation_id, kind="delivery",
                    issuer=node.party, positive=True, token=receipt, at=now))
-    apply(db, headers, payload, now)
+    try:
+        apply(db, headers, payload, now)
+    except FederationError as e:  # well-formed and authentic, but nothing here it can apply to: refused, signed
+        db.rollback()
+        refused = EnvelopeRejected(str(e), headers.msg_id)
+        refused.reason = "not_applicable"
+        audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=headers.msg_id,
+                     at=now, details={"reason": refused.reason, "detail": str(e)})
+        db.commit()
+        return 422, _signed_error(node, refused, now)
     audit.record(db, actor=system, action=f"federation.receive.{headers.type}", object_type="message",
                  object_id=headers.msg_id, at=now, details={"from": headers.sender,
                                                              "conversation": headers.conversation_id})

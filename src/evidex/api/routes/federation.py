@@ -47,7 +47,7 @@ def _rejected(e: packages.PackageRejected) -> JSONResponse:
 def package_progress(package_id: uuid.UUID, request: Request, db: SessionDep) -> Response:
     """Which chunks of each file this node holds (the sending node resumes from there)."""
     try:
-        return JSONResponse(packages.progress(db, package_id=package_id, path=request.url.path,
+        return JSONResponse(packages.progress(db, package_id=package_id,
                                               given_mac=request.headers.get(packages.MAC_HEADER)))
     except packages.PackageRejected as e:
         return _rejected(e)
@@ -68,7 +68,6 @@ async def package_chunk(package_id: uuid.UUID, position: Annotated[int, Path(ge=
     try:
         return JSONResponse(packages.receive_chunk(db, vault=request.app.state.vault, package_id=package_id,
                                                    position=position, index=index, blob=bytes(body),
-                                                   path=request.url.path,
                                                    given_mac=request.headers.get(packages.MAC_HEADER)))
     except packages.PackageRejected as e:
         return _rejected(e)
