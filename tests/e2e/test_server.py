@@ -32,15 +32,22 @@ def node_env(tmp_path, database_url):
     """A node's environment on a fresh database of each kind (PostgreSQL: the session database)."""
     # The shared PostgreSQL session database already holds other tests' rows: a Party of its own there.
     party = "MK" if database_url.startswith("postgresql") else "RS"
-    return {"EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_PARTY": party}
+    return {"EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_PARTY": party, "EVIDEX_NODE_DIR": str(tmp_path / "node"),
+            "EVIDEX_NODE_KEY_PASSPHRASE": "node passphrase of the test", "EVIDEX_EVIDENCE_DIR": str(tmp_path / "ev")}
 
 
 def test_demo_twice_changes_nothing(node_env):
     assert run_cli("db", "upgrade", env=node_env).returncode == 0
+    assert run_cli("node", "init", "--url", "http://127.0.0.1:8000", env=node_env).returncode == 0
     first = run_cli("demo", env=node_env)
     assert first.returncode == 0, first.stderr
     party = node_env["EVIDEX_NODE_PARTY"].lower()
     assert f"{party}-central-authority" in first.stdout and "TOTP secret" in first.stdout
+    assert "Warning" not in first.stderr, first.stderr
+    # An executed request whose evidence package arrived from a partner node and was verified here.
+    assert "(DEMO-PKG-1) to ME: data_transmitted; evidence package" in first.stdout
+    assert "received (2 files, verified against the manifest signed by ME's node)" in first.stdout
+    _check_arrived_package(node_env)
     listing = json.loads(run_cli("requests", "list", "--format", "json", "--limit", "1000", env=node_env).stdout)
     states = {r["status"] for r in listing["items"]}
     assert {"draft", "checked", "approved", "sent", "received", "refused", "postponed", "conditions_accepted",
@@ -50,6 +57,27 @@ def test_demo_twice_changes_nothing(node_env):
     again = json.loads(run_cli("requests", "list", "--format", "json", "--limit", "1000", env=node_env).stdout)
     assert again["total"] == listing["total"]
     assert run_cli("audit", "verify", env=node_env).returncode == 0
+
+
+def _check_arrived_package(node_env) -> None:
+    from pathlib import Path
+
+    from evidex.evidence import service as evidence
+    from evidex.evidence.models import EvidenceFile, EvidencePackage
+    from evidex.exchange import keys
+
+    party = node_env["EVIDEX_NODE_PARTY"]
+    identity = keys.load(Path(node_env["EVIDEX_NODE_DIR"]), node_env["EVIDEX_NODE_KEY_PASSPHRASE"].encode())
+    engine = make_engine(node_env["EVIDEX_DATABASE_URL"])
+    with sa.orm.Session(engine) as db:
+        (pkg,) = db.execute(sa.select(EvidencePackage).where(EvidencePackage.party == party)).scalars()
+        assert (pkg.direction, pkg.status, pkg.peer) == ("incoming", "received", "ME")
+        files = db.execute(sa.select(EvidenceFile).where(EvidenceFile.package_id == pkg.id)).scalars().all()
+        assert len(files) == 2 and all(f.status == "sealed" and f.sha256 for f in files)
+        assert {f.sha256 for f in files} == {f["sha256"] for f in pkg.manifest["files"]}
+        for f in files:  # custody events signed by this node's key
+            assert evidence.verify_custody(db, f.id, signer=identity) == []
+    engine.dispose()
 
 
 def test_serve_real_process_login_and_create(node_env):

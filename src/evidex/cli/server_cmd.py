@@ -21,16 +21,21 @@ requests_app = typer.Typer(help="Requests held by this node.", no_args_is_help=T
 _settings = load_settings
 
 
+def _identity(settings: Any) -> Any:
+    """The node's federation identity, when it exists and its passphrase is set; else None."""
+    from evidex.exchange import keys
+
+    if settings.node_key_passphrase is not None and (settings.node_dir / keys.PUBLIC_FILE).exists():
+        return keys.load(settings.node_dir, settings.node_key_passphrase.get_secret_value().encode())
+    return None
+
+
 def _vault(settings: Any) -> Any:
     """The evidence vault, signing custody events with the node key when it can be opened."""
     from evidex.evidence.service import build_vault
-    from evidex.exchange import keys
     from evidex.requests.service import Domain
 
-    signer = None
-    if settings.node_key_passphrase is not None and (settings.node_dir / "node.json").exists():
-        signer = keys.load(settings.node_dir, settings.node_key_passphrase.get_secret_value().encode())
-    return build_vault(settings, signer, Domain().retention_days())
+    return build_vault(settings, _identity(settings), Domain().retention_days())
 
 
 def _now(value: str | None) -> dt.datetime:
@@ -66,8 +71,9 @@ def serve(
         if not cert.exists():
             raise fail(f"no TLS certificate in {settings.node_dir}: run `evidex node init`")
         ssl_certfile, ssl_keyfile = str(cert), str(key)
+    # A bounded graceful shutdown: requests in flight get 5 s, idle keep-alive connections do not hold it up.
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, timeout_keep_alive=30,
-                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+                timeout_graceful_shutdown=5, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
 
 
 def worker(
@@ -113,10 +119,22 @@ def demo(
     settings = _settings()
     engine = make_engine(settings.database_url)
     require_migrated(engine)
+    now = dt.datetime.now(dt.UTC)
     with make_sessionmaker(engine)() as db:
-        created, logins = load_demo(db, domain=Domain(), party=settings.node_party, now=dt.datetime.now(dt.UTC))
+        created, logins = load_demo(db, domain=Domain(), party=settings.node_party, now=now)
         db.commit()
-    engine.dispose()
+    node = _identity(settings)
+    try:
+        if node is None:
+            typer.echo("no node identity (EVIDEX_NODE_KEY_PASSPHRASE and `evidex node init`): the demo of an arrived "
+                       "evidence package is left out")
+        else:
+            from evidex.evidence import demo as evidence_demo
+
+            created |= evidence_demo.load(settings=settings, engine=engine, node=node, domain=Domain(), now=now,
+                                          echo=typer.echo)
+    finally:
+        engine.dispose()
     typer.echo("demo data loaded" if created else "demo data already present; nothing changed")
     typer.echo(f"Demo logins for node {settings.node_party} (password for all: {DEMO_PASSWORD}; second factor: TOTP, "
                "add the secret to an authenticator app, or print a code with `evidex users totp USERNAME`):")

@@ -43,6 +43,7 @@ class DemoNode:
                     "EVIDEX_NODE_KEY_PASSPHRASE": passphrase, "PYTHONIOENCODING": "utf-8"}
         self.proc: subprocess.Popen[bytes] | None = None
         self.totp: dict[str, str] = {}
+        self.clients: list[httpx.Client] = []  # closed on stop: open keep-alive connections delay shutdown
 
     def cli(self, *args: str) -> None:
         r = subprocess.run([sys.executable, "-m", "evidex", *args], env=self.env, capture_output=True, text=True)
@@ -65,13 +66,17 @@ class DemoNode:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
             try:
-                if self.client().get("/api/v1/health").status_code == 200:
-                    return
+                with httpx.Client(base_url=self.url, verify=False, timeout=5) as probe:
+                    if probe.get("/api/v1/health").status_code == 200:
+                        return
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError(f"the {self.party} node did not start")
 
     def stop(self) -> None:
+        for c in self.clients:
+            c.close()
+        self.clients.clear()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -82,8 +87,10 @@ class DemoNode:
     def client(self, token: str | None = None) -> httpx.Client:
         ctx = ssl.create_default_context(cafile=str(self.dir / "node" / "tls.crt.pem"))  # pinned
         ctx.check_hostname = False
-        return httpx.Client(base_url=self.url, verify=ctx, timeout=20,
-                            headers={"Authorization": f"Bearer {token}"} if token else {})
+        client = httpx.Client(base_url=self.url, verify=ctx, timeout=20,
+                              headers={"Authorization": f"Bearer {token}"} if token else {})
+        self.clients.append(client)
+        return client
 
     def login(self, name: str) -> httpx.Client:
         r = self.client().post("/api/v1/auth/login", json={"username": name, "password": PASSWORD,
