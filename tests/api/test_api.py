@@ -156,7 +156,9 @@ def test_another_party_gets_404_on_every_object_route(api):
     object_routes = [(m.upper(), p) for p, ops in paths.items() for m in ops if "{request_id}" in p or "{case_id}" in p]
     assert len(object_routes) >= 8
     bodies = {"transitions": {"event": "check"}, "document": {"document": document("mutual_assistance", "SI", "RS")},
-              "evidence": {"name": "x", "size": 1, "sha256": "0" * 64}}
+              "evidence": {"name": "x", "size": 1, "sha256": "0" * 64},
+              "evidence-packages": {"evidence_ids": [str(uuid.uuid4())]},
+              "onward-authorisations": {"recipient": "Republic of Moldova", "purpose": "p", "reference": "r"}}
     for method, path in object_routes:
         url = path.replace("{request_id}", rid).replace("{case_id}", cid)
         body = next((b for k, b in bodies.items() if path.endswith(k)), None)

@@ -5,6 +5,7 @@ detected."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 
 from evidex.evidence.models import CustodyEvent, EvidenceFile
 from evidex.parties.roles import Role
-from tests.api.test_api import new_request
+from tests.api.test_api import document, new_request
 
 MiB = 1024 * 1024
 
@@ -102,6 +103,11 @@ def test_another_party_cannot_see_evidence(api):
     for path in (f"/api/v1/evidence/{eid}", f"/api/v1/evidence/{eid}/content", f"/api/v1/evidence/{eid}/custody"):
         assert api.client.get(path, headers=si).status_code == 404
     assert api.client.put(f"/api/v1/evidence/{eid}/chunks/0", content=b"x", headers=si).status_code == 404
+    for path, body in ((f"/api/v1/evidence/{eid}/onward-transfers", {"recipient": "Moldova", "purpose": "p"}),
+                       (f"/api/v1/evidence/{eid}/retention", {"retain_until": "2030-01-01T00:00:00Z", "reason": "r"}),
+                       (f"/api/v1/evidence/{eid}/dispose", {"reason": "r"})):
+        assert api.client.post(path, json=body, headers=si).status_code == 404  # a role allowed to, elsewhere
+    assert api.client.get(f"/api/v1/evidence-packages/{uuid.uuid4()}", headers=si).status_code == 404
 
 
 def test_disposal_erases_the_key_and_keeps_a_verifiable_chain(api):
@@ -199,3 +205,94 @@ def test_custody_events_are_signed_by_the_node_and_a_rewritten_chain_is_caught(a
     custody = api.client.get(f"/api/v1/evidence/{eid}/custody", headers=ca).json()
     assert not custody["intact"]
     assert all("not signed by this node" in p for p in custody["problems"]) and len(custody["problems"]) == 2
+
+
+def test_onward_transfer_needs_the_supplying_partys_recorded_authorisation(api):
+    """CETS224 Art 14(10): data RS received from SI go on to a third State only with SI's authorisation."""
+    rid = new_request(api)["id"]  # RS → SI: what is stored on it was supplied by SI
+    data = b"subscriber: Jane Roe"
+    eid, _ = upload(api, rid, data)
+    ca = api.as_("RS", Role.central_authority)
+    ask = {"recipient": "Republic of Moldova", "purpose": "Joint investigation MD-2026-77"}
+    r = api.client.post(f"/api/v1/evidence/{eid}/onward-transfers", json=ask, headers=ca)
+    assert r.status_code == 403 and "CETS224 Art 14(10)" in r.json()["detail"] and "SI" in r.json()["detail"]
+    grant = {"recipient": "Republic of Moldova", "purpose": "Joint investigation MD-2026-77",
+             "reference": "SI Ministry of Justice letter 2026/4411"}
+    assert api.client.post(f"/api/v1/requests/{rid}/onward-authorisations", json=grant,
+                           headers=api.as_("RS", Role.contact_24_7)).status_code == 403  # not this role
+    rec = api.client.post(f"/api/v1/requests/{rid}/onward-authorisations", json=grant, headers=ca)
+    assert rec.status_code == 201 and rec.json()["granted_by"] == "SI"
+    assert [a["reference"] for a in api.client.get(f"/api/v1/requests/{rid}/onward-authorisations",
+                                                   headers=ca).json()] == [grant["reference"]]
+    other = api.client.post(f"/api/v1/evidence/{eid}/onward-transfers", headers=ca,
+                            json={"recipient": "Another State", "purpose": "x"})
+    assert other.status_code == 403  # the authorisation names its recipient
+    copy = api.client.post(f"/api/v1/evidence/{eid}/onward-transfers", json={**ask, "recipient": "republic of moldova"},
+                           headers=ca)
+    assert copy.status_code == 200 and copy.content == data
+    assert json.loads(copy.headers["X-Evidex-Authorisation"]) == grant["reference"]
+    events = api.client.get(f"/api/v1/evidence/{eid}/custody", headers=ca).json()["events"]
+    assert events[-1]["event"] == "copied" and events[-1]["details"]["authorisation"] == grant["reference"]
+    # RS's own data (an incoming request it answers) need no other Party's authorisation.
+    incoming = api.client.post("/api/v1/requests", headers=ca, json={
+        "case_id": new_request(api)["case_id"], "direction": "incoming",
+        "document": document("mutual_assistance", "SI", "RS")})
+    assert incoming.status_code == 201, incoming.text
+    r = api.client.post(f"/api/v1/requests/{incoming.json()['id']}/onward-authorisations", json=grant, headers=ca)
+    assert r.status_code == 409 and "needs no other Party's authorisation" in r.json()["detail"]
+
+
+def test_retention_warns_then_disposes_unless_extended(api):
+    """CETS224 Art 14(5): the Party's retention period (RS: 365 days) runs from sealing; a month before
+    it ends the users are told to review; a reviewed file is kept longer; an unreviewed one is disposed of."""
+    import datetime as dt
+
+    from evidex.evidence.service import sweep_retention
+
+    rid = new_request(api)["id"]
+    eid, r = upload(api, rid, b"traffic data kept for a year")
+    keep_id, _ = upload(api, rid, b"data still needed")
+    ca, dpo = api.as_("RS", Role.central_authority), api.as_("RS", Role.data_protection_officer)
+    sealed = dt.datetime.fromisoformat(r.json()["sealed_at"])
+    end = dt.datetime.fromisoformat(r.json()["retain_until"])
+    assert end == sealed + dt.timedelta(days=365)
+    vault = api.client.app.state.vault
+
+    def sweep(at):
+        with api.sessionmaker() as db:
+            return sweep_retention(db, vault=vault, now=at)
+
+    sweep(end - dt.timedelta(days=40))
+    sweep(end - dt.timedelta(days=10))
+    sweep(end - dt.timedelta(days=9))  # warned once per file, however often the worker passes
+    notes = [n for n in api.client.get("/api/v1/notifications?limit=200", headers=ca).json()["items"]
+             if n["kind"] == "retention_review" and n["request_id"] == rid]
+    assert len(notes) == 2 and all(n["article"] == "CETS224 Art 14(5)" for n in notes)
+    api.clock.now = end - dt.timedelta(days=5)  # a year on: people log in afresh
+    ca, dpo = api.as_("RS", Role.central_authority, "-review"), api.as_("RS", Role.data_protection_officer, "-review")
+    until = (end + dt.timedelta(days=180)).isoformat()
+    assert api.client.post(f"/api/v1/evidence/{keep_id}/retention", headers=api.as_("RS", Role.competent_authority),
+                           json={"retain_until": until, "reason": "trial set for 2027"}).status_code == 403
+    ext = api.client.post(f"/api/v1/evidence/{keep_id}/retention", headers=dpo,
+                          json={"retain_until": until, "reason": "trial set for 2027"})
+    assert ext.status_code == 200 and dt.datetime.fromisoformat(ext.json()["retain_until"]) > end
+    assert api.client.post(f"/api/v1/evidence/{keep_id}/retention", headers=dpo,
+                           json={"retain_until": "2020-01-01T00:00:00Z", "reason": "x"}).status_code == 422
+    sweep(end + dt.timedelta(hours=1))
+    gone = api.client.get(f"/api/v1/evidence/{eid}", headers=ca).json()
+    kept = api.client.get(f"/api/v1/evidence/{keep_id}", headers=ca).json()
+    assert (gone["status"], kept["status"]) == ("disposed", "sealed")
+    custody = api.client.get(f"/api/v1/evidence/{eid}/custody", headers=ca).json()
+    assert custody["intact"] and custody["events"][-1]["event"] == "disposed"
+    assert "CETS224 Art 14(5)" in custody["events"][-1]["details"]["reason"]
+    assert custody["events"][-1]["actor"] == "system"
+
+
+def test_packages_need_a_federation_identity(api):
+    rid = new_request(api)["id"]
+    eid, _ = upload(api, rid, b"x")
+    r = api.client.post(f"/api/v1/requests/{rid}/evidence-packages", json={"evidence_ids": [eid]},
+                        headers=api.as_("RS", Role.central_authority))
+    assert r.status_code == 409 and "federation identity" in r.json()["detail"]
+    assert api.client.get(f"/api/v1/requests/{rid}/evidence-packages",
+                          headers=api.as_("RS", Role.central_authority)).json() == []

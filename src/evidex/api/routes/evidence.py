@@ -159,6 +159,7 @@ def send_package(request_id: uuid.UUID, body: PackageIn, request: Request, db: S
     this node goes first, the files follow in verified chunks; the other node answers with a signed receipt."""
     node = request.app.state.node
     if node is None:
+        packages.for_request(db, actor=principal, request_id=request_id)  # 404 first for what is not visible
         raise Conflict("this node has no federation identity (`evidex node init`)")
     pkg = packages.create(db, actor=principal, vault=_vault(request), node=node, request_id=request_id,
                           evidence_ids=body.evidence_ids, now=now)
