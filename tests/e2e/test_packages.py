@@ -13,13 +13,15 @@ import pytest
 from evidex.parties.roles import Role
 from evidex.requests.demo import example_document
 from tests.e2e.test_federation import Node, wait_for
+from tests.exchange.conftest import _drop, _url
 
 MiB = 1024 * 1024
 
 
-def start_pair(tmp_path, me_env: dict[str, str]):
+def start_pair(tmp_path, me_env: dict[str, str], kind: str = "sqlite", made: list[str] | None = None):
     rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
     for n in (rs, me):
+        n.env["EVIDEX_DATABASE_URL"] = _url(kind, tmp_path, n.party, made if made is not None else [])
         n.cli("db", "upgrade")
         n.cli("node", "init", "--url", n.url)
     rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
@@ -32,12 +34,16 @@ def start_pair(tmp_path, me_env: dict[str, str]):
     return rs, me
 
 
-@pytest.fixture(params=["intact", "corrupted at ME"])
+@pytest.fixture(params=[("sqlite", "intact"), ("sqlite", "corrupted at ME"), ("postgresql", "intact")],
+                ids=lambda p: "-".join(p))
 def pair(request, tmp_path):
-    rs, me = start_pair(tmp_path, {"EVIDEX_TEST_PACKAGE_CORRUPT": "1"} if request.param != "intact" else {})
-    yield rs, me, request.param == "intact"
+    kind, state = request.param
+    made: list[str] = []
+    rs, me = start_pair(tmp_path, {"EVIDEX_TEST_PACKAGE_CORRUPT": "1"} if state != "intact" else {}, kind, made)
+    yield rs, me, state == "intact"
     for n in (rs, me):
         n.stop()
+    _drop(made)
 
 
 def test_a_package_crosses_real_nodes_and_is_verified(pair):

@@ -103,6 +103,10 @@ def two_nodes(request, tmp_path):
     yield nodes[0], nodes[1]
     for e in engines:
         e.dispose()
+    _drop(made)
+
+
+def _drop(made: list[str]) -> None:
     if made:
         admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
