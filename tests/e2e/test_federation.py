@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -213,3 +214,42 @@ def test_receiver_killed_after_storing_before_replying(tmp_path):
     finally:
         rs.stop()
         me.stop()
+
+
+def test_mutual_tls_lets_only_the_trusted_nodes_in(tmp_path):
+    """ME's federation endpoint demands a client certificate from its trust list: RS's node presents
+    its own and delivers; a client without one, or with a stranger's, cannot even connect."""
+    from evidex.exchange import keys as node_keys
+
+    rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
+    for n in (rs, me):
+        n.cli("db", "upgrade")
+        n.cli("node", "init", "--url", n.url)
+    rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
+    me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+    rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
+    rs_cert = (str(rs.dir / "node" / "tls.crt.pem"), str(rs.dir / "node" / "tls.key.pem"))
+    me.start("--mtls", probe_cert=rs_cert)
+    try:
+        rs.start()
+        with pytest.raises(httpx.HTTPError):
+            me.client().get("/api/v1/health")  # no client certificate: the handshake fails
+        cert, key = node_keys.tls_certificate("XX", me.url)
+        (tmp_path / "x.crt").write_bytes(cert)
+        (tmp_path / "x.key").write_bytes(key)
+        ctx = ssl.create_default_context(cafile=str(me.dir / "node" / "tls.crt.pem"))
+        ctx.check_hostname = False
+        ctx.load_cert_chain(str(tmp_path / "x.crt"), str(tmp_path / "x.key"))
+        with pytest.raises(httpx.HTTPError), httpx.Client(base_url=me.url, verify=ctx) as stranger:
+            stranger.get("/api/v1/health")  # a certificate, but not one of ME's peers
+        a, b = rs.login("rs-247"), rs.login("rs-247-b")
+        case = a.post("/api/v1/cases", json={"reference": "MTLS-1", "title": "t"}).json()
+        rid = a.post("/api/v1/requests", json={"case_id": case["id"],
+                                               "document": example_document("preservation", "RS", "ME")}).json()["id"]
+        for who, ev in ((a, "check"), (b, "approve"), (a, "send")):
+            assert who.post(f"/api/v1/requests/{rid}/transitions", json={"event": ev}).status_code == 200
+        wait_for(lambda: [m for m in rs.rows(OutboxMessage) if m.status == "delivered"], "delivery over mutual TLS")
+        assert len(me.rows(InboxMessage)) == 1
+    finally:
+        me.stop()
+        rs.stop()

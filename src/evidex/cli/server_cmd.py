@@ -53,6 +53,9 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     worker_interval: Annotated[float, typer.Option(help="Seconds between deadline passes (0: no in-process worker).", min=0)] = 60.0,
     tls: Annotated[bool, typer.Option("--tls", help="Serve HTTPS with the node's certificate (`evidex node init`).")] = False,
+    mtls: Annotated[bool, typer.Option("--mtls", help="Mutual TLS: accept only clients presenting the TLS certificate "
+                                                      "of a peer in the trust list (for the federation endpoint; "
+                                                      "restart after `evidex peers add`).")] = False,
 ) -> None:
     """Start the API server (with the deadline worker in the same process by default)."""
     import uvicorn
@@ -71,9 +74,34 @@ def serve(
         if not cert.exists():
             raise fail(f"no TLS certificate in {settings.node_dir}: run `evidex node init`")
         ssl_certfile, ssl_keyfile = str(cert), str(key)
+    tls_extra: dict[str, Any] = {}
+    if mtls:
+        import ssl
+
+        if not tls:
+            raise fail("--mtls needs --tls")
+        bundle = _peer_bundle(settings, app.state.sessionmaker)
+        tls_extra = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": str(bundle)}
+        typer.echo(f"mutual TLS: only the peers' certificates in {bundle} are accepted")
     # A bounded graceful shutdown: requests in flight get 5 s, idle keep-alive connections do not hold it up.
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, timeout_keep_alive=30,
-                timeout_graceful_shutdown=5, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+                timeout_graceful_shutdown=5, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, **tls_extra)
+
+
+def _peer_bundle(settings: Any, sessions: Any) -> Any:
+    """The TLS certificates of the active peers, as the trust anchors for client certificates."""
+    import sqlalchemy as sa
+
+    from evidex.exchange.models import Peer
+
+    with sessions() as db:
+        certs = [p.tls_certificate for p in db.execute(sa.select(Peer).where(Peer.removed_at.is_(None))).scalars()
+                 if p.tls_certificate]
+    if not certs:
+        raise fail("--mtls: no peer in the trust list has a TLS certificate (`evidex peers add`)")
+    bundle = settings.node_dir / "peers-tls.pem"
+    bundle.write_text("".join(c if c.endswith("\n") else c + "\n" for c in certs), encoding="ascii")
+    return bundle
 
 
 def worker(

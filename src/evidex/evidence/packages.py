@@ -179,7 +179,7 @@ def transfer_once(make_session: sessionmaker[Session], node: NodeIdentity, vault
     """One pass of the transfer worker: for each package whose manifest was delivered, ask the
     receiving node which chunks it holds and send the rest, within a time budget (resumable: the
     next pass goes on where this one stopped, as after a dropped connection or a restart)."""
-    client_for = client_for or exchange.client_for
+    client_for = client_for or exchange.node_client_for(node)
     report, started = TransferReport(), time.monotonic()
     with make_session() as db:
         ids = list(db.execute(sa.select(EvidencePackage.id).join(

@@ -60,13 +60,18 @@ class DemoNode:
             db.commit()
         engine.dispose()
 
-    def start(self) -> None:
+    def start(self, *extra: str, probe_cert: tuple[str, str] | None = None) -> None:
+        """Start `evidex serve --tls` (plus `extra` options); `probe_cert` answers a mutual-TLS node's demand."""
         self.proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--tls", "--port", str(self.port),
-                                      "--worker-interval", "1"], env=self.env,
+                                      "--worker-interval", "1", *extra], env=self.env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # readiness only: real clients pin the certificate
+            if probe_cert is not None:
+                ctx.load_cert_chain(*probe_cert)
             try:
-                with httpx.Client(base_url=self.url, verify=False, timeout=5) as probe:
+                with httpx.Client(base_url=self.url, verify=ctx, timeout=5) as probe:
                     if probe.get("/api/v1/health").status_code == 200:
                         return
             except httpx.HTTPError:

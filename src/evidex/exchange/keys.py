@@ -54,6 +54,13 @@ class NodeIdentity:
     url: str
     signing: ed25519.Ed25519PrivateKey
     encryption: x25519.X25519PrivateKey
+    folder: Path | None = None  # where it was loaded from (its TLS certificate and key, for mutual TLS)
+
+    def tls_files(self) -> tuple[str, str] | None:
+        """(certificate, key) this node presents as a TLS client, when it has them."""
+        if self.folder is None or not (self.folder / TLS_CERT_FILE).exists():
+            return None
+        return str(self.folder / TLS_CERT_FILE), str(self.folder / TLS_KEY_FILE)
 
     @property
     def signing_jwk(self) -> dict[str, Any]:
@@ -147,4 +154,5 @@ def load(folder: Path, passphrase: bytes) -> NodeIdentity:
         raise KeyError_(f"{folder}: the node keys cannot be opened (wrong passphrase?)") from e
     if not isinstance(signing, ed25519.Ed25519PrivateKey) or not isinstance(encryption, x25519.X25519PrivateKey):
         raise KeyError_(f"{folder}: unexpected key types")
-    return NodeIdentity(party=public["party"], url=public["url"], signing=signing, encryption=encryption)
+    return NodeIdentity(party=public["party"], url=public["url"], signing=signing, encryption=encryption,
+                        folder=folder)

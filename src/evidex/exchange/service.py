@@ -156,21 +156,31 @@ class DeliveryReport:
     dead: int = 0
 
 
-def client_for(peer: Peer) -> httpx.Client:
+def client_for(peer: Peer, tls_files: tuple[str, str] | None = None) -> httpx.Client:
+    """A client for a peer: its certificate pinned; with `tls_files`, this node's own certificate is
+    presented too (for a peer that requires mutual TLS: `evidex serve --tls --mtls`)."""
     if peer.url.startswith("https://") and peer.tls_certificate:
         ctx = ssl.create_default_context(cadata=peer.tls_certificate)  # pinned: only the peer's own certificate
         ctx.check_hostname = False  # the certificate is pinned, names add nothing
+        if tls_files is not None:
+            ctx.load_cert_chain(*tls_files)
         return httpx.Client(verify=ctx, timeout=30)
     return httpx.Client(timeout=30)
 
 
+def node_client_for(node: NodeIdentity) -> Callable[[Peer], httpx.Client]:
+    files = node.tls_files()
+    return lambda peer: client_for(peer, files)
+
+
 def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime,
-                 client_for: Callable[[Peer], httpx.Client] = client_for, limit: int = 500,
+                 client_for: Callable[[Peer], httpx.Client] | None = None, limit: int = 500,
                  dead_after: dt.timedelta = DEAD_AFTER,
                  clock: Callable[[], dt.datetime] | None = None) -> DeliveryReport:
     """One pass of the delivery worker: oldest first, one conversation in order. `now` decides what
     is due; `clock` (default: `now`) stamps deliveries and receipts."""
     report = DeliveryReport()
+    client_for = client_for or node_client_for(node)
     with make_session() as db:
         ids = list(db.execute(sa.select(OutboxMessage.id).where(
             OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
