@@ -4,6 +4,7 @@ HTTP transport that calls the receiving node directly (faults are injected in th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,17 @@ class TestNode:
         return self.identity.party
 
 
+def federation_reply(request: httpx.Request, db: sa.orm.Session, node: keys.NodeIdentity, apply: exchange.Applier,
+                     now: dt.datetime) -> tuple[httpx.Response, int]:
+    """What the receiving node's federation routes answer (one envelope, or a batch); and how many."""
+    if request.url.path.endswith("/batch"):
+        envelopes = [e.encode("ascii") for e in json.loads(request.content)["envelopes"]]
+        results = exchange.receive_batch(db, node=node, envelopes=envelopes, now=now, apply=apply)
+        return httpx.Response(200, json={"results": [{"status": s, "body": t} for s, t in results]}), len(envelopes)
+    status, text = exchange.receive(db, node=node, envelope=request.content, now=now, apply=apply)
+    return httpx.Response(status, text=text), 1
+
+
 @dataclass
 class Link:
     """The transport from the sending node to the receiving node, with switchable faults."""
@@ -52,13 +64,12 @@ class Link:
             if self.down:
                 raise httpx.ConnectError("connection refused", request=request)
             with self.receiver.sessions() as db:
-                status, text = exchange.receive(db, node=self.receiver.identity, envelope=request.content,
-                                                now=self.now(), apply=flows.applier(self.receiver.identity,
-                                                                                    self.receiver.domain))
-            self.deliveries += 1
+                reply, n = federation_reply(request, db, self.receiver.identity,
+                                            flows.applier(self.receiver.identity, self.receiver.domain), self.now())
+            self.deliveries += n
             if self.drop_reply:
                 raise httpx.ReadError("connection reset before the reply", request=request)
-            return httpx.Response(status, text=text)
+            return reply
 
         return httpx.Client(transport=httpx.MockTransport(handler))
 

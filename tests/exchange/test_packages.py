@@ -25,7 +25,7 @@ from evidex.exchange import flows, keys
 from evidex.exchange import service as exchange
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
 from evidex.requests.models import Notification
-from tests.exchange.conftest import Link
+from tests.exchange.conftest import Link, federation_reply
 from tests.exchange.conftest import TestNode as Node
 from tests.exchange.test_faults import deliver, incoming, now, send_request
 
@@ -50,11 +50,11 @@ class Wire(Link):
             if self.down:
                 raise httpx.ConnectError("connection refused", request=request)
             with node.sessions() as db:
-                if request.url.path.endswith("/federation/v1/messages"):
-                    status, text = exchange.receive(db, node=node.identity, envelope=request.content, now=self.now(),
-                                                    apply=flows.applier(node.identity, node.domain, vault))
-                    self.deliveries += 1
-                    return httpx.Response(status, text=text)
+                if request.url.path.endswith(("/federation/v1/messages", "/federation/v1/batch")):
+                    reply, n = federation_reply(request, db, node.identity,
+                                                flows.applier(node.identity, node.domain, vault), self.now())
+                    self.deliveries += n
+                    return reply
                 m = CHUNK.match(request.url.path)
                 assert m, request.url.path
                 given = request.headers.get(packages.MAC_HEADER)

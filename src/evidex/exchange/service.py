@@ -203,22 +203,55 @@ def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: d
     return report
 
 
+BATCH_MESSAGES = 200  # envelopes per POST to one peer
+BATCH_BYTES = 16 * 1024 * 1024  # payload bytes per POST (the receiver's limit is MAX_ENVELOPE_BYTES)
+
+
 def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime, ids: list[int],
                  blocked: set[str], client: Callable[[Peer], httpx.Client], dead_after: dt.timedelta,
                  report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime]) -> None:
-    for mid in ids:
-        with make_session() as db:
-            msg = db.execute(sa.select(OutboxMessage).where(OutboxMessage.id == mid).with_for_update()).scalar_one()
-            if msg.status != "pending" or msg.conversation_id in blocked:
+    """Due messages go out in batches per recipient (one POST, one transaction each side), oldest
+    first; a message never overtakes an undelivered earlier one of its conversation."""
+    with make_session() as db:
+        rows = db.execute(sa.select(OutboxMessage.id, OutboxMessage.recipient)
+                          .where(OutboxMessage.id.in_(ids))).all() if ids else []
+    by_recipient: dict[str, list[int]] = {}
+    for mid, recipient in sorted(rows):
+        by_recipient.setdefault(recipient, []).append(mid)
+    for group in by_recipient.values():
+        for k in range(0, len(group), BATCH_MESSAGES):
+            _deliver_batch(make_session, node, now, group[k:k + BATCH_MESSAGES], blocked, client, dead_after, report,
+                           trust, clock)
+
+
+def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime, ids: list[int],
+                   blocked: set[str], client: Callable[[Peer], httpx.Client], dead_after: dt.timedelta,
+                   report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime]) -> None:
+    with make_session() as db:
+        msgs = list(db.execute(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                               .order_by(OutboxMessage.id).with_for_update()).scalars())
+        conversations = {m.conversation_id for m in msgs}
+        pending = db.execute(sa.select(OutboxMessage.id, OutboxMessage.conversation_id).where(
+            OutboxMessage.conversation_id.in_(conversations), OutboxMessage.status == "pending")).all()
+        chosen: list[OutboxMessage] = []
+        size = 0
+        for m in msgs:
+            if m.status != "pending" or m.conversation_id in blocked:
                 continue
-            earlier = db.execute(sa.select(OutboxMessage.id).where(
-                OutboxMessage.conversation_id == msg.conversation_id, OutboxMessage.status == "pending",
-                OutboxMessage.id < msg.id).limit(1)).first()
-            if earlier:  # per-request ordering: never overtake an undelivered earlier message
-                blocked.add(msg.conversation_id)
+            taken = {c.id for c in chosen}
+            if any(conv == m.conversation_id and pid < m.id and pid not in taken for pid, conv in pending):
+                blocked.add(m.conversation_id)  # per-request ordering: an earlier message is not delivered yet
                 continue
-            peer = active_peer(db, msg.recipient)
-            outcome = _attempt(db, msg, peer, trust, node, now, client, clock)
+            weight = len(json.dumps(m.payload))
+            if chosen and size + weight > BATCH_BYTES:
+                break  # the rest go in the next batch or pass
+            size += weight
+            chosen.append(m)
+        if not chosen:
+            return
+        peer = active_peer(db, chosen[0].recipient)
+        outcomes = _attempt_batch(db, chosen, peer, trust, node, now, client, clock)
+        for msg, outcome in zip(chosen, outcomes, strict=True):
             if outcome == "delivered":
                 report.delivered += 1
             elif outcome == "dead" or now - msg.created_at > dead_after:
@@ -226,49 +259,72 @@ def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: d
                     msg.status = "dead"
                     msg.last_error = (msg.last_error or "") + f"; dead after {msg.attempts} attempt(s)"
                     alert(db, node.party, msg.conversation_id, "dead_letter", now,
-                           f"A {msg.type} message to {msg.recipient} could not be delivered and was set aside "
-                           f"(dead letter) after {msg.attempts} attempt(s): {msg.last_error[:300]}")
+                          f"A {msg.type} message to {msg.recipient} could not be delivered and was set aside "
+                          f"(dead letter) after {msg.attempts} attempt(s): {msg.last_error[:300]}")
                 report.dead += 1
                 blocked.add(msg.conversation_id)
             else:
                 report.retried += 1
                 blocked.add(msg.conversation_id)
-            db.commit()
+        db.commit()
 
 
-def _attempt(db: Session, msg: OutboxMessage, peer: Peer | None, trust: TrustList, node: NodeIdentity,
-             now: dt.datetime, client_for: Callable[[Peer], httpx.Client],
-             clock: Callable[[], dt.datetime]) -> str:
-    msg.attempts += 1
+def _attempt_batch(db: Session, msgs: list[OutboxMessage], peer: Peer | None, trust: TrustList, node: NodeIdentity,
+                   now: dt.datetime, client_for: Callable[[Peer], httpx.Client],
+                   clock: Callable[[], dt.datetime]) -> list[str]:
+    """Seal each message afresh, POST them together, and read one signed answer per message."""
+    for msg in msgs:
+        msg.attempts += 1
     if peer is None:
-        msg.last_error = f"{msg.recipient} is no longer a peer"
-        return "dead"
-    headers = Headers(**{**msg.headers, "issued_at": now.astimezone(dt.UTC).isoformat()})  # sealed afresh
+        for msg in msgs:
+            msg.last_error = f"{msg.recipient} is no longer a peer"
+        return ["dead"] * len(msgs)
+    envelopes: list[str] = []
     try:
-        envelope = seal(payload=msg.payload, headers=headers, sender=node,
-                        recipient_encryption_jwk=trust.encryption_jwk(msg.recipient, now))
-        r = client_for(peer).post(peer.url.rstrip("/") + "/federation/v1/messages", content=envelope,
-                                  headers={"Content-Type": "application/jose"})
+        recipient_key = trust.encryption_jwk(msgs[0].recipient, now)
+        for msg in msgs:
+            headers = Headers(**{**msg.headers, "issued_at": now.astimezone(dt.UTC).isoformat()})  # sealed afresh
+            envelopes.append(seal(payload=msg.payload, headers=headers, sender=node,
+                                  recipient_encryption_jwk=recipient_key))
+        r = client_for(peer).post(peer.url.rstrip("/") + "/federation/v1/batch", json={"envelopes": envelopes})
     except (httpx.HTTPError, EnvelopeRejected, OSError) as e:
-        return _retry(msg, now, f"{type(e).__name__}: {e}")
-    if r.status_code == 200:
+        return [_retry(msg, now, f"{type(e).__name__}: {e}") for msg in msgs]
+    if r.status_code != 200:
+        if 400 <= r.status_code < 500 and r.status_code not in (408, 429):
+            for msg in msgs:
+                msg.last_error = f"rejected by {msg.recipient}: HTTP {r.status_code} {r.text[:300]}"
+            return ["dead"] * len(msgs)
+        return [_retry(msg, now, f"HTTP {r.status_code}") for msg in msgs]
+    try:
+        results = r.json()["results"]
+        if len(results) != len(msgs):
+            raise ValueError("one answer per message")
+    except (ValueError, KeyError, TypeError) as e:
+        return [_retry(msg, now, f"unreadable answer from {msgs[0].recipient}: {e}") for msg in msgs]
+    if os.environ.get("EVIDEX_TEST_OUTBOX_CRASH") == "after_reply":
+        os.kill(os.getpid(), signal.SIGKILL)  # fault injection: dies after delivery, before recording it
+    stamp = clock()
+    return [_outcome(db, msg, int(res.get("status", 0)), str(res.get("body", "")), trust, now, stamp)
+            for msg, res in zip(msgs, results, strict=True)]
+
+
+def _outcome(db: Session, msg: OutboxMessage, status: int, body: str, trust: TrustList, now: dt.datetime,
+             stamp: dt.datetime) -> str:
+    if status == 200:
         try:
-            claims = verify_receipt(r.text, trust=trust, party=msg.recipient, at=now)
+            claims = verify_receipt(body, trust=trust, party=msg.recipient, at=now)
         except EnvelopeRejected as e:
             return _retry(msg, now, str(e))
         if claims.get("msg_id") != msg.msg_id or claims.get("payload_sha256") != msg.payload_sha256:
             return _retry(msg, now, "the delivery receipt is for another message")
-        if os.environ.get("EVIDEX_TEST_OUTBOX_CRASH") == "after_reply":
-            os.kill(os.getpid(), signal.SIGKILL)  # fault injection: dies after delivery, before recording it
-        stamp = clock()
         db.add(Receipt(msg_id=msg.msg_id, conversation_id=msg.conversation_id, kind="delivery",
-                       issuer=msg.recipient, positive=True, token=r.text, at=stamp))
+                       issuer=msg.recipient, positive=True, token=body, at=stamp))
         msg.status, msg.delivered_at, msg.last_error = "delivered", stamp, None
         return "delivered"
-    if 400 <= r.status_code < 500 and r.status_code not in (408, 429):
-        msg.last_error = f"rejected by {msg.recipient}: HTTP {r.status_code} {r.text[:300]}"
+    if 400 <= status < 500 and status not in (408, 429):
+        msg.last_error = f"rejected by {msg.recipient}: HTTP {status} {body[:300]}"
         return "dead"  # a rejection does not heal by retrying
-    return _retry(msg, now, f"HTTP {r.status_code}")
+    return _retry(msg, now, f"HTTP {status}")
 
 
 def _retry(msg: OutboxMessage, now: dt.datetime, error: str) -> str:
@@ -285,8 +341,53 @@ Applier = Callable[[Session, Headers, dict[str, Any], dt.datetime], None]
 def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetime, apply: Applier) -> tuple[int, str]:
     """Open, store durably and apply one message; answer with a signed delivery receipt.
     The same message again gets the same receipt and changes nothing."""
+    return receive_batch(db, node=node, envelopes=[envelope], now=now, apply=apply)[0]
+
+
+class _NotApplicable(Exception):
+    def __init__(self, index: int, error: FederationError) -> None:
+        self.index, self.error = index, error
+
+
+MAX_BATCH = 1000
+
+
+def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], now: dt.datetime,
+                  apply: Applier) -> list[tuple[int, str]]:
+    """Receive several messages in one transaction (one commit), answering each with its signed
+    receipt or signed error. A message that is authentic but cannot be applied here is refused on
+    its own: the batch is rolled back and replayed without it, so nothing of it remains."""
     trust = load_trust(db)
     system = Principal.system(node.party)
+    refused: dict[int, FederationError] = {}
+    while True:
+        try:
+            results = [_refusal(db, node, system, i, refused[i], now) if i in refused else
+                       _receive_one(db, node, trust, system, i, envelope, now, apply)
+                       for i, envelope in enumerate(envelopes)]
+        except _NotApplicable as e:
+            db.rollback()
+            refused[e.index] = e.error
+            continue
+        break
+    db.commit()
+    if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_store":
+        os.kill(os.getpid(), signal.SIGKILL)  # fault injection: stored durably, dies before replying
+    return results
+
+
+def _refusal(db: Session, node: NodeIdentity, system: Principal, index: int, error: FederationError,
+             now: dt.datetime) -> tuple[int, str]:
+    msg_id = getattr(error, "msg_id", None)
+    refused = EnvelopeRejected(str(error), msg_id)
+    refused.reason = "not_applicable"
+    audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=msg_id, at=now,
+                 details={"reason": refused.reason, "detail": str(error)})
+    return 422, _signed_error(node, refused, now)
+
+
+def _receive_one(db: Session, node: NodeIdentity, trust: TrustList, system: Principal, index: int, envelope: bytes,
+                 now: dt.datetime, apply: Applier) -> tuple[int, str]:
     try:
         headers, payload = open_envelope(envelope, me=node, trust=trust, now=now, seen=lambda m: False)
         sha = canonical_sha256(payload)
@@ -298,7 +399,6 @@ def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetim
     except EnvelopeRejected as e:
         audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=e.msg_id,
                      at=now, details={"reason": e.reason, "detail": str(e)})
-        db.commit()
         status = {"replay": 409, "unknown_key": 403, "expired_key": 403, "revoked_key": 403,
                   "bad_signature": 403}.get(e.reason, 400)
         return status, _signed_error(node, e, now)
@@ -311,20 +411,12 @@ def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetim
                    issuer=node.party, positive=True, token=receipt, at=now))
     try:
         apply(db, headers, payload, now)
-    except FederationError as e:  # well-formed and authentic, but nothing here it can apply to: refused, signed
-        db.rollback()
-        refused = EnvelopeRejected(str(e), headers.msg_id)
-        refused.reason = "not_applicable"
-        audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=headers.msg_id,
-                     at=now, details={"reason": refused.reason, "detail": str(e)})
-        db.commit()
-        return 422, _signed_error(node, refused, now)
+    except FederationError as e:  # authentic, but nothing here it can apply to: refused on its own
+        e.msg_id = headers.msg_id  # type: ignore[attr-defined]
+        raise _NotApplicable(index, e) from e
     audit.record(db, actor=system, action=f"federation.receive.{headers.type}", object_type="message",
                  object_id=headers.msg_id, at=now, details={"from": headers.sender,
                                                              "conversation": headers.conversation_id})
-    db.commit()
-    if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_store":
-        os.kill(os.getpid(), signal.SIGKILL)  # fault injection: stored durably, dies before replying
     return 200, receipt
 
 

@@ -3,6 +3,7 @@ against the trust list, and answered with a signed receipt or a signed error."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -71,3 +72,27 @@ async def package_chunk(package_id: uuid.UUID, position: Annotated[int, Path(ge=
                                                    given_mac=request.headers.get(packages.MAC_HEADER)))
     except packages.PackageRejected as e:
         return _rejected(e)
+
+
+@router.post("/batch", responses={200: {"description": "One signed answer (receipt or error) per envelope, in order"},
+                                  413: {"description": "Too large"}, 422: {"description": "Not a batch"},
+                                  404: {"description": "This node does not federate (no node identity)"}})
+async def receive_batch(request: Request, db: SessionDep, now: NowDep) -> Response:
+    """Several envelopes in one POST, received in one transaction: `{"envelopes": [compact JWE, …]}`."""
+    node = request.app.state.node
+    if node is None:
+        return PlainTextResponse("this node does not federate (no node identity)", status_code=404)
+    body = await request.body()
+    if len(body) > MAX_ENVELOPE_BYTES:
+        return PlainTextResponse("batch too large", status_code=413)
+    try:
+        envelopes = json.loads(body)["envelopes"]
+        if not isinstance(envelopes, list) or not 1 <= len(envelopes) <= exchange.MAX_BATCH or \
+                not all(isinstance(e, str) for e in envelopes):
+            raise ValueError("envelopes")
+        raw = [e.encode("ascii") for e in envelopes]
+    except (ValueError, KeyError, TypeError, UnicodeError):
+        return PlainTextResponse(f'expected {{"envelopes": [1 to {exchange.MAX_BATCH} compact JWE strings]}}',
+                                 status_code=422)
+    results = exchange.receive_batch(db, node=node, envelopes=raw, now=now, apply=request.app.state.applier)
+    return JSONResponse({"results": [{"status": s, "body": t} for s, t in results]})
