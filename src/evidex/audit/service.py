@@ -30,12 +30,19 @@ def entry_hash(*, seq: int, at: dt.datetime, actor: str, party: str, action: str
 
 def record(db: Session, *, actor: Principal, action: str, object_type: str, object_id: str | None,
            at: dt.datetime, details: dict[str, Any] | None = None, personal_data: bool = False) -> AuditEntry:
-    """Append one entry. The head row is locked (FOR UPDATE), so concurrent writers queue."""
-    head = db.execute(sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        db.add(head)
-        db.flush()
+    """Append one entry. The head row is locked (FOR UPDATE), so concurrent writers queue; within one
+    transaction it is locked and read once, however many entries the transaction appends."""
+    transaction = db.get_transaction()
+    cached = db.info.get("audit_head")
+    if cached is not None and cached[0] is transaction:
+        head = cached[1]
+    else:
+        head = db.execute(sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+        if head is None:
+            head = AuditHead(id=1, seq=0, hash=GENESIS)
+            db.add(head)
+            db.flush()
+        db.info["audit_head"] = (transaction, head)
     details = json.loads(json.dumps(details or {}, default=str))  # exactly what the database will return
     at = at.astimezone(dt.UTC)
     seq = head.seq + 1
@@ -47,7 +54,6 @@ def record(db: Session, *, actor: Principal, action: str, object_type: str, obje
                        details=details, prev_hash=head.hash, hash=h)
     db.add(entry)
     head.seq, head.hash = seq, h
-    db.flush()
     return entry
 
 

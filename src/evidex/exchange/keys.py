@@ -8,6 +8,7 @@ import ipaddress
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -62,20 +63,28 @@ class NodeIdentity:
             return None
         return str(self.folder / TLS_CERT_FILE), str(self.folder / TLS_KEY_FILE)
 
-    @property
+    @cached_property
     def signing_jwk(self) -> dict[str, Any]:
         return jwk_of(self.signing.public_key())
 
-    @property
+    @cached_property
     def encryption_jwk(self) -> dict[str, Any]:
         return jwk_of(self.encryption.public_key())
 
     def signing_okp(self) -> OKPKey:
+        return self._signing_okp
+
+    def encryption_okp(self) -> OKPKey:
+        return self._encryption_okp
+
+    @cached_property
+    def _signing_okp(self) -> OKPKey:  # built once: every message and receipt is signed with it
         raw = self.signing.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                          serialization.NoEncryption())
         return OKPKey.import_key({**self.signing_jwk, "d": _b64(raw)})
 
-    def encryption_okp(self) -> OKPKey:
+    @cached_property
+    def _encryption_okp(self) -> OKPKey:
         raw = self.encryption.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                             serialization.NoEncryption())
         return OKPKey.import_key({**self.encryption_jwk, "d": _b64(raw)})

@@ -358,13 +358,17 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
     receipt or signed error. A message that is authentic but cannot be applied here is refused on
     its own: the batch is rolled back and replayed without it, so nothing of it remains."""
     trust = load_trust(db)
-    system = Principal.system(node.party)
+    opened: list[tuple[Headers, dict[str, Any], str] | EnvelopeRejected] = []
+    for envelope in envelopes:  # cryptography first, no database work
+        try:
+            headers, payload = open_envelope(envelope, me=node, trust=trust, now=now, seen=lambda m: False)
+            opened.append((headers, payload, canonical_sha256(payload)))
+        except EnvelopeRejected as e:
+            opened.append(e)
     refused: dict[int, FederationError] = {}
     while True:
         try:
-            results = [_refusal(db, node, system, i, refused[i], now) if i in refused else
-                       _receive_one(db, node, trust, system, i, envelope, now, apply)
-                       for i, envelope in enumerate(envelopes)]
+            results = _store_and_apply(db, node, opened, refused, now, apply)
         except _NotApplicable as e:
             db.rollback()
             refused[e.index] = e.error
@@ -376,7 +380,60 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
     return results
 
 
-def _refusal(db: Session, node: NodeIdentity, system: Principal, index: int, error: FederationError,
+def _store_and_apply(db: Session, node: NodeIdentity, opened: list[tuple[Headers, dict[str, Any], str] |
+                     EnvelopeRejected], refused: dict[int, FederationError], now: dt.datetime,
+                     apply: Applier) -> list[tuple[int, str]]:
+    system = Principal.system(node.party)
+    ids = [o[0].msg_id for o in opened if not isinstance(o, EnvelopeRejected)]
+    known: dict[str, tuple[str, str, str]] = {}  # msg_id → (payload sha, sender, receipt): stored, or earlier here
+    for k in range(0, len(ids), 500):
+        for msg_id, sha, sender, receipt in db.execute(sa.select(
+                InboxMessage.msg_id, InboxMessage.payload_sha256, InboxMessage.sender, InboxMessage.delivery_receipt)
+                .where(InboxMessage.msg_id.in_(ids[k:k + 500]))):
+            known[msg_id] = (sha, sender, receipt)
+    results: list[tuple[int, str]] = []
+    for index, item in enumerate(opened):
+        if index in refused:
+            results.append(_refusal(db, node, system, refused[index], now))
+            continue
+        try:
+            if isinstance(item, EnvelopeRejected):
+                raise item
+            headers, payload, sha = item
+            if headers.msg_id in known:
+                stored_sha, sender, receipt = known[headers.msg_id]
+                if stored_sha == sha and sender == headers.sender:
+                    results.append((200, receipt))  # a retry: already stored, answer as before
+                    continue
+                raise Replay(f"message id {headers.msg_id} was already used for other content", headers.msg_id)
+        except EnvelopeRejected as e:
+            audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=e.msg_id,
+                         at=now, details={"reason": e.reason, "detail": str(e)})
+            status = {"replay": 409, "unknown_key": 403, "expired_key": 403, "revoked_key": 403,
+                      "bad_signature": 403}.get(e.reason, 400)
+            results.append((status, _signed_error(node, e, now)))
+            continue
+        receipt = sign_receipt(node, kind="delivery", msg_id=headers.msg_id, conversation_id=headers.conversation_id,
+                               payload_sha256=sha, at=now)
+        db.add(InboxMessage(msg_id=headers.msg_id, sender=headers.sender, type=headers.type,
+                            conversation_id=headers.conversation_id, headers=asdict(headers), payload=payload,
+                            payload_sha256=sha, received_at=now, delivery_receipt=receipt))
+        db.add(Receipt(msg_id=headers.msg_id, conversation_id=headers.conversation_id, kind="delivery",
+                       issuer=node.party, positive=True, token=receipt, at=now))
+        known[headers.msg_id] = (sha, headers.sender, receipt)
+        try:
+            apply(db, headers, payload, now)
+        except FederationError as e:  # authentic, but nothing here it can apply to: refused on its own
+            e.msg_id = headers.msg_id  # type: ignore[attr-defined]
+            raise _NotApplicable(index, e) from e
+        audit.record(db, actor=system, action=f"federation.receive.{headers.type}", object_type="message",
+                     object_id=headers.msg_id, at=now, details={"from": headers.sender,
+                                                                 "conversation": headers.conversation_id})
+        results.append((200, receipt))
+    return results
+
+
+def _refusal(db: Session, node: NodeIdentity, system: Principal, error: FederationError,
              now: dt.datetime) -> tuple[int, str]:
     msg_id = getattr(error, "msg_id", None)
     refused = EnvelopeRejected(str(error), msg_id)
@@ -384,40 +441,6 @@ def _refusal(db: Session, node: NodeIdentity, system: Principal, index: int, err
     audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=msg_id, at=now,
                  details={"reason": refused.reason, "detail": str(error)})
     return 422, _signed_error(node, refused, now)
-
-
-def _receive_one(db: Session, node: NodeIdentity, trust: TrustList, system: Principal, index: int, envelope: bytes,
-                 now: dt.datetime, apply: Applier) -> tuple[int, str]:
-    try:
-        headers, payload = open_envelope(envelope, me=node, trust=trust, now=now, seen=lambda m: False)
-        sha = canonical_sha256(payload)
-        stored = db.get(InboxMessage, headers.msg_id)
-        if stored is not None:
-            if stored.payload_sha256 == sha and stored.sender == headers.sender:
-                return 200, stored.delivery_receipt  # a retry: already stored, answer as before
-            raise Replay(f"message id {headers.msg_id} was already used for other content", headers.msg_id)
-    except EnvelopeRejected as e:
-        audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=e.msg_id,
-                     at=now, details={"reason": e.reason, "detail": str(e)})
-        status = {"replay": 409, "unknown_key": 403, "expired_key": 403, "revoked_key": 403,
-                  "bad_signature": 403}.get(e.reason, 400)
-        return status, _signed_error(node, e, now)
-    receipt = sign_receipt(node, kind="delivery", msg_id=headers.msg_id, conversation_id=headers.conversation_id,
-                           payload_sha256=sha, at=now)
-    db.add(InboxMessage(msg_id=headers.msg_id, sender=headers.sender, type=headers.type,
-                        conversation_id=headers.conversation_id, headers=asdict(headers), payload=payload,
-                        payload_sha256=sha, received_at=now, delivery_receipt=receipt))
-    db.add(Receipt(msg_id=headers.msg_id, conversation_id=headers.conversation_id, kind="delivery",
-                   issuer=node.party, positive=True, token=receipt, at=now))
-    try:
-        apply(db, headers, payload, now)
-    except FederationError as e:  # authentic, but nothing here it can apply to: refused on its own
-        e.msg_id = headers.msg_id  # type: ignore[attr-defined]
-        raise _NotApplicable(index, e) from e
-    audit.record(db, actor=system, action=f"federation.receive.{headers.type}", object_type="message",
-                 object_id=headers.msg_id, at=now, details={"from": headers.sender,
-                                                             "conversation": headers.conversation_id})
-    return 200, receipt
 
 
 def _signed_error(node: NodeIdentity, e: EnvelopeRejected, now: dt.datetime) -> str:
