@@ -9,7 +9,10 @@ authenticated transmission).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import functools
 import json
 import re
 import uuid
@@ -137,12 +140,19 @@ class Trust(Protocol):
     def signing_key(self, party: str, kid: str, at: dt.datetime) -> OKPKey: ...
 
 
+@functools.lru_cache(maxsize=64)
+def _public_key(jwk_json: str) -> OKPKey:
+    """A peer's public key, imported once (every message to it is sealed with it)."""
+    return OKPKey.import_key(json.loads(jwk_json))
+
+
 def seal(*, payload: dict[str, Any], headers: Headers, sender: NodeIdentity, recipient_encryption_jwk: dict[str, Any]) -> str:
     """Sign, then encrypt for the recipient. Returns a compact JWE (5 dot-separated parts)."""
     protected = {"alg": SIGNATURE_ALG, "kid": sender.signing_jwk["kid"], "typ": "evidex+jws", "evx": asdict(headers)}
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     signed = jws.serialize_compact(protected, body, sender.signing_okp(), registry=JWS_REGISTRY)
-    recipient_key = OKPKey.import_key({k: v for k, v in recipient_encryption_jwk.items() if k != "d"})
+    recipient_key = _public_key(json.dumps({k: v for k, v in recipient_encryption_jwk.items() if k != "d"},
+                                           sort_keys=True))
     outer = {"alg": KEY_WRAP_ALG, "enc": CONTENT_ALG, "kid": recipient_encryption_jwk.get("kid"),
              "cty": "evidex+jws", "evx_from": headers.sender, "evx_to": headers.recipient}
     return jwe.encrypt_compact(outer, signed.encode("ascii"), recipient_key, registry=JWE_REGISTRY)
@@ -162,20 +172,22 @@ def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt
     if token.count(".") != 4:
         raise Malformed("not a compact JWE")
     signed: bytes | None = None
+    outer: dict[str, Any] = {}
     for key in [me.encryption_okp(), *(old_encryption_keys or [])]:  # keys rotate: old messages still open
         try:
-            signed = jwe.decrypt_compact(token, key, registry=JWE_REGISTRY).plaintext
+            decrypted = jwe.decrypt_compact(token, key, registry=JWE_REGISTRY)
+            signed, outer = decrypted.plaintext, dict(decrypted.protected)
             break
         except (JoseError, ValueError, TypeError):
             continue
     if signed is None:
         raise Undecryptable("cannot decrypt: altered in transit or not encrypted for this node")
     try:
-        outer = jwe.extract_compact(token.encode("ascii"), registry=JWE_REGISTRY).protected  # type: ignore[attr-defined]
-        inner = jws.extract_compact(signed, registry=JWS_REGISTRY).headers()
+        # Only the (small) protected header is read before the signature is checked: which key to use.
+        inner = json.loads(base64.urlsafe_b64decode(signed.split(b".", 1)[0] + b"=="))
         evx = inner["evx"]
         headers = Headers(**{k: evx.get(k) for k in Headers.__dataclass_fields__})
-    except (JoseError, ValueError, TypeError, KeyError, AttributeError) as e:
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as e:
         raise Malformed(f"the signed content is not an evidex message ({type(e).__name__}: {e})") from e
     if not isinstance(headers.sender, str) or not _PARTY.match(headers.sender) or outer.get("evx_from") != headers.sender:
         raise Malformed("sender missing or differs between the envelope and the signed message", headers.msg_id)
@@ -187,6 +199,8 @@ def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt
         verified = jws.deserialize_compact(signed, key, registry=JWS_REGISTRY)
     except (JoseError, ValueError) as e:
         raise BadSignature("the signature does not verify with the sender's registered key", headers.msg_id) from e
+    if verified.headers() != inner:  # what was read before verifying is what was signed
+        raise Malformed("the signed header differs from the one read", headers.msg_id)
     if headers.recipient != me.party or outer.get("evx_to") != me.party:
         raise WrongRecipient(f"addressed to {headers.recipient}, not {me.party}", headers.msg_id)
     if headers.type not in MESSAGE_TYPES:

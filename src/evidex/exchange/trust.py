@@ -33,6 +33,7 @@ class PeerKey:
 @dataclass
 class TrustList:
     keys: list[PeerKey] = field(default_factory=list)
+    _imported: dict[str, OKPKey] = field(default_factory=dict, repr=False)  # kid → key, imported once
 
     def add(self, key: PeerKey) -> None:
         self.keys.append(key)
@@ -46,7 +47,9 @@ class TrustList:
             raise RevokedKey(f"the key {kid[:12]}… of {party} was revoked on {k.revoked_at.isoformat()}")
         if not (k.valid_from <= at < k.valid_until):
             raise ExpiredKey(f"the key {kid[:12]}… of {party} is valid {k.valid_from.date()} to {k.valid_until.date()}")
-        return OKPKey.import_key({x: v for x, v in k.jwk.items() if x != "d"})
+        if kid not in self._imported:
+            self._imported[kid] = OKPKey.import_key({x: v for x, v in k.jwk.items() if x != "d"})
+        return self._imported[kid]
 
     def encryption_jwk(self, party: str, at: dt.datetime) -> dict[str, Any]:
         """The newest valid encryption key of a Party (to seal messages for it)."""
