@@ -11,7 +11,9 @@ import os
 import random
 import signal
 import ssl
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -189,9 +191,10 @@ def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: d
     clients: dict[str, httpx.Client] = {}  # one connection per peer for the whole pass (no TLS handshake per message)
 
     def client(peer: Peer) -> httpx.Client:
-        if peer.party not in clients:
-            clients[peer.party] = client_for(peer)
-        return clients[peer.party]
+        with _REPORT_LOCK:
+            if peer.party not in clients:
+                clients[peer.party] = client_for(peer)
+            return clients[peer.party]
 
     with make_session() as db:
         trust = load_trust(db)  # once per pass, not per message
@@ -218,10 +221,17 @@ def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: d
     by_recipient: dict[str, list[int]] = {}
     for mid, recipient in sorted(rows):
         by_recipient.setdefault(recipient, []).append(mid)
-    for group in by_recipient.values():
-        for k in range(0, len(group), BATCH_MESSAGES):
-            _deliver_batch(make_session, node, now, group[k:k + BATCH_MESSAGES], blocked, client, dead_after, report,
-                           trust, clock)
+    batches = [group[k:k + BATCH_MESSAGES] for group in by_recipient.values()
+               for k in range(0, len(group), BATCH_MESSAGES)]
+    if len(batches) == 1:
+        _deliver_batch(make_session, node, now, batches[0], blocked, client, dead_after, report, trust, clock)
+        return
+    # Two batches in flight: this node seals the next while the peer stores the previous. A message
+    # whose earlier sibling is still in flight waits for the next pass (order is never broken).
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidex-delivery") as pool:
+        for future in [pool.submit(_deliver_batch, make_session, node, now, batch, blocked, client, dead_after,
+                                   report, trust, clock) for batch in batches]:
+            future.result()
 
 
 def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime, ids: list[int],
@@ -251,22 +261,31 @@ def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now:
             return
         peer = active_peer(db, chosen[0].recipient)
         outcomes = _attempt_batch(db, chosen, peer, trust, node, now, client, clock)
-        for msg, outcome in zip(chosen, outcomes, strict=True):
-            if outcome == "delivered":
-                report.delivered += 1
-            elif outcome == "dead" or now - msg.created_at > dead_after:
-                if msg.status != "dead":
-                    msg.status = "dead"
-                    msg.last_error = (msg.last_error or "") + f"; dead after {msg.attempts} attempt(s)"
-                    alert(db, node.party, msg.conversation_id, "dead_letter", now,
-                          f"A {msg.type} message to {msg.recipient} could not be delivered and was set aside "
-                          f"(dead letter) after {msg.attempts} attempt(s): {msg.last_error[:300]}")
-                report.dead += 1
-                blocked.add(msg.conversation_id)
-            else:
-                report.retried += 1
-                blocked.add(msg.conversation_id)
+        with _REPORT_LOCK:
+            _tally(db, node, now, dead_after, report, blocked, chosen, outcomes)
         db.commit()
+
+
+_REPORT_LOCK = threading.Lock()
+
+
+def _tally(db: Session, node: NodeIdentity, now: dt.datetime, dead_after: dt.timedelta, report: DeliveryReport,
+           blocked: set[str], chosen: list[OutboxMessage], outcomes: list[str]) -> None:
+    for msg, outcome in zip(chosen, outcomes, strict=True):
+        if outcome == "delivered":
+            report.delivered += 1
+        elif outcome == "dead" or now - msg.created_at > dead_after:
+            if msg.status != "dead":
+                msg.status = "dead"
+                msg.last_error = (msg.last_error or "") + f"; dead after {msg.attempts} attempt(s)"
+                alert(db, node.party, msg.conversation_id, "dead_letter", now,
+                      f"A {msg.type} message to {msg.recipient} could not be delivered and was set aside "
+                      f"(dead letter) after {msg.attempts} attempt(s): {msg.last_error[:300]}")
+            report.dead += 1
+            blocked.add(msg.conversation_id)
+        else:
+            report.retried += 1
+            blocked.add(msg.conversation_id)
 
 
 def _attempt_batch(db: Session, msgs: list[OutboxMessage], peer: Peer | None, trust: TrustList, node: NodeIdentity,
