@@ -23,6 +23,7 @@ from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
 from evidex.parties.roles import Role
 from evidex.requests.demo import example_document
 from tests.conftest import ROOT, run_cli
+from tests.exchange.conftest import _drop, _url
 
 PASSPHRASE = "node key passphrase 2026"
 
@@ -59,9 +60,22 @@ def wait_for(check, what: str, seconds: float = 30):  # type: ignore[no-untyped-
     pytest.fail(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def nodes(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pair(request, tmp_path):
+    """Two nodes (not started), each with its own database of the parametrised kind."""
+    made: list[str] = []
     rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
+    for n in (rs, me):
+        n.env["EVIDEX_DATABASE_URL"] = _url(request.param, tmp_path, n.party, made)
+    yield rs, me
+    for n in (rs, me):
+        n.stop()
+    _drop(made)
+
+
+@pytest.fixture
+def nodes(pair):
+    rs, me = pair
     for n in (rs, me):
         n.cli("db", "upgrade")
         n.cli("node", "init", "--url", n.url)
@@ -71,9 +85,7 @@ def nodes(tmp_path):
     me.add_users(("me-247", Role.contact_24_7))
     for n in (rs, me):
         n.start()
-    yield rs, me
-    for n in (rs, me):
-        n.stop()
+    return rs, me
 
 
 def test_a_request_crosses_nodes_with_receipts_exactly_once(nodes):
@@ -118,9 +130,9 @@ def test_a_request_crosses_nodes_with_receipts_exactly_once(nodes):
 
 
 @pytest.fixture
-def receiver_only(tmp_path):
+def receiver_only(pair):
     """ME serving over HTTPS; RS only as a database and keys, delivering with `evidex outbox send`."""
-    rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
+    rs, me = pair
     for n in (rs, me):
         n.cli("db", "upgrade")
         n.cli("node", "init", "--url", n.url)
@@ -128,8 +140,7 @@ def receiver_only(tmp_path):
     me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
     rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
     me.start()
-    yield rs, me
-    me.stop()
+    return rs, me
 
 
 def test_sender_killed_between_delivery_and_recording_it(receiver_only):
@@ -180,10 +191,10 @@ def test_evidex_demo_federation_exits_0():
     assert "delivery(ME)" in r.stdout and "retrieval(ME)" in r.stdout and "submission(RS)" in r.stdout
 
 
-def test_receiver_killed_after_storing_before_replying(tmp_path):
+def test_receiver_killed_after_storing_before_replying(pair):
     """ME stores the message, then dies (SIGKILL) before answering; RS retries once ME is back and
     gets the stored receipt: one message, one request, one receipt."""
-    rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
+    rs, me = pair
     for n in (rs, me):
         n.cli("db", "upgrade")
         n.cli("node", "init", "--url", n.url)
