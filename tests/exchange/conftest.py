@@ -3,6 +3,7 @@ HTTP transport that calls the receiving node directly (faults are injected in th
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import uuid
@@ -42,8 +43,11 @@ def federation_reply(request: httpx.Request, db: sa.orm.Session, node: keys.Node
                      now: dt.datetime) -> tuple[httpx.Response, int]:
     """What the receiving node's federation routes answer (one envelope, or a batch); and how many."""
     if request.url.path.endswith("/batch"):
-        envelopes = [e.encode("ascii") for e in json.loads(request.content)["envelopes"]]
-        results = exchange.receive_batch(db, node=node, envelopes=envelopes, now=now, apply=apply)
+        body = json.loads(request.content)
+        envelopes = [e.encode("ascii") for e in body["envelopes"]]
+        attachments = {int(k): base64.b64decode(v) for k, v in (body.get("attachments") or {}).items()}
+        results = exchange.receive_batch(db, node=node, envelopes=envelopes, now=now, apply=apply,
+                                         attachments=attachments)
         return httpx.Response(200, json={"results": [{"status": s, "body": t} for s, t in results]}), len(envelopes)
     status, text = exchange.receive(db, node=node, envelope=request.content, now=now, apply=apply)
     return httpx.Response(status, text=text), 1

@@ -50,3 +50,19 @@ def test_one_post_carries_the_batch_and_a_refusal_stays_alone(two_nodes):
         db.execute(sa.update(OutboxMessage).where(OutboxMessage.status == "delivered").values(status="pending"))
         db.commit()
     assert deliver(rs, link).delivered == 2 and count(me, InboxMessage) == 2 and len(incoming(me)) == 2
+
+
+def test_large_payloads_cross_as_attachments_exactly_once(two_nodes):
+    rs, me = two_nodes
+    link = Link(me, now)
+    blobs = [str(i) * 300_000 for i in range(3)]  # 300-600 kB each: attachments
+    with rs.sessions() as db:
+        for i, blob in enumerate(blobs):
+            exchange.enqueue(db, node=rs.identity, recipient="ME", type="data_transmitted", conversation_id=f"big-{i}",
+                             payload={"i": i, "blob": blob}, now=now())
+        db.commit()
+    assert deliver(rs, link).delivered == 3
+    with me.sessions() as db:
+        stored = {m.payload["i"]: m for m in db.execute(sa.select(InboxMessage)).scalars()}
+        assert {i: m.payload["blob"] for i, m in stored.items()} == dict(enumerate(blobs))
+        assert all(m.payload_sha256 == exchange.canonical_sha256({"i": i, "blob": blobs[i]}) for i, m in stored.items())

@@ -188,3 +188,31 @@ def test_keys_are_encrypted_at_rest(tmp_path):
     with pytest.raises(keys.KeyError_, match="refusing to overwrite"):
         keys.save(RS, tmp_path / "node", b"a long key passphrase")
     assert "BEGIN CERTIFICATE" in public["tls_certificate"]
+
+
+def test_a_large_payload_travels_as_a_signed_encrypted_attachment():
+    from evidex.exchange.envelope import ATTACH_OVER, seal_parts
+
+    payload = {"document": {"type": "mutual_assistance"}, "blob": "ž" * ATTACH_OVER}
+    h = Headers.new(sender="RS", recipient="ME", type="request", conversation_id="req-1", now=NOW)
+    token, attachment = seal_parts(payload=payload, headers=h, sender=RS, recipient_encryption_jwk=ME.encryption_jwk)
+    assert attachment is not None and len(token) < 4000  # the envelope stays small
+    assert ("ž" * 16).encode() not in attachment  # the attachment is ciphertext
+    got_h, got = open_envelope(token, me=ME, trust=trust(RS, ME), now=NOW, seen=lambda m: False, attachment=attachment)
+    assert got == payload and got_h == h
+    flipped = bytearray(attachment)
+    flipped[100] ^= 1
+    with pytest.raises(Undecryptable):
+        open_envelope(token, me=ME, trust=trust(RS, ME), now=NOW, seen=lambda m: False, attachment=bytes(flipped))
+    with pytest.raises(Malformed, match="did not come"):
+        open_envelope(token, me=ME, trust=trust(RS, ME), now=NOW, seen=lambda m: False)
+    # Another message's attachment does not fit this envelope (the message id is bound into it).
+    h2 = Headers.new(sender="RS", recipient="ME", type="request", conversation_id="req-1", now=NOW)
+    _, other = seal_parts(payload=payload, headers=h2, sender=RS, recipient_encryption_jwk=ME.encryption_jwk)
+    with pytest.raises(Undecryptable):
+        open_envelope(token, me=ME, trust=trust(RS, ME), now=NOW, seen=lambda m: False, attachment=other)
+    _, small = sealed()
+    with pytest.raises(Malformed, match="refers to none"):
+        open_envelope(small, me=ME, trust=trust(RS, ME), now=NOW, seen=lambda m: False, attachment=attachment)
+    # A small payload stays inside the envelope.
+    assert seal_parts(payload={"a": 1}, headers=h, sender=RS, recipient_encryption_jwk=ME.encryption_jwk)[1] is None

@@ -13,13 +13,17 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import hashlib
 import json
+import os
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwe, jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
@@ -158,10 +162,69 @@ def seal(*, payload: dict[str, Any], headers: Headers, sender: NodeIdentity, rec
     return jwe.encrypt_compact(outer, signed.encode("ascii"), recipient_key, registry=JWE_REGISTRY)
 
 
+# Large payloads travel beside the envelope, as AS4 carries payloads beside its SOAP envelope: the
+# signed (and encrypted) envelope holds their SHA-256 and the key that encrypts them (AES-256-GCM,
+# the message id as additional data); the bytes themselves are not base64-encoded twice over.
+ATTACH_OVER = 64 * 1024
+ATTACHMENT = "evx_attachment"
+
+
+def canonical_json(payload: dict[str, Any]) -> bytes:
+    """The payload's canonical bytes: what its SHA-256 (receipts, attachments) is taken over."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def seal_parts(*, payload: dict[str, Any], headers: Headers, sender: NodeIdentity,
+               recipient_encryption_jwk: dict[str, Any], payload_sha256: str | None = None,
+               body: bytes | None = None) -> tuple[str, bytes | None]:
+    """An envelope, and for a payload over ATTACH_OVER bytes its encrypted attachment. `body` and
+    `payload_sha256`, when the caller has them, are the payload's canonical bytes and their hash."""
+    body = body if body is not None else canonical_json(payload)
+    if len(body) <= ATTACH_OVER:
+        return seal(payload=payload, headers=headers, sender=sender,
+                    recipient_encryption_jwk=recipient_encryption_jwk), None
+    key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
+    attachment = AESGCM(key).encrypt(nonce, body, headers.msg_id.encode("utf-8"))
+    reference = {ATTACHMENT: {"alg": "A256GCM", "size": len(body),
+                              "sha256": payload_sha256 or hashlib.sha256(body).hexdigest(),
+                              "key": base64.urlsafe_b64encode(key).decode(), "nonce": base64.urlsafe_b64encode(nonce).decode()}}
+    return seal(payload=reference, headers=headers, sender=sender,
+                recipient_encryption_jwk=recipient_encryption_jwk), attachment
+
+
+def _resolve_attachment(headers: Headers, payload: dict[str, Any], attachment: bytes | None,
+                        digests: dict[str, str] | None) -> dict[str, Any]:
+    ref = payload.get(ATTACHMENT) if len(payload) == 1 else None
+    if ref is None:
+        if attachment is not None:
+            raise Malformed("an attachment came with a message that refers to none", headers.msg_id)
+        return payload
+    if attachment is None:
+        raise Malformed("the message refers to an attachment that did not come with it", headers.msg_id)
+    try:
+        key, nonce = base64.urlsafe_b64decode(ref["key"]), base64.urlsafe_b64decode(ref["nonce"])
+        body = AESGCM(key).decrypt(nonce, attachment, headers.msg_id.encode("utf-8"))
+    except (InvalidTag, KeyError, TypeError, ValueError, binascii.Error) as e:
+        raise Undecryptable("the attachment does not decrypt: altered in transit", headers.msg_id) from e
+    if len(body) != ref.get("size") or hashlib.sha256(body).hexdigest() != ref.get("sha256"):
+        raise BadSignature("the attachment differs from the SHA-256 the sender signed", headers.msg_id)
+    try:
+        full = json.loads(body)
+    except ValueError as e:
+        raise Malformed("the attachment is not JSON", headers.msg_id) from e
+    if not isinstance(full, dict):
+        raise Malformed("the attachment is not a JSON object", headers.msg_id)
+    if digests is not None:  # the verified SHA-256 of the bytes the sender signed: no need to hash again
+        digests[headers.msg_id] = ref["sha256"]
+    return full
+
+
 def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt.datetime,
                   seen: Callable[[str], bool], window: dt.timedelta = DEFAULT_WINDOW,
-                  old_encryption_keys: list[OKPKey] | None = None) -> tuple[Headers, dict[str, Any]]:
-    """Decrypt, verify and check an envelope; raises an EnvelopeRejected subclass on any fault."""
+                  old_encryption_keys: list[OKPKey] | None = None, attachment: bytes | None = None,
+                  digests: dict[str, str] | None = None) -> tuple[Headers, dict[str, Any]]:
+    """Decrypt, verify and check an envelope (and its attachment, if it refers to one); raises an
+    EnvelopeRejected subclass on any fault."""
     if isinstance(token, bytes):
         if len(token) > MAX_ENVELOPE_BYTES:
             raise Malformed("envelope too large")
@@ -222,4 +285,4 @@ def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt
         raise Malformed("the payload is not JSON", headers.msg_id) from e
     if not isinstance(payload, dict):
         raise Malformed("the payload is not a JSON object", headers.msg_id)
-    return headers, payload
+    return headers, _resolve_attachment(headers, payload, attachment, digests)

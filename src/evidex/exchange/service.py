@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -27,7 +28,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
 from evidex.core.errors import EvidexError, Invalid, NotFound
-from evidex.exchange.envelope import SIGNATURE_ALG, EnvelopeRejected, Headers, Replay, open_envelope, seal
+from evidex.exchange.envelope import (
+    SIGNATURE_ALG,
+    EnvelopeRejected,
+    Headers,
+    Replay,
+    canonical_json,
+    open_envelope,
+    seal_parts,
+)
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.models import InboxMessage, OutboxMessage, Peer, PeerKeyRow, Receipt
 from evidex.exchange.trust import PeerKey, TrustList
@@ -45,8 +54,7 @@ class FederationError(EvidexError):
 
 
 def canonical_sha256(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-                          .encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
 # --------------------------------------------------------------------------- trust list
@@ -240,29 +248,34 @@ def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now:
     with make_session() as db:
         msgs = list(db.execute(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
                                .order_by(OutboxMessage.id).with_for_update()).scalars())
-        conversations = {m.conversation_id for m in msgs}
-        pending = db.execute(sa.select(OutboxMessage.id, OutboxMessage.conversation_id).where(
-            OutboxMessage.conversation_id.in_(conversations), OutboxMessage.status == "pending")).all()
-        chosen: list[OutboxMessage] = []
-        size = 0
+        earlier: dict[str, list[int]] = {}
+        for pid, conv in db.execute(sa.select(OutboxMessage.id, OutboxMessage.conversation_id).where(
+                OutboxMessage.conversation_id.in_({m.conversation_id for m in msgs}),
+                OutboxMessage.status == "pending")):
+            earlier.setdefault(conv, []).append(pid)
+        eligible: list[tuple[OutboxMessage, bytes]] = []
+        taken: set[int] = set()
         for m in msgs:
             if m.status != "pending" or m.conversation_id in blocked:
                 continue
-            taken = {c.id for c in chosen}
-            if any(conv == m.conversation_id and pid < m.id and pid not in taken for pid, conv in pending):
+            if any(pid < m.id and pid not in taken for pid in earlier.get(m.conversation_id, [])):
                 blocked.add(m.conversation_id)  # per-request ordering: an earlier message is not delivered yet
                 continue
-            weight = len(json.dumps(m.payload))
-            if chosen and size + weight > BATCH_BYTES:
-                break  # the rest go in the next batch or pass
-            size += weight
-            chosen.append(m)
-        if not chosen:
-            return
-        peer = active_peer(db, chosen[0].recipient)
-        outcomes = _attempt_batch(db, chosen, peer, trust, node, now, client, clock)
-        with _REPORT_LOCK:
-            _tally(db, node, now, dead_after, report, blocked, chosen, outcomes)
+            taken.add(m.id)
+            eligible.append((m, canonical_json(m.payload)))
+        while eligible:  # one POST per BATCH_BYTES; a conversation that fails stops its later messages
+            chosen: list[tuple[OutboxMessage, bytes]] = []
+            size = 0
+            while eligible and (not chosen or size + len(eligible[0][1]) <= BATCH_BYTES):
+                size += len(eligible[0][1])
+                chosen.append(eligible.pop(0))
+            chosen = [(m, b) for m, b in chosen if m.conversation_id not in blocked]
+            if not chosen:
+                continue
+            peer = active_peer(db, chosen[0][0].recipient)
+            outcomes = _attempt_batch(db, chosen, peer, trust, node, now, client, clock)
+            with _REPORT_LOCK:
+                _tally(db, node, now, dead_after, report, blocked, [m for m, _ in chosen], outcomes)
         db.commit()
 
 
@@ -288,24 +301,33 @@ def _tally(db: Session, node: NodeIdentity, now: dt.datetime, dead_after: dt.tim
             blocked.add(msg.conversation_id)
 
 
-def _attempt_batch(db: Session, msgs: list[OutboxMessage], peer: Peer | None, trust: TrustList, node: NodeIdentity,
-                   now: dt.datetime, client_for: Callable[[Peer], httpx.Client],
+def _attempt_batch(db: Session, batch: list[tuple[OutboxMessage, bytes]], peer: Peer | None, trust: TrustList,
+                   node: NodeIdentity, now: dt.datetime, client_for: Callable[[Peer], httpx.Client],
                    clock: Callable[[], dt.datetime]) -> list[str]:
     """Seal each message afresh, POST them together, and read one signed answer per message."""
+    msgs = [m for m, _ in batch]
     for msg in msgs:
         msg.attempts += 1
     if peer is None:
         for msg in msgs:
             msg.last_error = f"{msg.recipient} is no longer a peer"
         return ["dead"] * len(msgs)
-    envelopes: list[str] = []
+    envelopes: list[bytes] = []
+    attachments: list[bytes] = []
     try:
         recipient_key = trust.encryption_jwk(msgs[0].recipient, now)
-        for msg in msgs:
+        for i, (msg, canonical) in enumerate(batch):
             headers = Headers(**{**msg.headers, "issued_at": now.astimezone(dt.UTC).isoformat()})  # sealed afresh
-            envelopes.append(seal(payload=msg.payload, headers=headers, sender=node,
-                                  recipient_encryption_jwk=recipient_key))
-        r = client_for(peer).post(peer.url.rstrip("/") + "/federation/v1/batch", json={"envelopes": envelopes})
+            envelope, attachment = seal_parts(payload=msg.payload, headers=headers, sender=node,
+                                              recipient_encryption_jwk=recipient_key,
+                                              payload_sha256=msg.payload_sha256, body=canonical)
+            envelopes.append(b'"' + envelope.encode("ascii") + b'"')
+            if attachment is not None:
+                attachments.append(b'"%d":"' % i + base64.b64encode(attachment) + b'"')
+        # JSON written by hand: compact JWEs and base64 need no escaping, and the body may be large.
+        body = b'{"envelopes":[' + b",".join(envelopes) + b'],"attachments":{' + b",".join(attachments) + b"}}"
+        r = client_for(peer).post(peer.url.rstrip("/") + "/federation/v1/batch", content=body,
+                                  headers={"Content-Type": "application/json"})
     except (httpx.HTTPError, EnvelopeRejected, OSError) as e:
         return [_retry(msg, now, f"{type(e).__name__}: {e}") for msg in msgs]
     if r.status_code != 200:
@@ -372,16 +394,18 @@ MAX_BATCH = 1000
 
 
 def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], now: dt.datetime,
-                  apply: Applier) -> list[tuple[int, str]]:
+                  apply: Applier, attachments: dict[int, bytes] | None = None) -> list[tuple[int, str]]:
     """Receive several messages in one transaction (one commit), answering each with its signed
     receipt or signed error. A message that is authentic but cannot be applied here is refused on
     its own: the batch is rolled back and replayed without it, so nothing of it remains."""
     trust = load_trust(db)
     opened: list[tuple[Headers, dict[str, Any], str] | EnvelopeRejected] = []
-    for envelope in envelopes:  # cryptography first, no database work
+    digests: dict[str, str] = {}
+    for index, envelope in enumerate(envelopes):  # cryptography first, no database work
         try:
-            headers, payload = open_envelope(envelope, me=node, trust=trust, now=now, seen=lambda m: False)
-            opened.append((headers, payload, canonical_sha256(payload)))
+            headers, payload = open_envelope(envelope, me=node, trust=trust, now=now, seen=lambda m: False,
+                                             attachment=(attachments or {}).get(index), digests=digests)
+            opened.append((headers, payload, digests.get(headers.msg_id) or canonical_sha256(payload)))
         except EnvelopeRejected as e:
             opened.append(e)
     refused: dict[int, FederationError] = {}

@@ -3,6 +3,7 @@ against the trust list, and answered with a signed receipt or a signed error."""
 
 from __future__ import annotations
 
+import binascii
 import json
 import uuid
 from typing import Annotated, Any
@@ -86,13 +87,18 @@ async def receive_batch(request: Request, db: SessionDep, now: NowDep) -> Respon
     if len(body) > MAX_ENVELOPE_BYTES:
         return PlainTextResponse("batch too large", status_code=413)
     try:
-        envelopes = json.loads(body)["envelopes"]
+        parsed = json.loads(body)
+        envelopes, attached = parsed["envelopes"], parsed.get("attachments") or {}
         if not isinstance(envelopes, list) or not 1 <= len(envelopes) <= exchange.MAX_BATCH or \
-                not all(isinstance(e, str) for e in envelopes):
+                not all(isinstance(e, str) for e in envelopes) or not isinstance(attached, dict):
             raise ValueError("envelopes")
         raw = [e.encode("ascii") for e in envelopes]
-    except (ValueError, KeyError, TypeError, UnicodeError):
-        return PlainTextResponse(f'expected {{"envelopes": [1 to {exchange.MAX_BATCH} compact JWE strings]}}',
-                                 status_code=422)
-    results = exchange.receive_batch(db, node=node, envelopes=raw, now=now, apply=request.app.state.applier)
+        attachments = {int(k): binascii.a2b_base64(v) for k, v in attached.items()}  # each AEAD-checked later
+        if any(not 0 <= k < len(raw) for k in attachments):
+            raise ValueError("attachment index")
+    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+        return PlainTextResponse(f'expected {{"envelopes": [1 to {exchange.MAX_BATCH} compact JWE strings], '
+                                 '"attachments": {"<index>": "<base64>"}}', status_code=422)
+    results = exchange.receive_batch(db, node=node, envelopes=raw, now=now, apply=request.app.state.applier,
+                                     attachments=attachments)
     return JSONResponse({"results": [{"status": s, "body": t} for s, t in results]})
