@@ -7,7 +7,7 @@
 
 Aim: at least half the plain-POST rate.
 
-    .venv/bin/python bench/exchange_bench.py [--small 500] [--large 20] [--backlog 10000]
+    .venv/bin/python bench/exchange_bench.py [--small 3000] [--large 60] [--backlog 10000]
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ def plain_rate(url: str, cafile: str, n: int, size: int) -> tuple[float, list[fl
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--small", type=int, default=500, help="1 KiB messages")
-    ap.add_argument("--large", type=int, default=20, help="1 MiB messages")
+    ap.add_argument("--small", type=int, default=3000, help="1 KiB messages")
+    ap.add_argument("--large", type=int, default=60, help="1 MiB messages")
     ap.add_argument("--backlog", type=int, default=10_000)
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="evidex-xbench-"))
