@@ -296,3 +296,27 @@ def test_packages_need_a_federation_identity(api):
     assert r.status_code == 409 and "federation identity" in r.json()["detail"]
     assert api.client.get(f"/api/v1/requests/{rid}/evidence-packages",
                           headers=api.as_("RS", Role.central_authority)).json() == []
+
+
+def test_the_request_shows_one_custody_timeline_of_all_its_files(api):
+    rid = new_request(api)["id"]
+    first, _ = upload(api, rid, b"subscriber records")
+    api.clock.now = api.clock.now + __import__("datetime").timedelta(minutes=5)
+    second, _ = upload(api, rid, b"traffic data")
+    ca = api.as_("RS", Role.central_authority)
+    api.clock.now = api.clock.now + __import__("datetime").timedelta(minutes=5)
+    api.client.get(f"/api/v1/evidence/{first}/content", headers=ca)
+    timeline = api.client.get(f"/api/v1/requests/{rid}/custody", headers=ca).json()
+    assert timeline["intact"] and [(e["file_name"], e["event"]) for e in timeline["events"]] == [
+        ("mailbox.mbox", "produced"), ("mailbox.mbox", "sealed"), ("mailbox.mbox", "produced"),
+        ("mailbox.mbox", "sealed"), ("mailbox.mbox", "opened")]
+    assert [e["evidence_id"] for e in timeline["events"]] == [first, first, second, second, first]
+    with api.sessionmaker() as db:
+        row = db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == uuid.UUID(second))
+                         .order_by(CustodyEvent.seq)).scalars().first()
+        row.actor = "someone-else"
+        db.commit()
+    broken = api.client.get(f"/api/v1/requests/{rid}/custody", headers=ca).json()
+    assert not broken["intact"] and broken["problems"][0].startswith("mailbox.mbox: custody event 1")
+    assert api.client.get(f"/api/v1/requests/{rid}/custody", headers=api.as_("SI", Role.central_authority)
+                          ).status_code == 404

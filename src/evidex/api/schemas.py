@@ -278,6 +278,17 @@ class Custody(BaseModel):
     events: list[CustodyEventRead]
 
 
+class TimelineEvent(CustodyEventRead):
+    evidence_id: uuid.UUID
+    file_name: str
+
+
+class RequestCustody(BaseModel):
+    intact: bool = Field(description="Every file's chain links, hashes and signatures check out")
+    problems: list[str]
+    events: list[TimelineEvent] = Field(description="All custody events of the request's files, in time order")
+
+
 class DisposeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000)

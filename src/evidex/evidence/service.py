@@ -112,6 +112,13 @@ def get(db: Session, *, actor: Principal, evidence_id: uuid.UUID) -> EvidenceFil
     return ev
 
 
+def files_of_request(db: Session, *, actor: Principal, request_id: uuid.UUID) -> list[EvidenceFile]:
+    req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)  # same visibility
+    return list(db.execute(sa.select(EvidenceFile).where(EvidenceFile.request_id == req.id,
+                                                         EvidenceFile.party == actor.party)
+                           .order_by(EvidenceFile.created_at)).scalars())
+
+
 def start_upload(db: Session, *, actor: Principal, vault: Vault, request_id: uuid.UUID, name: str, media_type: str,
                  size: int, sha256: str, now: dt.datetime) -> EvidenceFile:
     if actor.role not in PRODUCERS:

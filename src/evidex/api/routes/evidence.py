@@ -23,7 +23,9 @@ from evidex.api.schemas import (
     PackageFileRead,
     PackageIn,
     PackageRead,
+    RequestCustody,
     RetentionIn,
+    TimelineEvent,
 )
 from evidex.core.errors import Conflict, Invalid
 from evidex.evidence import packages
@@ -114,6 +116,23 @@ def custody(evidence_id: uuid.UUID, request: Request, db: SessionDep, principal:
                       .order_by(CustodyEvent.seq)).scalars()
     problems = evidence.verify_custody(db, evidence_id, signer=_vault(request).signer)
     return Custody(intact=not problems, problems=problems, events=[CustodyEventRead.model_validate(r) for r in rows])
+
+
+@router.get("/requests/{request_id}/custody", response_model=RequestCustody, responses=NOT_FOUND)
+def request_custody(request_id: uuid.UUID, request: Request, db: SessionDep,
+                    principal: CurrentPrincipal) -> RequestCustody:
+    """The chain of custody of every file of the request as one timeline, each chain checked."""
+    files = evidence.files_of_request(db, actor=principal, request_id=request_id)
+    names = {f.id: f.name for f in files}
+    rows: list[CustodyEvent] = list(db.execute(
+        sa.select(CustodyEvent).where(CustodyEvent.evidence_id.in_(list(names)))
+        .order_by(CustodyEvent.at, CustodyEvent.evidence_id, CustodyEvent.seq)).scalars()) if names else []
+    problems = [f"{names[f.id]}: {p}" for f in files
+                for p in evidence.verify_custody(db, f.id, signer=_vault(request).signer)]
+    return RequestCustody(intact=not problems, problems=problems,
+                          events=[TimelineEvent.model_validate({**CustodyEventRead.model_validate(r).model_dump(),
+                                                               "evidence_id": r.evidence_id,
+                                                               "file_name": names[r.evidence_id]}) for r in rows])
 
 
 @router.post("/evidence/{evidence_id}/dispose", response_model=EvidenceRead, responses=NOT_FOUND)
