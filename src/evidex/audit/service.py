@@ -29,7 +29,8 @@ def entry_hash(*, seq: int, at: dt.datetime, actor: str, party: str, action: str
 
 
 def record(db: Session, *, actor: Principal, action: str, object_type: str, object_id: str | None,
-           at: dt.datetime, details: dict[str, Any] | None = None, personal_data: bool = False) -> AuditEntry:
+           at: dt.datetime, details: dict[str, Any] | None = None, personal_data: bool = False,
+           flush: bool = True) -> AuditEntry:
     """Append one entry. The head row is locked (FOR UPDATE), so concurrent writers queue; within one
     transaction it is locked and read once, however many entries the transaction appends."""
     transaction = db.get_transaction()
@@ -54,6 +55,8 @@ def record(db: Session, *, actor: Principal, action: str, object_type: str, obje
                        details=details, prev_hash=head.hash, hash=h)
     db.add(entry)
     head.seq, head.hash = seq, h
+    if flush:  # callers see the entry (and their own changes) in the database; bulk callers flush once
+        db.flush()
     return entry
 
 

@@ -451,7 +451,7 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[tuple[Headers
                 raise Replay(f"message id {headers.msg_id} was already used for other content", headers.msg_id)
         except EnvelopeRejected as e:
             audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=e.msg_id,
-                         at=now, details={"reason": e.reason, "detail": str(e)})
+                         at=now, details={"reason": e.reason, "detail": str(e)}, flush=False)
             status = {"replay": 409, "unknown_key": 403, "expired_key": 403, "revoked_key": 403,
                       "bad_signature": 403}.get(e.reason, 400)
             results.append((status, _signed_error(node, e, now)))
@@ -470,8 +470,8 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[tuple[Headers
             e.msg_id = headers.msg_id  # type: ignore[attr-defined]
             raise _NotApplicable(index, e) from e
         audit.record(db, actor=system, action=f"federation.receive.{headers.type}", object_type="message",
-                     object_id=headers.msg_id, at=now, details={"from": headers.sender,
-                                                                 "conversation": headers.conversation_id})
+                     object_id=headers.msg_id, at=now, flush=False,
+                     details={"from": headers.sender, "conversation": headers.conversation_id})
         results.append((200, receipt))
     return results
 
