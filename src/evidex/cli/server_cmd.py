@@ -272,6 +272,27 @@ assert set(RoleChoice) == {r.value for r in PEOPLE_ROLES}
 evidence_app = typer.Typer(help="Evidence held by this node.", no_args_is_help=True)
 
 
+@evidence_app.command("rewrap")
+def rewrap() -> None:
+    """Key rotation: re-wrap every evidence data key with the key derived from EVIDEX_SECRET_KEY.
+    Set the old secret in EVIDEX_PREVIOUS_SECRET_KEYS (JSON list) for this run; data is not re-encrypted."""
+    from evidex.evidence.service import rewrap_all
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    require_migrated(engine)
+    try:
+        with make_sessionmaker(engine)() as db:
+            report = rewrap_all(db, vault=_vault(settings), now=dt.datetime.now(dt.UTC))
+    finally:
+        engine.dispose()
+    typer.echo(f"{report.rewrapped} data key(s) re-wrapped under the current key")
+    if report.unknown_keys:
+        raise fail("left as they were, under keys this node does not hold: " + ", ".join(
+            f"{n} file(s) under {k}" for k, n in report.unknown_keys.items())
+            + " (put the secret they came from in EVIDEX_PREVIOUS_SECRET_KEYS and run again)")
+
+
 @evidence_app.command("export-case")
 def export_case(
     request_id: Annotated[str, typer.Argument(help="The request whose evidence to export.")],

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     evidence_dir: Path = Field(default_factory=lambda: data_home() / "evidence")
     evidence_url: str | None = None  # s3://bucket/prefix for object storage (AWS_* settings for endpoint, keys)
     secret_key: SecretStr = SecretStr(INSECURE_SECRET)
+    # Secrets replaced by a rotation: their evidence keys still unwrap until `evidex evidence rewrap` has run.
+    previous_secret_keys: list[SecretStr] = []
     session_minutes: int = Field(default=480, gt=0, le=7 * 24 * 60)
     parties_file: Path | None = None  # Party profiles replacing the shipped (example) set
     node_dir: Path = Field(default_factory=lambda: data_home() / "node")  # keys from `evidex node init`

@@ -44,11 +44,17 @@ class Vault:
 
     @classmethod
     def from_secret(cls, storage: Storage, secret: bytes, signer: NodeIdentity | None = None,
-                    retention_days: dict[str, int] | None = None) -> Vault:
-        """The key-encryption key derives from the node secret (HKDF); its id names it for rotation."""
-        kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"evidex evidence kek v1").derive(secret)
-        kid = "k-" + hashlib.sha256(kek).hexdigest()[:12]
-        return cls(storage, crypto.KeyRing({kid: kek}, kid), signer, dict(retention_days or {}))
+                    retention_days: dict[str, int] | None = None, previous: list[bytes] | None = None) -> Vault:
+        """The key-encryption key derives from the node secret (HKDF); its id names it for rotation.
+        Keys derived from `previous` secrets still unwrap (never wrap) until everything is rewrapped."""
+        def derive(s: bytes) -> tuple[str, bytes]:
+            kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"evidex evidence kek v1").derive(s)
+            return "k-" + hashlib.sha256(kek).hexdigest()[:12], kek
+
+        kid, kek = derive(secret)
+        ring = dict(derive(p) for p in previous or [])
+        ring[kid] = kek
+        return cls(storage, crypto.KeyRing(ring, kid), signer, dict(retention_days or {}))
 
     def retain_until(self, party: str, sealed_at: dt.datetime) -> dt.datetime | None:
         days = self.retention_days.get(party)
@@ -321,7 +327,40 @@ def build_vault(settings: Any, signer: NodeIdentity | None, retention_days: dict
 
     return Vault.from_secret(open_storage(settings.evidence_url, settings.evidence_dir),
                              settings.secret_key.get_secret_value().encode(), signer=signer,
-                             retention_days=retention_days)
+                             retention_days=retention_days,
+                             previous=[p.get_secret_value().encode() for p in settings.previous_secret_keys])
+
+
+@dataclass
+class RewrapReport:
+    rewrapped: int = 0
+    unknown_keys: dict[str, int] = field(default_factory=dict)  # key id → files this node cannot unwrap
+
+
+def rewrap_all(db: Session, *, vault: Vault, now: dt.datetime, batch: int = 500) -> RewrapReport:
+    """Key rotation: every data key wrapped by an older key-encryption key is re-wrapped by the
+    current one, committed in batches; the evidence itself is not touched. Files under a key this
+    node does not hold are left as they are and counted."""
+    report, last = RewrapReport(), uuid.UUID(int=0)
+    while True:
+        rows = db.execute(sa.select(EvidenceFile).where(EvidenceFile.wrapped_key.is_not(None),
+                                                        EvidenceFile.kek_id != vault.keys.current,
+                                                        EvidenceFile.id > last)
+                          .order_by(EvidenceFile.id).limit(batch)).scalars().all()
+        if not rows:
+            return report
+        for ev in rows:
+            assert ev.kek_id is not None and ev.wrapped_key is not None
+            if ev.kek_id not in vault.keys.keys:
+                report.unknown_keys[ev.kek_id] = report.unknown_keys.get(ev.kek_id, 0) + 1
+                continue
+            new = vault.keys.rewrap(crypto.WrappedKey(ev.kek_id, base64.b64decode(ev.wrapped_key)))
+            ev.kek_id, ev.wrapped_key = new.kek_id, base64.b64encode(new.wrapped).decode()
+            report.rewrapped += 1
+        last = rows[-1].id
+        audit.record(db, actor=Principal.system(rows[0].party), action="evidence.rewrap", object_type="evidence",
+                     object_id=None, at=now, details={"files": len(rows), "kek": vault.keys.current})
+        db.commit()
 
 
 def extend_retention(db: Session, *, actor: Principal, evidence_id: uuid.UUID, until: dt.datetime, reason: str,
