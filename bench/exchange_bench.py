@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from evidex.core.db import make_sessionmaker  # noqa: E402
 from evidex.exchange import keys  # noqa: E402
 from evidex.exchange import service as exchange  # noqa: E402
-from evidex.exchange.demo import DemoNode  # noqa: E402
+from evidex.exchange.demo import DemoNode, introduce  # noqa: E402
 from evidex.exchange.models import OutboxMessage  # noqa: E402
 
 PLAIN_APP = textwrap.dedent('''
@@ -119,11 +119,7 @@ def main() -> int:
     rs, me = DemoNode("RS", root, passphrase), DemoNode("ME", root, passphrase)
     plain = None
     try:
-        for n in (rs, me):
-            n.cli("db", "upgrade")
-            n.cli("node", "init", "--url", n.url)
-        rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
-        me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+        introduce(rs, me)
         me.start()
         from evidex.core.db import make_engine
 

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from evidex.core.db import make_engine, make_sessionmaker
-from evidex.exchange.demo import DemoNode
+from evidex.exchange.demo import DemoNode, introduce
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
 from evidex.parties.roles import Role
 from evidex.requests.demo import example_document
@@ -76,11 +76,7 @@ def pair(request, tmp_path):
 @pytest.fixture
 def nodes(pair):
     rs, me = pair
-    for n in (rs, me):
-        n.cli("db", "upgrade")
-        n.cli("node", "init", "--url", n.url)
-    rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
-    me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+    introduce(rs, me)
     rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
     me.add_users(("me-247", Role.contact_24_7))
     for n in (rs, me):
@@ -133,11 +129,7 @@ def test_a_request_crosses_nodes_with_receipts_exactly_once(nodes):
 def receiver_only(pair):
     """ME serving over HTTPS; RS only as a database and keys, delivering with `evidex outbox send`."""
     rs, me = pair
-    for n in (rs, me):
-        n.cli("db", "upgrade")
-        n.cli("node", "init", "--url", n.url)
-    rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
-    me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+    introduce(rs, me)
     rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
     me.start()
     return rs, me
@@ -195,11 +187,7 @@ def test_receiver_killed_after_storing_before_replying(pair):
     """ME stores the message, then dies (SIGKILL) before answering; RS retries once ME is back and
     gets the stored receipt: one message, one request, one receipt."""
     rs, me = pair
-    for n in (rs, me):
-        n.cli("db", "upgrade")
-        n.cli("node", "init", "--url", n.url)
-    rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
-    me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+    introduce(rs, me)
     rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
     me.env["EVIDEX_TEST_RECEIVE_CRASH"] = "after_store"
     me.start()
@@ -233,11 +221,7 @@ def test_mutual_tls_lets_only_the_trusted_nodes_in(tmp_path):
     from evidex.exchange import keys as node_keys
 
     rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
-    for n in (rs, me):
-        n.cli("db", "upgrade")
-        n.cli("node", "init", "--url", n.url)
-    rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
-    me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+    introduce(rs, me)
     rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
     rs_cert = (str(rs.dir / "node" / "tls.crt.pem"), str(rs.dir / "node" / "tls.key.pem"))
     me.start("--mtls", probe_cert=rs_cert)

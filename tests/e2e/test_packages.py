@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from evidex.exchange.demo import introduce
 from evidex.parties.roles import Role
 from evidex.requests.demo import example_document
 from tests.e2e.test_federation import Node, wait_for
@@ -22,10 +23,7 @@ def start_pair(tmp_path, me_env: dict[str, str], kind: str = "sqlite", made: lis
     rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
     for n in (rs, me):
         n.env["EVIDEX_DATABASE_URL"] = _url(kind, tmp_path, n.party, made if made is not None else [])
-        n.cli("db", "upgrade")
-        n.cli("node", "init", "--url", n.url)
-    rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
-    me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+    introduce(rs, me)
     rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
     me.add_users(("me-247", Role.contact_24_7))
     me.env.update(me_env)

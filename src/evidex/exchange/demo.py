@@ -111,6 +111,15 @@ class DemoNode:
         return out
 
 
+def introduce(a: DemoNode, b: DemoNode) -> None:
+    """Migrate both databases, give each node its identity, and make each trust the other."""
+    for n in (a, b):
+        n.cli("db", "upgrade")
+        n.cli("node", "init", "--url", n.url)
+    a.cli("peers", "add", str(b.dir / "node" / "node.json"))
+    b.cli("peers", "add", str(a.dir / "node" / "node.json"))
+
+
 def _wait(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -127,11 +136,7 @@ def run(echo: Callable[[str], None] = print) -> int:
     rs, me = DemoNode("RS", root, passphrase), DemoNode("ME", root, passphrase)
     echo(f"two nodes in {root}")
     try:
-        for n in (rs, me):
-            n.cli("db", "upgrade")
-            n.cli("node", "init", "--url", n.url)
-        rs.cli("peers", "add", str(me.dir / "node" / "node.json"))
-        me.cli("peers", "add", str(rs.dir / "node" / "node.json"))
+        introduce(rs, me)
         rs.users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7),
                  ("rs-ca", Role.central_authority), ("rs-ca-b", Role.central_authority))
         me.users(("me-247", Role.contact_24_7), ("me-ca", Role.central_authority))
