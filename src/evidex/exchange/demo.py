@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pyotp
@@ -32,10 +32,16 @@ PASSWORD = "federation demo 2026"
 
 
 class DemoNode:
+    _ports: ClassVar[set[int]] = set()  # handed out in this process: two nodes never get the same port
+
     def __init__(self, party: str, root: Path, passphrase: str) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        while True:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = int(s.getsockname()[1])
+            if self.port not in DemoNode._ports:
+                DemoNode._ports.add(self.port)
+                break
         self.party, self.dir = party, root / party
         self.url = f"https://127.0.0.1:{self.port}"
         self.env = {**os.environ, "EVIDEX_DATABASE_URL": f"sqlite:///{self.dir / 'evidex.db'}",
@@ -65,11 +71,14 @@ class DemoNode:
         self.proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--tls", "--port", str(self.port),
                                       "--worker-interval", "1", *extra], env=self.env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Ready when this node itself answers: its own certificate pinned, so no other server on the port counts.
+        ctx = ssl.create_default_context(cafile=str(self.dir / "node" / "tls.crt.pem"))
+        ctx.check_hostname = False
+        if probe_cert is not None:
+            ctx.load_cert_chain(*probe_cert)
         for _ in range(200):
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # readiness only: real clients pin the certificate
-            if probe_cert is not None:
-                ctx.load_cert_chain(*probe_cert)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the {self.party} node exited (code {self.proc.returncode}) on port {self.port}")
             try:
                 with httpx.Client(base_url=self.url, verify=ctx, timeout=5) as probe:
                     if probe.get("/api/v1/health").status_code == 200:
