@@ -41,7 +41,7 @@ def test_round_trip(size):
     blob, key, sha = seal(data)
     assert plain(blob, key) == data
     assert verify_stream(io.BytesIO(blob), data_key=key, file_id=FID, sha256=sha) == size
-    assert data[:64] not in blob or size == 0
+    assert size < 16 or data[:64] not in blob  # a byte or two may occur in ciphertext by chance; 16 do not
 
 
 def test_iterable_source_is_rechunked():
