@@ -10,7 +10,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from evidex.core.db import make_engine, make_sessionmaker
-from evidex.exchange.demo import DemoNode, introduce
+from evidex.exchange.demo import DemoNode, introduce, wait
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
 from evidex.parties.roles import Role
 from evidex.requests.demo import example_document
@@ -51,13 +50,10 @@ class Node(DemoNode):
 
 
 def wait_for(check, what: str, seconds: float = 30):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
+    try:
+        return wait(check, what, seconds)
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -20,7 +20,6 @@ import hmac
 import json
 import logging
 import os
-import random
 import struct
 import time
 import uuid
@@ -131,7 +130,7 @@ def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeId
         "conditions": evidence.binding_conditions(db, req.id),  # conditions travel with the data
         "chunk_size": crypto.CHUNK_SIZE,
         "files": [{"position": i, "name": ev.name, "media_type": ev.media_type, "size": ev.declared_size,
-                   "sha256": ev.sha256, "source_evidence_id": str(ev.id), "custody_head": _custody_head(db, ev)}
+                   "sha256": ev.sha256, "source_evidence_id": str(ev.id), "custody_head": getattr(evidence.last_custody(db, ev.id), "hash", None)}
                   for i, ev in enumerate(files)],
     }
     body = canonical(manifest)
@@ -157,13 +156,6 @@ def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeId
                           "files": [str(ev.id) for ev in files]})
     db.flush()
     return pkg
-
-
-def _custody_head(db: Session, ev: EvidenceFile) -> str | None:
-    from evidex.evidence.models import CustodyEvent
-
-    return db.execute(sa.select(CustodyEvent.hash).where(CustodyEvent.evidence_id == ev.id)
-                      .order_by(CustodyEvent.seq.desc()).limit(1)).scalar_one_or_none()
 
 
 @dataclass
@@ -200,8 +192,8 @@ def transfer_once(make_session: sessionmaker[Session], node: NodeIdentity, vault
                     done = _push(db, pkg, peer, client, vault, report, started, budget_seconds)
             except (httpx.HTTPError, PackageRejected, OSError) as e:
                 pkg.attempts += 1
-                delay = min(3600.0, 2.0 ** (pkg.attempts - 1)) * random.uniform(0.5, 1.5)
-                pkg.next_attempt_at, pkg.last_error = now + dt.timedelta(seconds=delay), f"{type(e).__name__}: {e}"[:1000]
+                pkg.next_attempt_at = now + exchange.backoff(pkg.attempts)
+                pkg.last_error = f"{type(e).__name__}: {e}"[:1000]
                 report.retrying += 1
                 db.commit()
                 continue

@@ -61,10 +61,15 @@ class Vault:
         return sealed_at + dt.timedelta(days=days) if days else None
 
 
+def last_custody(db: Session, evidence_id: uuid.UUID) -> CustodyEvent | None:
+    """The newest custody event of a file: the head its next event links to."""
+    return db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == evidence_id)
+                      .order_by(CustodyEvent.seq.desc()).limit(1)).scalar_one_or_none()
+
+
 def custody(db: Session, ev: EvidenceFile, *, event: str, actor: Principal, at: dt.datetime, vault: Vault,
              hash_before: str | None = None, hash_after: str | None = None, details: dict[str, Any] | None = None) -> None:
-    last = db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
-                      .order_by(CustodyEvent.seq.desc()).limit(1)).scalar_one_or_none()
+    last = last_custody(db, ev.id)
     seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
     details = json.loads(json.dumps(details or {}, default=str))
     h = custody_hash(ev.id, seq, event, actor.username, actor.party, at, hash_before, hash_after, details, prev)
@@ -260,18 +265,26 @@ def open_content(db: Session, *, actor: Principal, vault: Vault, evidence_id: uu
     ev = get(db, actor=actor, evidence_id=evidence_id)
     if ev.status != "sealed" or ev.sha256 is None:
         raise Conflict(f"the evidence is {ev.status}")
-    key, fid = _key(vault, ev), bytes.fromhex(ev.file_id)
-    with vault.storage.reader(ev.storage_name) as f:
-        crypto.verify_stream(f, data_key=key, file_id=fid, sha256=ev.sha256)  # IntegrityError names the chunk
+    stream = _verified(vault, ev)
     custody(db, ev, event="opened", actor=actor, at=now, vault=vault, hash_before=ev.sha256, hash_after=ev.sha256)
     audit.record(db, actor=actor, action="evidence.read", object_type="evidence", object_id=str(ev.id), at=now,
                  personal_data=True)
+    return ev, stream
+
+
+def _verified(vault: Vault, ev: EvidenceFile) -> Iterator[bytes]:
+    """Check the whole stored file against its recorded hash now (IntegrityError names the chunk),
+    then give a stream that decrypts it again for sending."""
+    assert ev.sha256 is not None
+    key, fid = _key(vault, ev), bytes.fromhex(ev.file_id)
+    with vault.storage.reader(ev.storage_name) as f:
+        crypto.verify_stream(f, data_key=key, file_id=fid, sha256=ev.sha256)
 
     def stream() -> Iterator[bytes]:
         with vault.storage.reader(ev.storage_name) as f2:
             yield from crypto.decrypt_stream(f2, data_key=key, file_id=fid)
 
-    return ev, stream()
+    return stream()
 
 
 DISPOSERS = frozenset({Role.data_protection_officer, Role.central_authority})
@@ -482,21 +495,14 @@ def onward_transfer(db: Session, *, actor: Principal, vault: Vault, evidence_id:
                             f"to {recipient} has been recorded for this request")
     if ev.status != "sealed" or ev.sha256 is None:
         raise Conflict(f"the evidence is {ev.status}")
-    key, fid = _key(vault, ev), bytes.fromhex(ev.file_id)
-    with vault.storage.reader(ev.storage_name) as f:
-        crypto.verify_stream(f, data_key=key, file_id=fid, sha256=ev.sha256)
+    stream = _verified(vault, ev)
     custody(db, ev, event="copied", actor=actor, at=now, vault=vault, hash_before=ev.sha256, hash_after=ev.sha256,
             details={"onward_transfer_to": recipient, "purpose": purpose.strip(),
                      "authorisation": authorisation.reference if authorisation else None,
                      "granted_by": authorisation.granted_by if authorisation else None})
     audit.record(db, actor=actor, action="evidence.onward_transfer", object_type="evidence", object_id=str(ev.id),
                  at=now, personal_data=True, details={"recipient": recipient})
-
-    def stream() -> Iterator[bytes]:
-        with vault.storage.reader(ev.storage_name) as f2:
-            yield from crypto.decrypt_stream(f2, data_key=key, file_id=fid)
-
-    return ev, authorisation, stream()
+    return ev, authorisation, stream
 
 
 def record_export(db: Session, *, actor: Principal, vault: Vault, request_id: uuid.UUID, target: str,

@@ -129,7 +129,7 @@ def introduce(a: DemoNode, b: DemoNode) -> None:
     b.cli("peers", "add", str(a.dir / "node" / "node.json"))
 
 
-def _wait(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
+def wait(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = check()
@@ -177,7 +177,7 @@ def run(echo: Callable[[str], None] = print) -> int:
                 items = m247.get("/api/v1/requests?direction=incoming&limit=200").json()["items"]
                 return next((x for x in items if x["conversation_id"] == rid), None)
 
-            found: dict[str, Any] = _wait(find, "the request to arrive at ME")
+            found: dict[str, Any] = wait(find, "the request to arrive at ME")
             return found
 
         def act(client: httpx.Client, rid: str, event: str, **body: Any) -> None:
@@ -186,7 +186,7 @@ def run(echo: Callable[[str], None] = print) -> int:
                 raise RuntimeError(f"{event}: {r.status_code} {r.text}")
 
         def rs_status(client: httpx.Client, rid: str, status: str) -> None:
-            _wait(lambda: client.get(f"/api/v1/requests/{rid}").json()["status"] == status, f"RS: {status}")
+            wait(lambda: client.get(f"/api/v1/requests/{rid}").json()["status"] == status, f"RS: {status}")
 
         # 1. Expedited preservation (ETS185 Art 29), 24/7 to 24/7.
         p = send(r247, r247b, "preservation", "DEMO-FED-1")
@@ -205,7 +205,7 @@ def run(echo: Callable[[str], None] = print) -> int:
             conditions=[{"kind": "use_limitation", "text": "Only for the investigation VTK-KTR-1127/2026"}])
         rs_status(rca, f, "conditions_proposed")
         act(rca, f, "accept_conditions")
-        _wait(lambda: mca.get(f"/api/v1/requests/{inc2['id']}").json()["status"] == "conditions_accepted",
+        wait(lambda: mca.get(f"/api/v1/requests/{inc2['id']}").json()["status"] == "conditions_accepted",
               "ME: conditions_accepted")
         for ev in ("start_execution", "execute", "transmit_data"):
             act(mca, inc2["id"], ev)
@@ -225,7 +225,7 @@ def run(echo: Callable[[str], None] = print) -> int:
         echo(f"3. preservation RS→ME refused with reasons (ETS185 Art 29(5)(b)); RS recorded: {last['reasons']} "
              f"receipts: {receipts(x)}")
         # Exactly once: every message delivered once, every request present once at the other node.
-        _wait(lambda: rs.query(lambda db: db.execute(sa.select(sa.func.count()).select_from(OutboxMessage)
+        wait(lambda: rs.query(lambda db: db.execute(sa.select(sa.func.count()).select_from(OutboxMessage)
                                                       .where(OutboxMessage.status != "delivered")).scalar_one()) == 0
               and me.query(lambda db: db.execute(sa.select(sa.func.count()).select_from(OutboxMessage)
                                                  .where(OutboxMessage.status != "delivered")).scalar_one()) == 0,

@@ -330,12 +330,8 @@ def _attempt_batch(db: Session, batch: list[tuple[OutboxMessage, bytes]], peer: 
                                   headers={"Content-Type": "application/json"})
     except (httpx.HTTPError, EnvelopeRejected, OSError) as e:
         return [_retry(msg, now, f"{type(e).__name__}: {e}") for msg in msgs]
-    if r.status_code != 200:
-        if 400 <= r.status_code < 500 and r.status_code not in (408, 429):
-            for msg in msgs:
-                msg.last_error = f"rejected by {msg.recipient}: HTTP {r.status_code} {r.text[:300]}"
-            return ["dead"] * len(msgs)
-        return [_retry(msg, now, f"HTTP {r.status_code}") for msg in msgs]
+    if r.status_code != 200:  # the whole batch was refused or failed: each message takes that answer
+        return [_outcome(db, msg, r.status_code, r.text, trust, now, now) for msg in msgs]
     try:
         results = r.json()["results"]
         if len(results) != len(msgs):
@@ -368,10 +364,13 @@ def _outcome(db: Session, msg: OutboxMessage, status: int, body: str, trust: Tru
     return _retry(msg, now, f"HTTP {status}")
 
 
+def backoff(attempts: int) -> dt.timedelta:
+    """Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at an hour (messages and packages alike)."""
+    return dt.timedelta(seconds=min(BACKOFF_CAP.total_seconds(), 2 ** (attempts - 1)) * random.uniform(0.5, 1.5))
+
+
 def _retry(msg: OutboxMessage, now: dt.datetime, error: str) -> str:
-    # Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at an hour.
-    delay = min(BACKOFF_CAP.total_seconds(), 2 ** (msg.attempts - 1)) * random.uniform(0.5, 1.5)
-    msg.next_attempt_at, msg.last_error = now + dt.timedelta(seconds=delay), error[:1000]
+    msg.next_attempt_at, msg.last_error = now + backoff(msg.attempts), error[:1000]
     return "retry"
 
 

@@ -15,8 +15,20 @@ from evidex.api.deps import NowDep, SessionDep
 from evidex.evidence import crypto, packages
 from evidex.exchange import service as exchange
 from evidex.exchange.envelope import MAX_ENVELOPE_BYTES
+from evidex.exchange.keys import NodeIdentity
 
 router = APIRouter(prefix="/federation/v1", tags=["federation"])
+
+
+async def _node_and_body(request: Request) -> tuple[NodeIdentity, bytes] | Response:
+    """This node's identity and the request body, or the answer refusing the request."""
+    node: NodeIdentity | None = request.app.state.node
+    if node is None:
+        return PlainTextResponse("this node does not federate (no node identity)", status_code=404)
+    body = await request.body()
+    if len(body) > MAX_ENVELOPE_BYTES:
+        return PlainTextResponse("envelope too large", status_code=413)
+    return node, body
 
 
 @router.post("/messages", response_class=PlainTextResponse,
@@ -25,12 +37,10 @@ router = APIRouter(prefix="/federation/v1", tags=["federation"])
                         409: {"description": "Signed error (JWS)"}, 413: {"description": "Too large"},
                         404: {"description": "This node does not federate (no node identity)"}})
 async def receive_message(request: Request, db: SessionDep, now: NowDep) -> Response:
-    node = request.app.state.node
-    if node is None:
-        return PlainTextResponse("this node does not federate (no node identity)", status_code=404)
-    body = await request.body()
-    if len(body) > MAX_ENVELOPE_BYTES:
-        return PlainTextResponse("envelope too large", status_code=413)
+    got = await _node_and_body(request)
+    if isinstance(got, Response):
+        return got
+    node, body = got
     status, text = exchange.receive(db, node=node, envelope=body, now=now, apply=request.app.state.applier)
     return PlainTextResponse(text, status_code=status, media_type="application/jose" if status == 200 else "text/plain")
 
@@ -80,12 +90,10 @@ async def package_chunk(package_id: uuid.UUID, position: Annotated[int, Path(ge=
                                   404: {"description": "This node does not federate (no node identity)"}})
 async def receive_batch(request: Request, db: SessionDep, now: NowDep) -> Response:
     """Several envelopes in one POST, received in one transaction: `{"envelopes": [compact JWE, …]}`."""
-    node = request.app.state.node
-    if node is None:
-        return PlainTextResponse("this node does not federate (no node identity)", status_code=404)
-    body = await request.body()
-    if len(body) > MAX_ENVELOPE_BYTES:
-        return PlainTextResponse("batch too large", status_code=413)
+    got = await _node_and_body(request)
+    if isinstance(got, Response):
+        return got
+    node, body = got
     try:
         parsed = json.loads(body)
         envelopes, attached = parsed["envelopes"], parsed.get("attachments") or {}
