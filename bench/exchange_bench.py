@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import socket
 import ssl
 import subprocess
@@ -108,6 +109,25 @@ def plain_rate(url: str, cafile: str, n: int, size: int) -> tuple[float, list[fl
     return n / wall, times
 
 
+def durable_write_rate(folder: Path, n: int, size: int, group: int) -> float:
+    """Messages per second the disk itself takes durably: the same bytes written and fdatasync'd
+    `group` messages at a time (as a receiver commits a batch). A node that stores each message
+    before it answers with a delivery receipt cannot go faster than this."""
+    body = b"x" * size
+    path = folder / "durable-write-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        t0 = time.perf_counter()
+        for k in range(n):
+            os.write(fd, body)
+            if (k + 1) % group == 0 or k == n - 1:
+                os.fdatasync(fd)
+        return n / (time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        path.unlink()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", type=int, default=3000, help="1 KiB messages")
@@ -147,6 +167,9 @@ def main() -> int:
             print(f"  evidex exchange:   {rate:8.1f} msg/s   delivery latency p50 {pct(lat, 50):7.1f} ms   "
                   f"p99 {pct(lat, 99):7.1f} ms   (enqueue → signed receipt; all enqueued at once)")
             print(f"  evidex / plain:    {rate / base_rate:.2f}   (aim >= 0.50) {'MET' if rate / base_rate >= 0.5 else 'NOT MET'}")
+            floor = durable_write_rate(me.dir, n, size, max(1, min(200, exchange.BATCH_BYTES // size)))
+            print(f"  the disk alone:    {floor:8.1f} msg/s   (the same bytes written + fdatasync'd a batch at a time: "
+                  f"no receiver that stores before it receipts can exceed it; evidex / disk {rate / floor:.2f})")
         # Backlog: the receiver is down while messages pile up, then comes back.
         me.stop()
         enqueue(sessions, node, args.backlog, 1024)

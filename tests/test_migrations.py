@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -52,3 +53,67 @@ def test_bad_database_url_is_one_line():
         r = run_cli("db", "upgrade", env={"EVIDEX_DATABASE_URL": url})
         assert r.returncode == 2 and msg in r.stderr, r.stderr
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_0009_keeps_federation_payloads_as_their_canonical_bytes(empty_url):
+    """Messages waiting in the outbox and stored in the inbox survive the move from JSON columns to
+    bytes (and back), byte for byte what their SHA-256 was taken over."""
+    from alembic import command
+
+    from evidex.core.migrate import alembic_config
+    from evidex.exchange.envelope import canonical_json
+
+    engine = make_engine(empty_url)
+    cfg = alembic_config()
+
+    def to(revision: str, down: bool = False) -> None:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(cfg, revision)
+
+    to("0008")
+    payload = {"zeta": "Ž 1", "alpha": [1, {"b": None, "a": "ć"}]}
+    stamp = "2026-11-23 10:00:00+00:00"
+    with engine.begin() as c:
+        c.execute(sa.text("INSERT INTO outbox (msg_id, conversation_id, recipient, type, headers, payload, "
+                          "payload_sha256, status, attempts, next_attempt_at, created_at) VALUES "
+                          "('m-1', 'c-1', 'ME', 'request', '{}', :p, 'x', 'pending', 0, :t, :t)"),
+                  {"p": json.dumps(payload), "t": stamp})
+        c.execute(sa.text("INSERT INTO inbox (msg_id, sender, type, conversation_id, headers, payload, "
+                          "payload_sha256, received_at, delivery_receipt) VALUES "
+                          "('m-2', 'ME', 'request', 'c-1', '{}', :p, 'x', :t, 'r')"),
+                  {"p": json.dumps(payload), "t": stamp})
+    to("head")
+    with engine.connect() as c:
+        body, size = c.execute(sa.text("SELECT b.body, o.size FROM outbox o JOIN outbox_bodies b "
+                                       "ON b.outbox_id = o.id")).one()
+        assert bytes(body) == canonical_json(payload) and size == len(canonical_json(payload))
+        assert bytes(c.execute(sa.text("SELECT body FROM inbox")).scalar_one()) == canonical_json(payload)
+    to("0008", down=True)
+    with engine.connect() as c:
+        for table in ("outbox", "inbox"):
+            stored = c.execute(sa.text(f"SELECT payload FROM {table}")).scalar_one()
+            assert (json.loads(stored) if isinstance(stored, str) else stored) == payload
+    engine.dispose()
+
+
+def test_migrations_build_exactly_the_models(empty_url):
+    """What `evidex db upgrade` builds is what the code's models describe (no forgotten migration)."""
+    import importlib
+    import pkgutil
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    import evidex
+    from evidex.core.db import Base
+    from evidex.core.migrate import upgrade
+
+    for module in pkgutil.walk_packages(evidex.__path__, "evidex."):
+        if module.name.endswith(".models"):
+            importlib.import_module(module.name)
+    engine = make_engine(empty_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    engine.dispose()

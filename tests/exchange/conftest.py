@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import upgrade
-from evidex.exchange import flows, keys
+from evidex.exchange import flows, framing, keys
 from evidex.exchange import service as exchange
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
@@ -43,9 +43,14 @@ def federation_reply(request: httpx.Request, db: sa.orm.Session, node: keys.Node
                      now: dt.datetime) -> tuple[httpx.Response, int]:
     """What the receiving node's federation routes answer (one envelope, or a batch); and how many."""
     if request.url.path.endswith("/batch"):
-        body = json.loads(request.content)
-        envelopes = [e.encode("ascii") for e in body["envelopes"]]
-        attachments = {int(k): base64.b64decode(v) for k, v in (body.get("attachments") or {}).items()}
+        if request.headers.get("content-type") == framing.MEDIA_TYPE:  # what the delivery worker sends
+            items = framing.unpack_batch(request.content, exchange.MAX_BATCH)
+            envelopes = [e for e, _ in items]
+            attachments = {i: a for i, (_, a) in enumerate(items) if a is not None}
+        else:
+            body = json.loads(request.content)
+            envelopes = [e.encode("ascii") for e in body["envelopes"]]
+            attachments = {int(k): base64.b64decode(v) for k, v in (body.get("attachments") or {}).items()}
         results = exchange.receive_batch(db, node=node, envelopes=envelopes, now=now, apply=apply,
                                          attachments=attachments)
         return httpx.Response(200, json={"results": [{"status": s, "body": t} for s, t in results]}), len(envelopes)

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, InvalidInput, NotFound
 from evidex.core.migrate import NotMigrated
@@ -78,14 +79,56 @@ NUL_MARKERS = (b"\\u0000", b"\x00")
 def install_input_guard(app: FastAPI) -> None:
     """NUL characters are never valid in evidex's JSON data (PostgreSQL text cannot hold them): refuse
     them at the boundary, in the query string or a JSON body, before any handler runs. Binary
-    evidence chunks (application/octet-stream) are not text and pass."""
+    bodies (evidence chunks, federation batches) are not text and pass untouched."""
+    app.add_middleware(InputGuard)
 
-    @app.middleware("http")
-    async def _no_nul(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if "%00" in request.url.query or "\x00" in request.url.path or "%00" in str(request.url.path):
-            return problem(422, "invalid_input", "NUL characters are not allowed")
-        if request.method in ("POST", "PUT", "PATCH") and "json" in request.headers.get("content-type", ""):
-            body = await request.body()
-            if any(m in body for m in NUL_MARKERS):
-                return problem(422, "invalid_input", "NUL characters are not allowed")
-        return await call_next(request)
+
+class InputGuard:
+    """A plain ASGI middleware (not BaseHTTPMiddleware, which runs every request through an extra
+    task and memory streams): only a JSON body is read here, then handed on as it came."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if b"%00" in scope.get("query_string", b"") or "\x00" in path or "%00" in path:
+            await _refuse_nul(scope, receive, send)
+            return
+        content_type = next((v for k, v in scope.get("headers", []) if k == b"content-type"), b"")
+        if scope.get("method") not in ("POST", "PUT", "PATCH") or b"json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: let the app see it
+                await self.app(scope, _replay([], message, receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if any(m in body for m in NUL_MARKERS):
+            await _refuse_nul(scope, receive, send)
+            return
+        await self.app(scope, _replay([body], None, receive), send)
+
+
+async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
+    await problem(422, "invalid_input", "NUL characters are not allowed")(scope, receive, send)
+
+
+def _replay(bodies: list[bytes], last: Message | None, receive: Receive) -> Receive:
+    """A receive() that gives the body already read (or the message that ended it), then the real one."""
+    pending: list[Message] = [{"type": "http.request", "body": b, "more_body": False} for b in bodies]
+    if last is not None:
+        pending.append(last)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed

@@ -150,10 +150,13 @@ def _public_key(jwk_json: str) -> OKPKey:
     return OKPKey.import_key(json.loads(jwk_json))
 
 
-def seal(*, payload: dict[str, Any], headers: Headers, sender: NodeIdentity, recipient_encryption_jwk: dict[str, Any]) -> str:
-    """Sign, then encrypt for the recipient. Returns a compact JWE (5 dot-separated parts)."""
+def seal(*, payload: dict[str, Any] | None = None, headers: Headers, sender: NodeIdentity,
+         recipient_encryption_jwk: dict[str, Any], body: bytes | None = None) -> str:
+    """Sign, then encrypt for the recipient. Returns a compact JWE (5 dot-separated parts). The
+    payload is given as a dict or already as its JSON bytes (`body`)."""
     protected = {"alg": SIGNATURE_ALG, "kid": sender.signing_jwk["kid"], "typ": "evidex+jws", "evx": asdict(headers)}
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if body is None:
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     signed = jws.serialize_compact(protected, body, sender.signing_okp(), registry=JWS_REGISTRY)
     recipient_key = _public_key(json.dumps({k: v for k, v in recipient_encryption_jwk.items() if k != "d"},
                                            sort_keys=True))
@@ -174,14 +177,17 @@ def canonical_json(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def seal_parts(*, payload: dict[str, Any], headers: Headers, sender: NodeIdentity,
+def seal_parts(*, payload: dict[str, Any] | None = None, headers: Headers, sender: NodeIdentity,
                recipient_encryption_jwk: dict[str, Any], payload_sha256: str | None = None,
                body: bytes | None = None) -> tuple[str, bytes | None]:
-    """An envelope, and for a payload over ATTACH_OVER bytes its encrypted attachment. `body` and
-    `payload_sha256`, when the caller has them, are the payload's canonical bytes and their hash."""
-    body = body if body is not None else canonical_json(payload)
+    """An envelope, and for a payload over ATTACH_OVER bytes its encrypted attachment. The payload
+    is given as a dict or as its canonical bytes (`body`, with `payload_sha256` if known)."""
+    if body is None:
+        if payload is None:
+            raise TypeError("a payload or its canonical bytes")
+        body = canonical_json(payload)
     if len(body) <= ATTACH_OVER:
-        return seal(payload=payload, headers=headers, sender=sender,
+        return seal(body=body, headers=headers, sender=sender,
                     recipient_encryption_jwk=recipient_encryption_jwk), None
     key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
     attachment = AESGCM(key).encrypt(nonce, body, headers.msg_id.encode("utf-8"))
@@ -193,7 +199,7 @@ def seal_parts(*, payload: dict[str, Any], headers: Headers, sender: NodeIdentit
 
 
 def _resolve_attachment(headers: Headers, payload: dict[str, Any], attachment: bytes | None,
-                        digests: dict[str, str] | None) -> dict[str, Any]:
+                        digests: dict[str, str] | None, bodies: dict[str, bytes] | None) -> dict[str, Any]:
     ref = payload.get(ATTACHMENT) if len(payload) == 1 else None
     if ref is None:
         if attachment is not None:
@@ -216,15 +222,19 @@ def _resolve_attachment(headers: Headers, payload: dict[str, Any], attachment: b
         raise Malformed("the attachment is not a JSON object", headers.msg_id)
     if digests is not None:  # the verified SHA-256 of the bytes the sender signed: no need to hash again
         digests[headers.msg_id] = ref["sha256"]
+    if bodies is not None:  # and those bytes, to be stored as they came
+        bodies[headers.msg_id] = body
     return full
 
 
 def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt.datetime,
                   seen: Callable[[str], bool], window: dt.timedelta = DEFAULT_WINDOW,
                   old_encryption_keys: list[OKPKey] | None = None, attachment: bytes | None = None,
-                  digests: dict[str, str] | None = None) -> tuple[Headers, dict[str, Any]]:
+                  digests: dict[str, str] | None = None,
+                  bodies: dict[str, bytes] | None = None) -> tuple[Headers, dict[str, Any]]:
     """Decrypt, verify and check an envelope (and its attachment, if it refers to one); raises an
-    EnvelopeRejected subclass on any fault."""
+    EnvelopeRejected subclass on any fault. For an attachment, `digests` and `bodies` receive its
+    verified SHA-256 and bytes under the message id."""
     if isinstance(token, bytes):
         if len(token) > MAX_ENVELOPE_BYTES:
             raise Malformed("envelope too large")
@@ -285,4 +295,4 @@ def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt
         raise Malformed("the payload is not JSON", headers.msg_id) from e
     if not isinstance(payload, dict):
         raise Malformed("the payload is not a JSON object", headers.msg_id)
-    return headers, _resolve_attachment(headers, payload, attachment, digests)
+    return headers, _resolve_attachment(headers, payload, attachment, digests, bodies)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -48,14 +49,29 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(sa.String(2))
     type: Mapped[str] = mapped_column(sa.String(30))
     headers: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # sealed afresh at each attempt (time window)
-    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     payload_sha256: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int] = mapped_column(sa.Integer, default=0)  # bytes of the canonical payload (batching)
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")  # pending | delivered | dead
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxBody(Base):
+    """A message's canonical payload bytes (what its SHA-256 is over), apart from the outbox row: the
+    row changes at each attempt, and a database that rewrites whole rows must not rewrite a large
+    payload each time."""
+
+    __tablename__ = "outbox_bodies"
+
+    outbox_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.body)  # type: ignore[no-any-return]
 
 
 class InboxMessage(Base):
@@ -68,10 +84,16 @@ class InboxMessage(Base):
     type: Mapped[str] = mapped_column(sa.String(30))
     conversation_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     headers: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    # The payload's bytes as they were verified (their SHA-256 is the one in the delivery receipt),
+    # stored as received: no re-encoding of a large payload.
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
     payload_sha256: Mapped[str] = mapped_column(sa.String(64))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     delivery_receipt: Mapped[str] = mapped_column(sa.Text)  # the signed receipt given back, given again on retry
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.body)  # type: ignore[no-any-return]
 
 
 class Receipt(Base):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -37,8 +36,10 @@ from evidex.exchange.envelope import (
     open_envelope,
     seal_parts,
 )
+from evidex.exchange.framing import MEDIA_TYPE as BATCH_MEDIA_TYPE
+from evidex.exchange.framing import pack_batch
 from evidex.exchange.keys import NodeIdentity
-from evidex.exchange.models import InboxMessage, OutboxMessage, Peer, PeerKeyRow, Receipt
+from evidex.exchange.models import InboxMessage, OutboxBody, OutboxMessage, Peer, PeerKeyRow, Receipt
 from evidex.exchange.trust import PeerKey, TrustList
 from evidex.parties.roles import Principal
 
@@ -147,11 +148,14 @@ def enqueue(db: Session, *, node: NodeIdentity, recipient: str, type: str, conve
         raise FederationError(f"{recipient} is not in this node's trust list (`evidex peers add`)")
     headers = Headers.new(sender=node.party, recipient=recipient, type=type, conversation_id=conversation_id,
                           now=now, in_reply_to=in_reply_to, issuing_authority=issuing_authority)
-    sha = canonical_sha256(payload)
+    body = canonical_json(payload)  # encoded once: the worker sends these bytes as they are
+    sha = hashlib.sha256(body).hexdigest()
     msg = OutboxMessage(msg_id=headers.msg_id, conversation_id=conversation_id, recipient=recipient, type=type,
-                        headers=asdict(headers), payload=payload, payload_sha256=sha, status="pending",
+                        headers=asdict(headers), payload_sha256=sha, size=len(body), status="pending",
                         attempts=0, next_attempt_at=now, created_at=now)
     db.add(msg)
+    db.flush()
+    db.add(OutboxBody(outbox_id=msg.id, body=body))
     db.add(Receipt(msg_id=headers.msg_id, conversation_id=conversation_id, kind="submission", issuer=node.party,
                    positive=True, at=now, token=sign_receipt(node, kind="submission", msg_id=headers.msg_id,
                                                              conversation_id=conversation_id, payload_sha256=sha, at=now)))
@@ -224,13 +228,24 @@ def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: d
     """Due messages go out in batches per recipient (one POST, one transaction each side), oldest
     first; a message never overtakes an undelivered earlier one of its conversation."""
     with make_session() as db:
-        rows = db.execute(sa.select(OutboxMessage.id, OutboxMessage.recipient)
+        rows = db.execute(sa.select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.size)
                           .where(OutboxMessage.id.in_(ids))).all() if ids else []
-    by_recipient: dict[str, list[int]] = {}
-    for mid, recipient in sorted(rows):
-        by_recipient.setdefault(recipient, []).append(mid)
-    batches = [group[k:k + BATCH_MESSAGES] for group in by_recipient.values()
-               for k in range(0, len(group), BATCH_MESSAGES)]
+    # Batches per recipient of at most BATCH_MESSAGES messages and BATCH_BYTES bytes (the first
+    # message of a batch may be larger): one POST each.
+    batches: list[list[int]] = []
+    current: dict[str, list[int]] = {}
+    filled: dict[str, int] = {}
+    for mid, recipient, size in sorted(rows):
+        group = current.setdefault(recipient, [])
+        if group and (len(group) >= BATCH_MESSAGES or filled[recipient] + size > BATCH_BYTES):
+            batches.append(group)
+            group = current[recipient] = []
+        if not group:
+            filled[recipient] = 0
+        group.append(mid)
+        filled[recipient] += size
+    batches += [group for group in current.values() if group]
+    batches.sort(key=lambda b: b[0])
     if len(batches) == 1:
         _deliver_batch(make_session, node, now, batches[0], blocked, client, dead_after, report, trust, clock)
         return
@@ -262,7 +277,10 @@ def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now:
                 blocked.add(m.conversation_id)  # per-request ordering: an earlier message is not delivered yet
                 continue
             taken.add(m.id)
-            eligible.append((m, canonical_json(m.payload)))
+            eligible.append((m, b""))
+        bodies = dict(db.execute(sa.select(OutboxBody.outbox_id, OutboxBody.body).where(
+            OutboxBody.outbox_id.in_([m.id for m, _ in eligible]))).all()) if eligible else {}
+        eligible = [(m, bodies[m.id]) for m, _ in eligible]
         while eligible:  # one POST per BATCH_BYTES; a conversation that fails stops its later messages
             chosen: list[tuple[OutboxMessage, bytes]] = []
             size = 0
@@ -312,22 +330,17 @@ def _attempt_batch(db: Session, batch: list[tuple[OutboxMessage, bytes]], peer: 
         for msg in msgs:
             msg.last_error = f"{msg.recipient} is no longer a peer"
         return ["dead"] * len(msgs)
-    envelopes: list[bytes] = []
-    attachments: list[bytes] = []
+    items: list[tuple[bytes, bytes | None]] = []
     try:
         recipient_key = trust.encryption_jwk(msgs[0].recipient, now)
-        for i, (msg, canonical) in enumerate(batch):
+        for msg, canonical in batch:
             headers = Headers(**{**msg.headers, "issued_at": now.astimezone(dt.UTC).isoformat()})  # sealed afresh
-            envelope, attachment = seal_parts(payload=msg.payload, headers=headers, sender=node,
-                                              recipient_encryption_jwk=recipient_key,
+            envelope, attachment = seal_parts(headers=headers, sender=node, recipient_encryption_jwk=recipient_key,
                                               payload_sha256=msg.payload_sha256, body=canonical)
-            envelopes.append(b'"' + envelope.encode("ascii") + b'"')
-            if attachment is not None:
-                attachments.append(b'"%d":"' % i + base64.b64encode(attachment) + b'"')
-        # JSON written by hand: compact JWEs and base64 need no escaping, and the body may be large.
-        body = b'{"envelopes":[' + b",".join(envelopes) + b'],"attachments":{' + b",".join(attachments) + b"}}"
-        r = client_for(peer).post(peer.url.rstrip("/") + "/federation/v1/batch", content=body,
-                                  headers={"Content-Type": "application/json"})
+            items.append((envelope.encode("ascii"), attachment))
+        # Binary framing: attachments travel as bytes, not base64 inside JSON (framing.py).
+        r = client_for(peer).post(peer.url.rstrip("/") + "/federation/v1/batch", content=pack_batch(items),
+                                  headers={"Content-Type": BATCH_MEDIA_TYPE})
     except (httpx.HTTPError, EnvelopeRejected, OSError) as e:
         return [_retry(msg, now, f"{type(e).__name__}: {e}") for msg in msgs]
     if r.status_code != 200:  # the whole batch was refused or failed: each message takes that answer
@@ -390,6 +403,7 @@ class _NotApplicable(Exception):
 
 
 MAX_BATCH = 1000
+Opened = tuple[Headers, dict[str, Any], str, bytes]  # headers, payload, its SHA-256, its bytes as stored
 
 
 def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], now: dt.datetime,
@@ -398,13 +412,21 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
     receipt or signed error. A message that is authentic but cannot be applied here is refused on
     its own: the batch is rolled back and replayed without it, so nothing of it remains."""
     trust = load_trust(db)
-    opened: list[tuple[Headers, dict[str, Any], str] | EnvelopeRejected] = []
+    opened: list[Opened | EnvelopeRejected] = []
     digests: dict[str, str] = {}
+    bodies: dict[str, bytes] = {}
     for index, envelope in enumerate(envelopes):  # cryptography first, no database work
         try:
             headers, payload = open_envelope(envelope, me=node, trust=trust, now=now, seen=lambda m: False,
-                                             attachment=(attachments or {}).get(index), digests=digests)
-            opened.append((headers, payload, digests.get(headers.msg_id) or canonical_sha256(payload)))
+                                             attachment=(attachments or {}).get(index), digests=digests,
+                                             bodies=bodies)
+            body = bodies.pop(headers.msg_id, None)
+            if body is None:  # a small payload, signed inside the envelope: stored in canonical form
+                body = canonical_json(payload)
+                sha = hashlib.sha256(body).hexdigest()
+            else:  # an attachment: its bytes as they came, with the SHA-256 the sender signed
+                sha = digests[headers.msg_id]
+            opened.append((headers, payload, sha, body))
         except EnvelopeRejected as e:
             opened.append(e)
     refused: dict[int, FederationError] = {}
@@ -422,8 +444,7 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
     return results
 
 
-def _store_and_apply(db: Session, node: NodeIdentity, opened: list[tuple[Headers, dict[str, Any], str] |
-                     EnvelopeRejected], refused: dict[int, FederationError], now: dt.datetime,
+def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected], refused: dict[int, FederationError], now: dt.datetime,
                      apply: Applier) -> list[tuple[int, str]]:
     system = Principal.system(node.party)
     ids = [o[0].msg_id for o in opened if not isinstance(o, EnvelopeRejected)]
@@ -441,7 +462,7 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[tuple[Headers
         try:
             if isinstance(item, EnvelopeRejected):
                 raise item
-            headers, payload, sha = item
+            headers, payload, sha, body = item
             if headers.msg_id in known:
                 stored_sha, sender, receipt = known[headers.msg_id]
                 if stored_sha == sha and sender == headers.sender:
@@ -458,7 +479,7 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[tuple[Headers
         receipt = sign_receipt(node, kind="delivery", msg_id=headers.msg_id, conversation_id=headers.conversation_id,
                                payload_sha256=sha, at=now)
         db.add(InboxMessage(msg_id=headers.msg_id, sender=headers.sender, type=headers.type,
-                            conversation_id=headers.conversation_id, headers=asdict(headers), payload=payload,
+                            conversation_id=headers.conversation_id, headers=asdict(headers), body=body,
                             payload_sha256=sha, received_at=now, delivery_receipt=receipt))
         db.add(Receipt(msg_id=headers.msg_id, conversation_id=headers.conversation_id, kind="delivery",
                        issuer=node.party, positive=True, token=receipt, at=now))

@@ -4,15 +4,19 @@ against the trust list, and answered with a signed receipt or a signed error."""
 from __future__ import annotations
 
 import binascii
+import datetime as dt
 import json
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from evidex.api.deps import NowDep, SessionDep
 from evidex.evidence import crypto, packages
+from evidex.exchange import framing
 from evidex.exchange import service as exchange
 from evidex.exchange.envelope import MAX_ENVELOPE_BYTES
 from evidex.exchange.keys import NodeIdentity
@@ -25,10 +29,16 @@ async def _node_and_body(request: Request) -> tuple[NodeIdentity, bytes] | Respo
     node: NodeIdentity | None = request.app.state.node
     if node is None:
         return PlainTextResponse("this node does not federate (no node identity)", status_code=404)
-    body = await request.body()
-    if len(body) > MAX_ENVELOPE_BYTES:
-        return PlainTextResponse("envelope too large", status_code=413)
-    return node, body
+    too_large = PlainTextResponse("envelope too large", status_code=413)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ENVELOPE_BYTES:
+        return too_large  # refused before reading it
+    body = bytearray()
+    async for part in request.stream():  # read up to the limit, never further
+        body += part
+        if len(body) > MAX_ENVELOPE_BYTES:
+            return too_large
+    return node, bytes(body)
 
 
 @router.post("/messages", response_class=PlainTextResponse,
@@ -89,11 +99,21 @@ async def package_chunk(package_id: uuid.UUID, position: Annotated[int, Path(ge=
                                   413: {"description": "Too large"}, 422: {"description": "Not a batch"},
                                   404: {"description": "This node does not federate (no node identity)"}})
 async def receive_batch(request: Request, db: SessionDep, now: NowDep) -> Response:
-    """Several envelopes in one POST, received in one transaction: `{"envelopes": [compact JWE, …]}`."""
+    """Several envelopes in one POST, received in one transaction: the binary framing of
+    `application/vnd.evidex.batch` (what nodes send), or JSON `{"envelopes": [compact JWE, …],
+    "attachments": {"<index>": "<base64>"}}`."""
     got = await _node_and_body(request)
     if isinstance(got, Response):
         return got
     node, body = got
+    if request.headers.get("content-type", "").split(";")[0].strip() == framing.MEDIA_TYPE:
+        try:  # the binary form the delivery worker sends (framing.py)
+            items = framing.unpack_batch(body, exchange.MAX_BATCH)
+        except ValueError as e:
+            return PlainTextResponse(f"not an evidex batch: {e}", status_code=422)
+        raw = [envelope for envelope, _ in items]
+        attachments = {i: a for i, (_, a) in enumerate(items) if a is not None}
+        return await _receive(request, db, node, now, raw, attachments)
     try:
         parsed = json.loads(body)
         envelopes, attached = parsed["envelopes"], parsed.get("attachments") or {}
@@ -107,6 +127,12 @@ async def receive_batch(request: Request, db: SessionDep, now: NowDep) -> Respon
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
         return PlainTextResponse(f'expected {{"envelopes": [1 to {exchange.MAX_BATCH} compact JWE strings], '
                                  '"attachments": {"<index>": "<base64>"}}', status_code=422)
-    results = exchange.receive_batch(db, node=node, envelopes=raw, now=now, apply=request.app.state.applier,
-                                     attachments=attachments)
+    return await _receive(request, db, node, now, raw, attachments)
+
+
+async def _receive(request: Request, db: Session, node: NodeIdentity, now: dt.datetime, raw: list[bytes],
+                   attachments: dict[int, bytes]) -> Response:
+    # In a worker thread: while this batch is verified and stored (fsync), the event loop reads the next.
+    results = await run_in_threadpool(exchange.receive_batch, db, node=node, envelopes=raw, now=now,
+                                      apply=request.app.state.applier, attachments=attachments)
     return JSONResponse({"results": [{"status": s, "body": t} for s, t in results]})
