@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,9 @@ from evidex.core.migrate import upgrade  # noqa: E402
 from evidex.parties.roles import Role  # noqa: E402
 from evidex.parties.service import create_user  # noqa: E402
 from evidex.requests.demo import example_document  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import rawhttp  # noqa: E402
 
 PASSWORD = "bench password 2026"
 PG_ADMIN = os.environ.get("EVIDEX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -66,7 +70,25 @@ def prepare(url: str) -> dict[str, str]:
     return secrets
 
 
-async def run_load(base: str, secrets: dict[str, str], clients: int, flows: int) -> dict[str, object]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its live descendants have used so far, from /proc."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return total
+
+
+async def run_load(base: str, secrets: dict[str, str], clients: int, flows: int, client: str,
+                   server_pid: int) -> dict[str, object]:
+    """`clients` closed-loop clients (each its own keep-alive connection, the next call as soon as the
+    last answered) share the work: first GET /health, then the flows."""
     limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
         tokens = []
@@ -80,60 +102,75 @@ async def run_load(base: str, secrets: dict[str, str], clients: int, flows: int)
         r.raise_for_status()
         case_id = r.json()["id"]
         doc = example_document("mutual_assistance", "RS", "SI")
+        url = httpx.URL(base)
+        raw = [rawhttp.Connection(url.host, url.port or 80, url.path.rstrip("/")) for _ in range(clients)]
 
-        # Baseline: the same server's /health, same concurrency, same number of calls.
+        async def send(k: int, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> dict:
+            if client == "raw":
+                return (await raw[k].request(method, path, body, headers))[1]  # type: ignore[no-any-return]
+            r = await http.request(method, path, json=body, headers=headers)
+            r.raise_for_status()
+            return r.json()  # type: ignore[no-any-return]
+
+        async def closed_loop(total: int, one: Callable[[int], Awaitable[None]]) -> float:
+            left = [total]
+
+            async def worker(k: int) -> None:
+                while left[0] > 0:
+                    left[0] -= 1
+                    await one(k)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker(k) for k in range(clients)))
+            return time.perf_counter() - t0
+
+        # Baseline: the same server's /health, same clients, four calls per flow.
         health: list[float] = []
-        n_health = flows * 4
-        sem = asyncio.Semaphore(clients)
 
-        async def one_health() -> None:
-            async with sem:
-                t = time.perf_counter()
-                (await http.get("/health")).raise_for_status()
-                health.append(time.perf_counter() - t)
+        async def one_health(k: int) -> None:
+            t = time.perf_counter()
+            await send(k, "GET", "/health")
+            health.append(time.perf_counter() - t)
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one_health() for _ in range(n_health)))
-        health_wall = time.perf_counter() - t0
+        health_wall = await closed_loop(flows * 4, one_health)
 
         calls: dict[str, list[float]] = {"create": [], "check": [], "approve": [], "send": []}
         flow_times: list[float] = []
         errors = 0
         first_error: list[str] = []
 
-        async def call(kind: str, method: str, path: str, body: dict, headers: dict) -> dict:
+        async def call(k: int, kind: str, path: str, body: dict, headers: dict) -> dict:
             t = time.perf_counter()
-            r = await http.request(method, path, json=body, headers=headers)
+            out = await send(k, "POST", path, body, headers)
             calls[kind].append(time.perf_counter() - t)
-            r.raise_for_status()
-            return r.json()
+            return out
 
-        async def one_flow() -> None:
+        async def one_flow(k: int) -> None:
             nonlocal errors
-            async with sem:
-                t = time.perf_counter()
-                try:
-                    req = await call("create", "POST", "/requests", {"case_id": case_id, "document": doc}, first)
-                    rid = req["id"]
-                    await call("check", "POST", f"/requests/{rid}/transitions", {"event": "check"}, first)
-                    await call("approve", "POST", f"/requests/{rid}/transitions", {"event": "approve"}, second)
-                    await call("send", "POST", f"/requests/{rid}/transitions", {"event": "send"}, first)
-                    flow_times.append(time.perf_counter() - t)
-                except httpx.HTTPError as e:
-                    errors += 1
-                    resp = getattr(e, "response", None)
-                    first_error.append(f"{type(e).__name__}: {resp.status_code if resp is not None else ''} "
-                                       f"{resp.text[:200] if resp is not None else e}")
+            t = time.perf_counter()
+            try:
+                req = await call(k, "create", "/requests", {"case_id": case_id, "document": doc}, first)
+                rid = req["id"]
+                await call(k, "check", f"/requests/{rid}/transitions", {"event": "check"}, first)
+                await call(k, "approve", f"/requests/{rid}/transitions", {"event": "approve"}, second)
+                await call(k, "send", f"/requests/{rid}/transitions", {"event": "send"}, first)
+                flow_times.append(time.perf_counter() - t)
+            except (httpx.HTTPError, rawhttp.RawHTTPError, OSError) as e:
+                errors += 1
+                first_error.append(f"{type(e).__name__}: {e}"[:300])
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one_flow() for _ in range(flows)))
-        wall = time.perf_counter() - t0
+        cpu0 = cpu_seconds(server_pid)
+        wall = await closed_loop(flows, one_flow)
+        server_cpu = cpu_seconds(server_pid) - cpu0
+        for c in raw:
+            await c.close()
     all_calls = [x for v in calls.values() for x in v]
     return {"health": health, "health_wall": health_wall, "calls": calls, "all_calls": all_calls,
-            "flows": flow_times, "wall": wall, "errors": errors, "first_error": first_error[:1]}
+            "flows": flow_times, "wall": wall, "errors": errors, "first_error": first_error[:1],
+            "server_cpu": server_cpu}
 
 
-def bench_backend(name: str, clients: int, flows: int) -> dict[str, object] | None:
+def bench_backend(name: str, clients: int, flows: int, client: str = "raw", workers: int = 1) -> dict[str, object] | None:
     tmp = tempfile.mkdtemp(prefix="evidex-bench-")
     pg_db = None
     if name == "sqlite":
@@ -151,8 +188,10 @@ def bench_backend(name: str, clients: int, flows: int) -> dict[str, object] | No
     secrets = prepare(url)
     port = free_port()
     env = {**os.environ, "EVIDEX_DATABASE_URL": url, "EVIDEX_NODE_PARTY": "RS"}
-    proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--port", str(port), "--worker-interval", "0"],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(os.environ.get("EVIDEX_BENCH_SERVER_LOG", os.devnull), "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--port", str(port), "--worker-interval", "0",
+                             "--workers", str(workers)],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         for _ in range(200):
@@ -161,10 +200,11 @@ def bench_backend(name: str, clients: int, flows: int) -> dict[str, object] | No
                     break
             except httpx.HTTPError:
                 time.sleep(0.05)
-        return asyncio.run(run_load(base, secrets, clients, flows))
+        return asyncio.run(run_load(base, secrets, clients, flows, client, proc.pid))
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+        log.close()
         if pg_db:
             with admin.connect() as c:
                 c.execute(sa.text(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)'))
@@ -176,6 +216,9 @@ def main() -> int:
     ap.add_argument("--clients", default="1,50", help="comma-separated concurrency levels (the aim is read at 50)")
     ap.add_argument("--flows", type=int, default=300, help="create→check→approve→send flows per backend")
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--workers", type=int, default=1, help="API worker processes of the server (`evidex serve --workers`)")
+    ap.add_argument("--client", choices=["raw", "httpx"], default="raw",
+                    help="load generator: a lean HTTP/1.1 client (default) or httpx (several times its CPU per call)")
     args = ap.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     levels = [int(x) for x in str(args.clients).split(",") if x.strip()]
@@ -184,7 +227,7 @@ def main() -> int:
     verdict = None
     for b, clients in [(b, c) for b in backends for c in levels]:
         flows = args.flows if clients > 1 else max(20, args.flows // 10)
-        r = bench_backend(b, clients, flows)
+        r = bench_backend(b, clients, flows, args.client, args.workers)
         if r is None:
             continue
         h, c, f = r["health"], r["all_calls"], r["flows"]
@@ -197,6 +240,8 @@ def main() -> int:
         print(f"  full flows:             {len(f) / r['wall']:8.1f} flows/s   p50 {pct(f, 50):6.1f} ms   p99 {pct(f, 99):6.1f} ms"
               f"   errors {r['errors']} {r['first_error'] or ''}")
         print(f"  write p99 / health p99: {pct(c, 99) / max(pct(h, 99), 0.001):.1f}x")
+        print(f"  server CPU per write:   {1000 * r['server_cpu'] / max(len(c), 1):.2f} ms "  # type: ignore[operator]
+              f"({100 * r['server_cpu'] / r['wall']:.0f}% of one core during the writes, all server processes)")  # type: ignore[operator]
         if b == "postgresql" and clients == 50:
             verdict = pct(c, 99) < 50
     if verdict is not None:

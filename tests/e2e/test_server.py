@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pyotp
@@ -120,3 +121,65 @@ def test_serve_real_process_login_and_create(node_env):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            continue
+    return out
+
+
+def test_serve_with_several_worker_processes(node_env):
+    """`evidex serve --workers 2`: two API processes share the port and the database; logins, writes
+    and reads work whichever process answers; the parent stops them all."""
+    assert run_cli("db", "upgrade", env=node_env).returncode == 0
+    run_cli("demo", env=node_env)
+    port = free_port()
+    env = {**os.environ, **node_env, "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--port", str(port), "--worker-interval", "1",
+                             "--workers", "2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server did not start")
+        servers = [c for c in _children(proc.pid) if b"spawn" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(servers) == 2, servers
+        party = node_env["EVIDEX_NODE_PARTY"]
+        username = f"{party.lower()}-central-authority"
+        engine = make_engine(node_env["EVIDEX_DATABASE_URL"])
+        with engine.connect() as c:
+            secret = c.execute(sa.text("select totp_secret from users where username = :u"), {"u": username}).scalar_one()
+        engine.dispose()
+        r = httpx.post(f"{base}/auth/login", json={"username": username, "password": DEMO_PASSWORD,
+                                                   "totp_code": pyotp.TOTP(secret).now()})
+        assert r.status_code == 200, r.text
+        h = {"Authorization": f"Bearer {r.json()['token']}"}
+        made = []
+        for i in range(20):  # fresh connections: the kernel spreads them over both processes
+            with httpx.Client() as c:
+                r = c.post(f"{base}/cases", json={"reference": f"W-{os.getpid()}-{i}", "title": "two workers"}, headers=h)
+                assert r.status_code == 201, r.text
+                made.append(r.json()["id"])
+                assert c.get(f"{base}/cases/{made[-1]}", headers=h).status_code == 200
+        assert len(set(made)) == 20
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("the parent did not stop its workers in time")
+    assert all(not Path(f"/proc/{c}").exists() or b"zombie" in Path(f"/proc/{c}/status").read_bytes().lower()
+               for c in servers)

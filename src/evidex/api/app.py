@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from evidex import __version__
 from evidex.api import errors
+from evidex.api.admission import AdmissionLimit
 from evidex.api.routes import auth, cases, evidence, federation, misc, requests
 from evidex.api.schemas import Problem
 from evidex.core.db import make_engine, make_sessionmaker
@@ -37,8 +39,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
                node: NodeIdentity | None = None) -> FastAPI:
     """Build the API. Refuses to start on a database that is not migrated (NotMigrated)."""
     if engine is None:
-        # PostgreSQL: enough connections for the worker threads that serve requests concurrently.
-        pool = {"pool_size": 20, "max_overflow": 20} if settings.database_url.startswith("postgres") else {}
+        # PostgreSQL: a connection for each request thread, and some for the workers beside them.
+        pool = {"pool_size": 2 * settings.api_threads + 4, "max_overflow": 8} \
+            if settings.database_url.startswith("postgres") else {}
         engine = make_engine(settings.database_url, pool_pre_ping=True, **pool)
     require_migrated(engine)
     if domain is None:
@@ -54,6 +57,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         if watcher is not None:
             watcher.start()  # the deadline worker runs in this process unless started separately
         yield
@@ -78,9 +82,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.schema_revision = current_revision(engine) or ""
     app.state.node = node
     app.state.vault = vault
+    app.state.watcher = watcher  # started by the lifespan; `evidex serve --workers N` runs it in the parent instead
     app.state.applier = flows.applier(node, domain, vault) if node is not None else None
     errors.install(app)
     errors.install_input_guard(app)
+    app.add_middleware(AdmissionLimit, limit=settings.api_threads)  # outermost: before any dependency runs
     common: dict[int | str, dict[str, Any]] = {
         401: {"model": Problem, "description": "Not authenticated"},
         403: {"model": Problem, "description": "The role may not do this"},
@@ -94,3 +100,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     for router in (auth.router, cases.router, requests.router, evidence.router, misc.router):
         app.include_router(router, prefix=API_PREFIX, responses=common)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one of several API worker processes (`evidex serve --workers N`): settings from the
+    environment the parent validated; no deadline/outbox worker here (the parent runs the one)."""
+    return create_app(Settings())

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,6 +67,13 @@ def install(app: FastAPI) -> None:
     async def _db_down(_: Request, e: OperationalError) -> JSONResponse:
         log.error("database error: %s", type(e).__name__)
         return problem(503, "unavailable", "the database is unavailable; try again")
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(_: Request, e: PoolTimeout) -> JSONResponse:
+        log.error("no database connection free in time")
+        response = problem(503, "busy", "the server is busy; try again shortly")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, e: Exception) -> JSONResponse:  # last resort: logged, never shown

@@ -56,6 +56,8 @@ def serve(
     mtls: Annotated[bool, typer.Option("--mtls", help="Mutual TLS: accept only clients presenting the TLS certificate "
                                                       "of a peer in the trust list (for the federation endpoint; "
                                                       "restart after `evidex peers add`).")] = False,
+    workers: Annotated[int, typer.Option(help="API worker processes (one per core; the deadline and outbox worker "
+                                               "runs once, in the parent).", min=1, max=64)] = 1,
 ) -> None:
     """Start the API server (with the deadline worker in the same process by default)."""
     import uvicorn
@@ -84,8 +86,25 @@ def serve(
         tls_extra = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": str(bundle)}
         typer.echo(f"mutual TLS: only the peers' certificates in {bundle} are accepted")
     # A bounded graceful shutdown: requests in flight get 5 s, idle keep-alive connections do not hold it up.
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, timeout_keep_alive=30,
-                timeout_graceful_shutdown=5, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, **tls_extra)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "access_log": False,
+                               "timeout_keep_alive": 30, "timeout_graceful_shutdown": 5,
+                               "ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile, **tls_extra}
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return
+    # Several processes share the port (the interpreter lock bounds one process to one core); each
+    # builds its own app from the environment. The worker loop (deadlines, outbox, packages,
+    # retention) must run once per node: here, in the parent, not in each child.
+    typer.echo(f"{workers} API worker processes")
+    watcher = app.state.watcher
+    if watcher is not None:
+        watcher.start()
+    try:
+        uvicorn.run("evidex.api.app:create_worker_app", factory=True, workers=workers, **options)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        app.state.engine.dispose()
 
 
 def _peer_bundle(settings: Any, sessions: Any) -> Any:

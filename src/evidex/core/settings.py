@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     parties_file: Path | None = None  # Party profiles replacing the shipped (example) set
     node_dir: Path = Field(default_factory=lambda: data_home() / "node")  # keys from `evidex node init`
     node_key_passphrase: SecretStr | None = None  # opens the node's private keys (federation)
+    # Requests served at once in worker threads (the rest wait their turn in the event loop): more
+    # threads than cores only make them fight over the interpreter lock (bench/api_bench.py).
+    api_threads: int = Field(default=8, ge=1, le=256)
 
     @field_validator("database_url", mode="before")
     @classmethod
