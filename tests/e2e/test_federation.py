@@ -10,6 +10,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -244,3 +245,36 @@ def test_mutual_tls_lets_only_the_trusted_nodes_in(tmp_path):
     finally:
         me.stop()
         rs.stop()
+
+
+def test_production_shape_api_workers_and_a_separate_worker_process(pair):
+    """RS as production runs it: `serve --workers 2 --worker-interval 0` (API processes only) beside
+    `evidex worker` (deadlines, outbox): the request still reaches ME and the answer comes back."""
+    rs, me = pair
+    introduce(rs, me)
+    rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
+    me.add_users(("me-247", Role.contact_24_7))
+    me.start()
+    rs.start("--worker-interval", "0", "--workers", "2")
+    a, b = rs.login("rs-247"), rs.login("rs-247-b")
+    case = a.post("/api/v1/cases", json={"reference": "VTK-PROD-1", "title": "Ransomware"}).json()
+    rid = a.post("/api/v1/requests", json={"case_id": case["id"],
+                                           "document": example_document("preservation", "RS", "ME")}).json()["id"]
+    for who, event in ((a, "check"), (b, "approve"), (a, "send")):
+        assert who.post(f"/api/v1/requests/{rid}/transitions", json={"event": event}).status_code == 200
+    time.sleep(3)  # nothing in the API processes delivers
+    assert [m.status for m in rs.rows(OutboxMessage)] == ["pending"]
+    worker = subprocess.Popen([sys.executable, "-m", "evidex", "worker", "--interval", "5"], env=rs.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: [m for m in rs.rows(OutboxMessage) if m.status == "delivered"], "delivery by the worker")
+        m = me.login("me-247")
+        incoming = wait_for(lambda: m.get("/api/v1/requests?direction=incoming").json()["items"], "the request at ME")
+        assert m.post(f"/api/v1/requests/{incoming[0]['id']}/transitions",
+                      json={"event": "acknowledge"}).status_code == 200
+        wait_for(lambda: a.get(f"/api/v1/requests/{rid}").json()["status"] == "acknowledged", "the acknowledgement")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0 and "outbox and evidence packages every 2 s" in out, out
+    assert len(me.rows(InboxMessage)) == 1

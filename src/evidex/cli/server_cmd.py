@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from enum import StrEnum
@@ -125,30 +126,47 @@ def _peer_bundle(settings: Any, sessions: Any) -> Any:
 
 def worker(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between passes.", min=1)] = 60.0,
+    interval: Annotated[float, typer.Option(help="Seconds between deadline passes (the outbox goes out every 2 s).",
+                                            min=1)] = 60.0,
     now: Annotated[str | None, typer.Option(help="Act as if at this UTC time (ISO); for drills and tests.")] = None,
 ) -> None:
-    """Run the deadline worker as its own process (production runs it beside stateless API workers)."""
-    import time
+    """Run the node's worker as its own process: deadlines, retention and — with a node identity — the
+    outbox to other nodes and evidence packages (production runs it beside `serve --worker-interval 0`)."""
+    import logging
+    import signal
 
     from evidex.requests.service import Domain
-    from evidex.workers.deadlines import run_once
+    from evidex.workers.deadlines import DeadlineWatcher, run_once
 
     settings = _settings()
     engine = make_engine(settings.database_url, pool_pre_ping=True)
     require_migrated(engine)
     from evidex.evidence.service import sweep_retention
 
-    sessions, tz, vault = make_sessionmaker(engine), Domain().party_timezones(), _vault(settings)
-    while True:
-        r = run_once(sessions, _now(now), tz)
-        typer.echo(f"deadlines: {r.reminders} reminder(s), {r.overdue} overdue, {r.next_steps} next step(s)")
+    sessions, tz, vault, node = make_sessionmaker(engine), Domain().party_timezones(), _vault(settings), _identity(settings)
+    if not once:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        watcher = DeadlineWatcher(sessions, lambda: _now(now), tz, interval, node=node, vault=vault)
+        signal.signal(signal.SIGTERM, lambda *_: watcher.stop_soon())
+        typer.echo(f"worker for node {settings.node_party}: deadlines every {interval:g} s"
+                   + (", outbox and evidence packages every 2 s" if node is not None else
+                      " (no node identity: no outbox delivery)"))
+        with contextlib.suppress(KeyboardInterrupt):
+            watcher.run()
+        engine.dispose()
+        return
+    r = run_once(sessions, _now(now), tz)
+    typer.echo(f"deadlines: {r.reminders} reminder(s), {r.overdue} overdue, {r.next_steps} next step(s)")
+    with sessions() as db:
+        kept = sweep_retention(db, vault=vault, now=_now(now))
+    typer.echo(f"retention: {kept.warned} review warning(s), {kept.disposed} disposed")
+    if node is not None:
+        from evidex.exchange.service import deliver_once, receipt_timeouts
+
+        d = deliver_once(sessions, node, _now(now))
         with sessions() as db:
-            kept = sweep_retention(db, vault=vault, now=_now(now))
-        typer.echo(f"retention: {kept.warned} review warning(s), {kept.disposed} disposed")
-        if once:
-            break
-        time.sleep(interval)
+            receipt_timeouts(db, party=node.party, now=_now(now))
+        typer.echo(f"outbox: {d.delivered} delivered, {d.retried} retrying, {d.dead} dead")
     engine.dispose()
 
 

@@ -129,6 +129,10 @@ class DeadlineWatcher:
         self._thread = threading.Thread(target=self._loop, name="evidex-deadlines", daemon=True)
         self._thread.start()
 
+    def stop_soon(self) -> None:
+        """Ask the loop to end after the current pass (from a signal handler: no join)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -145,6 +149,10 @@ class DeadlineWatcher:
                          t.sent, v)
         except Exception:
             log.exception("evidence package pass failed; retrying")
+
+    def run(self) -> None:
+        """The loop in the calling thread, until stop() (`evidex worker` in the foreground)."""
+        self._loop()
 
     def _loop(self) -> None:
         outbox_every = min(2.0, self.interval)  # messages to other nodes go out within seconds
