@@ -107,16 +107,20 @@ def resolve_token(db: Session, *, token: str, now: dt.datetime) -> User:
     from evidex.parties.models import UserSession
 
     h = hash_token(token)
+    user: User | None = None
+    # One query per request: the credential and its user together (this runs before every API call).
     if token.startswith(SESSION_PREFIX):
-        row = db.execute(sa.select(UserSession).where(UserSession.token_hash == h)).scalar_one_or_none()
-        valid = row is not None and row.revoked_at is None and row.expires_at > now
+        found = db.execute(sa.select(UserSession.revoked_at, UserSession.expires_at, User)
+                           .join(User, User.id == UserSession.user_id)
+                           .where(UserSession.token_hash == h)).one_or_none()
+        if found is not None and found[0] is None and found[1] > now:
+            user = found[2]
     elif token.startswith(TOKEN_PREFIX):
-        tok = db.execute(sa.select(ApiToken).where(ApiToken.token_hash == h)).scalar_one_or_none()
-        valid = tok is not None and tok.revoked_at is None and (tok.expires_at is None or tok.expires_at > now)
-        row = tok  # type: ignore[assignment]
-    else:
-        valid, row = False, None
-    user = db.get(User, row.user_id) if valid and row is not None else None
+        row = db.execute(sa.select(ApiToken.revoked_at, ApiToken.expires_at, User)
+                           .join(User, User.id == ApiToken.user_id)
+                           .where(ApiToken.token_hash == h)).one_or_none()
+        if row is not None and row[0] is None and (row[1] is None or row[1] > now):
+            user = row[2]
     if user is None or not user.is_active:
         raise AuthError("invalid or expired credentials")
     return user

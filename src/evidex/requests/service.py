@@ -181,7 +181,9 @@ def create_request(db: Session, *, actor: Principal, domain: Domain, case_id: uu
         side = "requesting" if direction == "outgoing" else "requested"
         raise Invalid(f"an {direction} request of this node must name {actor.party} as the {side} Party")
     addressee = document.get("addressee") if isinstance(document.get("addressee"), dict) else None
+    request_id = uuid.uuid4()  # chosen here, so the conversation is named in the same INSERT
     req = Request(
+        id=request_id, conversation_id=str(request_id),  # the requesting node names the conversation
         party=actor.party, case_id=case.id, direction=direction, request_type=verdict.request_type,
         requesting_party=verdict.requesting_party, requested_party=verdict.requested_party,
         provider=(addressee or {}).get("name") if isinstance((addressee or {}).get("name"), str) else None,
@@ -191,7 +193,6 @@ def create_request(db: Session, *, actor: Principal, domain: Domain, case_id: uu
     )
     db.add(req)
     db.flush()
-    req.conversation_id = str(req.id)  # the requesting node names the conversation
     _event(db, req, actor, "create", None, req.status, now, None, {"admissible": verdict.admissible})
     _recompute_deadlines(db, req, verdict, now)
     audit.record(db, actor=actor, action="request.create", object_type="request", object_id=str(req.id), at=now,
