@@ -26,8 +26,8 @@ def run_command(db: Session, request: Request, principal: Principal, body: BaseM
     """Run `command` (which returns a JSON-able object), commit, and answer; honour Idempotency-Key."""
     key = request.headers.get("Idempotency-Key")
     method_path = f"{request.method} {request.url.path}"
-    body_hash = hashlib.sha256(
-        (body.model_dump_json() if body is not None else "").encode("utf-8")).hexdigest()
+    body_hash = hashlib.sha256(  # only a keyed command is compared with an earlier one
+        (body.model_dump_json() if body is not None else "").encode("utf-8")).hexdigest() if key is not None else ""
     if key is not None:
         if not (1 <= len(key) <= 200) or not key.isprintable():
             raise Invalid("Idempotency-Key must be 1 to 200 printable characters")
@@ -35,7 +35,9 @@ def run_command(db: Session, request: Request, principal: Principal, body: BaseM
         if stored is not None:
             return _replay(stored, method_path, body_hash)
     result = command()
-    content = json.loads(json.dumps(result, default=_default))
+    # JSON-ready once (a model dumps itself; anything else goes through the encoder's fallback).
+    content = result.model_dump(mode="json") if isinstance(result, BaseModel) else \
+        json.loads(json.dumps(result, default=_default))
     if key is not None and principal.user_id is not None:
         db.add(IdempotencyKey(user_id=principal.user_id, key=key, method_path=method_path, body_hash=body_hash,
                               status_code=status_code, response=content, created_at=now))
