@@ -23,7 +23,7 @@ from evidex.evidence.models import CustodyEvent, EvidenceFile, EvidencePackage
 from evidex.evidence.storage import LocalStorage
 from evidex.exchange import flows, keys
 from evidex.exchange import service as exchange
-from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
+from evidex.exchange.models import InboxMessage, OutboxBody, OutboxMessage, Receipt
 from evidex.requests.models import Notification
 from tests.exchange.conftest import Link, federation_reply
 from tests.exchange.conftest import TestNode as Node
@@ -124,6 +124,9 @@ def test_a_package_is_transferred_resumed_verified_and_receipted(federated):
     rs, me, vaults = federated
     files = {"mailbox.mbox": os.urandom(2 * MiB + 4321), "subscriber.csv": b"msisdn,name\n38160000,Jane Roe\n"}
     rid, pid, source_ids = setup_package(rs, me, vaults, files)
+    with me.sessions() as db:
+        transfer_key = db.get(EvidencePackage, pid).transfer_key
+        assert transfer_key
     to_rs = Wire(rs, now, vault=vaults["RS"], drop_after=1)
     # Nothing moves before the manifest is delivered; then the manifest arrives and is checked.
     assert packages.transfer_once(me.sessions, me.identity, vaults["ME"], now(), client_for=to_rs.client_for).chunks == 0
@@ -157,6 +160,16 @@ def test_a_package_is_transferred_resumed_verified_and_receipted(federated):
             assert evidence.verify_custody(db, g.id, signer=rs.identity) == []
         db.commit()
     assert custody_events(rs, got[0].id) == ["received", "verified", "opened"]
+    # The package key has served its purpose: not kept in the stored manifest message either; the
+    # message's receipted SHA-256 is unchanged.
+    with rs.sessions() as db:
+        stored = db.execute(sa.select(InboxMessage).where(InboxMessage.type == "evidence_manifest")).scalar_one()
+        assert transfer_key.encode() not in stored.body and stored.payload["transfer_key"] == "erased"
+        assert stored.payload["manifest"]["files"][0]["name"] == "mailbox.mbox"
+        receipted = db.execute(sa.select(Receipt).where(Receipt.msg_id == stored.msg_id, Receipt.kind == "delivery")).scalar_one()
+    with me.sessions() as db:  # RS's receipt, verified as its peer does
+        assert exchange.verify_receipt(receipted.token, trust=exchange.load_trust(db), party="RS",
+                                       at=later)["payload_sha256"] == stored.payload_sha256
     # The receipt travels back; ME records it and the files' custody shows they were sent.
     to_me = Wire(me, now, vault=vaults["ME"])
     assert deliver(rs, to_me, at=later).delivered == 1 and to_me.deliveries == 1
@@ -168,6 +181,10 @@ def test_a_package_is_transferred_resumed_verified_and_receipted(federated):
         claims = exchange.verify_receipt(receipt.token, trust=exchange.load_trust(db), party="RS", at=later)
         assert claims["manifest_sha256"] == pkg.manifest_sha256 and all(f["verified"] for f in claims["files"])
     assert custody_events(me, source_ids[0]) == ["produced", "sealed", "sent"]
+    with me.sessions() as db:
+        body = db.execute(sa.select(OutboxBody.body).join(OutboxMessage, OutboxMessage.id == OutboxBody.outbox_id)
+                          .where(OutboxMessage.type == "evidence_manifest")).scalar_one()
+        assert transfer_key.encode() not in body and b'"transfer_key":"erased"' in body
 
 
 def test_a_mismatch_is_reported_to_both_sides_and_never_sealed(federated, monkeypatch):

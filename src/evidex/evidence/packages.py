@@ -408,6 +408,8 @@ def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: Evidenc
     positive = not problems
     pkg.status, pkg.problems, pkg.settled_at, pkg.transfer_key = ("received" if positive else "mismatch",
                                                                   problems, now, None)
+    exchange.erase_from_payload(db, msg_id=pkg.manifest_msg_id, field="transfer_key",
+                                reason=f"package {pkg.id} settled ({pkg.status})")
     claims = {"receipt": "package", "package_id": str(pkg.id), "manifest_sha256": pkg.manifest_sha256,
               "conversation_id": pkg.conversation_id, "positive": positive, "files": results, "problems": problems,
               "by": node.party, "at": now.astimezone(dt.UTC).isoformat()}
@@ -442,6 +444,8 @@ def record_receipt(db: Session, *, node: NodeIdentity, headers: Headers, payload
     db.add(Receipt(msg_id=str(pkg.id), conversation_id=pkg.conversation_id, kind="package", issuer=headers.sender,
                    positive=positive, token=token, at=now))
     pkg.status, pkg.settled_at, pkg.transfer_key = ("received" if positive else "mismatch"), now, None
+    exchange.erase_from_payload(db, msg_id=pkg.manifest_msg_id, field="transfer_key",
+                                reason=f"package {pkg.id} settled ({pkg.status})")
     pkg.problems = [str(p) for p in claims.get("problems") or []]
     if not positive:
         exchange.alert(db, node.party, pkg.conversation_id, "evidence_mismatch", now,

@@ -511,6 +511,30 @@ def _signed_error(node: NodeIdentity, e: EnvelopeRejected, now: dt.datetime) -> 
                                         "at": now.astimezone(dt.UTC).isoformat()})
 
 
+ERASED = "erased"
+
+
+def erase_from_payload(db: Session, *, msg_id: str, field: str, reason: str) -> bool:
+    """Erase one top-level field (a key that has served its purpose) from the stored payload of a
+    message sent or received here. The SHA-256 in its receipts stays that of what crossed: the
+    receipts still prove what was sent and received; the secret is no longer kept. True if erased."""
+    changed = False
+    stored = db.execute(sa.select(InboxMessage).where(InboxMessage.msg_id == msg_id)).scalar_one_or_none()
+    targets: list[Any] = [stored] if stored is not None else []
+    sent = db.execute(sa.select(OutboxBody).join(OutboxMessage, OutboxMessage.id == OutboxBody.outbox_id)
+                      .where(OutboxMessage.msg_id == msg_id)).scalar_one_or_none()
+    if sent is not None:
+        targets.append(sent)
+    for row in targets:
+        payload = json.loads(row.body)
+        if isinstance(payload, dict) and field in payload and payload[field] != ERASED:
+            payload[field] = ERASED
+            payload.setdefault("erased", []).append({"field": field, "reason": reason})
+            row.body = canonical_json(payload)
+            changed = True
+    return changed
+
+
 def outbox_status(db: Session) -> list[dict[str, Any]]:
     rows = db.execute(sa.select(OutboxMessage.recipient, OutboxMessage.status, sa.func.count(),
                                 sa.func.min(OutboxMessage.created_at))
