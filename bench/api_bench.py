@@ -223,7 +223,7 @@ def main() -> int:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     levels = [int(x) for x in str(args.clients).split(",") if x.strip()]
     print(f"{args.flows} flows (create, check, approve, send: 4 calls each) per backend and concurrency level; "
-          "loopback; one server process; the load generator shares the machine")
+          f"loopback; {args.workers} server process(es); the load generator shares the machine")
     verdict = None
     for b, clients in [(b, c) for b in backends for c in levels]:
         flows = args.flows if clients > 1 else max(20, args.flows // 10)
