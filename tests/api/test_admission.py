@@ -81,3 +81,43 @@ def test_other_scopes_pass(kind):
 
     asyncio.run(AdmissionLimit(app, limit=1)({"type": kind}, None, None))  # type: ignore[arg-type]
     assert seen == [kind]
+
+
+def test_no_free_database_connection_is_a_503_to_retry(database_url, tmp_path):
+    """When every pooled connection stays busy past the pool's timeout, the client is told to retry
+    (503 with Retry-After), not shown an internal error; nothing is half-written."""
+    import pyotp
+    import sqlalchemy as sa
+    from fastapi.testclient import TestClient
+
+    from evidex.api.app import create_app
+    from evidex.cases.models import Case
+    from evidex.core.db import make_engine, make_sessionmaker
+    from evidex.core.settings import Settings
+    from evidex.parties.roles import Role
+    from evidex.parties.service import create_user
+    from tests.factories import NOW
+
+    reference = f"POOL-{tmp_path.name[-12:]}"
+    engine = make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    with make_sessionmaker(engine)() as db:
+        u = create_user(db, username=f"pool-{tmp_path.name[-12:]}", display_name="p", party="RS",
+                        role=Role.central_authority, now=NOW, password="a long enough password")
+        db.commit()
+    app = create_app(Settings(database_url=database_url, environment="test", evidence_dir=tmp_path / "ev"),
+                     engine=engine, clock=lambda: NOW)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/api/v1/auth/login", json={"username": u.username, "password": "a long enough password",
+                                                   "totp_code": pyotp.TOTP(u.totp_secret).at(NOW)})
+        assert r.status_code == 200, r.text
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        busy = engine.connect()  # the only connection, held elsewhere
+        try:
+            r = client.post("/api/v1/cases", json={"reference": reference, "title": "t"}, headers=headers)
+            assert r.status_code == 503 and r.headers["Retry-After"] == "1" and r.json()["code"] == "busy"
+        finally:
+            busy.close()
+        assert client.get("/api/v1/cases", headers=headers).status_code == 200  # served again once one is free
+    with make_sessionmaker(engine)() as db:
+        assert db.execute(sa.select(sa.func.count()).select_from(Case).where(Case.reference == reference)).scalar_one() == 0
+    engine.dispose()
