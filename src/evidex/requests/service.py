@@ -193,8 +193,8 @@ def create_request(db: Session, *, actor: Principal, domain: Domain, case_id: uu
     )
     db.add(req)
     db.flush()
-    _event(db, req, actor, "create", None, req.status, now, None, {"admissible": verdict.admissible})
-    _recompute_deadlines(db, req, verdict, now)
+    _event(db, req, actor, "create", None, req.status, now, None, {"admissible": verdict.admissible}, first=True)
+    _recompute_deadlines(db, req, verdict, now, new=True)
     audit.record(db, actor=actor, action="request.create", object_type="request", object_id=str(req.id), at=now,
                  details={"type": req.request_type, "direction": direction, "status": req.status}, personal_data=True)
     return req
@@ -227,8 +227,8 @@ def register_incoming(db: Session, *, domain: Domain, party: str, sender: str, d
         created_at=now, updated_at=now)
     db.add(req)
     db.flush()
-    _event(db, req, node, "receive", None, req.status, now, None, {"from": sender})
-    _recompute_deadlines(db, req, verdict, now)
+    _event(db, req, node, "receive", None, req.status, now, None, {"from": sender}, first=True)
+    _recompute_deadlines(db, req, verdict, now, new=True)
     audit.record(db, actor=node, action="request.receive", object_type="request", object_id=str(req.id), at=now,
                  details={"from": sender, "conversation": conversation_id}, personal_data=True)
     return req
@@ -378,9 +378,10 @@ def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, 
 
 
 def _event(db: Session, req: Request, actor: Principal, event: str, source: str | None, target: str,
-           now: dt.datetime, reasons: str | None, data: dict[str, Any]) -> None:
-    seq = (db.execute(sa.select(sa.func.max(RequestEvent.seq)).where(RequestEvent.request_id == req.id))
-           .scalar_one_or_none() or 0) + 1
+           now: dt.datetime, reasons: str | None, data: dict[str, Any], first: bool = False) -> None:
+    """`first`: the request was created in this transaction (its history starts here: no query)."""
+    seq = 1 if first else (db.execute(sa.select(sa.func.max(RequestEvent.seq)).where(
+        RequestEvent.request_id == req.id)).scalar_one_or_none() or 0) + 1
     db.add(RequestEvent(request_id=req.id, seq=seq, event=event, from_status=source, to_status=target,
                         actor_id=actor.user_id, actor=actor.username, actor_role=actor.role.value, at=now,
                         reasons=reasons, data=data))
@@ -391,14 +392,16 @@ def _remind_on(due: dt.date, days: int | None) -> dt.date:
     return due - dt.timedelta(days=lead)
 
 
-def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.datetime) -> None:
-    """Deadlines follow the rules engine's verdict and the lifecycle; recomputed on every change."""
+def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.datetime, new: bool = False) -> None:
+    """Deadlines follow the rules engine's verdict and the lifecycle; recomputed on every change.
+    `new`: the request was created in this transaction (it has none yet: no query)."""
     wanted: dict[str, tuple[str, int | None, dt.date | None]] = {
         d.name: (d.article, d.days, d.due) for d in verdict.deadlines
     }
     if req.preserved_until is not None:
         wanted["preservation_expiry"] = ("ETS185 Art 29(7)", PRESERVATION_DAYS, req.preserved_until)
-    existing = {d.name: d for d in db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars()}
+    existing = {} if new else {
+        d.name: d for d in db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars()}
     closed = req.status in FINAL_LIKE
     for name, (article, days, due) in wanted.items():
         d = existing.get(name)
