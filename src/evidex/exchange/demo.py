@@ -68,9 +68,11 @@ class DemoNode:
 
     def start(self, *extra: str, probe_cert: tuple[str, str] | None = None) -> None:
         """Start `evidex serve --tls` (plus `extra` options); `probe_cert` answers a mutual-TLS node's demand."""
-        self.proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--tls", "--port", str(self.port),
-                                      "--worker-interval", "1", *extra], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "node.log", "ab") as log:  # the server's own log, kept beside its database
+            self.proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--tls", "--port", str(self.port),
+                                          "--worker-interval", "1", *extra], env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT)
         # Ready when this node itself answers: its own certificate pinned, so no other server on the port counts.
         ctx = ssl.create_default_context(cafile=str(self.dir / "node" / "tls.crt.pem"))
         ctx.check_hostname = False
@@ -129,14 +131,15 @@ def introduce(a: DemoNode, b: DemoNode) -> None:
     b.cli("peers", "add", str(a.dir / "node" / "node.json"))
 
 
-def wait(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
+def wait(check: Callable[[], Any], what: str, seconds: float = 30, detail: list[str] | None = None) -> Any:
+    """Poll `check` until it returns something true; `detail` holds what to add if it never does."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         time.sleep(0.3)
-    raise RuntimeError(f"timed out waiting for {what}")
+    raise RuntimeError(f"timed out waiting for {what}" + (f" (last answer: {detail[-1]})" if detail else ""))
 
 
 def run(echo: Callable[[str], None] = print) -> int:
@@ -172,12 +175,17 @@ def run(echo: Callable[[str], None] = print) -> int:
                     raise RuntimeError(f"{ev}: {r.text}")
             return str(rid)
 
+        answers: list[str] = []  # the last unexpected answer, for the message if a wait times out
+
         def incoming_of(rid: str) -> dict[str, Any]:
             def find() -> dict[str, Any] | None:
-                items = m247.get("/api/v1/requests?direction=incoming&limit=200").json()["items"]
-                return next((x for x in items if x["conversation_id"] == rid), None)
+                r = m247.get("/api/v1/requests?direction=incoming&limit=200")
+                if r.status_code != 200:
+                    answers[:] = [f"GET /api/v1/requests: HTTP {r.status_code} {r.text[:300]}"]
+                    return None
+                return next((x for x in r.json()["items"] if x["conversation_id"] == rid), None)
 
-            found: dict[str, Any] = wait(find, "the request to arrive at ME")
+            found: dict[str, Any] = wait(find, "the request to arrive at ME", detail=answers)
             return found
 
         def act(client: httpx.Client, rid: str, event: str, **body: Any) -> None:
@@ -185,8 +193,15 @@ def run(echo: Callable[[str], None] = print) -> int:
             if r.status_code != 200:
                 raise RuntimeError(f"{event}: {r.status_code} {r.text}")
 
+        def status_of(client: httpx.Client, rid: str) -> str | None:
+            r = client.get(f"/api/v1/requests/{rid}")
+            if r.status_code != 200:  # e.g. 503 while the node is busy: asked again by the wait
+                answers[:] = [f"GET /api/v1/requests/{rid}: HTTP {r.status_code} {r.text[:300]}"]
+                return None
+            return str(r.json()["status"])
+
         def rs_status(client: httpx.Client, rid: str, status: str) -> None:
-            wait(lambda: client.get(f"/api/v1/requests/{rid}").json()["status"] == status, f"RS: {status}")
+            wait(lambda: status_of(client, rid) == status, f"RS: {status}", detail=answers)
 
         # 1. Expedited preservation (ETS185 Art 29), 24/7 to 24/7.
         p = send(r247, r247b, "preservation", "DEMO-FED-1")
@@ -205,8 +220,7 @@ def run(echo: Callable[[str], None] = print) -> int:
             conditions=[{"kind": "use_limitation", "text": "Only for the investigation VTK-KTR-1127/2026"}])
         rs_status(rca, f, "conditions_proposed")
         act(rca, f, "accept_conditions")
-        wait(lambda: mca.get(f"/api/v1/requests/{inc2['id']}").json()["status"] == "conditions_accepted",
-              "ME: conditions_accepted")
+        wait(lambda: status_of(mca, inc2["id"]) == "conditions_accepted", "ME: conditions_accepted", detail=answers)
         for ev in ("start_execution", "execute", "transmit_data"):
             act(mca, inc2["id"], ev)
         rs_status(rca, f, "data_transmitted")
