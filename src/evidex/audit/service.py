@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from evidex.audit.models import AuditEntry, AuditHead
+from evidex.core.db import lock_row
 from evidex.parties.roles import Principal
 
 GENESIS = "0" * 64
@@ -38,11 +39,8 @@ def record(db: Session, *, actor: Principal, action: str, object_type: str, obje
     if cached is not None and cached[0] is transaction:
         head = cached[1]
     else:
-        if db.get_bind().dialect.name == "sqlite":
-            # SQLite has no FOR UPDATE, and a transaction takes its write lock only at its first
-            # write: take it now (a write that changes nothing), so the head read below is the
-            # latest and no other writer can move it before this entry is linked to it.
-            db.execute(sa.update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
+        if db.get_bind().dialect.name == "sqlite":  # PostgreSQL: the FOR UPDATE below is the lock
+            lock_row(db, AuditHead.id, 1)
         head = db.execute(sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
         if head is None:
             head = AuditHead(id=1, seq=0, hash=GENESIS)

@@ -77,3 +77,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+
+
+def lock_row(db: Session, key: Any, value: Any) -> None:
+    """Hold the lock on one row (`key` a model's key column) until this transaction ends, before
+    reading what a new row must follow (the head of a chain). PostgreSQL: SELECT … FOR UPDATE.
+    SQLite has no row locks and a transaction takes its write lock only at its first write: a write
+    that changes nothing takes it now, so what is read next is the latest and stays so."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(sa.update(key.class_).where(key == value).values({key.key: key})
+                   .execution_options(synchronize_session=False))
+    else:
+        db.execute(sa.select(key).where(key == value).with_for_update())

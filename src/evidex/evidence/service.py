@@ -21,6 +21,7 @@ from joserfc.jwk import OKPKey
 from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
+from evidex.core.db import lock_row
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.evidence import crypto
 from evidex.evidence.models import CustodyEvent, EvidenceFile, OnwardAuthorisation
@@ -69,6 +70,7 @@ def last_custody(db: Session, evidence_id: uuid.UUID) -> CustodyEvent | None:
 
 def custody(db: Session, ev: EvidenceFile, *, event: str, actor: Principal, at: dt.datetime, vault: Vault,
              hash_before: str | None = None, hash_after: str | None = None, details: dict[str, Any] | None = None) -> None:
+    lock_row(db, EvidenceFile.id, ev.id)  # two events at once (two people opening the file) queue here
     last = last_custody(db, ev.id)
     seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
     details = json.loads(json.dumps(details or {}, default=str))
