@@ -66,3 +66,31 @@ def test_binary_and_json_batches_through_the_route(two_nodes, tmp_path):
         assert inbox() == 6
         r = client.post("/federation/v1/batch", json={"envelopes": ["x"], "attachments": {"5": base64.b64encode(b"z").decode()}})
         assert r.status_code == 422 and "attachments" in r.text  # says what a batch looks like
+
+
+def test_a_body_over_the_limit_is_refused_without_reading_it_all(two_nodes, tmp_path, monkeypatch):
+    """413 when the declared length is over the limit, and when a body sent without a length
+    (chunked) grows past it; nothing stored."""
+    from evidex.api.routes import federation
+
+    rs, me = two_nodes
+    engine = me.sessions.kw["bind"]
+    app = create_app(Settings(database_url=str(engine.url.render_as_string(hide_password=False)), environment="test",
+                              evidence_dir=tmp_path / "evidence"), engine=engine, node=me.identity, clock=now)
+    monkeypatch.setattr(federation, "MAX_ENVELOPE_BYTES", 1000)
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(50):
+            yield b"x" * 500
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/federation/v1/batch", content=b"x" * 1001, headers={"Content-Type": framing.MEDIA_TYPE})
+        assert r.status_code == 413 and "too large" in r.text
+        r = client.post("/federation/v1/messages", content=chunks(), headers={"Content-Type": "application/jose"})
+        assert r.status_code == 413
+        small = _sealed(rs, me, 1, 10)[0][0]
+        monkeypatch.setattr(federation, "MAX_ENVELOPE_BYTES", 64 * 1024 * 1024)
+        r = client.post("/federation/v1/messages", content=small, headers={"Content-Type": "application/jose"})
+        assert r.status_code == 200, r.text  # the single-message route, through its worker thread
+    with me.sessions() as db:
+        assert db.execute(sa.select(sa.func.count()).select_from(InboxMessage)).scalar_one() == 1

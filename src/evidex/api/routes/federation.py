@@ -51,7 +51,8 @@ async def receive_message(request: Request, db: SessionDep, now: NowDep) -> Resp
     if isinstance(got, Response):
         return got
     node, body = got
-    status, text = exchange.receive(db, node=node, envelope=body, now=now, apply=request.app.state.applier)
+    status, text = await run_in_threadpool(exchange.receive, db, node=node, envelope=body, now=now,
+                                           apply=request.app.state.applier)
     return PlainTextResponse(text, status_code=status, media_type="application/jose" if status == 200 else "text/plain")
 
 
