@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from evidex.rules import Parties, default_parties
-from tests.dbfixtures import database_url, db, engine, postgres_url, sqlite_template  # noqa: F401
+from tests.dbfixtures import database_url, db, engine, own_database_url, postgres_url, sqlite_template  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "requests"

@@ -84,3 +84,28 @@ def db(engine: Engine) -> Iterator[Session]:
         if outer.is_active:
             outer.rollback()
         conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A migrated database of each kind for this test alone, for tests that commit from several
+    connections at once (the shared PostgreSQL database is for tests that roll back)."""
+    if request.param == "sqlite":
+        path = tmp_path / "own.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    if SKIP_POSTGRES:
+        pytest.skip("EVIDEX_TEST_SKIP_POSTGRES=1")
+    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"evidex_own_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -115,14 +115,14 @@ def test_evidex_audit_verify_cli(database_url, tmp_path):
     engine.dispose()
 
 
-def test_concurrent_appends_both_land_in_the_chain(database_url):
+def test_concurrent_appends_both_land_in_the_chain(own_database_url):
     """Two transactions appending at once (an audited read beside a message being received): the
     second waits for the first and links to it. On SQLite, where FOR UPDATE does nothing, the head
     used to be read before the write lock was taken: both wrote the same number and one failed."""
     import threading
     import time
 
-    engine = make_engine(database_url)
+    engine = make_engine(own_database_url)
     sessions = make_sessionmaker(engine)
     errors: list[BaseException] = []
 

@@ -14,8 +14,8 @@ from evidex.requests import service
 from tests.factories import NOW, new_request, user
 
 
-def test_two_custody_events_at_once_both_land_in_order(database_url, tmp_path):
-    engine = make_engine(database_url)
+def test_two_custody_events_at_once_both_land_in_order(own_database_url, tmp_path):
+    engine = make_engine(own_database_url)
     sessions = make_sessionmaker(engine)
     vault = evidence.Vault.from_secret(LocalStorage(tmp_path / "ev"), b"custody concurrency secret")
     with sessions() as db:
