@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,25 +25,35 @@ POSTGRES_ADMIN_URL = os.environ.get("EVIDEX_TEST_POSTGRES_URL", "postgresql+psyc
 SKIP_POSTGRES = os.environ.get("EVIDEX_TEST_SKIP_POSTGRES") == "1"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def postgres_database(prefix: str, migrate: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database (migrated unless told otherwise), dropped afterwards: its URL."""
     if SKIP_POSTGRES:
         pytest.skip("EVIDEX_TEST_SKIP_POSTGRES=1")
     admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"evidex_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as e:
         pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} (scripts/test starts it): {e}")
     url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    if migrate:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_database("evidex_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -95,17 +106,5 @@ def own_database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_temp
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
-    if SKIP_POSTGRES:
-        pytest.skip("EVIDEX_TEST_SKIP_POSTGRES=1")
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"evidex_own_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgres_database("evidex_own") as url:
+        yield url

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from evidex.core.db import make_engine
 from evidex.core.migrate import NotMigrated, head_revision, require_migrated
 from tests.conftest import run_cli
-from tests.dbfixtures import POSTGRES_ADMIN_URL, SKIP_POSTGRES
+from tests.dbfixtures import postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -19,16 +18,8 @@ def empty_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'new' / 'evidex.db'}"
         return
-    if SKIP_POSTGRES:
-        pytest.skip("EVIDEX_TEST_SKIP_POSTGRES=1")
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"evidex_mig_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgres_database("evidex_mig", migrate=False) as url:
+        yield url
 
 
 def test_upgrade_status_and_refusal(empty_url):

@@ -12,6 +12,7 @@ from evidex.audit.models import AuditEntry, AuditHead
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.parties.roles import Principal, Role
 from evidex.requests import service
+from tests.concurrency import overlapping_transactions
 from tests.conftest import run_cli
 from tests.factories import NOW, new_request, user
 
@@ -119,32 +120,15 @@ def test_concurrent_appends_both_land_in_the_chain(own_database_url):
     """Two transactions appending at once (an audited read beside a message being received): the
     second waits for the first and links to it. On SQLite, where FOR UPDATE does nothing, the head
     used to be read before the write lock was taken: both wrote the same number and one failed."""
-    import threading
-    import time
-
     engine = make_engine(own_database_url)
     sessions = make_sessionmaker(engine)
-    errors: list[BaseException] = []
 
-    def append(tag: str, hold: float, start_after: float) -> None:
-        time.sleep(start_after)
-        try:
-            with sessions() as db:
-                audit.record(db, actor=Principal.system("RS"), action=f"test.concurrent.{tag}", object_type="test",
-                             object_id=tag, at=NOW)
-                time.sleep(hold)  # still in the transaction: the other one must wait, then follow
-                db.commit()
-        except BaseException as e:
-            errors.append(e)
+    def append(tag: str):  # type: ignore[no-untyped-def]
+        return lambda db: audit.record(db, actor=Principal.system("RS"), action=f"test.concurrent.{tag}",
+                                       object_type="test", object_id=tag, at=NOW)
 
     tag = uuid.uuid4().hex[:8]
-    threads = [threading.Thread(target=append, args=(f"{tag}-a", 0.5, 0.0)),
-               threading.Thread(target=append, args=(f"{tag}-b", 0.0, 0.15))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert overlapping_transactions(sessions, append(f"{tag}-a"), append(f"{tag}-b")) == []
     with sessions() as db:
         got = db.execute(sa.select(AuditEntry.seq, AuditEntry.object_id).where(
             AuditEntry.object_id.in_([f"{tag}-a", f"{tag}-b"])).order_by(AuditEntry.seq)).all()

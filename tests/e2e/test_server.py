@@ -81,33 +81,54 @@ def _check_arrived_package(node_env) -> None:
     engine.dispose()
 
 
-def test_serve_real_process_login_and_create(node_env):
+def start_serve(node_env: dict[str, str], *extra: str, attempts: int = 100) -> tuple[subprocess.Popen[str], str]:
+    """`evidex db upgrade`, `evidex demo`, then `evidex serve` (plus `extra`) on a free port; returns
+    the process and its API base once /health answers."""
     assert run_cli("db", "upgrade", env=node_env).returncode == 0
     run_cli("demo", env=node_env)
     port = free_port()
     env = {**os.environ, **node_env, "PYTHONIOENCODING": "utf-8"}
-    proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--port", str(port), "--worker-interval", "1"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--port", str(port), "--worker-interval", "1",
+                             *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}/api/v1"
+    for _ in range(attempts):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    stop(proc, 10)
+    pytest.fail("server did not start")
+
+
+def demo_login(node_env: dict[str, str], base: str) -> dict[str, str]:
+    """The demo central authority logged in with password and TOTP: its Authorization header."""
+    username = f"{node_env['EVIDEX_NODE_PARTY'].lower()}-central-authority"
+    engine = make_engine(node_env["EVIDEX_DATABASE_URL"])
+    with engine.connect() as c:
+        secret = c.execute(sa.text("select totp_secret from users where username = :u"), {"u": username}).scalar_one()
+    engine.dispose()
+    r = httpx.post(f"{base}/auth/login", json={"username": username, "password": DEMO_PASSWORD,
+                                               "totp_code": pyotp.TOTP(secret).now()})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def stop(proc: subprocess.Popen[str], timeout: float) -> bool:
+    """SIGINT, then wait; False if it had to be killed."""
+    proc.send_signal(signal.SIGINT)
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("server did not start")
-        party = node_env["EVIDEX_NODE_PARTY"]
-        username = f"{party.lower()}-central-authority"
-        engine = make_engine(node_env["EVIDEX_DATABASE_URL"])
-        with engine.connect() as c:
-            secret = c.execute(sa.text("select totp_secret from users where username = :u"), {"u": username}).scalar_one()
-        engine.dispose()
-        r = httpx.post(f"{base}/auth/login", json={"username": username, "password": DEMO_PASSWORD,
-                                                   "totp_code": pyotp.TOTP(secret).now()})
-        assert r.status_code == 200, r.text
-        h = {"Authorization": f"Bearer {r.json()['token']}"}
+        proc.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return False
+
+
+def test_serve_real_process_login_and_create(node_env):
+    proc, base = start_serve(node_env)
+    try:
+        h = demo_login(node_env, base)
         cases = httpx.get(f"{base}/cases", headers=h).json()
         assert cases["total"] >= 1
         reqs = httpx.get(f"{base}/requests?status=draft", headers=h).json()
@@ -116,11 +137,7 @@ def test_serve_real_process_login_and_create(node_env):
         assert detail.status_code == 200 and "check" in detail.json()["allowed_events"]
         assert httpx.get(f"{base}/requests", headers={"Authorization": "Bearer evs_nope"}).status_code == 401
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, 10)
 
 
 def _children(pid: int) -> list[int]:
@@ -137,35 +154,11 @@ def _children(pid: int) -> list[int]:
 def test_serve_with_several_worker_processes(node_env):
     """`evidex serve --workers 2`: two API processes share the port and the database; logins, writes
     and reads work whichever process answers; the parent stops them all."""
-    assert run_cli("db", "upgrade", env=node_env).returncode == 0
-    run_cli("demo", env=node_env)
-    port = free_port()
-    env = {**os.environ, **node_env, "PYTHONIOENCODING": "utf-8"}
-    proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--port", str(port), "--worker-interval", "1",
-                             "--workers", "2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    base = f"http://127.0.0.1:{port}/api/v1"
+    proc, base = start_serve(node_env, "--workers", "2", attempts=200)
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("server did not start")
         servers = [c for c in _children(proc.pid) if b"spawn" in Path(f"/proc/{c}/cmdline").read_bytes()]
         assert len(servers) == 2, servers
-        party = node_env["EVIDEX_NODE_PARTY"]
-        username = f"{party.lower()}-central-authority"
-        engine = make_engine(node_env["EVIDEX_DATABASE_URL"])
-        with engine.connect() as c:
-            secret = c.execute(sa.text("select totp_secret from users where username = :u"), {"u": username}).scalar_one()
-        engine.dispose()
-        r = httpx.post(f"{base}/auth/login", json={"username": username, "password": DEMO_PASSWORD,
-                                                   "totp_code": pyotp.TOTP(secret).now()})
-        assert r.status_code == 200, r.text
-        h = {"Authorization": f"Bearer {r.json()['token']}"}
+        h = demo_login(node_env, base)
         made = []
         for i in range(20):  # fresh connections: the kernel spreads them over both processes
             with httpx.Client() as c:
@@ -175,11 +168,7 @@ def test_serve_with_several_worker_processes(node_env):
                 assert c.get(f"{base}/cases/{made[-1]}", headers=h).status_code == 200
         assert len(set(made)) == 20
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if not stop(proc, 20):
             pytest.fail("the parent did not stop its workers in time")
     assert all(not Path(f"/proc/{c}").exists() or b"zombie" in Path(f"/proc/{c}/status").read_bytes().lower()
                for c in servers)

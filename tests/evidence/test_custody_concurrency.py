@@ -3,14 +3,12 @@ file's row and both land, in order, in one unbroken chain. SQLite and PostgreSQL
 
 from __future__ import annotations
 
-import threading
-import time
-
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.evidence import service as evidence
 from evidex.evidence.storage import LocalStorage
 from evidex.parties.roles import Role
 from evidex.requests import service
+from tests.concurrency import overlapping_transactions
 from tests.factories import NOW, new_request, user
 
 
@@ -26,25 +24,12 @@ def test_two_custody_events_at_once_both_land_in_order(own_database_url, tmp_pat
         evidence.custody(db, ev, event="produced", actor=actor, at=NOW, vault=vault)
         db.commit()
         evidence_id = ev.id
-    errors: list[BaseException] = []
 
-    def opened(hold: float, start_after: float) -> None:
-        time.sleep(start_after)
-        try:
-            with sessions() as db:
-                f = db.get(evidence.EvidenceFile, evidence_id)
-                evidence.custody(db, f, event="opened", actor=actor, at=NOW, vault=vault)
-                time.sleep(hold)  # the other opener must wait for this one, then follow it
-                db.commit()
-        except BaseException as e:
-            errors.append(e)
+    def opened(db):  # type: ignore[no-untyped-def]
+        evidence.custody(db, db.get(evidence.EvidenceFile, evidence_id), event="opened", actor=actor, at=NOW,
+                         vault=vault)
 
-    threads = [threading.Thread(target=opened, args=(0.5, 0.0)), threading.Thread(target=opened, args=(0.0, 0.15))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert overlapping_transactions(sessions, opened, opened) == []  # the second opener waits, then follows
     with sessions() as db:
         assert evidence.verify_custody(db, evidence_id) == []
         events = [e.event for e in db.execute(evidence.sa.select(evidence.CustodyEvent).where(
