@@ -112,15 +112,22 @@ async def run_load(base: str, secrets: dict[str, str], clients: int, flows: int,
         url = httpx.URL(base)
         raw = [rawhttp.Connection(url.host, url.port or 80, url.path.rstrip("/")) for _ in range(clients)]
 
-        async def send(k: int, method: str, path: str, body: dict | None = None, headers: dict | None = None,
-                       pause: bool = True) -> dict:
-            if think and pause:
-                await asyncio.sleep(think * random.uniform(0.5, 1.5))  # not part of the measured call
+        async def send(k: int, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> dict:
             if client == "raw":
                 return (await raw[k].request(method, path, body, headers))[1]  # type: ignore[no-any-return]
             r = await http.request(method, path, json=body, headers=headers)
             r.raise_for_status()
             return r.json()  # type: ignore[no-any-return]
+
+        async def timed(into: list[float], k: int, method: str, path: str, body: dict | None = None,
+                        headers: dict | None = None) -> dict:
+            """One call, after the client's pause (not measured); its time goes `into`."""
+            if think:
+                await asyncio.sleep(think * random.uniform(0.5, 1.5))
+            t = time.perf_counter()
+            out = await send(k, method, path, body, headers)
+            into.append(time.perf_counter() - t)
+            return out
 
         async def closed_loop(total: int, one: Callable[[int], Awaitable[None]]) -> float:
             left = [total]
@@ -138,11 +145,7 @@ async def run_load(base: str, secrets: dict[str, str], clients: int, flows: int,
         health: list[float] = []
 
         async def one_health(k: int) -> None:
-            if think:
-                await asyncio.sleep(think * random.uniform(0.5, 1.5))
-            t = time.perf_counter()
-            await send(k, "GET", "/health", pause=False)
-            health.append(time.perf_counter() - t)
+            await timed(health, k, "GET", "/health")
 
         health_wall = await closed_loop(flows * 4, one_health)
 
@@ -152,12 +155,7 @@ async def run_load(base: str, secrets: dict[str, str], clients: int, flows: int,
         first_error: list[str] = []
 
         async def call(k: int, kind: str, path: str, body: dict, headers: dict) -> dict:
-            if think:
-                await asyncio.sleep(think * random.uniform(0.5, 1.5))
-            t = time.perf_counter()
-            out = await send(k, "POST", path, body, headers, pause=False)
-            calls[kind].append(time.perf_counter() - t)
-            return out
+            return await timed(calls[kind], k, "POST", path, body, headers)
 
         async def one_flow(k: int) -> None:
             nonlocal errors

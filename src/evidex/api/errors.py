@@ -114,7 +114,7 @@ class InputGuard:
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client went away: let the app see it
-                await self.app(scope, _replay([], message, receive), send)
+                await self.app(scope, _replay([message], receive), send)
                 return
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
@@ -123,18 +123,16 @@ class InputGuard:
         if any(m in body for m in NUL_MARKERS):
             await _refuse_nul(scope, receive, send)
             return
-        await self.app(scope, _replay([body], None, receive), send)
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
 
 
 async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
     await problem(422, "invalid_input", "NUL characters are not allowed")(scope, receive, send)
 
 
-def _replay(bodies: list[bytes], last: Message | None, receive: Receive) -> Receive:
-    """A receive() that gives the body already read (or the message that ended it), then the real one."""
-    pending: list[Message] = [{"type": "http.request", "body": b, "more_body": False} for b in bodies]
-    if last is not None:
-        pending.append(last)
+def _replay(pending: list[Message], receive: Receive) -> Receive:
+    """A receive() that gives the messages already read (the whole body, or the one that ended it),
+    then the real one."""
 
     async def replayed() -> Message:
         return pending.pop(0) if pending else await receive()

@@ -136,7 +136,7 @@ def worker(
     import signal
 
     from evidex.requests.service import Domain
-    from evidex.workers.deadlines import DeadlineWatcher, run_once
+    from evidex.workers.deadlines import DeadlineWatcher, outbox_pass, run_once
 
     settings = _settings()
     engine = make_engine(settings.database_url, pool_pre_ping=True)
@@ -161,11 +161,7 @@ def worker(
         kept = sweep_retention(db, vault=vault, now=_now(now))
     typer.echo(f"retention: {kept.warned} review warning(s), {kept.disposed} disposed")
     if node is not None:
-        from evidex.exchange.service import deliver_once, receipt_timeouts
-
-        d = deliver_once(sessions, node, _now(now))
-        with sessions() as db:
-            receipt_timeouts(db, party=node.party, now=_now(now))
+        d = outbox_pass(sessions, node, _now(now))
         typer.echo(f"outbox: {d.delivered} delivered, {d.retried} retrying, {d.dead} dead")
     engine.dispose()
 

@@ -268,7 +268,7 @@ def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now:
                 OutboxMessage.conversation_id.in_({m.conversation_id for m in msgs}),
                 OutboxMessage.status == "pending")):
             earlier.setdefault(conv, []).append(pid)
-        eligible: list[tuple[OutboxMessage, bytes]] = []
+        due: list[OutboxMessage] = []
         taken: set[int] = set()
         for m in msgs:
             if m.status != "pending" or m.conversation_id in blocked:
@@ -277,10 +277,10 @@ def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now:
                 blocked.add(m.conversation_id)  # per-request ordering: an earlier message is not delivered yet
                 continue
             taken.add(m.id)
-            eligible.append((m, b""))
+            due.append(m)
         bodies = dict(db.execute(sa.select(OutboxBody.outbox_id, OutboxBody.body).where(
-            OutboxBody.outbox_id.in_([m.id for m, _ in eligible]))).all()) if eligible else {}
-        eligible = [(m, bodies[m.id]) for m, _ in eligible]
+            OutboxBody.outbox_id.in_([m.id for m in due]))).all()) if due else {}
+        eligible = [(m, bodies[m.id]) for m in due]
         while eligible:  # one POST per BATCH_BYTES; a conversation that fails stops its later messages
             chosen: list[tuple[OutboxMessage, bytes]] = []
             size = 0

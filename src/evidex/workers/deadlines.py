@@ -114,6 +114,16 @@ def run_once(make_session: sessionmaker[Session], now: dt.datetime, party_tz: di
     return report
 
 
+def outbox_pass(make_session: sessionmaker[Session], node: Any, now: dt.datetime) -> Any:
+    """Deliver what is due to other nodes, then turn overdue receipts into negative ones."""
+    from evidex.exchange.service import deliver_once, receipt_timeouts  # the exchange builds on requests
+
+    report = deliver_once(make_session, node, now)
+    with make_session() as db:
+        receipt_timeouts(db, party=node.party, now=now)
+    return report
+
+
 class DeadlineWatcher:
     """Runs run_once every `interval` seconds in a daemon thread (the server's in-process worker)."""
 
@@ -160,13 +170,7 @@ class DeadlineWatcher:
         while not self._stop.is_set():
             if self.node is not None:
                 try:
-                    from evidex.exchange.service import deliver_once
-
-                    d = deliver_once(self.make_session, self.node, self.clock())
-                    from evidex.exchange.service import receipt_timeouts
-
-                    with self.make_session() as db:
-                        receipt_timeouts(db, party=self.node.party, now=self.clock())
+                    d = outbox_pass(self.make_session, self.node, self.clock())
                     if d.delivered or d.dead:
                         log.info("outbox: %d delivered, %d retrying, %d dead", d.delivered, d.retried, d.dead)
                 except Exception:  # a worker loop logs and retries; it never dies of one bad pass
