@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from evidex.core.db import make_sessionmaker  # noqa: E402
+from evidex.core.memory import retain_freed_memory  # noqa: E402
 from evidex.exchange import keys  # noqa: E402
 from evidex.exchange import service as exchange  # noqa: E402
 from evidex.exchange.demo import DemoNode, introduce  # noqa: E402
@@ -134,6 +135,7 @@ def main() -> int:
     ap.add_argument("--large", type=int, default=60, help="1 MiB messages")
     ap.add_argument("--backlog", type=int, default=10_000)
     args = ap.parse_args()
+    retain_freed_memory()  # this process delivers the outbox, as `evidex serve` and `evidex worker` do
     root = Path(tempfile.mkdtemp(prefix="evidex-xbench-"))
     passphrase = "exchange bench passphrase"
     rs, me = DemoNode("RS", root, passphrase), DemoNode("ME", root, passphrase)

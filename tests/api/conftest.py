@@ -63,7 +63,7 @@ class Api:
 def api(database_url: str, tmp_path):
     engine = make_engine(database_url)
     clock = Clock()
-    app = create_app(Settings(database_url=database_url, environment="test", evidence_dir=tmp_path / "evidence"),
+    app = create_app(Settings(database_url=database_url, environment="test", evidence_dir=tmp_path / "evidence", spool_dir=tmp_path / "spool"),
                      engine=engine, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, sessionmaker=make_sessionmaker(engine), clock=clock, tag=uuid.uuid4().hex[:8])

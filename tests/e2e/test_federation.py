@@ -4,6 +4,7 @@ sent, delivered, opened and acknowledged across nodes, with signed receipts, exa
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import signal
@@ -18,8 +19,11 @@ import pytest
 import sqlalchemy as sa
 
 from evidex.core.db import make_engine, make_sessionmaker
+from evidex.exchange import keys
+from evidex.exchange import service as exchange
 from evidex.exchange.demo import DemoNode, introduce, wait
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
+from evidex.exchange.spool import Spool
 from evidex.parties.roles import Role
 from evidex.requests.demo import example_document
 from tests.conftest import ROOT, run_cli
@@ -206,6 +210,44 @@ def test_receiver_killed_after_storing_before_replying(pair):
         assert len(me.rows(InboxMessage)) == 1
         m = me.login_new("me-247")
         assert len(m.get("/api/v1/requests?direction=incoming").json()["items"]) == 1
+        assert len([x for x in rs.rows(Receipt) if x.kind == "delivery" and x.issuer == "ME"]) == 1
+    finally:
+        rs.stop()
+        me.stop()
+
+
+def test_receiver_killed_between_spool_and_commit(pair):
+    """A large payload: ME writes it to its spool, then dies (SIGKILL) before its transaction commits.
+    Nothing is received; the file left behind is the one the retry writes again (same name): after
+    the retry one message, one file, the bytes that were signed."""
+    rs, me = pair
+    introduce(rs, me)
+    engine = make_engine(rs.env["EVIDEX_DATABASE_URL"])
+    blob = "evidence " * 40_000  # 360 kB: over the spool threshold
+    with make_sessionmaker(engine)() as db:
+        msg = exchange.enqueue(db, node=keys.load(rs.dir / "node", PASSPHRASE.encode()), recipient="ME",
+                               type="data_transmitted", conversation_id="spool-crash", payload={"blob": blob},
+                               now=dt.datetime.now(dt.UTC))
+        msg_id, sha = msg.msg_id, msg.payload_sha256
+        db.commit()
+    engine.dispose()
+    spool = me.dir / "spool"
+    me.env["EVIDEX_TEST_RECEIVE_CRASH"] = "after_spool"
+    me.start()
+    try:
+        rs.start()
+        wait_for(lambda: me.proc is not None and me.proc.poll() is not None, "the receiver to die")
+        assert me.proc.returncode == -signal.SIGKILL
+        assert me.rows(InboxMessage) == []  # not committed: not received
+        assert os.listdir(spool) == [Spool.name(msg_id, sha)]  # written whole, named by id and content
+        me.env.pop("EVIDEX_TEST_RECEIVE_CRASH")
+        me.start()
+        wait_for(lambda: [m for m in rs.rows(OutboxMessage) if m.status == "delivered"], "the retry", seconds=60)
+        stored = me.rows(InboxMessage)
+        assert len(stored) == 1 and stored[0].body_file == Spool.name(msg_id, sha)
+        assert me.query(lambda db: db.execute(sa.select(InboxMessage.body)).scalar_one()) is None
+        assert os.listdir(spool) == [stored[0].body_file]
+        assert hashlib.sha256((spool / stored[0].body_file).read_bytes()).hexdigest() == sha
         assert len([x for x in rs.rows(Receipt) if x.kind == "delivery" and x.issuer == "ME"]) == 1
     finally:
         rs.stop()

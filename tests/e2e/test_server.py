@@ -34,7 +34,8 @@ def node_env(tmp_path, database_url):
     # The shared PostgreSQL session database already holds other tests' rows: a Party of its own there.
     party = "MK" if database_url.startswith("postgresql") else "RS"
     return {"EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_PARTY": party, "EVIDEX_NODE_DIR": str(tmp_path / "node"),
-            "EVIDEX_NODE_KEY_PASSPHRASE": "node passphrase of the test", "EVIDEX_EVIDENCE_DIR": str(tmp_path / "ev")}
+            "EVIDEX_NODE_KEY_PASSPHRASE": "node passphrase of the test", "EVIDEX_EVIDENCE_DIR": str(tmp_path / "ev"),
+            "EVIDEX_SPOOL_DIR": str(tmp_path / "spool")}
 
 
 def test_demo_twice_changes_nothing(node_env):

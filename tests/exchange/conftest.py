@@ -19,6 +19,7 @@ from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import upgrade
 from evidex.exchange import flows, framing, keys
 from evidex.exchange import service as exchange
+from evidex.exchange.spool import Spool
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
 from evidex.requests import service as requests
@@ -32,6 +33,7 @@ class TestNode:
     identity: keys.NodeIdentity
     sessions: sa.orm.sessionmaker  # type: ignore[type-arg]
     domain: requests.Domain
+    spool: Spool | None = None  # where large received payloads go (as `evidex serve` has one)
     people: dict[str, Principal] = field(default_factory=dict)
 
     @property
@@ -40,8 +42,17 @@ class TestNode:
 
 
 def federation_reply(request: httpx.Request, db: sa.orm.Session, node: keys.NodeIdentity, apply: exchange.Applier,
-                     now: dt.datetime) -> tuple[httpx.Response, int]:
-    """What the receiving node's federation routes answer (one envelope, or a batch); and how many."""
+                     now: dt.datetime, spool: Spool | None = None) -> tuple[httpx.Response, int]:
+    """What the receiving node's federation routes answer (one envelope, or a batch); and how many.
+    Like the routes, a store that cannot be written answers 503 (nothing kept)."""
+    try:
+        return _federation_reply(request, db, node, apply, now, spool)
+    except exchange.StoreUnavailable as e:
+        return httpx.Response(503, text=str(e), headers={"Retry-After": "60"}), 0
+
+
+def _federation_reply(request: httpx.Request, db: sa.orm.Session, node: keys.NodeIdentity, apply: exchange.Applier,
+                      now: dt.datetime, spool: Spool | None) -> tuple[httpx.Response, int]:
     if request.url.path.endswith("/batch"):
         if request.headers.get("content-type") == framing.MEDIA_TYPE:  # what the delivery worker sends
             items = framing.unpack_batch(request.content, exchange.MAX_BATCH)
@@ -52,9 +63,9 @@ def federation_reply(request: httpx.Request, db: sa.orm.Session, node: keys.Node
             envelopes = [e.encode("ascii") for e in body["envelopes"]]
             attachments = {int(k): base64.b64decode(v) for k, v in (body.get("attachments") or {}).items()}
         results = exchange.receive_batch(db, node=node, envelopes=envelopes, now=now, apply=apply,
-                                         attachments=attachments)
+                                         attachments=attachments, spool=spool)
         return httpx.Response(200, json={"results": [{"status": s, "body": t} for s, t in results]}), len(envelopes)
-    status, text = exchange.receive(db, node=node, envelope=request.content, now=now, apply=apply)
+    status, text = exchange.receive(db, node=node, envelope=request.content, now=now, apply=apply, spool=spool)
     return httpx.Response(status, text=text), 1
 
 
@@ -74,7 +85,8 @@ class Link:
                 raise httpx.ConnectError("connection refused", request=request)
             with self.receiver.sessions() as db:
                 reply, n = federation_reply(request, db, self.receiver.identity,
-                                            flows.applier(self.receiver.identity, self.receiver.domain), self.now())
+                                            flows.applier(self.receiver.identity, self.receiver.domain), self.now(),
+                                            self.receiver.spool)
             self.deliveries += n
             if self.drop_reply:
                 raise httpx.ReadError("connection reset before the reply", request=request)
@@ -108,8 +120,8 @@ def two_nodes(request, tmp_path):
         upgrade(engine)
         engines.append(engine)
         ident = identities[party]
-        node = TestNode(ident, make_sessionmaker(engine),
-                        requests.Domain(announce=flows.announcer(ident)))
+        node = TestNode(ident, make_sessionmaker(engine), requests.Domain(announce=flows.announcer(ident)),
+                        spool=Spool(tmp_path / party / "spool"))
         other = identities["ME" if party == "RS" else "RS"]
         with node.sessions() as db:
             exchange.add_peer(db, document=other.public_document(NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=365)),

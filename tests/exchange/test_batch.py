@@ -63,6 +63,8 @@ def test_large_payloads_cross_as_attachments_exactly_once(two_nodes):
         db.commit()
     assert deliver(rs, link).delivered == 3
     with me.sessions() as db:
-        stored = {m.payload["i"]: m for m in db.execute(sa.select(InboxMessage)).scalars()}
-        assert {i: m.payload["blob"] for i, m in stored.items()} == dict(enumerate(blobs))
+        stored = {exchange.inbox_payload(m, me.spool)["i"]: m for m in db.execute(sa.select(InboxMessage)).scalars()}
+        assert {i: exchange.inbox_payload(m, me.spool)["blob"] for i, m in stored.items()} == dict(enumerate(blobs))
+        # over 64 KiB: each in a file of the receiver's spool, named in its row, not in the row itself
+        assert all(m.body is None and me.spool.path(m.body_file or "").is_file() for m in stored.values())
         assert all(m.payload_sha256 == exchange.canonical_sha256({"i": i, "blob": blobs[i]}) for i, m in stored.items())

@@ -144,7 +144,7 @@ def test_a_package_is_transferred_resumed_verified_and_receipted(federated):
     assert (r.chunks, r.sent) == (3, 1)  # chunks 1 and 2 of the mailbox, the csv; chunk 0 was not sent again
     assert to_rs.chunk_puts == 4
     # RS verifies each file against the signed manifest, seals it and answers with a signed receipt.
-    assert packages.verify_received(rs.sessions, rs.identity, vaults["RS"], later) == 1
+    assert packages.verify_received(rs.sessions, rs.identity, vaults["RS"], later, spool=rs.spool) == 1
     with rs.sessions() as db:
         pkg = db.get(EvidencePackage, pid)
         assert pkg.status == "received" and pkg.problems == [] and pkg.transfer_key is None
@@ -164,8 +164,9 @@ def test_a_package_is_transferred_resumed_verified_and_receipted(federated):
     # message's receipted SHA-256 is unchanged.
     with rs.sessions() as db:
         stored = db.execute(sa.select(InboxMessage).where(InboxMessage.type == "evidence_manifest")).scalar_one()
-        assert transfer_key.encode() not in stored.body and stored.payload["transfer_key"] == "erased"
-        assert stored.payload["manifest"]["files"][0]["name"] == "mailbox.mbox"
+        assert transfer_key.encode() not in exchange.inbox_body(stored, rs.spool)
+        assert exchange.inbox_payload(stored, rs.spool)["transfer_key"] == "erased"
+        assert exchange.inbox_payload(stored, rs.spool)["manifest"]["files"][0]["name"] == "mailbox.mbox"
         receipted = db.execute(sa.select(Receipt).where(Receipt.msg_id == stored.msg_id, Receipt.kind == "delivery")).scalar_one()
     with me.sessions() as db:  # RS's receipt, verified as its peer does
         assert exchange.verify_receipt(receipted.token, trust=exchange.load_trust(db), party="RS",
@@ -197,7 +198,7 @@ def test_a_mismatch_is_reported_to_both_sides_and_never_sealed(federated, monkey
     # chunk still authenticates, but the file no longer matches the signed manifest.
     monkeypatch.setenv("EVIDEX_TEST_PACKAGE_CORRUPT", "1")
     assert packages.transfer_once(me.sessions, me.identity, vaults["ME"], now(), client_for=to_rs.client_for).sent == 1
-    packages.verify_received(rs.sessions, rs.identity, vaults["RS"], now())
+    packages.verify_received(rs.sessions, rs.identity, vaults["RS"], now(), spool=rs.spool)
     with rs.sessions() as db:
         pkg = db.get(EvidencePackage, pid)
         assert pkg.status == "mismatch" and "manifest says" in pkg.problems[0]
@@ -236,7 +237,7 @@ def test_a_chunk_altered_in_transit_or_with_a_wrong_mac_is_refused(federated):
     to_rs.tamper = False  # the transit heals: the chunk goes through on the next attempt
     later = now() + dt.timedelta(minutes=5)
     assert packages.transfer_once(me.sessions, me.identity, vaults["ME"], later, client_for=to_rs.client_for).sent == 1
-    assert packages.verify_received(rs.sessions, rs.identity, vaults["RS"], later) == 1
+    assert packages.verify_received(rs.sessions, rs.identity, vaults["RS"], later, spool=rs.spool) == 1
 
 
 def test_a_manifest_not_signed_by_the_sending_node_is_refused(federated):

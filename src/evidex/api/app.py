@@ -18,11 +18,13 @@ from evidex.api.admission import AdmissionLimit
 from evidex.api.routes import auth, cases, evidence, federation, misc, requests
 from evidex.api.schemas import Problem
 from evidex.core.db import make_engine, make_sessionmaker
+from evidex.core.memory import retain_freed_memory
 from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.settings import Settings
 from evidex.evidence.service import build_vault
 from evidex.exchange import flows, keys
 from evidex.exchange.keys import NodeIdentity
+from evidex.exchange.spool import Spool
 from evidex.requests.service import Domain
 from evidex.rules import load_parties
 from evidex.workers.deadlines import DeadlineWatcher
@@ -52,8 +54,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
         domain = dataclasses.replace(domain, announce=flows.announcer(node))
     sessions = make_sessionmaker(engine)
     vault = build_vault(settings, node, domain.retention_days())
-    watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node, vault=vault)
-               if worker_interval else None)
+    spool = Spool(settings.spool_dir)
+    watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node, vault=vault,
+                               spool=spool) if worker_interval else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +86,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.node = node
     app.state.vault = vault
     app.state.watcher = watcher  # started by the lifespan; `evidex serve --workers N` runs it in the parent instead
+    app.state.spool = spool
     app.state.applier = flows.applier(node, domain, vault) if node is not None else None
     errors.install(app)
     errors.install_input_guard(app)
@@ -105,4 +109,5 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
 def create_worker_app() -> FastAPI:
     """The app of one of several API worker processes (`evidex serve --workers N`): settings from the
     environment the parent validated; no deadline/outbox worker here (the parent runs the one)."""
+    retain_freed_memory()
     return create_app(Settings())

@@ -64,7 +64,9 @@ def serve(
     import uvicorn
 
     from evidex.api.app import create_app
+    from evidex.core.memory import retain_freed_memory
 
+    retain_freed_memory()  # payloads of megabytes: reuse freed buffers (core/memory.py)
     settings = _settings()
     app = create_app(settings, worker_interval=worker_interval or None)
     typer.echo(f"evidex node {settings.node_party} on {'https' if tls else 'http'}://{host}:{port}  "
@@ -135,9 +137,12 @@ def worker(
     import logging
     import signal
 
+    from evidex.core.memory import retain_freed_memory
+    from evidex.exchange.spool import Spool
     from evidex.requests.service import Domain
     from evidex.workers.deadlines import DeadlineWatcher, outbox_pass, run_once
 
+    retain_freed_memory()  # the outbox sends payloads of megabytes (core/memory.py)
     settings = _settings()
     engine = make_engine(settings.database_url, pool_pre_ping=True)
     require_migrated(engine)
@@ -146,7 +151,8 @@ def worker(
     sessions, tz, vault, node = make_sessionmaker(engine), Domain().party_timezones(), _vault(settings), _identity(settings)
     if not once:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        watcher = DeadlineWatcher(sessions, lambda: _now(now), tz, interval, node=node, vault=vault)
+        watcher = DeadlineWatcher(sessions, lambda: _now(now), tz, interval, node=node, vault=vault,
+                                  spool=Spool(settings.spool_dir))
         signal.signal(signal.SIGTERM, lambda *_: watcher.stop_soon())
         typer.echo(f"worker for node {settings.node_party}: deadlines every {interval:g} s"
                    + (", outbox and evidence packages every 2 s" if node is not None else
@@ -161,8 +167,12 @@ def worker(
         kept = sweep_retention(db, vault=vault, now=_now(now))
     typer.echo(f"retention: {kept.warned} review warning(s), {kept.disposed} disposed")
     if node is not None:
+        from evidex.exchange.service import sweep_spool
+
         d = outbox_pass(sessions, node, _now(now))
         typer.echo(f"outbox: {d.delivered} delivered, {d.retried} retrying, {d.dead} dead")
+        with sessions() as db:
+            typer.echo(f"spool: {sweep_spool(db, Spool(settings.spool_dir), _now(now))} orphan file(s) removed")
     engine.dispose()
 
 

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=default_database_url)
     node_party: str = Field(default="RS", pattern=r"^[A-Z]{2}$", description="The Party this node serves")
     evidence_dir: Path = Field(default_factory=lambda: data_home() / "evidence")
+    # Payloads over 64 KiB received from other nodes, one file each (exchange/spool.py); back it up
+    # with the database.
+    spool_dir: Path = Field(default_factory=lambda: data_home() / "spool")
     evidence_url: str | None = None  # s3://bucket/prefix for object storage (AWS_* settings for endpoint, keys)
     secret_key: SecretStr = SecretStr(INSECURE_SECRET)
     # Secrets replaced by a rotation: their evidence keys still unwrap until `evidex evidence rewrap` has run.

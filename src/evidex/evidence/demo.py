@@ -81,7 +81,7 @@ def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, doma
         p_node = keys.generate(partner, f"https://{partner.lower()}.demo-partner.invalid")
         p_settings = Settings(database_url=str(p_engine.url), environment="development", node_party=partner,
                               evidence_dir=Path(tmp) / "evidence", secret_key=secrets.token_hex(32),
-                              node_dir=Path(tmp) / "node")
+                              node_dir=Path(tmp) / "node", spool_dir=Path(tmp) / "spool")
         apps = {party: create_app(settings, engine=engine, domain=domain, node=node),
                 partner: create_app(p_settings, engine=p_engine, node=p_node)}
         domain, p_domain = apps[party].state.domain, apps[partner].state.domain  # with their announcers
@@ -106,7 +106,7 @@ def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, doma
                 for sessions, ident, app in ((here, node, apps[party]), (there, p_node, apps[partner])):
                     moved += exchange.deliver_once(sessions, ident, now, client_for=client_for).delivered
                     moved += packages.transfer_once(sessions, ident, app.state.vault, now, client_for=client_for).chunks
-                    moved += packages.verify_received(sessions, ident, app.state.vault, now)
+                    moved += packages.verify_received(sessions, ident, app.state.vault, now, spool=app.state.spool)
                 if not moved:
                     return
 

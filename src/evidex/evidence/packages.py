@@ -44,6 +44,7 @@ from evidex.exchange import service as exchange
 from evidex.exchange.envelope import SIGNATURE_ALG, EnvelopeRejected, Headers
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.models import OutboxMessage, Peer, Receipt
+from evidex.exchange.spool import Spool
 from evidex.parties.roles import Principal
 from evidex.requests import service as requests
 from evidex.requests.models import Request
@@ -356,7 +357,7 @@ def receive_chunk(db: Session, *, vault: evidence.Vault, package_id: uuid.UUID, 
 
 
 def verify_received(make_session: sessionmaker[Session], node: NodeIdentity, vault: evidence.Vault,
-                    now: dt.datetime) -> int:
+                    now: dt.datetime, spool: Spool | None = None) -> int:
     """Worker pass: each package whose chunks have all arrived is verified file by file against the
     signed manifest; then it is received (files sealed) or a mismatch (files rejected, alert), and
     a signed receipt goes back either way. Returns how many packages were settled."""
@@ -372,14 +373,14 @@ def verify_received(make_session: sessionmaker[Session], node: NodeIdentity, vau
             files = _files(db, pkg)
             if any(ev.chunks_received < chunks_of(ev.declared_size) for ev in files):
                 continue
-            _settle(db, node, vault, pkg, files, now)
+            _settle(db, node, vault, pkg, files, now, spool)
             db.commit()
             settled += 1
     return settled
 
 
 def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: EvidencePackage,
-            files: list[EvidenceFile], now: dt.datetime) -> None:
+            files: list[EvidenceFile], now: dt.datetime, spool: Spool | None) -> None:
     system = Principal.system(node.party)
     results, problems = [], []
     for ev, f in zip(files, pkg.manifest["files"], strict=True):
@@ -409,7 +410,7 @@ def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: Evidenc
     pkg.status, pkg.problems, pkg.settled_at, pkg.transfer_key = ("received" if positive else "mismatch",
                                                                   problems, now, None)
     exchange.erase_from_payload(db, msg_id=pkg.manifest_msg_id, field="transfer_key",
-                                reason=f"package {pkg.id} settled ({pkg.status})")
+                                reason=f"package {pkg.id} settled ({pkg.status})", spool=spool)
     claims = {"receipt": "package", "package_id": str(pkg.id), "manifest_sha256": pkg.manifest_sha256,
               "conversation_id": pkg.conversation_id, "positive": positive, "files": results, "problems": problems,
               "by": node.party, "at": now.astimezone(dt.UTC).isoformat()}

@@ -46,7 +46,9 @@ class DemoNode:
         self.url = f"https://127.0.0.1:{self.port}"
         self.env = {**os.environ, "EVIDEX_DATABASE_URL": f"sqlite:///{self.dir / 'evidex.db'}",
                     "EVIDEX_NODE_PARTY": party, "EVIDEX_NODE_DIR": str(self.dir / "node"),
-                    "EVIDEX_NODE_KEY_PASSPHRASE": passphrase, "PYTHONIOENCODING": "utf-8"}
+                    "EVIDEX_NODE_KEY_PASSPHRASE": passphrase, "PYTHONIOENCODING": "utf-8",
+                    # each node its own folders (not the user's default ones)
+                    "EVIDEX_EVIDENCE_DIR": str(self.dir / "evidence"), "EVIDEX_SPOOL_DIR": str(self.dir / "spool")}
         self.proc: subprocess.Popen[bytes] | None = None
         self.totp: dict[str, str] = {}
         self.clients: list[httpx.Client] = []  # closed on stop: open keep-alive connections delay shutdown

@@ -198,7 +198,7 @@ def seal_parts(*, payload: dict[str, Any] | None = None, headers: Headers, sende
                 recipient_encryption_jwk=recipient_encryption_jwk), attachment
 
 
-def _resolve_attachment(headers: Headers, payload: dict[str, Any], attachment: bytes | None,
+def _resolve_attachment(headers: Headers, payload: dict[str, Any], attachment: bytes | memoryview | None,
                         digests: dict[str, str] | None, bodies: dict[str, bytes] | None) -> dict[str, Any]:
     ref = payload.get(ATTACHMENT) if len(payload) == 1 else None
     if ref is None:
@@ -229,7 +229,7 @@ def _resolve_attachment(headers: Headers, payload: dict[str, Any], attachment: b
 
 def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt.datetime,
                   seen: Callable[[str], bool], window: dt.timedelta = DEFAULT_WINDOW,
-                  old_encryption_keys: list[OKPKey] | None = None, attachment: bytes | None = None,
+                  old_encryption_keys: list[OKPKey] | None = None, attachment: bytes | memoryview | None = None,
                   digests: dict[str, str] | None = None,
                   bodies: dict[str, bytes] | None = None) -> tuple[Headers, dict[str, Any]]:
     """Decrypt, verify and check an envelope (and its attachment, if it refers to one); raises an

@@ -30,8 +30,9 @@ def pack_batch(items: list[tuple[bytes, bytes | None]]) -> bytes:
     return b"".join(parts)
 
 
-def unpack_batch(body: bytes, max_items: int) -> list[tuple[bytes, bytes | None]]:
-    """The items of a packed batch; ValueError (with what is wrong) for anything else."""
+def unpack_batch(body: bytes, max_items: int) -> list[tuple[bytes, memoryview | None]]:
+    """The items of a packed batch; ValueError (with what is wrong) for anything else. Attachments
+    are views into `body`, not copies (a batch is up to 16 MiB)."""
     view = memoryview(body)
     if view[:len(MAGIC)] != MAGIC:
         raise ValueError("not an evidex batch (magic)")
@@ -48,13 +49,13 @@ def unpack_batch(body: bytes, max_items: int) -> list[tuple[bytes, bytes | None]
     count = _U32.unpack(take(4))[0]
     if not 1 <= count <= max_items:
         raise ValueError(f"a batch holds 1 to {max_items} envelopes")
-    items: list[tuple[bytes, bytes | None]] = []
+    items: list[tuple[bytes, memoryview | None]] = []
     for _ in range(count):
         envelope = bytes(take(_U32.unpack(take(4))[0]))
         if not envelope:
             raise ValueError("an empty envelope")
         size = _U32.unpack(take(4))[0]
-        items.append((envelope, bytes(take(size)) if size else None))
+        items.append((envelope, take(size) if size else None))
     if pos != len(view):
         raise ValueError("trailing bytes after the last envelope")
     return items

@@ -85,15 +85,13 @@ class InboxMessage(Base):
     conversation_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     headers: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     # The payload's bytes as they were verified (their SHA-256 is the one in the delivery receipt),
-    # stored as received: no re-encoding of a large payload.
-    body: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    # stored as received: no re-encoding of a large payload. A large one is in a file of the spool
+    # instead (exchange/spool.py), named here; read either with exchange.inbox_body().
+    body: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    body_file: Mapped[str | None] = mapped_column(sa.String(64))
     payload_sha256: Mapped[str] = mapped_column(sa.String(64))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     delivery_receipt: Mapped[str] = mapped_column(sa.Text)  # the signed receipt given back, given again on retry
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return json.loads(self.body)  # type: ignore[no-any-return]
 
 
 class Receipt(Base):

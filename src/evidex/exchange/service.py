@@ -40,6 +40,7 @@ from evidex.exchange.framing import MEDIA_TYPE as BATCH_MEDIA_TYPE
 from evidex.exchange.framing import pack_batch
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.models import InboxMessage, OutboxBody, OutboxMessage, Peer, PeerKeyRow, Receipt
+from evidex.exchange.spool import SPOOL_OVER, Spool
 from evidex.exchange.trust import PeerKey, TrustList
 from evidex.parties.roles import Principal
 
@@ -391,10 +392,11 @@ def _retry(msg: OutboxMessage, now: dt.datetime, error: str) -> str:
 Applier = Callable[[Session, Headers, dict[str, Any], dt.datetime], None]
 
 
-def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetime, apply: Applier) -> tuple[int, str]:
+def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetime, apply: Applier,
+            spool: Spool | None = None) -> tuple[int, str]:
     """Open, store durably and apply one message; answer with a signed delivery receipt.
     The same message again gets the same receipt and changes nothing."""
-    return receive_batch(db, node=node, envelopes=[envelope], now=now, apply=apply)[0]
+    return receive_batch(db, node=node, envelopes=[envelope], now=now, apply=apply, spool=spool)[0]
 
 
 class _NotApplicable(Exception):
@@ -406,11 +408,19 @@ MAX_BATCH = 1000
 Opened = tuple[Headers, dict[str, Any], str, bytes]  # headers, payload, its SHA-256, its bytes as stored
 
 
+class StoreUnavailable(EvidexError):
+    """The messages could not be stored (the spool folder cannot be written): nothing was kept, and
+    the sender should try again later."""
+
+
 def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], now: dt.datetime,
-                  apply: Applier, attachments: dict[int, bytes] | None = None) -> list[tuple[int, str]]:
+                  apply: Applier, attachments: dict[int, bytes | memoryview] | None = None,
+                  spool: Spool | None = None) -> list[tuple[int, str]]:
     """Receive several messages in one transaction (one commit), answering each with its signed
     receipt or signed error. A message that is authentic but cannot be applied here is refused on
-    its own: the batch is rolled back and replayed without it, so nothing of it remains."""
+    its own: the batch is rolled back and replayed without it, so nothing of it remains. With a
+    `spool`, payloads over SPOOL_OVER bytes are stored in its files, written durably before the
+    commit (StoreUnavailable if they cannot be)."""
     trust = load_trust(db)
     opened: list[Opened | EnvelopeRejected] = []
     digests: dict[str, str] = {}
@@ -431,21 +441,32 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
             opened.append(e)
     refused: dict[int, FederationError] = {}
     while True:
+        files: list[tuple[str, bytes]] = []
         try:
-            results = _store_and_apply(db, node, opened, refused, now, apply)
+            results = _store_and_apply(db, node, opened, refused, now, apply, spool, files)
         except _NotApplicable as e:
             db.rollback()
             refused[e.index] = e.error
             continue
         break
+    if spool is not None and files:
+        try:  # on disk before the rows that name them are committed (spool.py)
+            spool.write(files)
+        except OSError as e:
+            db.rollback()
+            log.error("cannot store %d received payload(s) in %s: %s", len(files), spool.root, e)
+            raise StoreUnavailable("the received messages cannot be stored now; nothing was kept") from e
+        if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_spool":
+            os.kill(os.getpid(), signal.SIGKILL)  # fault injection: files written, rows not committed
     db.commit()
     if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_store":
         os.kill(os.getpid(), signal.SIGKILL)  # fault injection: stored durably, dies before replying
     return results
 
 
-def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected], refused: dict[int, FederationError], now: dt.datetime,
-                     apply: Applier) -> list[tuple[int, str]]:
+def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected],
+                     refused: dict[int, FederationError], now: dt.datetime, apply: Applier, spool: Spool | None,
+                     files: list[tuple[str, bytes]]) -> list[tuple[int, str]]:
     system = Principal.system(node.party)
     ids = [o[0].msg_id for o in opened if not isinstance(o, EnvelopeRejected)]
     known: dict[str, tuple[str, str, str]] = {}  # msg_id → (payload sha, sender, receipt): stored, or earlier here
@@ -478,8 +499,13 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | Enve
             continue
         receipt = sign_receipt(node, kind="delivery", msg_id=headers.msg_id, conversation_id=headers.conversation_id,
                                payload_sha256=sha, at=now)
+        body_file = None
+        if spool is not None and len(body) > SPOOL_OVER:
+            body_file = spool.name(headers.msg_id, sha)
+            files.append((body_file, body))
         db.add(InboxMessage(msg_id=headers.msg_id, sender=headers.sender, type=headers.type,
-                            conversation_id=headers.conversation_id, headers=asdict(headers), body=body,
+                            conversation_id=headers.conversation_id, headers=asdict(headers),
+                            body=None if body_file else body, body_file=body_file,
                             payload_sha256=sha, received_at=now, delivery_receipt=receipt))
         db.add(Receipt(msg_id=headers.msg_id, conversation_id=headers.conversation_id, kind="delivery",
                        issuer=node.party, positive=True, token=receipt, at=now))
@@ -514,25 +540,58 @@ def _signed_error(node: NodeIdentity, e: EnvelopeRejected, now: dt.datetime) -> 
 ERASED = "erased"
 
 
-def erase_from_payload(db: Session, *, msg_id: str, field: str, reason: str) -> bool:
+def inbox_body(row: InboxMessage, spool: Spool | None) -> bytes:
+    """The stored payload bytes of a received message: in its row, or in the spool file it names."""
+    if row.body_file is None:
+        return row.body or b""
+    if spool is None:
+        raise FederationError(f"the payload of message {row.msg_id} is in the spool folder, and none is configured")
+    return spool.read(row.body_file)
+
+
+def inbox_payload(row: InboxMessage, spool: Spool | None) -> dict[str, Any]:
+    return json.loads(inbox_body(row, spool))  # type: ignore[no-any-return]
+
+
+def erase_from_payload(db: Session, *, msg_id: str, field: str, reason: str, spool: Spool | None = None) -> bool:
     """Erase one top-level field (a key that has served its purpose) from the stored payload of a
     message sent or received here. The SHA-256 in its receipts stays that of what crossed: the
-    receipts still prove what was sent and received; the secret is no longer kept. True if erased."""
+    receipts still prove what was sent and received; the secret is no longer kept. True if erased.
+    A payload in a spool file is rewritten in place at once (the secret is not needed again even if
+    this transaction does not commit: the package keeps its own key until it settles)."""
     changed = False
     stored = db.execute(sa.select(InboxMessage).where(InboxMessage.msg_id == msg_id)).scalar_one_or_none()
-    targets: list[Any] = [stored] if stored is not None else []
     sent = db.execute(sa.select(OutboxBody).join(OutboxMessage, OutboxMessage.id == OutboxBody.outbox_id)
                       .where(OutboxMessage.msg_id == msg_id)).scalar_one_or_none()
+    targets: list[tuple[bytes, Callable[[bytes], None]]] = []
+    if stored is not None:
+        if stored.body_file is not None:
+            name = stored.body_file
+            targets.append((inbox_body(stored, spool), lambda b: spool.write([(name, b)])))  # type: ignore[union-attr]
+        else:
+            targets.append((stored.body or b"", lambda b: setattr(stored, "body", b)))
     if sent is not None:
-        targets.append(sent)
-    for row in targets:
-        payload = json.loads(row.body)
+        targets.append((sent.body, lambda b: setattr(sent, "body", b)))
+    for body, store in targets:
+        payload = json.loads(body)
         if isinstance(payload, dict) and field in payload and payload[field] != ERASED:
             payload[field] = ERASED
             payload.setdefault("erased", []).append({"field": field, "reason": reason})
-            row.body = canonical_json(payload)
+            store(canonical_json(payload))
             changed = True
     return changed
+
+
+def sweep_spool(db: Session, spool: Spool, now: dt.datetime) -> int:
+    """Remove spool files no received message names (orphans of interrupted receipts). How many."""
+    def referenced(names: list[str]) -> set[str]:
+        return {str(n) for n in db.execute(sa.select(InboxMessage.body_file).where(InboxMessage.body_file.in_(names)))
+                .scalars()}
+
+    removed = spool.sweep(referenced, now)
+    if removed:
+        log.info("spool: %d orphan file(s) removed", removed)
+    return removed
 
 
 def outbox_status(db: Session) -> list[dict[str, Any]]:

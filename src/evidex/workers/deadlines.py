@@ -128,10 +128,12 @@ class DeadlineWatcher:
     """Runs run_once every `interval` seconds in a daemon thread (the server's in-process worker)."""
 
     def __init__(self, make_session: sessionmaker[Session], clock: Callable[[], dt.datetime],
-                 party_tz: dict[str, str], interval: float = 60.0, node: Any = None, vault: Any = None) -> None:
+                 party_tz: dict[str, str], interval: float = 60.0, node: Any = None, vault: Any = None,
+                 spool: Any = None) -> None:
         self.make_session, self.clock, self.party_tz, self.interval = make_session, clock, party_tz, interval
         self.node = node  # with a federation identity, the same loop delivers the outbox and evidence packages
         self.vault = vault  # with the evidence vault, the same loop sweeps retention periods
+        self.spool = spool  # and with the spool of received payloads, removes its orphan files
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -153,7 +155,7 @@ class DeadlineWatcher:
 
         try:
             t = packages.transfer_once(self.make_session, self.node, self.vault, self.clock(), clock=self.clock)
-            v = packages.verify_received(self.make_session, self.node, self.vault, self.clock())
+            v = packages.verify_received(self.make_session, self.node, self.vault, self.clock(), spool=self.spool)
             if t.chunks or t.sent or v:
                 log.info("evidence packages: %d chunk(s) sent, %d package(s) complete, %d verified", t.chunks,
                          t.sent, v)
@@ -190,6 +192,11 @@ class DeadlineWatcher:
                             s = sweep_retention(db, vault=self.vault, now=self.clock())
                         if s.warned or s.disposed:
                             log.info("retention: %d review warning(s), %d disposed", s.warned, s.disposed)
+                    if self.node is not None and self.spool is not None:
+                        from evidex.exchange.service import sweep_spool
+
+                        with self.make_session() as db:
+                            sweep_spool(db, self.spool, self.clock())
                 except Exception:
                     log.exception("deadline pass failed; retrying in %ss", self.interval)
                 next_deadlines = time.monotonic() + self.interval

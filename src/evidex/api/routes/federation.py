@@ -33,26 +33,32 @@ async def _node_and_body(request: Request) -> tuple[NodeIdentity, bytes] | Respo
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_ENVELOPE_BYTES:
         return too_large  # refused before reading it
-    body = bytearray()
+    parts: list[bytes] = []
+    size = 0
     async for part in request.stream():  # read up to the limit, never further
-        body += part
-        if len(body) > MAX_ENVELOPE_BYTES:
+        parts.append(part)
+        size += len(part)
+        if size > MAX_ENVELOPE_BYTES:
             return too_large
-    return node, bytes(body)
+    return node, b"".join(parts)  # one copy (a growing buffer copies again and again)
 
 
 @router.post("/messages", response_class=PlainTextResponse,
              responses={200: {"description": "Signed delivery receipt (JWS)", "content": {"text/plain": {}}},
                         400: {"description": "Signed error (JWS)"}, 403: {"description": "Signed error (JWS)"},
                         409: {"description": "Signed error (JWS)"}, 413: {"description": "Too large"},
+                        503: {"description": "Cannot store now, nothing kept: send again later"},
                         404: {"description": "This node does not federate (no node identity)"}})
 async def receive_message(request: Request, db: SessionDep, now: NowDep) -> Response:
     got = await _node_and_body(request)
     if isinstance(got, Response):
         return got
     node, body = got
-    status, text = await run_in_threadpool(exchange.receive, db, node=node, envelope=body, now=now,
-                                           apply=request.app.state.applier)
+    try:
+        status, text = await run_in_threadpool(exchange.receive, db, node=node, envelope=body, now=now,
+                                               apply=request.app.state.applier, spool=request.app.state.spool)
+    except exchange.StoreUnavailable as e:
+        return _store_unavailable(e)
     return PlainTextResponse(text, status_code=status, media_type="application/jose" if status == 200 else "text/plain")
 
 
@@ -98,6 +104,7 @@ async def package_chunk(package_id: uuid.UUID, position: Annotated[int, Path(ge=
 
 @router.post("/batch", responses={200: {"description": "One signed answer (receipt or error) per envelope, in order"},
                                   413: {"description": "Too large"}, 422: {"description": "Not a batch"},
+                                  503: {"description": "Cannot store now, nothing kept: send again later"},
                                   404: {"description": "This node does not federate (no node identity)"}})
 async def receive_batch(request: Request, db: SessionDep, now: NowDep) -> Response:
     """Several envelopes in one POST, received in one transaction: the binary framing of
@@ -113,8 +120,8 @@ async def receive_batch(request: Request, db: SessionDep, now: NowDep) -> Respon
         except ValueError as e:
             return PlainTextResponse(f"not an evidex batch: {e}", status_code=422)
         raw = [envelope for envelope, _ in items]
-        attachments = {i: a for i, (_, a) in enumerate(items) if a is not None}
-        return await _receive(request, db, node, now, raw, attachments)
+        views: dict[int, bytes | memoryview] = {i: a for i, (_, a) in enumerate(items) if a is not None}
+        return await _receive(request, db, node, now, raw, views)
     try:
         parsed = json.loads(body)
         envelopes, attached = parsed["envelopes"], parsed.get("attachments") or {}
@@ -122,7 +129,8 @@ async def receive_batch(request: Request, db: SessionDep, now: NowDep) -> Respon
                 not all(isinstance(e, str) for e in envelopes) or not isinstance(attached, dict):
             raise ValueError("envelopes")
         raw = [e.encode("ascii") for e in envelopes]
-        attachments = {int(k): binascii.a2b_base64(v) for k, v in attached.items()}  # each AEAD-checked later
+        attachments: dict[int, bytes | memoryview] = {int(k): binascii.a2b_base64(v)  # each AEAD-checked later
+                                                      for k, v in attached.items()}
         if any(not 0 <= k < len(raw) for k in attachments):
             raise ValueError("attachment index")
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
@@ -132,8 +140,17 @@ async def receive_batch(request: Request, db: SessionDep, now: NowDep) -> Respon
 
 
 async def _receive(request: Request, db: Session, node: NodeIdentity, now: dt.datetime, raw: list[bytes],
-                   attachments: dict[int, bytes]) -> Response:
+                   attachments: dict[int, bytes | memoryview]) -> Response:
     # In a worker thread: while this batch is verified and stored (fsync), the event loop reads the next.
-    results = await run_in_threadpool(exchange.receive_batch, db, node=node, envelopes=raw, now=now,
-                                      apply=request.app.state.applier, attachments=attachments)
+    try:
+        results = await run_in_threadpool(exchange.receive_batch, db, node=node, envelopes=raw, now=now,
+                                          apply=request.app.state.applier, attachments=attachments,
+                                          spool=request.app.state.spool)
+    except exchange.StoreUnavailable as e:
+        return _store_unavailable(e)
     return JSONResponse({"results": [{"status": s, "body": t} for s, t in results]})
+
+
+def _store_unavailable(e: exchange.StoreUnavailable) -> Response:
+    """Nothing was stored: the sender keeps the messages and tries again (its backoff)."""
+    return PlainTextResponse(str(e), status_code=503, headers={"Retry-After": "60"})

@@ -1,0 +1,161 @@
+"""Large message bodies received from other nodes, one file each, beside the database.
+
+A receiving node must store a message durably before it answers with a delivery receipt. Storing a
+1 MiB body in SQLite writes it twice (the write-ahead log, then the database file at checkpoint) in
+4 KiB pages, holding the database's single write lock the while: the receiver spent more time on that
+than on everything else (bench/exchange_bench.py). A file is written once. The order makes it crash-
+safe: every file of a batch is written and flushed to disk (fdatasync, then the folder) before the
+transaction naming them commits, so a committed row never names a missing file; a file whose row
+never committed (a crash, a refused batch) is an orphan, removed by `sweep` once it is old enough
+that no transaction can still be about to commit it.
+
+Names are not chosen by the sender: a file is named by the SHA-256 of (message id, SHA-256 of the
+payload that crossed), so a path is never built from what another node wrote, and a second message
+under the same id with other content (a replay, refused) never lands on the first one's file. Back
+the folder up with the database, as the evidence folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import hashlib
+import mmap
+import os
+import re
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+SPOOL_OVER = 64 * 1024  # bodies larger than this go to files; smaller ones stay in their row
+ORPHAN_AFTER = dt.timedelta(hours=1)  # far longer than any receiving transaction
+_NAME = re.compile(r"^[0-9a-f]{64}$")
+_TMP = re.compile(r"^[0-9a-f]{64}\.tmp-[0-9a-f]{16}$")
+
+
+class Spool:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @staticmethod
+    def name(msg_id: str, payload_sha256: str) -> str:
+        return hashlib.sha256(f"{msg_id}\n{payload_sha256}".encode()).hexdigest()
+
+    def path(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise ValueError(f"not a spool file name: {name!r}")
+        return self.root / name
+
+    def write(self, files: Iterable[tuple[str, bytes | memoryview]]) -> None:
+        """Write each (name, bytes) durably: flushed to disk and renamed into place, the folder flushed
+        once after all. Raises OSError (disk full, no permission) with nothing left under a final name
+        that was not fully written."""
+        files = list(files)
+        if not files:
+            return
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        done: list[tuple[Path, Path]] = []
+        try:
+            for name, data in files:
+                final = self.path(name)
+                tmp = final.with_name(f"{name}.tmp-{secrets.token_hex(8)}")
+                _write_file(tmp, data, done, final)
+            for tmp, final in done:
+                os.replace(tmp, final)
+        except BaseException:
+            for tmp, _ in done:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            raise
+        _fsync_dir(self.root)
+
+    def read(self, name: str) -> bytes:
+        return self.path(name).read_bytes()
+
+    def sweep(self, referenced: Callable[[list[str]], set[str]], now: dt.datetime,
+              older_than: dt.timedelta = ORPHAN_AFTER) -> int:
+        """Remove files no stored message names (`referenced` answers which of some names are still
+        named), and leftovers of interrupted writes, once older than `older_than`. Returns how many."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = (now - older_than).timestamp()
+        candidates: list[str] = []
+        removed = 0
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if not entry.is_file(follow_symlinks=False) or entry.stat().st_mtime > cutoff:
+                    continue
+                if _TMP.match(entry.name):
+                    removed += _unlink(self.root / entry.name)
+                elif _NAME.match(entry.name):
+                    candidates.append(entry.name)
+        for k in range(0, len(candidates), 500):
+            chunk = candidates[k:k + 500]
+            kept = referenced(chunk)
+            removed += sum(_unlink(self.root / name) for name in chunk if name not in kept)
+        return removed
+
+
+# Written around the page cache (O_DIRECT) where the file system allows it: a buffered write copies
+# each payload into page-cache pages the kernel must first find and map, which cost the receiving node
+# more CPU than the write itself (perf: copy_folio_from_iter_atomic); the file is read rarely after.
+# O_DIRECT needs the memory and the length aligned: each thread keeps one aligned buffer for it.
+_ALIGN = 4096
+_buffers = threading.local()
+
+
+def _aligned(size: int) -> mmap.mmap:
+    buf: mmap.mmap | None = getattr(_buffers, "buf", None)
+    if buf is None or len(buf) < size:
+        if buf is not None:
+            buf.close()
+        buf = _buffers.buf = mmap.mmap(-1, max(size, 2 * 1024 * 1024))  # page-aligned, reused
+    return buf
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:  # os.write may write less than asked
+        view = view[os.write(fd, view):]
+
+
+def _write_file(tmp: Path, data: bytes | memoryview, done: list[tuple[Path, Path]], final: Path) -> None:
+    size = len(data)
+    padded = -(-size // _ALIGN) * _ALIGN
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_DIRECT", 0), 0o600)
+        direct = hasattr(os, "O_DIRECT")
+    except OSError as e:
+        if e.errno != errno.EINVAL:  # EINVAL: this file system has no O_DIRECT (tmpfs): buffered, then
+            raise
+        fd, direct = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), False
+    done.append((tmp, final))
+    try:
+        if direct and size:
+            buf = _aligned(padded)
+            buf[:size] = data
+            buf[size:padded] = bytes(padded - size)
+            _write_all(fd, memoryview(buf)[:padded])
+            os.ftruncate(fd, size)  # the padding off again
+        else:
+            _write_all(fd, memoryview(data))
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: Path) -> int:
+    try:
+        path.unlink()
+        return 1
+    except FileNotFoundError:
+        return 0
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
