@@ -86,6 +86,12 @@ def drain(sessions, node) -> float:  # type: ignore[no-untyped-def]
             time.sleep(0.2)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def latencies(sessions) -> list[float]:  # type: ignore[no-untyped-def]
     with sessions() as db:
         rows = db.execute(sa.select(OutboxMessage.created_at, OutboxMessage.delivered_at)
@@ -161,7 +167,10 @@ def main() -> int:
         for label, n, size in (("1 KiB", args.small, 1024), ("1 MiB", args.large, 1024 * 1024)):
             base_rate, base_t = plain_rate(f"https://127.0.0.1:{pport}/", cafile, n, size)
             enqueue(sessions, node, n, size)
+            sender0, receiver0 = cpu_seconds(os.getpid()), cpu_seconds(me.proc.pid)  # type: ignore[union-attr]
             wall = drain(sessions, node)
+            sender_cpu = (cpu_seconds(os.getpid()) - sender0) / n * 1000
+            receiver_cpu = (cpu_seconds(me.proc.pid) - receiver0) / n * 1000  # type: ignore[union-attr]
             lat = latencies(sessions)
             rate = n / wall
             print(f"\n[{label} payloads, {n} messages]")
@@ -169,6 +178,8 @@ def main() -> int:
             print(f"  evidex exchange:   {rate:8.1f} msg/s   delivery latency p50 {pct(lat, 50):7.1f} ms   "
                   f"p99 {pct(lat, 99):7.1f} ms   (enqueue → signed receipt; all enqueued at once)")
             print(f"  evidex / plain:    {rate / base_rate:.2f}   (aim >= 0.50) {'MET' if rate / base_rate >= 0.5 else 'NOT MET'}")
+            print(f"  CPU per message:   sending node {sender_cpu:.2f} ms, receiving node {receiver_cpu:.2f} ms "
+                  f"({os.cpu_count()} cores shared by both nodes and the load)")
             floor = durable_write_rate(me.dir, n, size, max(1, min(200, exchange.BATCH_BYTES // size)))
             print(f"  the disk alone:    {floor:8.1f} msg/s   (the same bytes appended and fdatasync'd a batch at a "
                   f"time: what durable storage itself allows; evidex / disk {rate / floor:.2f})")

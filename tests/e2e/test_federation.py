@@ -249,6 +249,14 @@ def test_receiver_killed_between_spool_and_commit(pair):
         assert os.listdir(spool) == [stored[0].body_file]
         assert hashlib.sha256((spool / stored[0].body_file).read_bytes()).hexdigest() == sha
         assert len([x for x in rs.rows(Receipt) if x.kind == "delivery" and x.issuer == "ME"]) == 1
+        # An orphan of some other interrupted batch, two hours old: the worker removes it, not the named file.
+        orphan = spool / Spool.name("interrupted", "0" * 64)
+        orphan.write_bytes(b"{}")
+        old = time.time() - 7200
+        for path in (orphan, spool / stored[0].body_file):
+            os.utime(path, (old, old))
+        assert "spool: 1 orphan file(s) removed" in me.cli("worker", "--once").stdout
+        assert os.listdir(spool) == [stored[0].body_file]
     finally:
         rs.stop()
         me.stop()

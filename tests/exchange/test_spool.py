@@ -138,3 +138,30 @@ def test_a_spool_that_cannot_be_written_keeps_nothing_and_the_sender_retries(two
         db.commit()
     me.spool.root.unlink()  # the operator frees the folder: the next pass delivers, once
     assert deliver(rs, link).delivered == 1 and count(me, InboxMessage) == 1
+
+
+def test_a_file_system_without_direct_io_gets_buffered_writes(tmp_path, monkeypatch):
+    """O_DIRECT refused (EINVAL, as tmpfs did): the same bytes, written through the page cache."""
+    real_open, direct_asked = os.open, []
+
+    def no_direct(path, flags, mode=0o777):  # type: ignore[no-untyped-def]
+        if flags & getattr(os, "O_DIRECT", 0):
+            direct_asked.append(path)
+            raise OSError(22, "Invalid argument")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", no_direct)
+    spool = Spool(tmp_path / "spool")
+    data = os.urandom(100_003)  # not a multiple of the block size
+    name = Spool.name("m-direct", "ff" * 32)
+    spool.write([(name, data)])
+    assert spool.read(name) == data and len(direct_asked) == (1 if hasattr(os, "O_DIRECT") else 0)
+
+
+def test_direct_writes_keep_the_exact_length(tmp_path):
+    spool = Spool(tmp_path / "spool")
+    for size in (1, 4095, 4096, 4097, 1048576 + 5):
+        data = os.urandom(size)
+        name = Spool.name(f"m-{size}", "ab" * 32)
+        spool.write([(name, data)])
+        assert spool.read(name) == data

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwe, jws
@@ -198,6 +199,17 @@ def seal_parts(*, payload: dict[str, Any] | None = None, headers: Headers, sende
                 recipient_encryption_jwk=recipient_encryption_jwk), attachment
 
 
+def parse_json(body: bytes | str) -> Any:
+    """Exactly what json.loads returns, faster for large payloads: msgspec decodes the same JSON to the
+    same values (integers of any size included) or refuses it; what it refuses and Python's json
+    accepts (NaN, lone surrogates, numbers out of float range, UTF-16) goes to json.loads, which also
+    raises the error (ValueError) for what is not JSON at all."""
+    try:
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return json.loads(body)
+
+
 def _resolve_attachment(headers: Headers, payload: dict[str, Any], attachment: bytes | memoryview | None,
                         digests: dict[str, str] | None, bodies: dict[str, bytes] | None) -> dict[str, Any]:
     ref = payload.get(ATTACHMENT) if len(payload) == 1 else None
@@ -215,7 +227,7 @@ def _resolve_attachment(headers: Headers, payload: dict[str, Any], attachment: b
     if len(body) != ref.get("size") or hashlib.sha256(body).hexdigest() != ref.get("sha256"):
         raise BadSignature("the attachment differs from the SHA-256 the sender signed", headers.msg_id)
     try:
-        full = json.loads(body)
+        full = parse_json(body)
     except ValueError as e:
         raise Malformed("the attachment is not JSON", headers.msg_id) from e
     if not isinstance(full, dict):
@@ -290,7 +302,7 @@ def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt
     if seen(headers.msg_id):
         raise Replay(f"message {headers.msg_id} was already received", headers.msg_id)
     try:
-        payload = json.loads(verified.payload)
+        payload = parse_json(verified.payload)
     except ValueError as e:
         raise Malformed("the payload is not JSON", headers.msg_id) from e
     if not isinstance(payload, dict):

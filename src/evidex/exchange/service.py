@@ -221,6 +221,7 @@ def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: d
 
 BATCH_MESSAGES = 200  # envelopes per POST to one peer
 BATCH_BYTES = 16 * 1024 * 1024  # payload bytes per POST (the receiver's limit is MAX_ENVELOPE_BYTES)
+BATCHES_IN_FLIGHT = 2
 
 
 def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime, ids: list[int],
@@ -252,7 +253,7 @@ def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: d
         return
     # Two batches in flight: this node seals the next while the peer stores the previous. A message
     # whose earlier sibling is still in flight waits for the next pass (order is never broken).
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidex-delivery") as pool:
+    with ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="evidex-delivery") as pool:
         for future in [pool.submit(_deliver_batch, make_session, node, now, batch, blocked, client, dead_after,
                                    report, trust, clock) for batch in batches]:
             future.result()
@@ -439,6 +440,14 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
             opened.append((headers, payload, sha, body))
         except EnvelopeRejected as e:
             opened.append(e)
+    written: set[str] = set()
+    if spool is not None:
+        # Large payloads go to disk before the transaction writes anything: on SQLite, the write lock
+        # is then held for the rows alone, not while 16 MiB are flushed, and another batch's files
+        # are written meanwhile. One that is refused below leaves an orphan file (swept).
+        early = _new_large_payloads(db, spool, opened)
+        _write_spool(db, spool, early)
+        written = {name for name, _ in early}
     refused: dict[int, FederationError] = {}
     while True:
         files: list[tuple[str, bytes]] = []
@@ -449,19 +458,33 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
             refused[e.index] = e.error
             continue
         break
-    if spool is not None and files:
-        try:  # on disk before the rows that name them are committed (spool.py)
-            spool.write(files)
-        except OSError as e:
-            db.rollback()
-            log.error("cannot store %d received payload(s) in %s: %s", len(files), spool.root, e)
-            raise StoreUnavailable("the received messages cannot be stored now; nothing was kept") from e
+    if spool is not None and files:  # on disk before the rows that name them are committed (spool.py)
+        _write_spool(db, spool, [f for f in files if f[0] not in written])
         if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_spool":
             os.kill(os.getpid(), signal.SIGKILL)  # fault injection: files written, rows not committed
     db.commit()
     if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_store":
         os.kill(os.getpid(), signal.SIGKILL)  # fault injection: stored durably, dies before replying
     return results
+
+
+def _new_large_payloads(db: Session, spool: Spool, opened: list[Opened | EnvelopeRejected]) -> list[tuple[str, bytes]]:
+    """The spool files of the batch's large payloads that are not stored here yet."""
+    large = [o for o in opened if not isinstance(o, EnvelopeRejected) and len(o[3]) > SPOOL_OVER]
+    if not large:
+        return []
+    stored = set(db.execute(sa.select(InboxMessage.msg_id).where(
+        InboxMessage.msg_id.in_([headers.msg_id for headers, _, _, _ in large]))).scalars())
+    return [(spool.name(headers.msg_id, sha), body) for headers, _, sha, body in large if headers.msg_id not in stored]
+
+
+def _write_spool(db: Session, spool: Spool, files: list[tuple[str, bytes]]) -> None:
+    try:
+        spool.write(files)
+    except OSError as e:
+        db.rollback()
+        log.error("cannot store %d received payload(s) in %s: %s", len(files), spool.root, e)
+        raise StoreUnavailable("the received messages cannot be stored now; nothing was kept") from e
 
 
 def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected],

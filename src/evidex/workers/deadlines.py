@@ -124,6 +124,9 @@ def outbox_pass(make_session: sessionmaker[Session], node: Any, now: dt.datetime
     return report
 
 
+SPOOL_SWEEP_EVERY = 600.0  # seconds; orphans are only removed after an hour anyway
+
+
 class DeadlineWatcher:
     """Runs run_once every `interval` seconds in a daemon thread (the server's in-process worker)."""
 
@@ -134,6 +137,7 @@ class DeadlineWatcher:
         self.node = node  # with a federation identity, the same loop delivers the outbox and evidence packages
         self.vault = vault  # with the evidence vault, the same loop sweeps retention periods
         self.spool = spool  # and with the spool of received payloads, removes its orphan files
+        self._next_sweep = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -192,11 +196,12 @@ class DeadlineWatcher:
                             s = sweep_retention(db, vault=self.vault, now=self.clock())
                         if s.warned or s.disposed:
                             log.info("retention: %d review warning(s), %d disposed", s.warned, s.disposed)
-                    if self.node is not None and self.spool is not None:
+                    if self.node is not None and self.spool is not None and time.monotonic() >= self._next_sweep:
                         from evidex.exchange.service import sweep_spool
 
                         with self.make_session() as db:
                             sweep_spool(db, self.spool, self.clock())
+                        self._next_sweep = time.monotonic() + SPOOL_SWEEP_EVERY  # lists the folder: not every pass
                 except Exception:
                     log.exception("deadline pass failed; retrying in %ss", self.interval)
                 next_deadlines = time.monotonic() + self.interval
