@@ -43,6 +43,7 @@ from evidex.requests.demo import example_document  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 import rawhttp  # noqa: E402
+from procstat import cpu_seconds  # noqa: E402
 
 PASSWORD = "bench password 2026"
 PG_ADMIN = os.environ.get("EVIDEX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -74,21 +75,6 @@ def prepare(url: str) -> dict[str, str]:
         db.commit()
     engine.dispose()
     return secrets
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process and its live descendants have used so far, from /proc."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(x) for x in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return total
 
 
 async def run_load(base: str, secrets: dict[str, str], clients: int, flows: int, client: str,

@@ -88,6 +88,38 @@ def test_0009_keeps_federation_payloads_as_their_canonical_bytes(empty_url):
     engine.dispose()
 
 
+def test_0011_downgrade_refuses_while_payloads_are_in_the_spool(empty_url):
+    """Revision 0010 has nowhere for a payload kept in a spool file: the downgrade says so and changes
+    nothing; without such rows it goes down and up again."""
+    from alembic import command
+
+    from evidex.core.migrate import alembic_config
+
+    engine = make_engine(empty_url)
+    cfg = alembic_config()
+
+    def to(revision: str, down: bool = False) -> None:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(cfg, revision)
+
+    to("head")
+    with engine.begin() as c:
+        c.execute(sa.text("INSERT INTO inbox (msg_id, sender, type, conversation_id, headers, body_file, "
+                          "payload_sha256, received_at, delivery_receipt) VALUES "
+                          "('m-3', 'ME', 'request', 'c-1', '{}', :f, 'x', '2026-11-23 10:00:00+00:00', 'r')"),
+                  {"f": "a" * 64})
+    with pytest.raises(RuntimeError, match="spool folder"):
+        to("0010", down=True)
+    with engine.connect() as c:
+        assert c.execute(sa.text("SELECT body_file FROM inbox")).scalar_one() == "a" * 64
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM inbox"))
+    to("0010", down=True)
+    to("head")
+    engine.dispose()
+
+
 def test_migrations_build_exactly_the_models(empty_url):
     """What `evidex db upgrade` builds is what the code's models describe (no forgotten migration)."""
     import importlib
