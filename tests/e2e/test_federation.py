@@ -239,14 +239,14 @@ def test_receiver_killed_between_spool_and_commit(pair):
         wait_for(lambda: me.proc is not None and me.proc.poll() is not None, "the receiver to die")
         assert me.proc.returncode == -signal.SIGKILL
         assert me.rows(InboxMessage) == []  # not committed: not received
-        assert os.listdir(spool) == [Spool.name(msg_id, sha)]  # written whole, named by id and content
+        assert sorted(os.listdir(spool)) == sorted([Spool.name(msg_id, sha), ".lock"])  # written whole, by id and content
         me.env.pop("EVIDEX_TEST_RECEIVE_CRASH")
         me.start()
         wait_for(lambda: [m for m in rs.rows(OutboxMessage) if m.status == "delivered"], "the retry", seconds=60)
         stored = me.rows(InboxMessage)
         assert len(stored) == 1 and stored[0].body_file == Spool.name(msg_id, sha)
         assert me.query(lambda db: db.execute(sa.select(InboxMessage.body)).scalar_one()) is None
-        assert os.listdir(spool) == [stored[0].body_file]
+        assert sorted(os.listdir(spool)) == sorted([stored[0].body_file, ".lock"])
         assert hashlib.sha256((spool / stored[0].body_file).read_bytes()).hexdigest() == sha
         assert len([x for x in rs.rows(Receipt) if x.kind == "delivery" and x.issuer == "ME"]) == 1
         # An orphan of some other interrupted batch, two hours old: the worker removes it, not the named file.
@@ -256,7 +256,7 @@ def test_receiver_killed_between_spool_and_commit(pair):
         for path in (orphan, spool / stored[0].body_file):
             os.utime(path, (old, old))
         assert "spool: 1 orphan file(s) removed" in me.cli("worker", "--once").stdout
-        assert os.listdir(spool) == [stored[0].body_file]
+        assert sorted(os.listdir(spool)) == sorted([stored[0].body_file, ".lock"])
     finally:
         rs.stop()
         me.stop()

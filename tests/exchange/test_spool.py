@@ -72,9 +72,42 @@ def test_sweep_removes_orphans_and_leftovers_once_old(tmp_path):
         return {kept} & set(names)
 
     assert spool.sweep(referenced, now()) == 2  # the orphan and the interrupted write
-    assert sorted(os.listdir(tmp_path / "spool")) == sorted([kept, young, "README"])
+    assert sorted(os.listdir(tmp_path / "spool")) == sorted([kept, young, "README", ".lock"])
     assert young not in asked  # too recent to judge: its transaction may be about to commit
     assert Spool(tmp_path / "nowhere").sweep(referenced, now()) == 0
+
+
+def test_the_sweep_waits_for_a_receiver_between_its_files_and_its_commit(tmp_path):
+    """A retry writes a file again under the name of an hour-old orphan and has not committed yet:
+    without the lock the sweep would see an old, unnamed file and delete the one about to be named."""
+    import threading
+
+    spool = Spool(tmp_path / "spool")
+    name = Spool.name("m-retried", "12" * 32)
+    committed: set[str] = set()
+    written, swept = threading.Event(), threading.Event()
+    result: list[int] = []
+    held_off: list[bool] = []
+
+    def receiver() -> None:
+        with spool.writing():
+            spool.write([(name, b"payload")])
+            _age(spool.path(name), 2)  # as the orphan's mtime, so age alone does not protect it
+            written.set()
+            held_off.append(not swept.wait(0.5))  # the sweep is held off while this "transaction" runs
+            committed.add(name)  # commit: the row names the file
+
+    def sweeper() -> None:
+        written.wait(5)
+        result.append(spool.sweep(lambda names: committed & set(names), now()))
+        swept.set()
+
+    threads = [threading.Thread(target=receiver), threading.Thread(target=sweeper)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert held_off == [True] and result == [0] and spool.read(name) == b"payload"
 
 
 def test_received_payloads_in_files_erased_in_place_and_swept(two_nodes):
@@ -111,7 +144,7 @@ def test_received_payloads_in_files_erased_in_place_and_swept(two_nodes):
         for name in (orphan, row.body_file or ""):
             _age(me.spool.path(name), 3)
         assert exchange.sweep_spool(db, me.spool, now()) == 1
-        assert sorted(os.listdir(me.spool.root)) == [row.body_file]
+        assert sorted(os.listdir(me.spool.root)) == sorted([row.body_file, ".lock"])
 
 
 def test_a_spool_that_cannot_be_written_keeps_nothing_and_the_sender_retries(two_nodes):

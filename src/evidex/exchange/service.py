@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -440,6 +441,20 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
             opened.append((headers, payload, sha, body))
         except EnvelopeRejected as e:
             opened.append(e)
+    with contextlib.ExitStack() as held:
+        if spool is not None:
+            try:
+                held.enter_context(spool.writing())
+            except OSError as e:
+                raise _unavailable(db, spool, e) from e
+        results = _store(db, node, opened, now, apply, spool)
+    if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_store":
+        os.kill(os.getpid(), signal.SIGKILL)  # fault injection: stored durably, dies before replying
+    return results
+
+
+def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected], now: dt.datetime,
+           apply: Applier, spool: Spool | None) -> list[tuple[int, str]]:
     written: set[str] = set()
     if spool is not None:
         # Large payloads go to disk before the transaction writes anything: on SQLite, the write lock
@@ -463,8 +478,6 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
         if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_spool":
             os.kill(os.getpid(), signal.SIGKILL)  # fault injection: files written, rows not committed
     db.commit()
-    if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_store":
-        os.kill(os.getpid(), signal.SIGKILL)  # fault injection: stored durably, dies before replying
     return results
 
 
@@ -482,9 +495,13 @@ def _write_spool(db: Session, spool: Spool, files: list[tuple[str, bytes]]) -> N
     try:
         spool.write(files)
     except OSError as e:
-        db.rollback()
-        log.error("cannot store %d received payload(s) in %s: %s", len(files), spool.root, e)
-        raise StoreUnavailable("the received messages cannot be stored now; nothing was kept") from e
+        raise _unavailable(db, spool, e) from e
+
+
+def _unavailable(db: Session, spool: Spool, e: OSError) -> StoreUnavailable:
+    db.rollback()
+    log.error("cannot store received payloads in %s: %s", spool.root, e)
+    return StoreUnavailable("the received messages cannot be stored now; nothing was kept")
 
 
 def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected],

@@ -6,8 +6,10 @@ A receiving node must store a message durably before it answers with a delivery 
 than on everything else (bench/exchange_bench.py). A file is written once. The order makes it crash-
 safe: every file of a batch is written and flushed to disk (fdatasync, then the folder) before the
 transaction naming them commits, so a committed row never names a missing file; a file whose row
-never committed (a crash, a refused batch) is an orphan, removed by `sweep` once it is old enough
-that no transaction can still be about to commit it.
+never committed (a crash, a refused batch) is an orphan, removed by `sweep` once an hour old. The
+sweep never runs while a receiver is between writing its files and committing (a file lock, shared
+by receivers, exclusive for the sweep), so a file is never taken for an orphan because its row is
+about to be committed.
 
 Names are not chosen by the sender: a file is named by the SHA-256 of (message id, SHA-256 of the
 payload that crossed), so a path is never built from what another node wrote, and a second message
@@ -20,18 +22,20 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import fcntl
 import hashlib
 import mmap
 import os
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 SPOOL_OVER = 64 * 1024  # bodies larger than this go to files; smaller ones stay in their row
 ORPHAN_AFTER = dt.timedelta(hours=1)  # far longer than any receiving transaction
 _NAME = re.compile(r"^[0-9a-f]{64}$")
+LOCK_FILE = ".lock"
 _TMP = re.compile(r"^[0-9a-f]{64}\.tmp-[0-9a-f]{16}$")
 
 
@@ -74,6 +78,25 @@ class Spool:
     def read(self, name: str) -> bytes:
         return self.path(name).read_bytes()
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held by a receiver from writing its files until its transaction has committed (or rolled
+        back): the sweep never runs between the two, so it never takes a file for an orphan because
+        the row naming it is not committed yet — not even a file a retry has just written again under
+        an old orphan's name. Shared: receivers (all processes of the node) do not wait for one another."""
+        with self._lock(fcntl.LOCK_SH):
+            yield
+
+    @contextlib.contextmanager
+    def _lock(self, kind: int) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, kind)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
     def sweep(self, referenced: Callable[[list[str]], set[str]], now: dt.datetime,
               older_than: dt.timedelta = ORPHAN_AFTER) -> int:
         """Remove files no stored message names (`referenced` answers which of some names are still
@@ -93,8 +116,9 @@ class Spool:
                     candidates.append(entry.name)
         for k in range(0, len(candidates), 500):
             chunk = candidates[k:k + 500]
-            kept = referenced(chunk)
-            removed += sum(_unlink(self.root / name) for name in chunk if name not in kept)
+            with self._lock(fcntl.LOCK_EX):  # no receiver between its files and its commit (writing())
+                kept = referenced(chunk)
+                removed += sum(_unlink(self.root / name) for name in chunk if name not in kept)
         return removed
 
 
