@@ -441,6 +441,8 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
             opened.append((headers, payload, sha, body))
         except EnvelopeRejected as e:
             opened.append(e)
+    if spool is not None and not any(not isinstance(o, EnvelopeRejected) and len(o[3]) > SPOOL_OVER for o in opened):
+        spool = None  # nothing for the spool in this batch: no lock, no folder
     with contextlib.ExitStack() as held:
         if spool is not None:
             try:
