@@ -149,10 +149,10 @@ def worker(
     from evidex.evidence.service import sweep_retention
 
     sessions, tz, vault, node = make_sessionmaker(engine), Domain().party_timezones(), _vault(settings), _identity(settings)
+    spool = Spool(settings.spool_dir)
     if not once:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        watcher = DeadlineWatcher(sessions, lambda: _now(now), tz, interval, node=node, vault=vault,
-                                  spool=Spool(settings.spool_dir))
+        watcher = DeadlineWatcher(sessions, lambda: _now(now), tz, interval, node=node, vault=vault, spool=spool)
         signal.signal(signal.SIGTERM, lambda *_: watcher.stop_soon())
         typer.echo(f"worker for node {settings.node_party}: deadlines every {interval:g} s"
                    + (", outbox and evidence packages every 2 s" if node is not None else
@@ -172,7 +172,7 @@ def worker(
         d = outbox_pass(sessions, node, _now(now))
         typer.echo(f"outbox: {d.delivered} delivered, {d.retried} retrying, {d.dead} dead")
         with sessions() as db:
-            typer.echo(f"spool: {sweep_spool(db, Spool(settings.spool_dir), _now(now))} orphan file(s) removed")
+            typer.echo(f"spool: {sweep_spool(db, spool, _now(now))} orphan file(s) removed")
     engine.dispose()
 
 

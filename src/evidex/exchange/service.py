@@ -441,63 +441,47 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
             opened.append((headers, payload, sha, body))
         except EnvelopeRejected as e:
             opened.append(e)
-    if spool is not None and not any(not isinstance(o, EnvelopeRejected) and len(o[3]) > SPOOL_OVER for o in opened):
-        spool = None  # nothing for the spool in this batch: no lock, no folder
+    large = [o for o in opened if not isinstance(o, EnvelopeRejected) and len(o[3]) > SPOOL_OVER] if spool else []
     with contextlib.ExitStack() as held:
-        if spool is not None:
+        if spool is not None and large:  # a batch with nothing for the spool takes no lock, makes no folder
             try:
                 held.enter_context(spool.writing())
             except OSError as e:
                 raise _unavailable(db, spool, e) from e
-        results = _store(db, node, opened, now, apply, spool)
+        results = _store(db, node, opened, now, apply, spool, large)
     if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_store":
         os.kill(os.getpid(), signal.SIGKILL)  # fault injection: stored durably, dies before replying
     return results
 
 
 def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected], now: dt.datetime,
-           apply: Applier, spool: Spool | None) -> list[tuple[int, str]]:
-    written: set[str] = set()
-    if spool is not None:
+           apply: Applier, spool: Spool | None, large: list[Opened]) -> list[tuple[int, str]]:
+    if spool is not None and large:
         # Large payloads go to disk before the transaction writes anything: on SQLite, the write lock
         # is then held for the rows alone, not while 16 MiB are flushed, and another batch's files
-        # are written meanwhile. One that is refused below leaves an orphan file (swept).
-        early = _new_large_payloads(db, spool, opened)
-        _write_spool(db, spool, early)
-        written = {name for name, _ in early}
+        # are written meanwhile. Every row stored below for a large payload names one of these files
+        # (a message stored meanwhile is answered from the inbox instead); one refused below leaves
+        # an orphan file (swept).
+        stored = set(db.execute(sa.select(InboxMessage.msg_id).where(
+            InboxMessage.msg_id.in_([headers.msg_id for headers, _, _, _ in large]))).scalars())
+        try:
+            spool.write([(spool.name(headers.msg_id, sha), body) for headers, _, sha, body in large
+                         if headers.msg_id not in stored])
+        except OSError as e:
+            raise _unavailable(db, spool, e) from e
+        if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_spool":
+            os.kill(os.getpid(), signal.SIGKILL)  # fault injection: files written, rows not committed
     refused: dict[int, FederationError] = {}
     while True:
-        files: list[tuple[str, bytes]] = []
         try:
-            results = _store_and_apply(db, node, opened, refused, now, apply, spool, files)
+            results = _store_and_apply(db, node, opened, refused, now, apply, spool)
         except _NotApplicable as e:
             db.rollback()
             refused[e.index] = e.error
             continue
         break
-    if spool is not None and files:  # on disk before the rows that name them are committed (spool.py)
-        _write_spool(db, spool, [f for f in files if f[0] not in written])
-        if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_spool":
-            os.kill(os.getpid(), signal.SIGKILL)  # fault injection: files written, rows not committed
     db.commit()
     return results
-
-
-def _new_large_payloads(db: Session, spool: Spool, opened: list[Opened | EnvelopeRejected]) -> list[tuple[str, bytes]]:
-    """The spool files of the batch's large payloads that are not stored here yet."""
-    large = [o for o in opened if not isinstance(o, EnvelopeRejected) and len(o[3]) > SPOOL_OVER]
-    if not large:
-        return []
-    stored = set(db.execute(sa.select(InboxMessage.msg_id).where(
-        InboxMessage.msg_id.in_([headers.msg_id for headers, _, _, _ in large]))).scalars())
-    return [(spool.name(headers.msg_id, sha), body) for headers, _, sha, body in large if headers.msg_id not in stored]
-
-
-def _write_spool(db: Session, spool: Spool, files: list[tuple[str, bytes]]) -> None:
-    try:
-        spool.write(files)
-    except OSError as e:
-        raise _unavailable(db, spool, e) from e
 
 
 def _unavailable(db: Session, spool: Spool, e: OSError) -> StoreUnavailable:
@@ -507,8 +491,8 @@ def _unavailable(db: Session, spool: Spool, e: OSError) -> StoreUnavailable:
 
 
 def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected],
-                     refused: dict[int, FederationError], now: dt.datetime, apply: Applier, spool: Spool | None,
-                     files: list[tuple[str, bytes]]) -> list[tuple[int, str]]:
+                     refused: dict[int, FederationError], now: dt.datetime, apply: Applier,
+                     spool: Spool | None) -> list[tuple[int, str]]:
     system = Principal.system(node.party)
     ids = [o[0].msg_id for o in opened if not isinstance(o, EnvelopeRejected)]
     known: dict[str, tuple[str, str, str]] = {}  # msg_id → (payload sha, sender, receipt): stored, or earlier here
@@ -541,10 +525,7 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | Enve
             continue
         receipt = sign_receipt(node, kind="delivery", msg_id=headers.msg_id, conversation_id=headers.conversation_id,
                                payload_sha256=sha, at=now)
-        body_file = None
-        if spool is not None and len(body) > SPOOL_OVER:
-            body_file = spool.name(headers.msg_id, sha)
-            files.append((body_file, body))
+        body_file = spool.name(headers.msg_id, sha) if spool is not None and len(body) > SPOOL_OVER else None
         db.add(InboxMessage(msg_id=headers.msg_id, sender=headers.sender, type=headers.type,
                             conversation_id=headers.conversation_id, headers=asdict(headers),
                             body=None if body_file else body, body_file=body_file,
@@ -603,25 +584,28 @@ def erase_from_payload(db: Session, *, msg_id: str, field: str, reason: str, spo
     this transaction does not commit: the package keeps its own key until it settles)."""
     changed = False
     stored = db.execute(sa.select(InboxMessage).where(InboxMessage.msg_id == msg_id)).scalar_one_or_none()
+    if stored is not None and (erased := _erased(inbox_body(stored, spool), field, reason)) is not None:
+        if stored.body_file is None:
+            stored.body = erased
+        else:  # inbox_body has read it from the spool, so there is one
+            spool.write([(stored.body_file, erased)])  # type: ignore[union-attr]
+        changed = True
     sent = db.execute(sa.select(OutboxBody).join(OutboxMessage, OutboxMessage.id == OutboxBody.outbox_id)
                       .where(OutboxMessage.msg_id == msg_id)).scalar_one_or_none()
-    targets: list[tuple[bytes, Callable[[bytes], None]]] = []
-    if stored is not None:
-        if stored.body_file is not None:
-            name = stored.body_file
-            targets.append((inbox_body(stored, spool), lambda b: spool.write([(name, b)])))  # type: ignore[union-attr]
-        else:
-            targets.append((stored.body or b"", lambda b: setattr(stored, "body", b)))
-    if sent is not None:
-        targets.append((sent.body, lambda b: setattr(sent, "body", b)))
-    for body, store in targets:
-        payload = json.loads(body)
-        if isinstance(payload, dict) and field in payload and payload[field] != ERASED:
-            payload[field] = ERASED
-            payload.setdefault("erased", []).append({"field": field, "reason": reason})
-            store(canonical_json(payload))
-            changed = True
+    if sent is not None and (erased := _erased(sent.body, field, reason)) is not None:
+        sent.body = erased
+        changed = True
     return changed
+
+
+def _erased(body: bytes, field: str, reason: str) -> bytes | None:
+    """The canonical bytes of the payload with `field` erased, or None if there is nothing to erase."""
+    payload = json.loads(body)
+    if not isinstance(payload, dict) or field not in payload or payload[field] == ERASED:
+        return None
+    payload[field] = ERASED
+    payload.setdefault("erased", []).append({"field": field, "reason": reason})
+    return canonical_json(payload)
 
 
 def sweep_spool(db: Session, spool: Spool, now: dt.datetime) -> int:
