@@ -22,6 +22,18 @@ def empty_url(request, tmp_path):
         yield url
 
 
+def migrate(engine: sa.Engine, revision: str, down: bool = False) -> None:
+    """Upgrade (or downgrade) the database to `revision` with alembic, in one transaction."""
+    from alembic import command
+
+    from evidex.core.migrate import alembic_config
+
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
 def test_upgrade_status_and_refusal(empty_url):
     env = {"EVIDEX_DATABASE_URL": empty_url}
     engine = make_engine(empty_url)
@@ -49,20 +61,11 @@ def test_bad_database_url_is_one_line():
 def test_0009_keeps_federation_payloads_as_their_canonical_bytes(empty_url):
     """Messages waiting in the outbox and stored in the inbox survive the move from JSON columns to
     bytes (and back), byte for byte what their SHA-256 was taken over."""
-    from alembic import command
-
-    from evidex.core.migrate import alembic_config
     from evidex.exchange.envelope import canonical_json
 
     engine = make_engine(empty_url)
-    cfg = alembic_config()
 
-    def to(revision: str, down: bool = False) -> None:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            (command.downgrade if down else command.upgrade)(cfg, revision)
-
-    to("0008")
+    migrate(engine, "0008")
     payload = {"zeta": "Ž 1", "alpha": [1, {"b": None, "a": "ć"}]}
     stamp = "2026-11-23 10:00:00+00:00"
     with engine.begin() as c:
@@ -74,13 +77,13 @@ def test_0009_keeps_federation_payloads_as_their_canonical_bytes(empty_url):
                           "payload_sha256, received_at, delivery_receipt) VALUES "
                           "('m-2', 'ME', 'request', 'c-1', '{}', :p, 'x', :t, 'r')"),
                   {"p": json.dumps(payload), "t": stamp})
-    to("head")
+    migrate(engine, "head")
     with engine.connect() as c:
         body, size = c.execute(sa.text("SELECT b.body, o.size FROM outbox o JOIN outbox_bodies b "
                                        "ON b.outbox_id = o.id")).one()
         assert bytes(body) == canonical_json(payload) and size == len(canonical_json(payload))
         assert bytes(c.execute(sa.text("SELECT body FROM inbox")).scalar_one()) == canonical_json(payload)
-    to("0008", down=True)
+    migrate(engine, "0008", down=True)
     with engine.connect() as c:
         for table in ("outbox", "inbox"):
             stored = c.execute(sa.text(f"SELECT payload FROM {table}")).scalar_one()
@@ -91,32 +94,23 @@ def test_0009_keeps_federation_payloads_as_their_canonical_bytes(empty_url):
 def test_0011_downgrade_refuses_while_payloads_are_in_the_spool(empty_url):
     """Revision 0010 has nowhere for a payload kept in a spool file: the downgrade says so and changes
     nothing; without such rows it goes down and up again."""
-    from alembic import command
-
-    from evidex.core.migrate import alembic_config
 
     engine = make_engine(empty_url)
-    cfg = alembic_config()
 
-    def to(revision: str, down: bool = False) -> None:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            (command.downgrade if down else command.upgrade)(cfg, revision)
-
-    to("head")
+    migrate(engine, "head")
     with engine.begin() as c:
         c.execute(sa.text("INSERT INTO inbox (msg_id, sender, type, conversation_id, headers, body_file, "
                           "payload_sha256, received_at, delivery_receipt) VALUES "
                           "('m-3', 'ME', 'request', 'c-1', '{}', :f, 'x', '2026-11-23 10:00:00+00:00', 'r')"),
                   {"f": "a" * 64})
     with pytest.raises(RuntimeError, match="spool folder"):
-        to("0010", down=True)
+        migrate(engine, "0010", down=True)
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT body_file FROM inbox")).scalar_one() == "a" * 64
     with engine.begin() as c:
         c.execute(sa.text("DELETE FROM inbox"))
-    to("0010", down=True)
-    to("head")
+    migrate(engine, "0010", down=True)
+    migrate(engine, "head")
     engine.dispose()
 
 

@@ -184,6 +184,19 @@ def test_evidex_demo_federation_exits_0():
     assert "delivery(ME)" in r.stdout and "retrieval(ME)" in r.stdout and "submission(RS)" in r.stdout
 
 
+def receiver_killed(me: Node) -> None:
+    """ME, started with EVIDEX_TEST_RECEIVE_CRASH, has killed itself (SIGKILL) at that point."""
+    wait_for(lambda: me.proc is not None and me.proc.poll() is not None, "the receiver to die")
+    assert me.proc is not None and me.proc.returncode == -signal.SIGKILL
+
+
+def receiver_back(rs: Node, me: Node) -> None:
+    """ME started again without the crash; RS's next pass delivers what it still holds."""
+    me.env.pop("EVIDEX_TEST_RECEIVE_CRASH")
+    me.start()
+    wait_for(lambda: [m for m in rs.rows(OutboxMessage) if m.status == "delivered"], "the retry", seconds=60)
+
+
 def test_receiver_killed_after_storing_before_replying(pair):
     """ME stores the message, then dies (SIGKILL) before answering; RS retries once ME is back and
     gets the stored receipt: one message, one request, one receipt."""
@@ -200,13 +213,10 @@ def test_receiver_killed_after_storing_before_replying(pair):
                                                "document": example_document("preservation", "RS", "ME")}).json()["id"]
         for who, ev in ((a, "check"), (b, "approve"), (a, "send")):
             assert who.post(f"/api/v1/requests/{rid}/transitions", json={"event": ev}).status_code == 200
-        wait_for(lambda: me.proc is not None and me.proc.poll() is not None, "the receiver to die")
-        assert me.proc.returncode == -signal.SIGKILL
+        receiver_killed(me)
         assert len(me.rows(InboxMessage)) == 1  # stored before dying
         assert [m.status for m in rs.rows(OutboxMessage)] == ["pending"]
-        me.env.pop("EVIDEX_TEST_RECEIVE_CRASH")
-        me.start()
-        wait_for(lambda: [m for m in rs.rows(OutboxMessage) if m.status == "delivered"], "the retry", seconds=60)
+        receiver_back(rs, me)
         assert len(me.rows(InboxMessage)) == 1
         m = me.login_new("me-247")
         assert len(m.get("/api/v1/requests?direction=incoming").json()["items"]) == 1
@@ -236,13 +246,10 @@ def test_receiver_killed_between_spool_and_commit(pair):
     me.start()
     try:
         rs.start()
-        wait_for(lambda: me.proc is not None and me.proc.poll() is not None, "the receiver to die")
-        assert me.proc.returncode == -signal.SIGKILL
+        receiver_killed(me)
         assert me.rows(InboxMessage) == []  # not committed: not received
         assert sorted(os.listdir(spool)) == sorted([Spool.name(msg_id, sha), ".lock"])  # written whole, by id and content
-        me.env.pop("EVIDEX_TEST_RECEIVE_CRASH")
-        me.start()
-        wait_for(lambda: [m for m in rs.rows(OutboxMessage) if m.status == "delivered"], "the retry", seconds=60)
+        receiver_back(rs, me)
         stored = me.rows(InboxMessage)
         assert len(stored) == 1 and stored[0].body_file == Spool.name(msg_id, sha)
         assert me.query(lambda db: db.execute(sa.select(InboxMessage.body)).scalar_one()) is None
