@@ -1,0 +1,22 @@
+"""evidence limits, spool quotas, payloads encrypted at rest (issue 12)
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-01
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = '0013'
+down_revision: str | None = '0012'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
