@@ -31,3 +31,11 @@ class Invalid(EvidexError):
 
 class Conflict(EvidexError):
     """The object changed meanwhile, or already exists."""
+
+
+class TooManyRequests(EvidexError):
+    """A rate limit was reached (HTTP 429); `retry_after` is in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -22,7 +22,11 @@ class User(Base):
     provider: Mapped[str | None] = mapped_column(sa.String(200))  # service provider organisation
     is_system: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # an integrating system, not a person
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
-    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # Sealed under a key derived from the node secret (core/secretbox.py); a legacy plaintext value
+    # (no sealed prefix) still works and is sealed at its next use.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    # The last TOTP time step accepted: a code (or an earlier one) never works twice (RFC 6238 §5.2).
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
@@ -37,8 +41,11 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(sa.String(120))
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # SHA-256; the token is never stored
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # every token expires
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    scope: Mapped[str] = mapped_column(sa.String(10), default="write", server_default="write")  # read | write
+    created_by: Mapped[str | None] = mapped_column(sa.String(80))  # username of who minted it (None: the CLI)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # updated at most once a minute
 
 
 class UserSession(Base):
