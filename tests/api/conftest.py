@@ -17,6 +17,7 @@ from evidex.parties.service import create_user
 from tests.factories import NOW
 
 PASSWORD = "correct horse battery staple"
+UNLIMITED = 1_000_000
 
 
 @dataclass
@@ -48,6 +49,17 @@ class Api:
         assert r.status_code == 200, r.text
         return name, r.json()["token"]
 
+    def totp_secret(self, username: str) -> str:
+        """A user's TOTP secret in clear: sealed at rest (by the app's key) once it has been used."""
+        import sqlalchemy as sa
+
+        from evidex.parties.models import User
+
+        with self.sessionmaker() as db:
+            sealed = db.execute(sa.select(User.totp_secret).where(User.username == username)).scalar_one()
+        opened: str = self.client.app.state.totp_box.open(sealed)  # type: ignore[attr-defined]
+        return opened
+
     def token(self, party: str, role: Role, suffix: str = "") -> str:
         key = (party, role.value + suffix)
         if key not in self.tokens:
@@ -63,7 +75,10 @@ class Api:
 def api(database_url: str, tmp_path):
     engine = make_engine(database_url)
     clock = Clock()
-    app = create_app(Settings(database_url=database_url, environment="test", evidence_dir=tmp_path / "evidence", spool_dir=tmp_path / "spool"),
+    # Hundreds of logins from the TestClient's one address under a frozen clock: the login rate limits
+    # are raised here (tests/security/test_signin.py tests them with low values).
+    app = create_app(Settings(database_url=database_url, environment="test", evidence_dir=tmp_path / "evidence", spool_dir=tmp_path / "spool",
+                              login_limit_per_account=UNLIMITED, login_limit_per_address=UNLIMITED),
                      engine=engine, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, sessionmaker=make_sessionmaker(engine), clock=clock, tag=uuid.uuid4().hex[:8])

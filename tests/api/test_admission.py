@@ -96,6 +96,7 @@ def test_no_free_database_connection_is_a_503_to_retry(database_url, tmp_path):
     from evidex.core.settings import Settings
     from evidex.parties.roles import Role
     from evidex.parties.service import create_user
+    from tests.api.conftest import UNLIMITED
     from tests.factories import NOW
 
     reference = f"POOL-{tmp_path.name[-12:]}"
@@ -104,7 +105,8 @@ def test_no_free_database_connection_is_a_503_to_retry(database_url, tmp_path):
         u = create_user(db, username=f"pool-{tmp_path.name[-12:]}", display_name="p", party="RS",
                         role=Role.central_authority, now=NOW, password="a long enough password")
         db.commit()
-    app = create_app(Settings(database_url=database_url, environment="test", evidence_dir=tmp_path / "ev", spool_dir=tmp_path / "spool"),
+    app = create_app(Settings(database_url=database_url, environment="test", evidence_dir=tmp_path / "ev", spool_dir=tmp_path / "spool",
+                              login_limit_per_address=UNLIMITED),  # the session database counts other tests' logins at NOW
                      engine=engine, clock=lambda: NOW)
     with TestClient(app, raise_server_exceptions=False) as client:
         r = client.post("/api/v1/auth/login", json={"username": u.username, "password": "a long enough password",

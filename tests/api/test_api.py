@@ -198,10 +198,7 @@ def test_production_refuses_the_default_secret():
 
 def test_totp_window(api):
     name, _ = api.user("RS", Role.contact_24_7)
-    with api.sessionmaker() as db:
-        from evidex.parties.models import User
-
-        secret = db.execute(sa.select(User.totp_secret).where(User.username == name)).scalar_one()
+    secret = api.totp_secret(name)
     old = pyotp.TOTP(secret).at(api.clock.now - dt.timedelta(minutes=5))
     r = api.client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD, "totp_code": old})
     assert r.status_code == 401
@@ -209,10 +206,7 @@ def test_totp_window(api):
 
 def test_repeated_failed_logins_lock_the_account_for_a_while(api):
     name, _ = api.user("RS", Role.contact_24_7)
-    with api.sessionmaker() as db:
-        from evidex.parties.models import User
-
-        secret = db.execute(sa.select(User.totp_secret).where(User.username == name)).scalar_one()
+    secret = api.totp_secret(name)
 
     def attempt(password):
         return api.client.post("/api/v1/auth/login", json={"username": name, "password": password,

@@ -15,16 +15,18 @@ from sqlalchemy.engine import Engine
 from evidex import __version__
 from evidex.api import errors
 from evidex.api.admission import AdmissionLimit
-from evidex.api.routes import auth, cases, evidence, federation, misc, requests
+from evidex.api.routes import auth, cases, evidence, federation, misc, requests, tokens
 from evidex.api.schemas import Problem
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.memory import retain_freed_memory
 from evidex.core.migrate import current_revision, require_migrated
+from evidex.core.secretbox import totp_box
 from evidex.core.settings import Settings
 from evidex.evidence.service import build_vault
 from evidex.exchange import flows, keys
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.spool import Spool
+from evidex.parties import service as users
 from evidex.requests.service import Domain
 from evidex.rules import load_parties
 from evidex.workers.deadlines import DeadlineWatcher
@@ -87,6 +89,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.vault = vault
     app.state.watcher = watcher  # started by the lifespan; `evidex serve --workers N` runs it in the parent instead
     app.state.spool = spool
+    app.state.totp_box = totp_box(settings)  # TOTP secrets sealed under a key derived from the node secret
+    users.warm_up()  # the dummy password hash, made once: unknown users cost what known ones do
     app.state.applier = flows.applier(node, domain, vault) if node is not None else None
     errors.install(app)
     errors.install_input_guard(app)
@@ -101,7 +105,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     }
     app.include_router(misc.health_router, prefix=API_PREFIX)
     app.include_router(federation.router)
-    for router in (auth.router, cases.router, requests.router, evidence.router, misc.router):
+    for router in (auth.router, cases.router, requests.router, evidence.router, misc.router, tokens.router):
         app.include_router(router, prefix=API_PREFIX, responses=common)
     return app
 

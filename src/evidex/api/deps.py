@@ -11,9 +11,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from evidex.core.errors import Forbidden
+from evidex.core.secretbox import SecretBox
 from evidex.core.settings import Settings
 from evidex.parties.roles import Principal, Role
-from evidex.parties.service import AuthError, principal_of, resolve_token
+from evidex.parties.service import AuthError, Credential, principal_of, resolve_token, touch_token
 from evidex.requests.service import Domain
 
 _bearer = HTTPBearer(auto_error=False, description="A session token (evs_…) from /auth/login or an API token (evx_…)")
@@ -56,8 +57,24 @@ async def get_token(credentials: Annotated[HTTPAuthorizationCredentials | None, 
 TokenDep = Annotated[str, Depends(get_token)]
 
 
-def get_principal(db: SessionDep, now: NowDep, token: TokenDep) -> Principal:
-    return principal_of(resolve_token(db, token=token, now=now))
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_credential(db: SessionDep, now: NowDep, token: TokenDep) -> Credential:
+    cred = resolve_token(db, token=token, now=now)
+    if cred.stale_use:  # last use shown, written at most once a minute per token (not on every read)
+        touch_token(db, token_id=cred.token_id, now=now)
+        db.commit()
+    return cred
+
+
+CurrentCredential = Annotated[Credential, Depends(get_credential)]
+
+
+async def get_principal(request: Request, cred: CurrentCredential) -> Principal:
+    if cred.scope != "write" and request.method not in SAFE_METHODS:
+        raise Forbidden("this API token has the scope read: it may only read")
+    return principal_of(cred.user)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -80,3 +97,11 @@ async def get_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_totp_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.totp_box
+    return box
+
+
+TotpBoxDep = Annotated[SecretBox, Depends(get_totp_box)]

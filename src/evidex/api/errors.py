@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, InvalidInput, NotFound
+from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, InvalidInput, NotFound, TooManyRequests
 from evidex.core.migrate import NotMigrated
 from evidex.evidence.crypto import IntegrityError as EvidenceDamaged
 from evidex.parties.service import AuthError
@@ -49,6 +49,10 @@ def install(app: FastAPI) -> None:
             return problem(409, "integrity", str(e))
         if isinstance(e, NotMigrated):
             return problem(503, "not_migrated", str(e))
+        if isinstance(e, TooManyRequests):
+            limited = problem(429, "too_many_requests", str(e))
+            limited.headers["Retry-After"] = str(e.retry_after)
+            return limited
         return problem(422, "error", str(e))
 
     @app.exception_handler(StaleDataError)

@@ -16,14 +16,18 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from evidex.api.schemas import SECRET_NOTE
 from evidex.core.errors import Invalid
 from evidex.parties.roles import Principal
+from evidex.requests import idempotency
 from evidex.requests.models import IdempotencyKey
 
 
 def run_command(db: Session, request: Request, principal: Principal, body: BaseModel | None, now: dt.datetime,
-                status_code: int, command: Callable[[], Any]) -> JSONResponse:
-    """Run `command` (which returns a JSON-able object), commit, and answer; honour Idempotency-Key."""
+                status_code: int, command: Callable[[], Any], secret_fields: tuple[str, ...] = ()) -> JSONResponse:
+    """Run `command` (which returns a JSON-able object), commit, and answer; honour Idempotency-Key.
+    `secret_fields` of the answer (tokens, TOTP secrets) are shown once: never stored with the key,
+    so a replay answers without them and says so in `secret_note`."""
     key = request.headers.get("Idempotency-Key")
     method_path = f"{request.method} {request.url.path}"
     body_hash = hashlib.sha256(  # only a keyed command is compared with an earlier one
@@ -31,7 +35,7 @@ def run_command(db: Session, request: Request, principal: Principal, body: BaseM
     if key is not None:
         if not (1 <= len(key) <= 200) or not key.isprintable():
             raise Invalid("Idempotency-Key must be 1 to 200 printable characters")
-        stored = _stored(db, principal, key)
+        stored = _stored(db, principal, key, now)
         if stored is not None:
             return _replay(stored, method_path, body_hash)
     result = command()
@@ -40,22 +44,34 @@ def run_command(db: Session, request: Request, principal: Principal, body: BaseM
         json.loads(json.dumps(result, default=_default))
     if key is not None and principal.user_id is not None:
         db.add(IdempotencyKey(user_id=principal.user_id, key=key, method_path=method_path, body_hash=body_hash,
-                              status_code=status_code, response=content, created_at=now))
+                              status_code=status_code, response=_without_secrets(content, secret_fields),
+                              created_at=now))
     try:
         db.commit()
     except IntegrityError:
         # The same key raced us: the other command won; answer as it did.
         db.rollback()
-        stored = _stored(db, principal, key) if key is not None else None
+        stored = _stored(db, principal, key, now) if key is not None else None
         if stored is None:
             raise
         return _replay(stored, method_path, body_hash)
     return JSONResponse(status_code=status_code, content=content)
 
 
-def _stored(db: Session, principal: Principal, key: str) -> IdempotencyKey | None:
-    return db.execute(sa.select(IdempotencyKey).where(
+def _stored(db: Session, principal: Principal, key: str, now: dt.datetime) -> IdempotencyKey | None:
+    stored = db.execute(sa.select(IdempotencyKey).where(
         IdempotencyKey.user_id == principal.user_id, IdempotencyKey.key == key)).scalar_one_or_none()
+    if stored is not None and stored.created_at < now - idempotency.KEEP:
+        db.delete(stored)  # expired (the sweep had not yet come): the key is new again
+        db.flush()
+        return None
+    return stored
+
+
+def _without_secrets(content: Any, fields: tuple[str, ...]) -> Any:
+    if not isinstance(content, dict) or not any(content.get(f) is not None for f in fields):
+        return content
+    return {**content, **{f: None for f in fields}, "secret_note": SECRET_NOTE}
 
 
 def _replay(stored: IdempotencyKey, method_path: str, body_hash: str) -> JSONResponse:

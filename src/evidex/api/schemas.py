@@ -60,12 +60,50 @@ class UserCreate(BaseModel):
     password: str | None = Field(default=None, min_length=12, max_length=1024)
     provider: str | None = Field(default=None, max_length=200)
     is_system: bool = False
+    totp_code: str | None = Field(default=None, pattern=r"^\d{6}$",
+                                  description="Your current second-factor code: needed for an administrator system "
+                                              "user, whose first token acts as an administrator")
+
+
+SECRET_NOTE = "Shown once, in the first answer"
 
 
 class UserCreated(BaseModel):
     user: UserRead
     totp_uri: str | None = Field(default=None, description="Shown once: enrol it in an authenticator app")
     api_token: str | None = Field(default=None, description="Shown once, for systems")
+    secret_note: str | None = Field(default=None, description="On an idempotent replay: the secrets were shown once "
+                                                              "and are not stored, so they are absent here")
+
+
+class ApiTokenRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    username: str
+    scope: Literal["read", "write"]
+    created_at: dt.datetime
+    created_by: str | None
+    expires_at: dt.datetime
+    last_used_at: dt.datetime | None = Field(description="Updated at most once a minute")
+    revoked_at: dt.datetime | None
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=120)
+    scope: Literal["read", "write"] = "write"
+    expires_days: int | None = Field(default=None, ge=1, le=366, description="Default EVIDEX_API_TOKEN_DAYS (90)")
+    user_id: uuid.UUID | None = Field(default=None, description="An administrator: a system user of its Party "
+                                                                "(default: yourself)")
+    totp_code: str | None = Field(default=None, pattern=r"^\d{6}$",
+                                  description="Your current second-factor code: needed for a token acting as an "
+                                              "administrator")
+
+
+class TokenCreated(BaseModel):
+    token: ApiTokenRead
+    api_token: str | None = Field(description="The secret, shown once")
+    secret_note: str | None = None
 
 
 class CaseCreate(BaseModel):

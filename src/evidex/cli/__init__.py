@@ -9,7 +9,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from evidex import __version__
-from evidex.cli import db_cmd, node_cmd, parties_cmd, rules_cmd, server_cmd
+from evidex.cli import db_cmd, node_cmd, parties_cmd, rules_cmd, server_cmd, tokens_cmd
 from evidex.cli.check import check_command
 from evidex.cli.common import emit_json
 from evidex.core.errors import EvidexError
@@ -32,6 +32,7 @@ app.command("demo")(server_cmd.demo)
 app.add_typer(server_cmd.users_app, name="users")
 app.add_typer(server_cmd.requests_app, name="requests")
 app.add_typer(server_cmd.evidence_app, name="evidence")
+app.add_typer(tokens_cmd.tokens_app, name="tokens")
 app.add_typer(node_cmd.node_app, name="node")
 app.add_typer(node_cmd.peers_app, name="peers")
 app.add_typer(node_cmd.outbox_app, name="outbox")

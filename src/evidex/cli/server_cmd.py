@@ -232,7 +232,8 @@ def users_create(
     system: Annotated[bool, typer.Option("--system", help="An integrating system: API token, no password.")] = False,
 ) -> None:
     """Create a user of this node's Party; people choose a password and get a TOTP secret."""
-    from evidex.parties.service import create_user, issue_api_token
+    from evidex.core.secretbox import totp_box
+    from evidex.parties.service import create_user, issue_api_token, totp_secret
 
     settings = _settings()
     password = None
@@ -241,10 +242,14 @@ def users_create(
     engine = make_engine(settings.database_url)
     require_migrated(engine)
     now = dt.datetime.now(dt.UTC)
+    box = totp_box(settings)
     with make_sessionmaker(engine)() as db:
         u = create_user(db, username=username, display_name=display_name or username, party=settings.node_party,
-                        role=Role(role.value), now=now, password=password, provider=provider, is_system=system)
-        token = issue_api_token(db, user=u, name="initial", now=now) if system else None
+                        role=Role(role.value), now=now, password=password, provider=provider, is_system=system,
+                        totp_box=box)
+        token = issue_api_token(db, user=u, name="initial", now=now,
+                                expires_at=now + dt.timedelta(days=settings.api_token_days))[0] if system else None
+        secret = totp_secret(u, box)
         from evidex.audit import service as audit
 
         audit.record(db, actor=Principal.system(settings.node_party), action="user.create", object_type="user",
@@ -253,9 +258,9 @@ def users_create(
     engine.dispose()
     typer.echo(f"created {username} ({role.value}, {settings.node_party})")
     if token:
-        typer.echo(f"API token (shown once): {token}")
-    elif u.totp_secret:
-        typer.echo(f"TOTP secret (shown once; add it to an authenticator app): {u.totp_secret}")
+        typer.echo(f"API token (shown once; expires in {settings.api_token_days} days): {token}")
+    elif secret:
+        typer.echo(f"TOTP secret (shown once; add it to an authenticator app): {secret}")
 
 
 @users_app.command("totp")
@@ -264,13 +269,16 @@ def users_totp(username: str) -> None:
     import pyotp
     import sqlalchemy as sa
 
+    from evidex.core.secretbox import totp_box
     from evidex.parties.models import User
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
     require_migrated(engine)
     with make_sessionmaker(engine)() as db:
-        secret = db.execute(sa.select(User.totp_secret).where(User.username == username)).scalar_one_or_none()
+        sealed = db.execute(sa.select(User.totp_secret).where(User.username == username)).scalar_one_or_none()
     engine.dispose()
+    secret = totp_box(settings).open(sealed) if sealed else None
     if not secret:
         raise fail(f"no user {username!r} with a second factor")
     typer.echo(pyotp.TOTP(secret).now())

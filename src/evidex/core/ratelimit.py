@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,14 +31,14 @@ def hit(db: Session, *, key: str, limit: int, window_seconds: int, now: dt.datet
     epoch = int(now.timestamp())
     start = dt.datetime.fromtimestamp(epoch - epoch % window_seconds, dt.UTC)
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(RateWindow).values(key=key[:200], window_start=start, hits=1)
+    new = insert(RateWindow).values(key=key[:200], window_start=start, hits=1)
     table = RateWindow.__table__
-    same_window = table.c.window_start == stmt.excluded.window_start
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.key], set_={
+    same_window = table.c.window_start == new.excluded.window_start
+    upsert = new.on_conflict_do_update(index_elements=[table.c.key], set_={
         "hits": sa.case((same_window, table.c.hits + 1), else_=1),
-        "window_start": stmt.excluded.window_start,
+        "window_start": new.excluded.window_start,
     }).returning(table.c.hits)
-    hits = db.execute(stmt).scalar_one()
+    hits = db.execute(upsert).scalar_one()
     if hits > limit:
         raise TooManyRequests("too many attempts; try again later",
                               retry_after=max(1, math.ceil((start - now).total_seconds()) + window_seconds))
@@ -45,4 +46,5 @@ def hit(db: Session, *, key: str, limit: int, window_seconds: int, now: dt.datet
 
 def sweep(db: Session, *, now: dt.datetime, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
     """Remove windows long past (the table stays as small as the set of recent keys)."""
-    return db.execute(sa.delete(RateWindow).where(RateWindow.window_start < now - older_than)).rowcount or 0
+    result = cast("sa.CursorResult[Any]", db.execute(sa.delete(RateWindow).where(RateWindow.window_start < now - older_than)))
+    return result.rowcount or 0

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     # Requests served at once in worker threads (the rest wait their turn in the event loop): more
     # threads than cores only make them fight over the interpreter lock (bench/api_bench.py).
     api_threads: int = Field(default=8, ge=1, le=256)
+    # Login attempts allowed per account and per client address in each window (429 beyond; shared
+    # by every process through the database).
+    login_limit_per_account: int = Field(default=10, ge=1)
+    login_limit_per_address: int = Field(default=30, ge=1)
+    login_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    api_token_days: int = Field(default=90, ge=1, le=366)  # lifetime of a new API token unless asked shorter
 
     @field_validator("database_url", mode="before")
     @classmethod

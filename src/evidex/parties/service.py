@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import hashlib
+import hmac
 import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
 
 import pyotp
 import sqlalchemy as sa
@@ -12,7 +18,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
-from evidex.core.errors import Conflict, Invalid
+from evidex.audit import service as audit
+from evidex.core import ratelimit
+from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
+from evidex.core.secretbox import SecretBox
 from evidex.parties.models import ApiToken, User
 from evidex.parties.roles import PEOPLE_ROLES, Principal, Role
 
@@ -31,7 +40,9 @@ def principal_of(user: User) -> Principal:
 
 def create_user(db: Session, *, username: str, display_name: str, party: str, role: Role, now: dt.datetime,
                 password: str | None = None, provider: str | None = None, with_totp: bool = True,
-                is_system: bool = False) -> User:
+                is_system: bool = False, totp_box: SecretBox | None = None) -> User:
+    """A person gets a TOTP secret, sealed under `totp_box` (the API and the command line always pass
+    the node's; without one — tests, demo data — it is sealed at its first use)."""
     if role not in PEOPLE_ROLES:
         raise Invalid(f"role {role} cannot be given to a user")
     if role is Role.service_provider and not provider:
@@ -42,11 +53,16 @@ def create_user(db: Session, *, username: str, display_name: str, party: str, ro
         raise Conflict(f"user {username!r} already exists")
     user = User(username=username, display_name=display_name, party=party, role=role.value, provider=provider,
                 is_system=is_system, password_hash=_hasher.hash(password) if password else None,
-                totp_secret=pyotp.random_base32() if with_totp and not is_system else None,
+                totp_secret=_new_totp_secret(totp_box) if with_totp and not is_system else None,
                 is_active=True, created_at=now)
     db.add(user)
     db.flush()
     return user
+
+
+def _new_totp_secret(box: SecretBox | None) -> str:
+    plain = pyotp.random_base32()
+    return box.seal(plain) if box is not None else plain
 
 
 def check_password(user: User, password: str) -> bool:
@@ -58,81 +74,274 @@ def check_password(user: User, password: str) -> bool:
         return False
 
 
-def issue_api_token(db: Session, *, user: User, name: str, now: dt.datetime,
-                    expires_at: dt.datetime | None = None) -> str:
-    """A new token for a system; only its hash is stored, the token is shown once."""
-    token = "evx_" + secrets.token_urlsafe(32)
-    db.add(ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), created_at=now, expires_at=expires_at))
-    db.flush()
-    return token
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made once (warm_up() at start): unknown, inactive, system and
+    locked users are verified against it, so the answer takes as long as for a real account."""
+    return _hasher.hash(secrets.token_urlsafe(24))
+
+
+def warm_up() -> None:
+    _dummy_hash()
+
+
+def _same_work_as_a_password_check(password: str) -> None:
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_dummy_hash(), password)
 
 
 SESSION_PREFIX = "evs_"
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
 TOKEN_PREFIX = "evx_"
+TOKEN_SCOPES = ("read", "write")  # read: safe methods only; neither gives more than the owner's role
+TOUCH_EVERY = dt.timedelta(minutes=1)  # last_used_at of a token is written at most this often
+AUDIT_USERNAME = 80  # a username given at a failed login is audited truncated to this
 
 
 class AuthError(Exception):
     """Authentication failed (HTTP 401); the message never says which part was wrong."""
 
 
+def totp_secret(user: User, box: SecretBox) -> str | None:
+    """The user's TOTP secret in clear (for enrolment and `evidex users totp`)."""
+    return box.open(user.totp_secret) if user.totp_secret else None
+
+
+def verify_totp(db: Session, *, user: User, code: str | None, now: dt.datetime, box: SecretBox) -> bool:
+    """The code of the current step (or one step either side, for clock drift) and later than the
+    last step accepted: a code never works twice, nor an older one (RFC 6238 §5.2). The step is
+    claimed by one conditional UPDATE, so two requests racing with one code cannot both pass."""
+    if not user.totp_secret or not code:
+        return False
+    plain = box.open(user.totp_secret)
+    if not box.is_current(user.totp_secret):  # a legacy plaintext secret (or an old key's) is sealed on use
+        user.totp_secret = box.seal(plain)
+    totp = pyotp.TOTP(plain)
+    current = totp.timecode(now)
+    steps = [s for s in (current + 1, current, current - 1) if hmac.compare_digest(totp.generate_otp(s), str(code))]
+    if not steps:
+        return False
+    claimed = db.execute(sa.update(User).where(
+        User.id == user.id, sa.or_(User.totp_last_step.is_(None), User.totp_last_step < steps[0]))
+        .values(totp_last_step=steps[0]).returning(User.id).execution_options(synchronize_session=False)).first()
+    return claimed is not None
+
+
+def _anonymous(party: str) -> Principal:
+    """The actor of what an unauthenticated caller did (a failed login): the node records it."""
+    return Principal(user_id=None, username="anonymous", party=party, role=Role.system)
+
+
+def check_login_rate(db: Session, *, username: str, client: str, now: dt.datetime, per_account: int,
+                     per_address: int, window_seconds: int) -> None:
+    """Count a login attempt for its account and its client address; TooManyRequests beyond either
+    limit. Both counts are made before either is judged, so an address over its limit still counts."""
+    over: list[TooManyRequests] = []
+    for key, limit in ((f"login:address:{client}", per_address), (f"login:account:{username.lower()}", per_account)):
+        try:
+            ratelimit.hit(db, key=key, limit=limit, window_seconds=window_seconds, now=now)
+        except TooManyRequests as e:
+            over.append(e)
+    if over:
+        raise max(over, key=lambda e: e.retry_after)
+
+
 def login(db: Session, *, username: str, password: str, totp_code: str | None, now: dt.datetime,
-          session_minutes: int) -> tuple[str, dt.datetime, User]:
-    """Password plus second factor (TOTP) for people; systems use API tokens, never passwords."""
+          session_minutes: int, totp_box: SecretBox, node_party: str,
+          client: str | None = None) -> tuple[str, dt.datetime, User]:
+    """Password plus second factor (TOTP) for people; systems use API tokens, never passwords.
+    Every outcome is audited in the caller's transaction, which the caller commits even on
+    AuthError (the failure count and its audit entry must stay)."""
     from evidex.parties.models import UserSession
 
     user = db.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
-    if user is not None and user.locked_until is not None and now < user.locked_until:
-        raise AuthError("invalid username, password or second factor")  # locked: the same answer, no hint
-    ok = user is not None and user.is_active and not user.is_system and check_password(user, password)
-    if ok and user is not None and user.totp_secret:
-        ok = bool(totp_code) and pyotp.TOTP(user.totp_secret).verify(str(totp_code), for_time=now, valid_window=1)
-    if not ok or user is None:
-        if user is not None:  # repeated failures lock the account for a while (recorded by the caller's commit)
-            user.failed_logins = (user.failed_logins or 0) + 1
-            if user.failed_logins >= MAX_FAILED_LOGINS:
-                user.failed_logins, user.locked_until = 0, now + LOCKOUT
+    reason: str | None = None
+    if user is None:
+        reason = "unknown_user"
+    elif not user.is_active or user.is_system or not user.password_hash:
+        reason = "not_a_person_who_may_sign_in"
+    elif user.locked_until is not None and now < user.locked_until:
+        reason = "locked"
+    if reason is not None or user is None:
+        _same_work_as_a_password_check(password)  # no timing difference tells whether the account exists
+    elif not check_password(user, password):
+        reason = "wrong_password"
+    elif user.totp_secret and not verify_totp(db, user=user, code=totp_code, now=now, box=totp_box):
+        reason = "wrong_or_used_second_factor"
+    audit_base: dict[str, Any] = {"username": username[:AUDIT_USERNAME], "client": client}
+    if reason is not None or user is None:
+        if user is not None and reason in ("wrong_password", "wrong_or_used_second_factor"):
+            _count_failure(db, user=user, now=now, node_party=node_party, details=audit_base)
+        audit.record(db, actor=_anonymous(node_party), action="auth.login_failed", object_type="user",
+                     object_id=str(user.id) if user is not None else None, at=now,
+                     details={**audit_base, "reason": reason})
         raise AuthError("invalid username, password or second factor")
     user.failed_logins, user.locked_until = 0, None
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
     expires = now + dt.timedelta(minutes=session_minutes)
     db.add(UserSession(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=expires))
-    db.flush()
+    audit.record(db, actor=principal_of(user), action="auth.login", object_type="user", object_id=str(user.id),
+                 at=now, details={"client": client, "expires_at": expires.isoformat()})
     return token, expires, user
 
 
-def resolve_token(db: Session, *, token: str, now: dt.datetime) -> User:
+def _count_failure(db: Session, *, user: User, now: dt.datetime, node_party: str, details: dict[str, Any]) -> None:
+    """One atomic UPDATE … RETURNING: concurrent failures each count, and exactly the one that
+    reaches MAX_FAILED_LOGINS locks the account (and starts the count again)."""
+    reached = User.failed_logins + 1 >= MAX_FAILED_LOGINS
+    count, locked_until = db.execute(
+        sa.update(User).where(User.id == user.id).values(
+            failed_logins=sa.case((reached, 0), else_=User.failed_logins + 1),
+            locked_until=sa.case((reached, now + LOCKOUT), else_=User.locked_until))
+        .returning(User.failed_logins, User.locked_until).execution_options(synchronize_session=False)).one()
+    if count == 0:
+        audit.record(db, actor=_anonymous(node_party), action="auth.lockout", object_type="user",
+                     object_id=str(user.id), at=now,
+                     details={**details, "failures": MAX_FAILED_LOGINS, "locked_until": locked_until})
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a bearer token stands for: its user, its kind and (API tokens) its id and scope."""
+
+    user: User
+    kind: str  # "session" | "api_token"
+    token_id: uuid.UUID
+    scope: str  # "write" for sessions
+    stale_use: bool = False  # an API token whose last_used_at is older than TOUCH_EVERY
+
+
+def resolve_token(db: Session, *, token: str, now: dt.datetime) -> Credential:
     """The active user behind a session token or an API token, or AuthError."""
     from evidex.parties.models import UserSession
 
     h = hash_token(token)
-    user: User | None = None
+    cred: Credential | None = None
     # One query per request: the credential and its user together (this runs before every API call).
     if token.startswith(SESSION_PREFIX):
-        found = db.execute(sa.select(UserSession.revoked_at, UserSession.expires_at, User)
+        found = db.execute(sa.select(UserSession.id, UserSession.revoked_at, UserSession.expires_at, User)
                            .join(User, User.id == UserSession.user_id)
                            .where(UserSession.token_hash == h)).one_or_none()
-        if found is not None and found[0] is None and found[1] > now:
-            user = found[2]
+        if found is not None and found[1] is None and found[2] > now:
+            cred = Credential(found[3], "session", found[0], "write")
     elif token.startswith(TOKEN_PREFIX):
-        row = db.execute(sa.select(ApiToken.revoked_at, ApiToken.expires_at, User)
-                           .join(User, User.id == ApiToken.user_id)
-                           .where(ApiToken.token_hash == h)).one_or_none()
-        if row is not None and row[0] is None and (row[1] is None or row[1] > now):
-            user = row[2]
-    if user is None or not user.is_active:
+        row = db.execute(sa.select(ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.scope,
+                                   ApiToken.last_used_at, User)
+                         .join(User, User.id == ApiToken.user_id)
+                         .where(ApiToken.token_hash == h)).one_or_none()
+        if row is not None and row[1] is None and row[2] > now:
+            cred = Credential(row[5], "api_token", row[0], row[3],
+                              stale_use=row[4] is None or row[4] <= now - TOUCH_EVERY)
+    if cred is None or not cred.user.is_active:
         raise AuthError("invalid or expired credentials")
-    return user
+    return cred
 
 
-def logout(db: Session, *, token: str, now: dt.datetime) -> None:
+def touch_token(db: Session, *, token_id: uuid.UUID, now: dt.datetime) -> None:
+    """Record a token's use, at most once a minute (concurrent requests write it once)."""
+    db.execute(sa.update(ApiToken).where(
+        ApiToken.id == token_id, sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOUCH_EVERY))
+        .values(last_used_at=now).execution_options(synchronize_session=False))
+
+
+def logout(db: Session, *, token: str, actor: Principal, now: dt.datetime) -> None:
+    """Revoke the credential used: a session, or an API token (which then never works again)."""
     from evidex.parties.models import UserSession
 
-    row = db.execute(sa.select(UserSession).where(UserSession.token_hash == hash_token(token))).scalar_one_or_none()
-    if row is not None and row.revoked_at is None:
+    if token.startswith(TOKEN_PREFIX):
+        api_token = db.execute(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token))).scalar_one_or_none()
+        if api_token is not None and api_token.revoked_at is None:
+            api_token.revoked_at = now
+            audit.record(db, actor=actor, action="token.revoke", object_type="api_token", object_id=str(api_token.id),
+                         at=now, details={"via": "logout"})
+        return
+    session = db.execute(sa.select(UserSession).where(UserSession.token_hash == hash_token(token))).scalar_one_or_none()
+    if session is not None and session.revoked_at is None:
+        session.revoked_at = now
+        audit.record(db, actor=actor, action="auth.logout", object_type="user", object_id=str(actor.user_id), at=now)
+
+
+# --------------------------------------------------------------------------- API tokens
+def issue_api_token(db: Session, *, user: User, name: str, now: dt.datetime, expires_at: dt.datetime,
+                    scope: str = "write", created_by: Principal | None = None) -> tuple[str, ApiToken]:
+    """A new token; only its hash is stored, the token is shown once. Audited (by the node when
+    `created_by` is None: the command line)."""
+    if scope not in TOKEN_SCOPES:
+        raise Invalid(f"scope must be one of {', '.join(TOKEN_SCOPES)}")
+    if expires_at <= now:
+        raise Invalid("a token must expire in the future")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), created_at=now, expires_at=expires_at,
+                   scope=scope, created_by=created_by.username if created_by else None)
+    db.add(row)
+    db.flush()
+    audit.record(db, actor=created_by or Principal.system(user.party), action="token.create", object_type="api_token",
+                 object_id=str(row.id), at=now,
+                 details={"user": user.username, "role": user.role, "name": name, "scope": scope,
+                          "expires_at": expires_at.isoformat()})
+    return token, row
+
+
+def create_api_token(db: Session, *, actor: Principal, user_id: uuid.UUID | None, name: str, scope: str,
+                     expires_at: dt.datetime, totp_code: str | None, now: dt.datetime,
+                     totp_box: SecretBox) -> tuple[str, ApiToken]:
+    """A token for oneself, or (an administrator) for a system user of its Party. A token acting as
+    an administrator needs the creator's current second factor."""
+    creator = db.get(User, actor.user_id) if actor.user_id is not None else None
+    if creator is None:
+        raise Forbidden("only a user can mint API tokens")
+    owner = creator if user_id is None or user_id == creator.id else db.get(User, user_id)
+    if owner is None or owner.party != actor.party:
+        raise NotFound("no such user")
+    if owner is not creator:
+        if actor.role is not Role.administrator:
+            raise Forbidden("only an administrator mints tokens for other users")
+        if not owner.is_system:
+            raise Forbidden("a person mints their own tokens")
+    require_second_factor_for(db, creator=creator, role=Role(owner.role), totp_code=totp_code, now=now, box=totp_box)
+    return issue_api_token(db, user=owner, name=name, now=now, expires_at=expires_at, scope=scope, created_by=actor)
+
+
+def require_second_factor_for(db: Session, *, creator: User, role: Role, totp_code: str | None, now: dt.datetime,
+                              box: SecretBox) -> None:
+    """A credential that acts as an administrator is minted only with the creator's current TOTP code."""
+    if role is not Role.administrator:
+        return
+    if not verify_totp(db, user=creator, code=totp_code, now=now, box=box):
+        raise Forbidden("a token acting as an administrator needs your current second-factor code (totp_code), "
+                        "not used before")
+
+
+def _visible_tokens(actor: Principal) -> sa.ColumnElement[bool]:
+    """Own tokens; an administrator sees every token of its Party's users."""
+    if actor.role is Role.administrator:
+        return User.party == actor.party
+    return ApiToken.user_id == actor.user_id
+
+
+def list_tokens(db: Session, *, actor: Principal, include_revoked: bool = False) -> list[tuple[ApiToken, str]]:
+    q = sa.select(ApiToken, User.username).join(User, User.id == ApiToken.user_id).where(_visible_tokens(actor))
+    if not include_revoked:
+        q = q.where(ApiToken.revoked_at.is_(None))
+    return [(t, name) for t, name in db.execute(q.order_by(ApiToken.created_at, ApiToken.id)).tuples()]
+
+
+def revoke_token(db: Session, *, actor: Principal, token_id: uuid.UUID, now: dt.datetime) -> ApiToken:
+    row = db.execute(sa.select(ApiToken).join(User, User.id == ApiToken.user_id)
+                     .where(ApiToken.id == token_id, _visible_tokens(actor))).scalar_one_or_none()
+    if row is None:
+        raise NotFound("no such token")
+    if row.revoked_at is None:
         row.revoked_at = now
+        audit.record(db, actor=actor, action="token.revoke", object_type="api_token", object_id=str(row.id), at=now,
+                     details={"name": row.name})
+    return row
 
 
 def list_users(db: Session, *, party: str) -> list[User]:
     return list(db.execute(sa.select(User).where(User.party == party).order_by(User.username)).scalars())
+
+
+def username_of(db: Session, user_id: uuid.UUID) -> str:
+    return db.execute(sa.select(User.username).where(User.id == user_id)).scalar_one()

@@ -114,6 +114,17 @@ def run_once(make_session: sessionmaker[Session], now: dt.datetime, party_tz: di
     return report
 
 
+def sweep_short_lived(make_session: sessionmaker[Session], now: dt.datetime) -> None:
+    """Idempotency answers after 24 h, login rate-limit windows after a day."""
+    from evidex.core import ratelimit
+    from evidex.requests import idempotency
+
+    with make_session() as db:
+        idempotency.sweep(db, now=now)
+        ratelimit.sweep(db, now=now)
+        db.commit()
+
+
 def outbox_pass(make_session: sessionmaker[Session], node: Any, now: dt.datetime) -> Any:
     """Deliver what is due to other nodes, then turn overdue receipts into negative ones."""
     from evidex.exchange.service import deliver_once, receipt_timeouts  # the exchange builds on requests
@@ -189,6 +200,7 @@ class DeadlineWatcher:
                     if r.reminders or r.overdue or r.next_steps:
                         log.info("deadlines: %d reminder(s), %d overdue, %d next step(s)", r.reminders, r.overdue,
                                  r.next_steps)
+                    sweep_short_lived(self.make_session, self.clock())
                     if self.vault is not None:
                         from evidex.evidence.service import sweep_retention
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from evidex.api.deps import CurrentPrincipal, DomainDep, NowDep, SessionDep, require
+from evidex.api.deps import CurrentPrincipal, DomainDep, NowDep, SessionDep, SettingsDep, TotpBoxDep, require
 from evidex.api.idempotency import run_command
 from evidex.api.schemas import (
     AuthorityRead,
@@ -23,8 +23,9 @@ from evidex.api.schemas import (
     UserCreated,
     UserRead,
 )
-from evidex.core.errors import NotFound
+from evidex.core.errors import Forbidden, NotFound
 from evidex.parties import service as users
+from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 from evidex.requests import service
 from evidex.requests.models import Deadline, Notification
@@ -118,20 +119,33 @@ def list_users(db: SessionDep, principal: Admin) -> list[UserRead]:
 
 
 @router.post("/users", response_model=UserCreated, status_code=status.HTTP_201_CREATED, tags=["users"])
-def create_user(body: UserCreate, request: Request, db: SessionDep, now: NowDep, principal: Admin) -> JSONResponse:
-    """Create a user of this node's Party. People get a TOTP secret (shown once); systems an API token."""
+def create_user(body: UserCreate, request: Request, db: SessionDep, now: NowDep, principal: Admin,
+                settings: SettingsDep, box: TotpBoxDep) -> JSONResponse:
+    """Create a user of this node's Party. People get a TOTP secret (shown once); systems an API token
+    (shown once; an administrator system user's token needs your current second-factor code)."""
 
     def do() -> UserCreated:
+        token = None
+        if body.is_system:  # its first token acts as its role: an administrator's needs the second factor
+            creator = db.get(User, principal.user_id)
+            if creator is None:
+                raise Forbidden("only a user can create system users")
+            users.require_second_factor_for(db, creator=creator, role=body.role, totp_code=body.totp_code, now=now,
+                                            box=box)
         u = users.create_user(db, username=body.username, display_name=body.display_name, party=principal.party,
                               role=body.role, now=now, password=body.password, provider=body.provider,
-                              is_system=body.is_system)
-        token = users.issue_api_token(db, user=u, name="initial", now=now) if body.is_system else None
-        uri = pyotp.TOTP(u.totp_secret).provisioning_uri(name=u.username, issuer_name=f"evidex {u.party}") \
-            if u.totp_secret else None
+                              is_system=body.is_system, totp_box=box)
+        if body.is_system:
+            token, _ = users.issue_api_token(db, user=u, name="initial", now=now, created_by=principal,
+                                             expires_at=now + dt.timedelta(days=settings.api_token_days))
+        secret = users.totp_secret(u, box)
+        uri = pyotp.TOTP(secret).provisioning_uri(name=u.username, issuer_name=f"evidex {u.party}") if secret else None
         from evidex.audit import service as audit
 
         audit.record(db, actor=principal, action="user.create", object_type="user", object_id=str(u.id), at=now,
                      details={"username": u.username, "role": u.role})
         return UserCreated(user=UserRead.model_validate(u), totp_uri=uri, api_token=token)
 
-    return run_command(db, request, principal, body, now, 201, do)
+    response = run_command(db, request, principal, body, now, 201, do, secret_fields=("totp_uri", "api_token"))
+    response.headers["Cache-Control"] = "no-store"
+    return response

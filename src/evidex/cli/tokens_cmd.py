@@ -1,0 +1,76 @@
+"""`evidex tokens list|revoke`: the node operator's view of every API token, and revocation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Annotated
+
+import typer
+
+from evidex.cli.common import fail, load_settings
+from evidex.core.db import make_engine, make_sessionmaker
+from evidex.core.migrate import require_migrated
+from evidex.parties.roles import Principal, Role
+
+tokens_app = typer.Typer(help="API tokens of this node's users.", no_args_is_help=True)
+
+
+def _operator(party: str) -> Principal:
+    """The command line acts for the node's operator: an administrator of its Party, audited as the CLI."""
+    return Principal(user_id=None, username="cli", party=party, role=Role.administrator)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    user: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+    include_revoked: Annotated[bool, typer.Option("--all", help="Also revoked tokens.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list.")] = False,
+) -> None:
+    """List API tokens (never their secrets): owner, scope, expiry, last use."""
+    from evidex.parties.service import list_tokens
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    require_migrated(engine)
+    try:
+        with make_sessionmaker(engine)() as db:
+            rows = [(t, name) for t, name in list_tokens(db, actor=_operator(settings.node_party),
+                                                         include_revoked=include_revoked)
+                    if user is None or name == user]
+    finally:
+        engine.dispose()
+    items = [{"id": str(t.id), "user": name, "name": t.name, "scope": t.scope, "created_at": t.created_at.isoformat(),
+              "expires_at": t.expires_at.isoformat(),
+              "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+              "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None} for t, name in rows]
+    if as_json:
+        typer.echo(json.dumps(items, indent=2))
+        return
+    for i in items:
+        state = f"revoked {i['revoked_at']}" if i["revoked_at"] else f"expires {i['expires_at']}"
+        typer.echo(f"{i['id']}  {i['user']:<30} {i['name']:<20} {i['scope']:<5}  {state}  "
+                   f"last used {i['last_used_at'] or 'never'}")
+    typer.echo(f"{len(items)} token(s)")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (from `evidex tokens list`).")]) -> None:
+    """Revoke a token at once: it never works again. Audited."""
+    from evidex.parties.service import revoke_token
+
+    try:
+        tid = uuid.UUID(token_id)
+    except ValueError as e:
+        raise fail(f"{token_id!r} is not a token id") from e
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    require_migrated(engine)
+    try:
+        with make_sessionmaker(engine)() as db:
+            row = revoke_token(db, actor=_operator(settings.node_party), token_id=tid, now=dt.datetime.now(dt.UTC))
+            db.commit()
+    finally:
+        engine.dispose()
+    typer.echo(f"revoked {row.id} ({row.name})")
