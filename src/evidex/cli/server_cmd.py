@@ -140,7 +140,7 @@ def worker(
     from evidex.core.memory import retain_freed_memory
     from evidex.exchange.spool import Spool
     from evidex.requests.service import Domain
-    from evidex.workers.deadlines import DeadlineWatcher, outbox_pass, run_once
+    from evidex.workers.deadlines import DeadlineWatcher, outbox_pass, run_once, sweep_short_lived
 
     retain_freed_memory()  # the outbox sends payloads of megabytes (core/memory.py)
     settings = _settings()
@@ -163,6 +163,7 @@ def worker(
         return
     r = run_once(sessions, _now(now), tz)
     typer.echo(f"deadlines: {r.reminders} reminder(s), {r.overdue} overdue, {r.next_steps} next step(s)")
+    sweep_short_lived(sessions, _now(now))  # idempotency answers after 24 h, old login rate-limit windows
     with sessions() as db:
         kept = sweep_retention(db, vault=vault, now=_now(now))
     typer.echo(f"retention: {kept.warned} review warning(s), {kept.disposed} disposed")

@@ -324,7 +324,7 @@ def list_tokens(db: Session, *, actor: Principal, include_revoked: bool = False)
     q = sa.select(ApiToken, User.username).join(User, User.id == ApiToken.user_id).where(_visible_tokens(actor))
     if not include_revoked:
         q = q.where(ApiToken.revoked_at.is_(None))
-    return [(t, name) for t, name in db.execute(q.order_by(ApiToken.created_at, ApiToken.id)).tuples()]
+    return [(t, name) for t, name in db.execute(q.order_by(ApiToken.created_at, ApiToken.id)).all()]
 
 
 def revoke_token(db: Session, *, actor: Principal, token_id: uuid.UUID, now: dt.datetime) -> ApiToken:
