@@ -3,6 +3,7 @@ loopback port, a person logging in with password and TOTP over real HTTP."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -103,14 +104,23 @@ def start_serve(node_env: dict[str, str], *extra: str, attempts: int = 100) -> t
 
 
 def demo_login(node_env: dict[str, str], base: str) -> dict[str, str]:
-    """The demo central authority logged in with password and TOTP: its Authorization header."""
+    """The demo central authority logged in with password and TOTP: its Authorization header. The
+    secret is sealed at rest once used (opened here with the node's key), and a code works once: a
+    second sign-in in the same 30 s waits for the next code, as a person would."""
+    from evidex.core.secretbox import totp_box
+    from evidex.core.settings import Settings
+
     username = f"{node_env['EVIDEX_NODE_PARTY'].lower()}-central-authority"
     engine = make_engine(node_env["EVIDEX_DATABASE_URL"])
     with engine.connect() as c:
-        secret = c.execute(sa.text("select totp_secret from users where username = :u"), {"u": username}).scalar_one()
+        sealed, last_step = c.execute(sa.text("select totp_secret, totp_last_step from users where username = :u"),
+                                      {"u": username}).one()
     engine.dispose()
+    totp = pyotp.TOTP(totp_box(Settings(database_url=node_env["EVIDEX_DATABASE_URL"])).open(sealed))
+    while last_step is not None and totp.timecode(dt.datetime.now(dt.UTC)) <= last_step:
+        time.sleep(0.5)
     r = httpx.post(f"{base}/auth/login", json={"username": username, "password": DEMO_PASSWORD,
-                                               "totp_code": pyotp.TOTP(secret).now()})
+                                               "totp_code": totp.now()})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -14,7 +15,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from evidex.core.errors import EvidexError
-from evidex.core.settings import Settings
+
+if TYPE_CHECKING:  # the box is built where settings are read; the code that uses it never reads them
+    from evidex.core.settings import Settings
 
 PREFIX = "tot1:"  # what a sealed value starts with; anything else is a legacy plaintext value
 
