@@ -15,6 +15,7 @@ from evidex.parties.roles import Role
 from evidex.requests.models import IdempotencyKey
 from tests.api import conftest as api_fixtures
 from tests.conftest import run_cli
+from tests.security.signin_helpers import login, person
 
 api = api_fixtures.api  # the fixture of tests/api
 
@@ -115,36 +116,49 @@ def test_last_use_is_shown_and_written_at_most_once_a_minute(api):
     assert dt.datetime.fromisoformat(last_used() or "") == api.clock.now
 
 
+def signed_in_admin(api: Any, name: str) -> tuple[str, dict[str, str]]:
+    """An administrator (person) signed in at the clock's time: its TOTP secret and its header."""
+    secret = person(api.sessionmaker, name, api.clock.now, role=Role.administrator)
+    r = login(api.client, name, secret, api.clock.now)
+    assert r.status_code == 200, r.text
+    return secret, bearer(r.json()["token"])
+
+
 def test_an_administrator_token_needs_the_creators_second_factor(api):
-    name, session = api.user("RS", Role.administrator, suffix="-2fa")
-    h = bearer(session)
-    secret = api.totp_secret(name)
-    assert mint(api, h).status_code == 403  # no code
-    assert mint(api, h, totp_code=pyotp.TOTP(secret).at(api.clock.now)).status_code == 403  # the code used to log in
-    api.clock.now += dt.timedelta(seconds=30)
-    code = pyotp.TOTP(secret).at(api.clock.now)
-    r = mint(api, h, totp_code=code)
-    assert r.status_code == 201, r.text
-    assert mint(api, h, totp_code=code).status_code == 403  # a code works once
+    name = f"{api.tag}-2fa"
+    secret, h = signed_in_admin(api, name)
     # An administrator-role system user: its first token acts as an administrator.
     body = {"username": f"{api.tag}-adm-sys", "display_name": "Admin system", "role": "administrator",
             "is_system": True}
-    assert api.client.post("/api/v1/users", json=body, headers=h).status_code == 403
+    assert api.client.post("/api/v1/users", json=body, headers=h).status_code == 403  # no code
+    used = pyotp.TOTP(secret).at(api.clock.now)  # the code that signed in
+    assert api.client.post("/api/v1/users", json={**body, "totp_code": used}, headers=h).status_code == 403
     api.clock.now += dt.timedelta(seconds=30)
     r = api.client.post("/api/v1/users", json={**body, "totp_code": pyotp.TOTP(secret).at(api.clock.now)}, headers=h)
     assert r.status_code == 201, r.text
     system_id = r.json()["user"]["id"]
-    # A later token for that system user needs the code too; a non-administrator system user's does not.
+    # A token for oneself as an administrator, or for that system user, needs a fresh code too.
+    assert mint(api, h).status_code == 403
     assert mint(api, h, user_id=system_id).status_code == 403
+    assert mint(api, h, totp_code=pyotp.TOTP(secret).at(api.clock.now)).status_code == 403  # used just above
+    api.clock.now += dt.timedelta(seconds=30)
+    code = pyotp.TOTP(secret).at(api.clock.now)
+    assert mint(api, h, totp_code=code).status_code == 201
+    assert mint(api, h, user_id=system_id, totp_code=code).status_code == 403  # a code works once
     api.clock.now += dt.timedelta(seconds=30)
     assert mint(api, h, user_id=system_id, totp_code=pyotp.TOTP(secret).at(api.clock.now)).status_code == 201
+    # A system user of another role gets its token without the second factor.
+    other = api.client.post("/api/v1/users", json={**body, "username": f"{api.tag}-ca-sys", "role": "central_authority"},
+                            headers=h)
+    assert other.status_code == 201 and other.json()["api_token"]
     with api.sessionmaker() as db:
         from evidex.audit.models import AuditEntry
 
         made = db.execute(sa.select(AuditEntry).where(AuditEntry.action == "token.create",
                                                       AuditEntry.actor == name)).scalars().all()
     assert [(e.details["user"], e.details["role"]) for e in made] == [
-        (name, "administrator"), (body["username"], "administrator"), (body["username"], "administrator")]
+        (body["username"], "administrator"), (name, "administrator"), (body["username"], "administrator"),
+        (f"{api.tag}-ca-sys", "central_authority")]
 
 
 def test_an_idempotent_retry_never_shows_a_secret_again_and_stores_none(api):
@@ -173,15 +187,15 @@ def test_an_idempotent_retry_never_shows_a_secret_again_and_stores_none(api):
 
 
 def test_idempotency_records_expire_after_a_day(api):
-    name, session = api.user("RS", Role.administrator, suffix="-day")
+    name = f"{api.tag}-day-admin"
+    secret, session = signed_in_admin(api, name)
 
     def signed_in() -> dict[str, str]:  # sessions last 8 h: the same administrator signs in again
-        r = api.client.post("/api/v1/auth/login", json={"username": name, "password": api_fixtures.PASSWORD,
-                                                         "totp_code": pyotp.TOTP(api.totp_secret(name)).at(api.clock.now)})
+        r = login(api.client, name, secret, api.clock.now)
         assert r.status_code == 200, r.text
         return {**bearer(r.json()["token"]), "Idempotency-Key": f"{api.tag}-day"}
 
-    h = {**bearer(session), "Idempotency-Key": f"{api.tag}-day"}
+    h = {**session, "Idempotency-Key": f"{api.tag}-day"}
     body = {"username": f"{api.tag}-day", "display_name": "D", "role": "contact_24_7", "password": "a long password 1"}
     assert api.client.post("/api/v1/users", json=body, headers=h).status_code == 201
     api.clock.now += dt.timedelta(hours=23)
