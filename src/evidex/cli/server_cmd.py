@@ -210,8 +210,12 @@ def demo(
     typer.echo("demo data loaded" if created else "demo data already present; nothing changed")
     typer.echo(f"Demo logins for node {settings.node_party} (password for all: {DEMO_PASSWORD}; second factor: TOTP, "
                "add the secret to an authenticator app, or print a code with `evidex users totp USERNAME`):")
+    from evidex.core.secretbox import totp_box
+
+    box = totp_box(settings)  # secrets are sealed at rest once used: shown here in clear, as demo logins
     for login in logins:
-        typer.echo(f"  {login.username:<34} {login.role:<24} TOTP secret {login.totp_secret}")
+        secret = box.open(login.totp_secret) if login.totp_secret else None
+        typer.echo(f"  {login.username:<34} {login.role:<24} TOTP secret {secret}")
 
 
 class RoleChoice(StrEnum):
