@@ -137,6 +137,7 @@ def worker(
     import logging
     import signal
 
+    from evidex.core.faults import installed
     from evidex.core.memory import retain_freed_memory
     from evidex.exchange.spool import Spool
     from evidex.requests.service import Domain
@@ -152,7 +153,8 @@ def worker(
     spool = Spool(settings.spool_dir)
     if not once:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        watcher = DeadlineWatcher(sessions, lambda: _now(now), tz, interval, node=node, vault=vault, spool=spool)
+        watcher = DeadlineWatcher(sessions, lambda: _now(now), tz, interval, node=node, vault=vault, spool=spool,
+                                  faults=installed())
         signal.signal(signal.SIGTERM, lambda *_: watcher.stop_soon())
         typer.echo(f"worker for node {settings.node_party}: deadlines every {interval:g} s"
                    + (", outbox and evidence packages every 2 s" if node is not None else
@@ -161,7 +163,7 @@ def worker(
             watcher.run()
         engine.dispose()
         return
-    r = run_once(sessions, _now(now), tz)
+    r = run_once(sessions, _now(now), tz, faults=installed())
     typer.echo(f"deadlines: {r.reminders} reminder(s), {r.overdue} overdue, {r.next_steps} next step(s)")
     with sessions() as db:
         kept = sweep_retention(db, vault=vault, now=_now(now))
@@ -169,7 +171,7 @@ def worker(
     if node is not None:
         from evidex.exchange.service import sweep_spool
 
-        d = outbox_pass(sessions, node, _now(now))
+        d = outbox_pass(sessions, node, _now(now), installed())
         typer.echo(f"outbox: {d.delivered} delivered, {d.retried} retrying, {d.dead} dead")
         with sessions() as db:
             typer.echo(f"spool: {sweep_spool(db, spool, _now(now))} orphan file(s) removed")

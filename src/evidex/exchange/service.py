@@ -8,9 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import random
-import signal
 import ssl
 import threading
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
 from evidex.core.errors import EvidexError, Invalid, NotFound
+from evidex.core.faults import NO_FAULTS, Faults
 from evidex.exchange.envelope import (
     SIGNATURE_ALG,
     EnvelopeRejected,
@@ -192,7 +191,7 @@ def node_client_for(node: NodeIdentity) -> Callable[[Peer], httpx.Client]:
 def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime,
                  client_for: Callable[[Peer], httpx.Client] | None = None, limit: int = 500,
                  dead_after: dt.timedelta = DEAD_AFTER,
-                 clock: Callable[[], dt.datetime] | None = None) -> DeliveryReport:
+                 clock: Callable[[], dt.datetime] | None = None, faults: Faults = NO_FAULTS) -> DeliveryReport:
     """One pass of the delivery worker: oldest first, one conversation in order. `now` decides what
     is due; `clock` (default: `now`) stamps deliveries and receipts."""
     report = DeliveryReport()
@@ -213,7 +212,8 @@ def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: d
     with make_session() as db:
         trust = load_trust(db)  # once per pass, not per message
     try:
-        _deliver_ids(make_session, node, now, ids, blocked, client, dead_after, report, trust, clock or (lambda: now))
+        _deliver_ids(make_session, node, now, ids, blocked, client, dead_after, report, trust, clock or (lambda: now),
+                     faults)
     finally:
         for c in clients.values():
             c.close()
@@ -227,7 +227,7 @@ BATCHES_IN_FLIGHT = 2
 
 def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime, ids: list[int],
                  blocked: set[str], client: Callable[[Peer], httpx.Client], dead_after: dt.timedelta,
-                 report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime]) -> None:
+                 report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime], faults: Faults) -> None:
     """Due messages go out in batches per recipient (one POST, one transaction each side), oldest
     first; a message never overtakes an undelivered earlier one of its conversation."""
     with make_session() as db:
@@ -250,19 +250,19 @@ def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: d
     batches += [group for group in current.values() if group]
     batches.sort(key=lambda b: b[0])
     if len(batches) == 1:
-        _deliver_batch(make_session, node, now, batches[0], blocked, client, dead_after, report, trust, clock)
+        _deliver_batch(make_session, node, now, batches[0], blocked, client, dead_after, report, trust, clock, faults)
         return
     # Two batches in flight: this node seals the next while the peer stores the previous. A message
     # whose earlier sibling is still in flight waits for the next pass (order is never broken).
     with ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="evidex-delivery") as pool:
         for future in [pool.submit(_deliver_batch, make_session, node, now, batch, blocked, client, dead_after,
-                                   report, trust, clock) for batch in batches]:
+                                   report, trust, clock, faults) for batch in batches]:
             future.result()
 
 
 def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime, ids: list[int],
                    blocked: set[str], client: Callable[[Peer], httpx.Client], dead_after: dt.timedelta,
-                   report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime]) -> None:
+                   report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime], faults: Faults) -> None:
     with make_session() as db:
         msgs = list(db.execute(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
                                .order_by(OutboxMessage.id).with_for_update()).scalars())
@@ -294,7 +294,7 @@ def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now:
             if not chosen:
                 continue
             peer = active_peer(db, chosen[0][0].recipient)
-            outcomes = _attempt_batch(db, chosen, peer, trust, node, now, client, clock)
+            outcomes = _attempt_batch(db, chosen, peer, trust, node, now, client, clock, faults)
             with _REPORT_LOCK:
                 _tally(db, node, now, dead_after, report, blocked, [m for m, _ in chosen], outcomes)
         db.commit()
@@ -324,7 +324,7 @@ def _tally(db: Session, node: NodeIdentity, now: dt.datetime, dead_after: dt.tim
 
 def _attempt_batch(db: Session, batch: list[tuple[OutboxMessage, bytes]], peer: Peer | None, trust: TrustList,
                    node: NodeIdentity, now: dt.datetime, client_for: Callable[[Peer], httpx.Client],
-                   clock: Callable[[], dt.datetime]) -> list[str]:
+                   clock: Callable[[], dt.datetime], faults: Faults) -> list[str]:
     """Seal each message afresh, POST them together, and read one signed answer per message."""
     msgs = [m for m, _ in batch]
     for msg in msgs:
@@ -354,8 +354,7 @@ def _attempt_batch(db: Session, batch: list[tuple[OutboxMessage, bytes]], peer: 
             raise ValueError("one answer per message")
     except (ValueError, KeyError, TypeError) as e:
         return [_retry(msg, now, f"unreadable answer from {msgs[0].recipient}: {e}") for msg in msgs]
-    if os.environ.get("EVIDEX_TEST_OUTBOX_CRASH") == "after_reply":
-        os.kill(os.getpid(), signal.SIGKILL)  # fault injection: dies after delivery, before recording it
+    faults.outbox_after_reply()  # tests: die after delivery, before recording it
     stamp = clock()
     return [_outcome(db, msg, int(res.get("status", 0)), str(res.get("body", "")), trust, now, stamp)
             for msg, res in zip(msgs, results, strict=True)]
@@ -395,10 +394,10 @@ Applier = Callable[[Session, Headers, dict[str, Any], dt.datetime], None]
 
 
 def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetime, apply: Applier,
-            spool: Spool | None = None) -> tuple[int, str]:
+            spool: Spool | None = None, faults: Faults = NO_FAULTS) -> tuple[int, str]:
     """Open, store durably and apply one message; answer with a signed delivery receipt.
     The same message again gets the same receipt and changes nothing."""
-    return receive_batch(db, node=node, envelopes=[envelope], now=now, apply=apply, spool=spool)[0]
+    return receive_batch(db, node=node, envelopes=[envelope], now=now, apply=apply, spool=spool, faults=faults)[0]
 
 
 class _NotApplicable(Exception):
@@ -417,7 +416,7 @@ class StoreUnavailable(EvidexError):
 
 def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], now: dt.datetime,
                   apply: Applier, attachments: dict[int, bytes | memoryview] | None = None,
-                  spool: Spool | None = None) -> list[tuple[int, str]]:
+                  spool: Spool | None = None, faults: Faults = NO_FAULTS) -> list[tuple[int, str]]:
     """Receive several messages in one transaction (one commit), answering each with its signed
     receipt or signed error. A message that is authentic but cannot be applied here is refused on
     its own: the batch is rolled back and replayed without it, so nothing of it remains. With a
@@ -448,14 +447,13 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
                 held.enter_context(spool.writing())
             except OSError as e:
                 raise _unavailable(db, spool, e) from e
-        results = _store(db, node, opened, now, apply, spool, large)
-    if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_store":
-        os.kill(os.getpid(), signal.SIGKILL)  # fault injection: stored durably, dies before replying
+        results = _store(db, node, opened, now, apply, spool, large, faults)
+    faults.receive_after_store()  # tests: stored durably, dies before replying
     return results
 
 
 def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected], now: dt.datetime,
-           apply: Applier, spool: Spool | None, large: list[Opened]) -> list[tuple[int, str]]:
+           apply: Applier, spool: Spool | None, large: list[Opened], faults: Faults) -> list[tuple[int, str]]:
     if spool is not None and large:
         # Large payloads go to disk before the transaction writes anything: on SQLite, the write lock
         # is then held for the rows alone, not while 16 MiB are flushed, and another batch's files
@@ -469,8 +467,7 @@ def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeReject
                          if headers.msg_id not in stored])
         except OSError as e:
             raise _unavailable(db, spool, e) from e
-        if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_spool":
-            os.kill(os.getpid(), signal.SIGKILL)  # fault injection: files written, rows not committed
+        faults.receive_after_spool()  # tests: files written, rows not committed
     refused: dict[int, FederationError] = {}
     while True:
         try:
