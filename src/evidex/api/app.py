@@ -17,6 +17,7 @@ from evidex.api import errors
 from evidex.api.admission import AdmissionLimit
 from evidex.api.routes import auth, cases, evidence, federation, misc, requests
 from evidex.api.schemas import Problem
+from evidex.audit import heads
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.faults import Faults, installed
 from evidex.core.memory import retain_freed_memory
@@ -58,7 +59,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     vault = build_vault(settings, node, domain.retention_days())
     spool = Spool(settings.spool_dir)
     watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node, vault=vault,
-                               spool=spool, faults=faults) if worker_interval else None)
+                               spool=spool, faults=faults, party=settings.node_party,
+                               audit_key=heads.signing_key(node, settings.secret_key.get_secret_value()),
+                               audit_sign_every=dt.timedelta(minutes=settings.audit_sign_minutes))
+               if worker_interval else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

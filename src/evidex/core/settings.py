@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # Requests served at once in worker threads (the rest wait their turn in the event loop): more
     # threads than cores only make them fight over the interpreter lock (bench/api_bench.py).
     api_threads: int = Field(default=8, ge=1, le=256)
+    # The worker signs the audit chain's head (when it moved) at most this often; `evidex audit verify` always.
+    audit_sign_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
     @field_validator("database_url", mode="before")
     @classmethod

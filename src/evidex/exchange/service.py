@@ -39,7 +39,7 @@ from evidex.exchange.envelope import (
 from evidex.exchange.framing import MEDIA_TYPE as BATCH_MEDIA_TYPE
 from evidex.exchange.framing import pack_batch
 from evidex.exchange.keys import NodeIdentity
-from evidex.exchange.models import InboxMessage, OutboxBody, OutboxMessage, Peer, PeerKeyRow, Receipt
+from evidex.exchange.models import InboxMessage, JunkCount, OutboxBody, OutboxMessage, Peer, PeerKeyRow, Receipt
 from evidex.exchange.spool import SPOOL_OVER, Spool
 from evidex.exchange.trust import PeerKey, TrustList
 from evidex.parties.roles import Principal
@@ -394,10 +394,11 @@ Applier = Callable[[Session, Headers, dict[str, Any], dt.datetime], None]
 
 
 def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetime, apply: Applier,
-            spool: Spool | None = None, faults: Faults = NO_FAULTS) -> tuple[int, str]:
+            spool: Spool | None = None, faults: Faults = NO_FAULTS, source: str = "unknown") -> tuple[int, str]:
     """Open, store durably and apply one message; answer with a signed delivery receipt.
     The same message again gets the same receipt and changes nothing."""
-    return receive_batch(db, node=node, envelopes=[envelope], now=now, apply=apply, spool=spool, faults=faults)[0]
+    return receive_batch(db, node=node, envelopes=[envelope], now=now, apply=apply, spool=spool, faults=faults,
+                         source=source)[0]
 
 
 class _NotApplicable(Exception):
@@ -416,9 +417,12 @@ class StoreUnavailable(EvidexError):
 
 def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], now: dt.datetime,
                   apply: Applier, attachments: dict[int, bytes | memoryview] | None = None,
-                  spool: Spool | None = None, faults: Faults = NO_FAULTS) -> list[tuple[int, str]]:
+                  spool: Spool | None = None, faults: Faults = NO_FAULTS,
+                  source: str = "unknown") -> list[tuple[int, str]]:
     """Receive several messages in one transaction (one commit), answering each with its signed
-    receipt or signed error. A message that is authentic but cannot be applied here is refused on
+    receipt or signed error (an envelope that is not authenticated — does not decrypt, or its
+    signature does not verify — gets an unsigned refusal, and is only counted per `source` address
+    and minute: junk must not cost a signature and an audit entry each). A message that is authentic but cannot be applied here is refused on
     its own: the batch is rolled back and replayed without it, so nothing of it remains. With a
     `spool`, payloads over SPOOL_OVER bytes are stored in its files, written durably before the
     commit (StoreUnavailable if they cannot be)."""
@@ -447,13 +451,14 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
                 held.enter_context(spool.writing())
             except OSError as e:
                 raise _unavailable(db, spool, e) from e
-        results = _store(db, node, opened, now, apply, spool, large, faults)
+        results = _store(db, node, opened, now, apply, spool, large, faults, source)
     faults.receive_after_store()  # tests: stored durably, dies before replying
     return results
 
 
 def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected], now: dt.datetime,
-           apply: Applier, spool: Spool | None, large: list[Opened], faults: Faults) -> list[tuple[int, str]]:
+           apply: Applier, spool: Spool | None, large: list[Opened], faults: Faults,
+           source: str) -> list[tuple[int, str]]:
     if spool is not None and large:
         # Large payloads go to disk before the transaction writes anything: on SQLite, the write lock
         # is then held for the rows alone, not while 16 MiB are flushed, and another batch's files
@@ -471,7 +476,7 @@ def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeReject
     refused: dict[int, FederationError] = {}
     while True:
         try:
-            results = _store_and_apply(db, node, opened, refused, now, apply, spool)
+            results = _store_and_apply(db, node, opened, refused, now, apply, spool, source)
         except _NotApplicable as e:
             db.rollback()
             refused[e.index] = e.error
@@ -489,8 +494,9 @@ def _unavailable(db: Session, spool: Spool, e: OSError) -> StoreUnavailable:
 
 def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected],
                      refused: dict[int, FederationError], now: dt.datetime, apply: Applier,
-                     spool: Spool | None) -> list[tuple[int, str]]:
+                     spool: Spool | None, source: str) -> list[tuple[int, str]]:
     system = Principal.system(node.party)
+    junk = 0
     ids = [o[0].msg_id for o in opened if not isinstance(o, EnvelopeRejected)]
     known: dict[str, tuple[str, str, str]] = {}  # msg_id → (payload sha, sender, receipt): stored, or earlier here
     for k in range(0, len(ids), 500):
@@ -512,12 +518,17 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | Enve
                 if stored_sha == sha and sender == headers.sender:
                     results.append((200, receipt))  # a retry: already stored, answer as before
                     continue
-                raise Replay(f"message id {headers.msg_id} was already used for other content", headers.msg_id)
+                raise Replay(f"message id {headers.msg_id} was already used for other content", headers.msg_id,
+                             authenticated=True)
         except EnvelopeRejected as e:
-            audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=e.msg_id,
-                         at=now, details={"reason": e.reason, "detail": str(e)}, flush=False)
             status = {"replay": 409, "unknown_key": 403, "expired_key": 403, "revoked_key": 403,
                       "bad_signature": 403}.get(e.reason, 400)
+            if not e.authenticated:  # junk: counted, not recorded one by one, answered unsigned
+                junk += 1
+                results.append((status, f"refused: {e.reason} (not authenticated; this answer is not signed)"))
+                continue
+            audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=e.msg_id,
+                         at=now, details={"reason": e.reason, "detail": str(e)}, flush=False)
             results.append((status, _signed_error(node, e, now)))
             continue
         receipt = sign_receipt(node, kind="delivery", msg_id=headers.msg_id, conversation_id=headers.conversation_id,
@@ -539,7 +550,38 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | Enve
                      object_id=headers.msg_id, at=now, flush=False,
                      details={"from": headers.sender, "conversation": headers.conversation_id})
         results.append((200, receipt))
+    if junk:
+        count_junk(db, address=source, now=now, n=junk)
     return results
+
+
+def count_junk(db: Session, *, address: str, now: dt.datetime, n: int) -> None:
+    """Add `n` unauthenticated envelopes to the count of `address` for the current minute: one
+    atomic upsert (INSERT … ON CONFLICT DO UPDATE), whatever the number of envelopes or writers."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    minute = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    stmt = insert(JunkCount).values(address=address[:64], minute=minute, count=n, summarised=0)
+    db.execute(stmt.on_conflict_do_update(index_elements=[JunkCount.address, JunkCount.minute],
+                                          set_={"count": JunkCount.count + stmt.excluded.count}))
+
+
+def summarise_junk(db: Session, *, now: dt.datetime, party: str, limit: int = 1000) -> int:
+    """One audit entry per sender address and minute that is over, with the number of unauthenticated
+    envelopes refused from it (the worker; the caller commits). Returns how many entries were written."""
+    minute = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    rows = db.execute(sa.select(JunkCount).where(JunkCount.minute < minute, JunkCount.count > JunkCount.summarised)
+                      .order_by(JunkCount.minute, JunkCount.address).limit(limit).with_for_update()).scalars().all()
+    system = Principal.system(party)
+    for row in rows:
+        audit.record(db, actor=system, action="federation.junk", object_type="address", object_id=row.address,
+                     at=now, flush=False, details={"minute": row.minute.isoformat(), "count": row.count - row.summarised,
+                                                   "refused": "envelopes not decrypted or not verified; "
+                                                              "answered unsigned"})
+        row.summarised = row.count
+    db.flush()
+    return len(rows)
 
 
 def _refusal(db: Session, node: NodeIdentity, system: Principal, error: FederationError,

@@ -121,6 +121,24 @@ def outbox_pass(make_session: sessionmaker[Session], node: Any, now: dt.datetime
     return report
 
 
+def records_pass(make_session: sessionmaker[Session], now: dt.datetime, *, audit_key: Any, party: str,
+                 sign_every: dt.timedelta | None) -> None:
+    """Federation junk of the minutes that are over summarised into the audit chain (one entry per
+    sender address and minute), then the chain's head signed if it moved (audit/heads.py)."""
+    from evidex.audit.heads import ChainNotExtended, sign_head
+    from evidex.exchange.service import summarise_junk  # the exchange builds on requests
+
+    with make_session() as db:
+        summarise_junk(db, now=now, party=party)
+        db.commit()
+    try:
+        with make_session() as db:
+            if sign_head(db, key=audit_key, party=party, now=now, min_interval=sign_every) is not None:
+                db.commit()
+    except ChainNotExtended as e:  # never sign a rewritten chain; say so loudly, every pass
+        log.error("audit head NOT signed: %s", e)
+
+
 SPOOL_SWEEP_EVERY = 600.0  # seconds; orphans are only removed after an hour anyway
 
 
@@ -129,12 +147,14 @@ class DeadlineWatcher:
 
     def __init__(self, make_session: sessionmaker[Session], clock: Callable[[], dt.datetime],
                  party_tz: dict[str, str], interval: float = 60.0, node: Any = None, vault: Any = None,
-                 spool: Any = None, faults: Faults = NO_FAULTS) -> None:
+                 spool: Any = None, faults: Faults = NO_FAULTS, audit_key: Any = None, party: str = "",
+                 audit_sign_every: dt.timedelta = dt.timedelta(minutes=10)) -> None:
         self.make_session, self.clock, self.party_tz, self.interval = make_session, clock, party_tz, interval
         self.node = node  # with a federation identity, the same loop delivers the outbox and evidence packages
         self.vault = vault  # with the evidence vault, the same loop sweeps retention periods
         self.spool = spool  # and with the spool of received payloads, removes its orphan files
         self.faults = faults  # fault-injection points: a no-op outside tests (core/faults.py)
+        self.audit_key, self.party, self.audit_sign_every = audit_key, party, audit_sign_every  # signed audit heads
         self._next_sweep = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -188,6 +208,9 @@ class DeadlineWatcher:
                     if r.reminders or r.overdue or r.next_steps:
                         log.info("deadlines: %d reminder(s), %d overdue, %d next step(s)", r.reminders, r.overdue,
                                  r.next_steps)
+                    if self.audit_key is not None:
+                        records_pass(self.make_session, self.clock(), audit_key=self.audit_key, party=self.party,
+                                     sign_every=self.audit_sign_every)
                     if self.vault is not None:
                         from evidex.evidence.service import sweep_retention
 
