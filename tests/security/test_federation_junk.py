@@ -45,7 +45,7 @@ def audit_actions(me) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def me_app(two_nodes, tmp_path):
+def me_app(two_nodes, tmp_path):  # noqa: F811 (the fixture imported above)
     rs, me = two_nodes
     engine = me.sessions.kw["bind"]
     app = create_app(Settings(database_url=str(engine.url.render_as_string(hide_password=False)), environment="test",
