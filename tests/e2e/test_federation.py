@@ -28,6 +28,7 @@ from evidex.parties.roles import Role
 from evidex.requests.demo import example_document
 from tests.conftest import ROOT, run_cli
 from tests.exchange.conftest import _drop, _url
+from tests.faulty_node import command as faulty
 
 PASSPHRASE = "node key passphrase 2026"
 
@@ -162,8 +163,9 @@ def test_sender_killed_between_delivery_and_recording_it(receiver_only):
             requests.transition(db, actor=who, domain=domain, request_id=req.id, event=ev, now=now)
         db.commit()
     engine.dispose()
-    r = run_cli("outbox", "send", "--once", env={**rs.env, "EVIDEX_TEST_OUTBOX_CRASH": "after_reply"})
-    assert r.returncode == -signal.SIGKILL
+    r = subprocess.run([*faulty("outbox_after_reply"), "outbox", "send", "--once"], env=rs.env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == -signal.SIGKILL, r.stderr
     assert [m.status for m in rs.rows(OutboxMessage)] == ["pending"]  # the sender never recorded it
     assert len(me.rows(InboxMessage)) == 1  # but the receiver has it, durably
     rs.cli("outbox", "send", "--once")
@@ -185,14 +187,14 @@ def test_evidex_demo_federation_exits_0():
 
 
 def receiver_killed(me: Node) -> None:
-    """ME, started with EVIDEX_TEST_RECEIVE_CRASH, has killed itself (SIGKILL) at that point."""
+    """ME, started with a fault installed (tests/faulty_node.py), has killed itself (SIGKILL) at that point."""
     wait_for(lambda: me.proc is not None and me.proc.poll() is not None, "the receiver to die")
     assert me.proc is not None and me.proc.returncode == -signal.SIGKILL
 
 
 def receiver_back(rs: Node, me: Node) -> None:
     """ME started again without the crash; RS's next pass delivers what it still holds."""
-    me.env.pop("EVIDEX_TEST_RECEIVE_CRASH")
+    me.command = [sys.executable, "-m", "evidex"]
     me.start()
     wait_for(lambda: [m for m in rs.rows(OutboxMessage) if m.status == "delivered"], "the retry", seconds=60)
 
@@ -203,7 +205,7 @@ def test_receiver_killed_after_storing_before_replying(pair):
     rs, me = pair
     introduce(rs, me)
     rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
-    me.env["EVIDEX_TEST_RECEIVE_CRASH"] = "after_store"
+    me.command = faulty("receive_after_store")
     me.start()
     try:
         rs.start()
@@ -242,7 +244,7 @@ def test_receiver_killed_between_spool_and_commit(pair):
         db.commit()
     engine.dispose()
     spool = me.dir / "spool"
-    me.env["EVIDEX_TEST_RECEIVE_CRASH"] = "after_spool"
+    me.command = faulty("receive_after_spool")
     me.start()
     try:
         rs.start()

@@ -15,18 +15,20 @@ from evidex.parties.roles import Role
 from evidex.requests.demo import example_document
 from tests.e2e.test_federation import Node, wait_for
 from tests.exchange.conftest import _drop, _url
+from tests.faulty_node import command as faulty
 
 MiB = 1024 * 1024
 
 
-def start_pair(tmp_path, me_env: dict[str, str], kind: str = "sqlite", made: list[str] | None = None):
+def start_pair(tmp_path, me_faults: tuple[str, ...], kind: str = "sqlite", made: list[str] | None = None):
     rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
     for n in (rs, me):
         n.env["EVIDEX_DATABASE_URL"] = _url(kind, tmp_path, n.party, made if made is not None else [])
     introduce(rs, me)
     rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
     me.add_users(("me-247", Role.contact_24_7))
-    me.env.update(me_env)
+    if me_faults:
+        me.command = faulty(*me_faults)
     for n in (rs, me):
         n.start()
     return rs, me
@@ -37,7 +39,7 @@ def start_pair(tmp_path, me_env: dict[str, str], kind: str = "sqlite", made: lis
 def pair(request, tmp_path):
     kind, state = request.param
     made: list[str] = []
-    rs, me = start_pair(tmp_path, {"EVIDEX_TEST_PACKAGE_CORRUPT": "1"} if state != "intact" else {}, kind, made)
+    rs, me = start_pair(tmp_path, ("package_corrupt",) if state != "intact" else (), kind, made)
     yield rs, me, state == "intact"
     for n in (rs, me):
         n.stop()

@@ -28,6 +28,7 @@ from evidex.requests.models import Notification
 from tests.exchange.conftest import Link, federation_reply
 from tests.exchange.conftest import TestNode as Node
 from tests.exchange.test_faults import deliver, incoming, now, send_request
+from tests.faulty_node import Installed
 
 MiB = 1024 * 1024
 CHUNK = re.compile(r"^/[A-Z]{2}/federation/v1/packages/([0-9a-f-]{36})(?:/files/(\d+)/chunks/(\d+))?$")
@@ -188,7 +189,7 @@ def test_a_package_is_transferred_resumed_verified_and_receipted(federated):
         assert transfer_key.encode() not in body and b'"transfer_key":"erased"' in body
 
 
-def test_a_mismatch_is_reported_to_both_sides_and_never_sealed(federated, monkeypatch):
+def test_a_mismatch_is_reported_to_both_sides_and_never_sealed(federated):
     rs, me, vaults = federated
     data = os.urandom(MiB + 10)
     rid, pid, _ = setup_package(rs, me, vaults, {"image.dd": data})
@@ -196,8 +197,8 @@ def test_a_mismatch_is_reported_to_both_sides_and_never_sealed(federated, monkey
     deliver(me, to_rs)
     # A byte changes before the chunk is sealed for transit (a fault at the producing node): every
     # chunk still authenticates, but the file no longer matches the signed manifest.
-    monkeypatch.setenv("EVIDEX_TEST_PACKAGE_CORRUPT", "1")
-    assert packages.transfer_once(me.sessions, me.identity, vaults["ME"], now(), client_for=to_rs.client_for).sent == 1
+    assert packages.transfer_once(me.sessions, me.identity, vaults["ME"], now(), client_for=to_rs.client_for,
+                                  faults=Installed(["package_corrupt"])).sent == 1
     packages.verify_received(rs.sessions, rs.identity, vaults["RS"], now(), spool=rs.spool)
     with rs.sessions() as db:
         pkg = db.get(EvidencePackage, pid)

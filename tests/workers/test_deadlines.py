@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
+import subprocess
 import uuid
 
 import sqlalchemy as sa
@@ -15,6 +17,7 @@ from evidex.requests.models import Deadline, Notification
 from evidex.workers.deadlines import run_once
 from tests.conftest import run_cli
 from tests.factories import NOW, document, new_request, user
+from tests.faulty_node import command as faulty
 
 DOMAIN = service.Domain()
 TZ = DOMAIN.party_timezones()
@@ -95,9 +98,10 @@ def test_lapsed_article_7_order_proposes_article_8(engine):
 def test_a_killed_worker_loses_no_reminder_and_duplicates_none(engine, database_url):
     sessions, rid1 = preserved(engine)
     _, rid2 = preserved(engine)
-    env = {"EVIDEX_DATABASE_URL": database_url, "EVIDEX_TEST_WORKER_CRASH_AFTER": "1"}
-    r = run_cli("worker", "--once", "--now", "2027-01-12T09:00:00+00:00", env=env)
-    assert r.returncode == -signal.SIGKILL  # killed between writing and committing
+    r = subprocess.run([*faulty("worker_crash_after=1"), "worker", "--once", "--now", "2027-01-12T09:00:00+00:00"],
+                       env={**os.environ, "EVIDEX_DATABASE_URL": database_url}, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == -signal.SIGKILL, r.stderr  # killed between writing and committing
     first = notes(sessions, rid1) + notes(sessions, rid2)
     assert first.count(("reminder", "ETS185 Art 29(7)")) == 0  # the uncommitted one is gone, not half-written
     r = run_cli("worker", "--once", "--now", "2027-01-12T09:05:00+00:00", env={"EVIDEX_DATABASE_URL": database_url})

@@ -17,7 +17,9 @@ from evidex.api import errors
 from evidex.api.admission import AdmissionLimit
 from evidex.api.routes import auth, cases, evidence, federation, misc, requests, tokens
 from evidex.api.schemas import Problem
+from evidex.audit import heads
 from evidex.core.db import make_engine, make_sessionmaker
+from evidex.core.faults import Faults, installed
 from evidex.core.memory import retain_freed_memory
 from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.secretbox import totp_box
@@ -40,7 +42,7 @@ def utcnow() -> dt.datetime:
 
 def create_app(settings: Settings, *, engine: Engine | None = None, domain: Domain | None = None,
                clock: Callable[[], dt.datetime] = utcnow, worker_interval: float | None = None,
-               node: NodeIdentity | None = None) -> FastAPI:
+               node: NodeIdentity | None = None, faults: Faults | None = None) -> FastAPI:
     """Build the API. Refuses to start on a database that is not migrated (NotMigrated)."""
     if engine is None:
         # PostgreSQL: a connection for each request thread, and some for the workers beside them.
@@ -48,6 +50,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
             if settings.database_url.startswith("postgres") else {}
         engine = make_engine(settings.database_url, pool_pre_ping=True, **pool)
     require_migrated(engine)
+    faults = faults or installed()  # a no-op outside tests (core/faults.py)
     if domain is None:
         domain = Domain(parties=load_parties(settings.parties_file)) if settings.parties_file else Domain()
     if node is None and settings.node_key_passphrase is not None and (settings.node_dir / "node.json").exists():
@@ -58,7 +61,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     vault = build_vault(settings, node, domain.retention_days())
     spool = Spool(settings.spool_dir)
     watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node, vault=vault,
-                               spool=spool) if worker_interval else None)
+                               spool=spool, faults=faults, party=settings.node_party,
+                               audit_key=heads.signing_key(node, settings.secret_key.get_secret_value()),
+                               audit_sign_every=dt.timedelta(minutes=settings.audit_sign_minutes))
+               if worker_interval else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -91,6 +97,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.spool = spool
     app.state.totp_box = totp_box(settings)  # TOTP secrets sealed under a key derived from the node secret
     users.warm_up()  # the dummy password hash, made once: unknown users cost what known ones do
+    app.state.faults = faults
     app.state.applier = flows.applier(node, domain, vault) if node is not None else None
     errors.install(app)
     errors.install_input_guard(app)

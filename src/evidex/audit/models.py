@@ -35,3 +35,20 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(sa.Integer)
     hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditSignature(Base):
+    """A signed head of the chain (entry number, hash, time): a compact JWS by the node's Ed25519 key,
+    or HS256 under a key derived from EVIDEX_SECRET_KEY for a node without an identity (`alg` says
+    which). An entry edited and every later hash recomputed no longer matches the heads signed
+    after it; `evidex audit heads export` copies them out, so deleting these rows is caught too."""
+
+    __tablename__ = "audit_signatures"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(sa.Integer, index=True)
+    hash: Mapped[str] = mapped_column(sa.String(64))
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    alg: Mapped[str] = mapped_column(sa.String(16))  # Ed25519 | HS256
+    kid: Mapped[str] = mapped_column(sa.String(100))
+    token: Mapped[str] = mapped_column(sa.Text)  # compact JWS over {party, seq, hash, at}

@@ -74,8 +74,26 @@ class ChainProblem:
 
 def verify(db: Session, batch: int = 1000) -> tuple[int, list[ChainProblem]]:
     """Walk the whole chain. Returns (entries checked, problems); no problem means intact."""
+    walk = walk_chain(db, batch=batch)
+    return walk.count, walk.problems
+
+
+@dataclass
+class Walk:
+    count: int
+    problems: list[ChainProblem]
+    last_seq: int
+    recomputed: dict[int, str]  # entry number → the hash recomputed from the contents, for the numbers asked
+
+
+def walk_chain(db: Session, *, batch: int = 1000, wanted: set[int] | frozenset[int] = frozenset()) -> Walk:
+    """Walk the whole chain; also recompute, from the contents alone (each entry linked to the
+    recomputed hash before it, not to the one it stores), the hash at each entry number in `wanted`:
+    what a signed head of that number must match."""
     problems: list[ChainProblem] = []
     expected_seq, prev = 1, GENESIS
+    recomputed_prev = GENESIS
+    recomputed: dict[int, str] = {}
     count = 0
     last_seq = 0
     while True:
@@ -91,15 +109,19 @@ def verify(db: Session, batch: int = 1000) -> tuple[int, list[ChainProblem]]:
                                                     f"{e.seq - expected_seq} entr{'y' if e.seq - expected_seq == 1 else 'ies'} removed before it"))
             if e.prev_hash != prev:
                 problems.append(ChainProblem(e.seq, "does not link to the entry before it (removed or reordered)"))
-            h = entry_hash(seq=e.seq, at=e.at, actor=e.actor, party=e.party, action=e.action,
-                           object_type=e.object_type, object_id=e.object_id, personal_data=e.personal_data,
-                           details=e.details, prev_hash=e.prev_hash)
+            fields: dict[str, Any] = dict(seq=e.seq, at=e.at, actor=e.actor, party=e.party, action=e.action,
+                                          object_type=e.object_type, object_id=e.object_id,
+                                          personal_data=e.personal_data, details=e.details)
+            h = entry_hash(**fields, prev_hash=e.prev_hash)
             if h != e.hash:
                 problems.append(ChainProblem(e.seq, "content changed after it was written (hash mismatch)"))
+            recomputed_prev = h if e.prev_hash == recomputed_prev else entry_hash(**fields, prev_hash=recomputed_prev)
+            if e.seq in wanted:
+                recomputed[e.seq] = recomputed_prev
             prev, expected_seq, last_seq = e.hash, e.seq + 1, e.seq
         db.expunge_all()
     head = db.get(AuditHead, 1)
     if head is not None and (head.seq != last_seq or head.hash != prev):
         problems.append(ChainProblem(None, f"the chain ends at entry {last_seq} but its head says {head.seq}: "
                                            "entries removed from the end"))
-    return count, problems
+    return Walk(count, problems, last_seq, recomputed)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-from evidex.cli.common import load_settings
+from evidex.cli.common import fail, load_settings
 from evidex.core.db import make_engine, make_sessionmaker
 
 db_app = typer.Typer(help="Database: migrate and inspect.", no_args_is_help=True)
@@ -44,22 +48,107 @@ def status() -> None:
     raise typer.Exit(0 if current == head else 1)
 
 
+heads_app = typer.Typer(help="Signed heads of the audit chain.", no_args_is_help=True)
+audit_app.add_typer(heads_app, name="heads")
+
+
+def _verification_keys(settings: Any, documents: list[Path]) -> dict[str, Any]:
+    """The node's public signing keys (node.json needs no passphrase; --key adds earlier documents)
+    and the HMAC keys of its current and previous secrets."""
+    from evidex.audit.heads import public_keys
+    from evidex.exchange.keys import PUBLIC_FILE
+
+    docs = []
+    for path in [settings.node_dir / PUBLIC_FILE, *documents]:
+        if path == settings.node_dir / PUBLIC_FILE and not path.exists():
+            continue
+        try:
+            docs.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise fail(f"{path}: not a node document ({e})") from e
+    secrets = [settings.secret_key.get_secret_value(), *(s.get_secret_value() for s in settings.previous_secret_keys)]
+    return public_keys(docs, secrets)
+
+
 @audit_app.command("verify")
-def verify() -> None:
-    """Check every audit entry's hash and link; name any entry changed, removed or reordered."""
-    from evidex.audit.service import verify as do_verify
+def verify(
+    witness: Annotated[list[Path] | None, typer.Option(
+        "--witness", help="Heads exported earlier (`evidex audit heads export`): the chain must still match them, "
+                          "and the signatures table still hold them.")] = None,
+    key: Annotated[list[Path] | None, typer.Option(
+        "--key", help="An earlier public node document (node.json) whose key signed older heads.")] = None,
+) -> None:
+    """Check every audit entry's hash and link, and the chain against every signed head (stored, and
+    exported earlier with --witness); name any entry changed, removed or reordered, even when the
+    later hashes were recomputed. When intact, sign the current head."""
+    import datetime as dt
+
+    from evidex.audit.heads import read_witness, sign_head, signing_key, verify_heads
+    from evidex.cli.server_cmd import _identity
     from evidex.core.migrate import require_migrated
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    keys = _verification_keys(settings, key or [])
+    heads, problems = [], []
+    for path in witness or []:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise fail(f"--witness {path}: cannot be read ({e.strerror or e})") from e
+        got, bad = read_witness(text.splitlines(), str(path))
+        heads += got
+        problems += bad
+    engine = make_engine(settings.database_url)
+    signed = None
     try:
         require_migrated(engine)
         with make_sessionmaker(engine)() as db:
-            count, problems = do_verify(db)
+            check = verify_heads(db, keys=keys, witness=heads)
+            problems = check.problems + problems
+            if not problems:  # a broken chain is never signed: its heads would vouch for the rewrite
+                signer = signing_key(_identity(settings), settings.secret_key.get_secret_value())
+                signed = sign_head(db, key=signer, party=settings.node_party, now=dt.datetime.now(dt.UTC))
+                db.commit()
     finally:
         engine.dispose()
     if problems:
         for p in problems:
             typer.echo(f"TAMPERED {p}", err=True)
-        typer.echo(f"audit chain BROKEN: {len(problems)} problem(s) in {count} entries", err=True)
+        typer.echo(f"audit chain BROKEN: {len(problems)} problem(s) in {check.entries} entries", err=True)
         raise typer.Exit(1)
-    typer.echo(f"audit chain intact: {count} entries")
+    kinds = "; ".join(f"{n} by {label}" for label, n in check.checked.items())
+    typer.echo(f"audit chain intact: {check.entries} entries; "
+               + (f"signed heads checked: {kinds}" if kinds else "no signed head yet (only the hash chain was checked)"))
+    if signed is not None:
+        typer.echo(f"signed the head of entry {signed.seq} ({keys.get(signed.kid, signer).label})")
+
+
+@heads_app.command("export")
+def heads_export(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the signed heads (JSON lines).")],
+) -> None:
+    """Write every signed head of the audit chain, one JSON object a line with its JWS: keep the file
+    where the database's administrators cannot change it (or give it to a partner as a witness);
+    anyone with the node's public node.json can check it."""
+    import os
+
+    from evidex.audit.heads import stored_heads
+    from evidex.core.migrate import require_migrated
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        require_migrated(engine)
+        with make_sessionmaker(engine)() as db:
+            heads = stored_heads(db)
+    finally:
+        engine.dispose()
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        tmp.write_text("".join(h.line(settings.node_party) + "\n" for h in heads), encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise fail(f"cannot write {out}: {e.strerror or e}") from e
+    typer.echo(f"wrote {out}: {len(heads)} signed head(s)"
+               + (f", the last of entry {heads[-1].seq}" if heads else ""))

@@ -151,6 +151,7 @@ def outbox_send(
     """Deliver waiting messages (the server does this in-process; this runs it on its own)."""
     import time
 
+    from evidex.core.faults import installed
     from evidex.exchange import keys
     from evidex.exchange import service as exchange
 
@@ -159,7 +160,7 @@ def outbox_send(
         raise fail("EVIDEX_NODE_KEY_PASSPHRASE is needed to sign and seal messages")
     node = keys.load(s.node_dir, s.node_key_passphrase.get_secret_value().encode())
     while True:
-        r = exchange.deliver_once(sessions, node, dt.datetime.now(dt.UTC))
+        r = exchange.deliver_once(sessions, node, dt.datetime.now(dt.UTC), faults=installed())
         typer.echo(f"outbox: {r.delivered} delivered, {r.retried} retrying, {r.dead} dead")
         if once:
             break

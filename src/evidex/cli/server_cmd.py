@@ -137,10 +137,12 @@ def worker(
     import logging
     import signal
 
+    from evidex.audit.heads import signing_key
+    from evidex.core.faults import installed
     from evidex.core.memory import retain_freed_memory
     from evidex.exchange.spool import Spool
     from evidex.requests.service import Domain
-    from evidex.workers.deadlines import DeadlineWatcher, outbox_pass, run_once, sweep_short_lived
+    from evidex.workers.deadlines import DeadlineWatcher, outbox_pass, records_pass, run_once, sweep_short_lived
 
     retain_freed_memory()  # the outbox sends payloads of megabytes (core/memory.py)
     settings = _settings()
@@ -150,9 +152,12 @@ def worker(
 
     sessions, tz, vault, node = make_sessionmaker(engine), Domain().party_timezones(), _vault(settings), _identity(settings)
     spool = Spool(settings.spool_dir)
+    audit_key = signing_key(node, settings.secret_key.get_secret_value())  # audit/heads.py
     if not once:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        watcher = DeadlineWatcher(sessions, lambda: _now(now), tz, interval, node=node, vault=vault, spool=spool)
+        watcher = DeadlineWatcher(sessions, lambda: _now(now), tz, interval, node=node, vault=vault, spool=spool,
+                                  faults=installed(), audit_key=audit_key, party=settings.node_party,
+                                  audit_sign_every=dt.timedelta(minutes=settings.audit_sign_minutes))
         signal.signal(signal.SIGTERM, lambda *_: watcher.stop_soon())
         typer.echo(f"worker for node {settings.node_party}: deadlines every {interval:g} s"
                    + (", outbox and evidence packages every 2 s" if node is not None else
@@ -161,16 +166,17 @@ def worker(
             watcher.run()
         engine.dispose()
         return
-    r = run_once(sessions, _now(now), tz)
+    r = run_once(sessions, _now(now), tz, faults=installed())
     typer.echo(f"deadlines: {r.reminders} reminder(s), {r.overdue} overdue, {r.next_steps} next step(s)")
     sweep_short_lived(sessions, _now(now))  # idempotency answers after 24 h, old login rate-limit windows
     with sessions() as db:
         kept = sweep_retention(db, vault=vault, now=_now(now))
     typer.echo(f"retention: {kept.warned} review warning(s), {kept.disposed} disposed")
+    records_pass(sessions, _now(now), audit_key=audit_key, party=settings.node_party, sign_every=None)
     if node is not None:
         from evidex.exchange.service import sweep_spool
 
-        d = outbox_pass(sessions, node, _now(now))
+        d = outbox_pass(sessions, node, _now(now), installed())
         typer.echo(f"outbox: {d.delivered} delivered, {d.retried} retrying, {d.dead} dead")
         with sessions() as db:
             typer.echo(f"spool: {sweep_spool(db, spool, _now(now))} orphan file(s) removed")

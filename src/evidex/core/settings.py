@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     login_limit_per_address: int = Field(default=30, ge=1)
     login_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
     api_token_days: int = Field(default=90, ge=1, le=366)  # lifetime of a new API token unless asked shorter
+    # The worker signs the audit chain's head (when it moved) at most this often; `evidex audit verify` always.
+    audit_sign_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import struct
 import time
 import uuid
@@ -37,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, NotFound
+from evidex.core.faults import NO_FAULTS, Faults
 from evidex.evidence import crypto
 from evidex.evidence import service as evidence
 from evidex.evidence.models import EvidenceFile, EvidencePackage
@@ -168,7 +168,7 @@ class TransferReport:
 
 def transfer_once(make_session: sessionmaker[Session], node: NodeIdentity, vault: evidence.Vault, now: dt.datetime,
                   client_for: Callable[[Peer], httpx.Client] | None = None, budget_seconds: float = 20.0,
-                  clock: Callable[[], dt.datetime] | None = None) -> TransferReport:
+                  clock: Callable[[], dt.datetime] | None = None, faults: Faults = NO_FAULTS) -> TransferReport:
     """One pass of the transfer worker: for each package whose manifest was delivered, ask the
     receiving node which chunks it holds and send the rest, within a time budget (resumable: the
     next pass goes on where this one stopped, as after a dropped connection or a restart)."""
@@ -190,7 +190,7 @@ def transfer_once(make_session: sessionmaker[Session], node: NodeIdentity, vault
                 continue
             try:
                 with client_for(peer) as client:
-                    done = _push(db, pkg, peer, client, vault, report, started, budget_seconds)
+                    done = _push(db, pkg, peer, client, vault, report, started, budget_seconds, faults)
             except (httpx.HTTPError, PackageRejected, OSError) as e:
                 pkg.attempts += 1
                 pkg.next_attempt_at = now + exchange.backoff(pkg.attempts)
@@ -217,7 +217,7 @@ def transfer_once(make_session: sessionmaker[Session], node: NodeIdentity, vault
 
 
 def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, vault: evidence.Vault,
-          report: TransferReport, started: float, budget: float) -> bool:
+          report: TransferReport, started: float, budget: float, faults: Faults) -> bool:
     """Send what the receiver lacks; True once it holds every chunk of every file."""
     key = base64.b64decode(pkg.transfer_key or "")
     base = peer.url.rstrip("/")
@@ -227,7 +227,6 @@ def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, v
         raise PackageRejected(f"{pkg.peer} answered HTTP {r.status_code} about the package: {r.text[:200]}",
                               r.status_code)
     held = {int(f["position"]): int(f["chunks_received"]) for f in r.json().get("files", [])}
-    corrupt = os.environ.get("EVIDEX_TEST_PACKAGE_CORRUPT") == "1"  # fault injection: a byte changed in transit
     for f in pkg.manifest["files"]:
         pos, n = int(f["position"]), chunks_of(int(f["size"]))
         ev = db.get(EvidenceFile, uuid.UUID(f["source_evidence_id"]))
@@ -236,9 +235,7 @@ def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, v
         for index in range(held.get(pos, 0), n):
             if time.monotonic() - started > budget:
                 return False
-            plain = evidence.read_chunk(vault, ev, index)
-            if corrupt and pos == 0 and index == 0 and plain:
-                plain = bytes([plain[0] ^ 1]) + plain[1:]
+            plain = faults.chunk_in_transit(pos, index, evidence.read_chunk(vault, ev, index))  # tests: a byte changed
             resource = f"files/{pos}/chunks/{index}"
             r = client.put(f"{base}{path}/{resource}", content=seal_chunk(key, pkg.id, pos, index, plain, index == n - 1),
                            headers={MAC_HEADER: mac(key, pkg.id, resource),

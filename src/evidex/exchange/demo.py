@@ -50,6 +50,7 @@ class DemoNode:
                     # each node its own folders (not the user's default ones)
                     "EVIDEX_EVIDENCE_DIR": str(self.dir / "evidence"), "EVIDEX_SPOOL_DIR": str(self.dir / "spool")}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.command = [sys.executable, "-m", "evidex"]  # how `start` runs evidex (tests: with faults installed)
         self.totp: dict[str, str] = {}
         self.clients: list[httpx.Client] = []  # closed on stop: open keep-alive connections delay shutdown
 
@@ -72,7 +73,7 @@ class DemoNode:
         """Start `evidex serve --tls` (plus `extra` options); `probe_cert` answers a mutual-TLS node's demand."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "node.log", "ab") as log:  # the server's own log, kept beside its database
-            self.proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--tls", "--port", str(self.port),
+            self.proc = subprocess.Popen([*self.command, "serve", "--tls", "--port", str(self.port),
                                           "--worker-interval", "1", *extra], env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT)
         # Ready when this node itself answers: its own certificate pinned, so no other server on the port counts.

@@ -75,9 +75,12 @@ class EnvelopeRejected(EvidexError):
 
     reason = "rejected"
 
-    def __init__(self, message: str, msg_id: str | None = None) -> None:
+    def __init__(self, message: str, msg_id: str | None = None, *, authenticated: bool = False) -> None:
         super().__init__(message)
         self.msg_id = msg_id
+        # True once the envelope decrypted and its signature verified with a peer's key: a real peer,
+        # answered with a signed error. False (the default): junk anyone could send, counted, unsigned.
+        self.authenticated = authenticated
 
 
 class Undecryptable(EnvelopeRejected):
@@ -284,27 +287,32 @@ def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt
         verified = jws.deserialize_compact(signed, key, registry=JWS_REGISTRY)
     except (JoseError, ValueError) as e:
         raise BadSignature("the signature does not verify with the sender's registered key", headers.msg_id) from e
-    if verified.headers() != inner:  # what was read before verifying is what was signed
-        raise Malformed("the signed header differs from the one read", headers.msg_id)
-    if headers.recipient != me.party or outer.get("evx_to") != me.party:
-        raise WrongRecipient(f"addressed to {headers.recipient}, not {me.party}", headers.msg_id)
-    if headers.type not in MESSAGE_TYPES:
-        raise UnknownType(f"unknown message type {headers.type!r}", headers.msg_id)
-    try:
-        issued = dt.datetime.fromisoformat(headers.issued_at)
-        if issued.tzinfo is None:
-            raise ValueError
-    except (TypeError, ValueError) as e:
-        raise Malformed("issued_at is not an ISO 8601 time with zone", headers.msg_id) from e
-    if abs(now - issued) > window:
-        raise OutsideWindow(f"issued at {headers.issued_at}, outside ±{int(window.total_seconds())} s of now",
-                            headers.msg_id)
-    if seen(headers.msg_id):
-        raise Replay(f"message {headers.msg_id} was already received", headers.msg_id)
-    try:
-        payload = parse_json(verified.payload)
-    except ValueError as e:
-        raise Malformed("the payload is not JSON", headers.msg_id) from e
-    if not isinstance(payload, dict):
-        raise Malformed("the payload is not a JSON object", headers.msg_id)
+    try:  # from here the sender is authenticated: its refusals get a signed answer (and an audit entry)
+        if verified.headers() != inner:  # what was read before verifying is what was signed
+            raise Malformed("the signed header differs from the one read", headers.msg_id)
+        if headers.recipient != me.party or outer.get("evx_to") != me.party:
+            raise WrongRecipient(f"addressed to {headers.recipient}, not {me.party}", headers.msg_id)
+        if headers.type not in MESSAGE_TYPES:
+            raise UnknownType(f"unknown message type {headers.type!r}", headers.msg_id)
+        try:
+            issued = dt.datetime.fromisoformat(headers.issued_at)
+            if issued.tzinfo is None:
+                raise ValueError
+        except (TypeError, ValueError) as e:
+            raise Malformed("issued_at is not an ISO 8601 time with zone", headers.msg_id) from e
+        if abs(now - issued) > window:
+            raise OutsideWindow(f"issued at {headers.issued_at}, outside ±{int(window.total_seconds())} s of now",
+                                headers.msg_id)
+        if seen(headers.msg_id):
+            raise Replay(f"message {headers.msg_id} was already received", headers.msg_id)
+        try:
+            payload = parse_json(verified.payload)
+        except ValueError as e:
+            raise Malformed("the payload is not JSON", headers.msg_id) from e
+        if not isinstance(payload, dict):
+            raise Malformed("the payload is not a JSON object", headers.msg_id)
+    except EnvelopeRejected as e:
+        e.authenticated = True
+        raise
+    # An attachment that does not match is not authenticated (anyone can attach bytes to a captured envelope).
     return headers, _resolve_attachment(headers, payload, attachment, digests, bodies)

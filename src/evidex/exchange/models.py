@@ -108,3 +108,16 @@ class Receipt(Base):
     positive: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     token: Mapped[str | None] = mapped_column(sa.Text)  # JWS; null for a negative receipt (none came)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class JunkCount(Base):
+    """Unauthenticated envelopes refused (not decrypted, or not verified), counted per sender address
+    and minute instead of one audit entry each; the worker writes one summary per address and minute
+    into the audit chain once the minute is over (`summarised` of `count` so far)."""
+
+    __tablename__ = "federation_junk"
+
+    address: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    minute: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(sa.Integer)
+    summarised: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -8,9 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import random
-import signal
 import ssl
 import threading
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
 from evidex.core.errors import EvidexError, Invalid, NotFound
+from evidex.core.faults import NO_FAULTS, Faults
 from evidex.exchange.envelope import (
     SIGNATURE_ALG,
     EnvelopeRejected,
@@ -40,7 +39,7 @@ from evidex.exchange.envelope import (
 from evidex.exchange.framing import MEDIA_TYPE as BATCH_MEDIA_TYPE
 from evidex.exchange.framing import pack_batch
 from evidex.exchange.keys import NodeIdentity
-from evidex.exchange.models import InboxMessage, OutboxBody, OutboxMessage, Peer, PeerKeyRow, Receipt
+from evidex.exchange.models import InboxMessage, JunkCount, OutboxBody, OutboxMessage, Peer, PeerKeyRow, Receipt
 from evidex.exchange.spool import SPOOL_OVER, Spool
 from evidex.exchange.trust import PeerKey, TrustList
 from evidex.parties.roles import Principal
@@ -192,7 +191,7 @@ def node_client_for(node: NodeIdentity) -> Callable[[Peer], httpx.Client]:
 def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime,
                  client_for: Callable[[Peer], httpx.Client] | None = None, limit: int = 500,
                  dead_after: dt.timedelta = DEAD_AFTER,
-                 clock: Callable[[], dt.datetime] | None = None) -> DeliveryReport:
+                 clock: Callable[[], dt.datetime] | None = None, faults: Faults = NO_FAULTS) -> DeliveryReport:
     """One pass of the delivery worker: oldest first, one conversation in order. `now` decides what
     is due; `clock` (default: `now`) stamps deliveries and receipts."""
     report = DeliveryReport()
@@ -213,7 +212,8 @@ def deliver_once(make_session: sessionmaker[Session], node: NodeIdentity, now: d
     with make_session() as db:
         trust = load_trust(db)  # once per pass, not per message
     try:
-        _deliver_ids(make_session, node, now, ids, blocked, client, dead_after, report, trust, clock or (lambda: now))
+        _deliver_ids(make_session, node, now, ids, blocked, client, dead_after, report, trust, clock or (lambda: now),
+                     faults)
     finally:
         for c in clients.values():
             c.close()
@@ -227,7 +227,7 @@ BATCHES_IN_FLIGHT = 2
 
 def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime, ids: list[int],
                  blocked: set[str], client: Callable[[Peer], httpx.Client], dead_after: dt.timedelta,
-                 report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime]) -> None:
+                 report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime], faults: Faults) -> None:
     """Due messages go out in batches per recipient (one POST, one transaction each side), oldest
     first; a message never overtakes an undelivered earlier one of its conversation."""
     with make_session() as db:
@@ -250,19 +250,19 @@ def _deliver_ids(make_session: sessionmaker[Session], node: NodeIdentity, now: d
     batches += [group for group in current.values() if group]
     batches.sort(key=lambda b: b[0])
     if len(batches) == 1:
-        _deliver_batch(make_session, node, now, batches[0], blocked, client, dead_after, report, trust, clock)
+        _deliver_batch(make_session, node, now, batches[0], blocked, client, dead_after, report, trust, clock, faults)
         return
     # Two batches in flight: this node seals the next while the peer stores the previous. A message
     # whose earlier sibling is still in flight waits for the next pass (order is never broken).
     with ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="evidex-delivery") as pool:
         for future in [pool.submit(_deliver_batch, make_session, node, now, batch, blocked, client, dead_after,
-                                   report, trust, clock) for batch in batches]:
+                                   report, trust, clock, faults) for batch in batches]:
             future.result()
 
 
 def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now: dt.datetime, ids: list[int],
                    blocked: set[str], client: Callable[[Peer], httpx.Client], dead_after: dt.timedelta,
-                   report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime]) -> None:
+                   report: DeliveryReport, trust: TrustList, clock: Callable[[], dt.datetime], faults: Faults) -> None:
     with make_session() as db:
         msgs = list(db.execute(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
                                .order_by(OutboxMessage.id).with_for_update()).scalars())
@@ -294,7 +294,7 @@ def _deliver_batch(make_session: sessionmaker[Session], node: NodeIdentity, now:
             if not chosen:
                 continue
             peer = active_peer(db, chosen[0][0].recipient)
-            outcomes = _attempt_batch(db, chosen, peer, trust, node, now, client, clock)
+            outcomes = _attempt_batch(db, chosen, peer, trust, node, now, client, clock, faults)
             with _REPORT_LOCK:
                 _tally(db, node, now, dead_after, report, blocked, [m for m, _ in chosen], outcomes)
         db.commit()
@@ -324,7 +324,7 @@ def _tally(db: Session, node: NodeIdentity, now: dt.datetime, dead_after: dt.tim
 
 def _attempt_batch(db: Session, batch: list[tuple[OutboxMessage, bytes]], peer: Peer | None, trust: TrustList,
                    node: NodeIdentity, now: dt.datetime, client_for: Callable[[Peer], httpx.Client],
-                   clock: Callable[[], dt.datetime]) -> list[str]:
+                   clock: Callable[[], dt.datetime], faults: Faults) -> list[str]:
     """Seal each message afresh, POST them together, and read one signed answer per message."""
     msgs = [m for m, _ in batch]
     for msg in msgs:
@@ -354,8 +354,7 @@ def _attempt_batch(db: Session, batch: list[tuple[OutboxMessage, bytes]], peer: 
             raise ValueError("one answer per message")
     except (ValueError, KeyError, TypeError) as e:
         return [_retry(msg, now, f"unreadable answer from {msgs[0].recipient}: {e}") for msg in msgs]
-    if os.environ.get("EVIDEX_TEST_OUTBOX_CRASH") == "after_reply":
-        os.kill(os.getpid(), signal.SIGKILL)  # fault injection: dies after delivery, before recording it
+    faults.outbox_after_reply()  # tests: die after delivery, before recording it
     stamp = clock()
     return [_outcome(db, msg, int(res.get("status", 0)), str(res.get("body", "")), trust, now, stamp)
             for msg, res in zip(msgs, results, strict=True)]
@@ -395,10 +394,11 @@ Applier = Callable[[Session, Headers, dict[str, Any], dt.datetime], None]
 
 
 def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetime, apply: Applier,
-            spool: Spool | None = None) -> tuple[int, str]:
+            spool: Spool | None = None, faults: Faults = NO_FAULTS, source: str = "unknown") -> tuple[int, str]:
     """Open, store durably and apply one message; answer with a signed delivery receipt.
     The same message again gets the same receipt and changes nothing."""
-    return receive_batch(db, node=node, envelopes=[envelope], now=now, apply=apply, spool=spool)[0]
+    return receive_batch(db, node=node, envelopes=[envelope], now=now, apply=apply, spool=spool, faults=faults,
+                         source=source)[0]
 
 
 class _NotApplicable(Exception):
@@ -417,9 +417,12 @@ class StoreUnavailable(EvidexError):
 
 def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], now: dt.datetime,
                   apply: Applier, attachments: dict[int, bytes | memoryview] | None = None,
-                  spool: Spool | None = None) -> list[tuple[int, str]]:
+                  spool: Spool | None = None, faults: Faults = NO_FAULTS,
+                  source: str = "unknown") -> list[tuple[int, str]]:
     """Receive several messages in one transaction (one commit), answering each with its signed
-    receipt or signed error. A message that is authentic but cannot be applied here is refused on
+    receipt or signed error (an envelope that is not authenticated — does not decrypt, or its
+    signature does not verify — gets an unsigned refusal, and is only counted per `source` address
+    and minute: junk must not cost a signature and an audit entry each). A message that is authentic but cannot be applied here is refused on
     its own: the batch is rolled back and replayed without it, so nothing of it remains. With a
     `spool`, payloads over SPOOL_OVER bytes are stored in its files, written durably before the
     commit (StoreUnavailable if they cannot be)."""
@@ -448,14 +451,14 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
                 held.enter_context(spool.writing())
             except OSError as e:
                 raise _unavailable(db, spool, e) from e
-        results = _store(db, node, opened, now, apply, spool, large)
-    if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_store":
-        os.kill(os.getpid(), signal.SIGKILL)  # fault injection: stored durably, dies before replying
+        results = _store(db, node, opened, now, apply, spool, large, faults, source)
+    faults.receive_after_store()  # tests: stored durably, dies before replying
     return results
 
 
 def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected], now: dt.datetime,
-           apply: Applier, spool: Spool | None, large: list[Opened]) -> list[tuple[int, str]]:
+           apply: Applier, spool: Spool | None, large: list[Opened], faults: Faults,
+           source: str) -> list[tuple[int, str]]:
     if spool is not None and large:
         # Large payloads go to disk before the transaction writes anything: on SQLite, the write lock
         # is then held for the rows alone, not while 16 MiB are flushed, and another batch's files
@@ -469,12 +472,11 @@ def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeReject
                          if headers.msg_id not in stored])
         except OSError as e:
             raise _unavailable(db, spool, e) from e
-        if os.environ.get("EVIDEX_TEST_RECEIVE_CRASH") == "after_spool":
-            os.kill(os.getpid(), signal.SIGKILL)  # fault injection: files written, rows not committed
+        faults.receive_after_spool()  # tests: files written, rows not committed
     refused: dict[int, FederationError] = {}
     while True:
         try:
-            results = _store_and_apply(db, node, opened, refused, now, apply, spool)
+            results = _store_and_apply(db, node, opened, refused, now, apply, spool, source)
         except _NotApplicable as e:
             db.rollback()
             refused[e.index] = e.error
@@ -492,8 +494,9 @@ def _unavailable(db: Session, spool: Spool, e: OSError) -> StoreUnavailable:
 
 def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeRejected],
                      refused: dict[int, FederationError], now: dt.datetime, apply: Applier,
-                     spool: Spool | None) -> list[tuple[int, str]]:
+                     spool: Spool | None, source: str) -> list[tuple[int, str]]:
     system = Principal.system(node.party)
+    junk = 0
     ids = [o[0].msg_id for o in opened if not isinstance(o, EnvelopeRejected)]
     known: dict[str, tuple[str, str, str]] = {}  # msg_id → (payload sha, sender, receipt): stored, or earlier here
     for k in range(0, len(ids), 500):
@@ -515,12 +518,17 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | Enve
                 if stored_sha == sha and sender == headers.sender:
                     results.append((200, receipt))  # a retry: already stored, answer as before
                     continue
-                raise Replay(f"message id {headers.msg_id} was already used for other content", headers.msg_id)
+                raise Replay(f"message id {headers.msg_id} was already used for other content", headers.msg_id,
+                             authenticated=True)
         except EnvelopeRejected as e:
-            audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=e.msg_id,
-                         at=now, details={"reason": e.reason, "detail": str(e)}, flush=False)
             status = {"replay": 409, "unknown_key": 403, "expired_key": 403, "revoked_key": 403,
                       "bad_signature": 403}.get(e.reason, 400)
+            if not e.authenticated:  # junk: counted, not recorded one by one, answered unsigned
+                junk += 1
+                results.append((status, f"refused: {e.reason} (not authenticated; this answer is not signed)"))
+                continue
+            audit.record(db, actor=system, action="federation.reject", object_type="message", object_id=e.msg_id,
+                         at=now, details={"reason": e.reason, "detail": str(e)}, flush=False)
             results.append((status, _signed_error(node, e, now)))
             continue
         receipt = sign_receipt(node, kind="delivery", msg_id=headers.msg_id, conversation_id=headers.conversation_id,
@@ -542,7 +550,38 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | Enve
                      object_id=headers.msg_id, at=now, flush=False,
                      details={"from": headers.sender, "conversation": headers.conversation_id})
         results.append((200, receipt))
+    if junk:
+        count_junk(db, address=source, now=now, n=junk)
     return results
+
+
+def count_junk(db: Session, *, address: str, now: dt.datetime, n: int) -> None:
+    """Add `n` unauthenticated envelopes to the count of `address` for the current minute: one
+    atomic upsert (INSERT … ON CONFLICT DO UPDATE), whatever the number of envelopes or writers."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    minute = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    stmt = insert(JunkCount).values(address=address[:64], minute=minute, count=n, summarised=0)
+    db.execute(stmt.on_conflict_do_update(index_elements=[JunkCount.address, JunkCount.minute],
+                                          set_={"count": JunkCount.count + stmt.excluded.count}))
+
+
+def summarise_junk(db: Session, *, now: dt.datetime, party: str, limit: int = 1000) -> int:
+    """One audit entry per sender address and minute that is over, with the number of unauthenticated
+    envelopes refused from it (the worker; the caller commits). Returns how many entries were written."""
+    minute = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    rows = db.execute(sa.select(JunkCount).where(JunkCount.minute < minute, JunkCount.count > JunkCount.summarised)
+                      .order_by(JunkCount.minute, JunkCount.address).limit(limit).with_for_update()).scalars().all()
+    system = Principal.system(party)
+    for row in rows:
+        audit.record(db, actor=system, action="federation.junk", object_type="address", object_id=row.address,
+                     at=now, flush=False, details={"minute": row.minute.isoformat(), "count": row.count - row.summarised,
+                                                   "refused": "envelopes not decrypted or not verified; "
+                                                              "answered unsigned"})
+        row.summarised = row.count
+    db.flush()
+    return len(rows)
 
 
 def _refusal(db: Session, node: NodeIdentity, system: Principal, error: FederationError,

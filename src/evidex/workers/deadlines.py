@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import signal
 import threading
 import time
 import zoneinfo
@@ -23,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from evidex.core.faults import NO_FAULTS, Faults
 from evidex.requests.models import Deadline, Notification, Request
 
 log = logging.getLogger("evidex.worker")
@@ -52,11 +51,10 @@ def _today(party_tz: dict[str, str], party: str, now: dt.datetime) -> dt.date:
 
 
 def run_once(make_session: sessionmaker[Session], now: dt.datetime, party_tz: dict[str, str] | None = None,
-             batch: int = 200) -> Report:
+             batch: int = 200, faults: Faults = NO_FAULTS) -> Report:
     """One pass over open deadlines; each deadline in its own short transaction."""
     party_tz = party_tz or {}
     report = Report()
-    crash_after = int(os.environ.get("EVIDEX_TEST_WORKER_CRASH_AFTER", "0") or 0)  # fault-injection hook for tests
     with make_session() as db:
         horizon = now.date() + dt.timedelta(days=2)  # time zones: look a little ahead, decide per Party below
         ids = list(db.execute(
@@ -101,8 +99,7 @@ def run_once(make_session: sessionmaker[Session], now: dt.datetime, party_tz: di
                 db.rollback()
                 continue
             done += 1
-            if crash_after and done >= crash_after:
-                os.kill(os.getpid(), signal.SIGKILL)  # dies before this commit: tests prove nothing is lost
+            faults.worker_after_write(done)  # tests: die before this commit, to prove nothing is lost
             db.commit()
             for kind, _, _ in kinds:
                 if kind == "reminder":
@@ -125,14 +122,32 @@ def sweep_short_lived(make_session: sessionmaker[Session], now: dt.datetime) -> 
         db.commit()
 
 
-def outbox_pass(make_session: sessionmaker[Session], node: Any, now: dt.datetime) -> Any:
+def outbox_pass(make_session: sessionmaker[Session], node: Any, now: dt.datetime, faults: Faults = NO_FAULTS) -> Any:
     """Deliver what is due to other nodes, then turn overdue receipts into negative ones."""
     from evidex.exchange.service import deliver_once, receipt_timeouts  # the exchange builds on requests
 
-    report = deliver_once(make_session, node, now)
+    report = deliver_once(make_session, node, now, faults=faults)
     with make_session() as db:
         receipt_timeouts(db, party=node.party, now=now)
     return report
+
+
+def records_pass(make_session: sessionmaker[Session], now: dt.datetime, *, audit_key: Any, party: str,
+                 sign_every: dt.timedelta | None) -> None:
+    """Federation junk of the minutes that are over summarised into the audit chain (one entry per
+    sender address and minute), then the chain's head signed if it moved (audit/heads.py)."""
+    from evidex.audit.heads import ChainNotExtended, sign_head
+    from evidex.exchange.service import summarise_junk  # the exchange builds on requests
+
+    with make_session() as db:
+        summarise_junk(db, now=now, party=party)
+        db.commit()
+    try:
+        with make_session() as db:
+            if sign_head(db, key=audit_key, party=party, now=now, min_interval=sign_every) is not None:
+                db.commit()
+    except ChainNotExtended as e:  # never sign a rewritten chain; say so loudly, every pass
+        log.error("audit head NOT signed: %s", e)
 
 
 SPOOL_SWEEP_EVERY = 600.0  # seconds; orphans are only removed after an hour anyway
@@ -143,11 +158,14 @@ class DeadlineWatcher:
 
     def __init__(self, make_session: sessionmaker[Session], clock: Callable[[], dt.datetime],
                  party_tz: dict[str, str], interval: float = 60.0, node: Any = None, vault: Any = None,
-                 spool: Any = None) -> None:
+                 spool: Any = None, faults: Faults = NO_FAULTS, audit_key: Any = None, party: str = "",
+                 audit_sign_every: dt.timedelta = dt.timedelta(minutes=10)) -> None:
         self.make_session, self.clock, self.party_tz, self.interval = make_session, clock, party_tz, interval
         self.node = node  # with a federation identity, the same loop delivers the outbox and evidence packages
         self.vault = vault  # with the evidence vault, the same loop sweeps retention periods
         self.spool = spool  # and with the spool of received payloads, removes its orphan files
+        self.faults = faults  # fault-injection points: a no-op outside tests (core/faults.py)
+        self.audit_key, self.party, self.audit_sign_every = audit_key, party, audit_sign_every  # signed audit heads
         self._next_sweep = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -169,7 +187,8 @@ class DeadlineWatcher:
         from evidex.evidence import packages
 
         try:
-            t = packages.transfer_once(self.make_session, self.node, self.vault, self.clock(), clock=self.clock)
+            t = packages.transfer_once(self.make_session, self.node, self.vault, self.clock(), clock=self.clock,
+                                         faults=self.faults)
             v = packages.verify_received(self.make_session, self.node, self.vault, self.clock(), spool=self.spool)
             if t.chunks or t.sent or v:
                 log.info("evidence packages: %d chunk(s) sent, %d package(s) complete, %d verified", t.chunks,
@@ -187,7 +206,7 @@ class DeadlineWatcher:
         while not self._stop.is_set():
             if self.node is not None:
                 try:
-                    d = outbox_pass(self.make_session, self.node, self.clock())
+                    d = outbox_pass(self.make_session, self.node, self.clock(), self.faults)
                     if d.delivered or d.dead:
                         log.info("outbox: %d delivered, %d retrying, %d dead", d.delivered, d.retried, d.dead)
                 except Exception:  # a worker loop logs and retries; it never dies of one bad pass
@@ -196,11 +215,14 @@ class DeadlineWatcher:
                     self._packages()
             if time.monotonic() >= next_deadlines:
                 try:
-                    r = run_once(self.make_session, self.clock(), self.party_tz)
+                    r = run_once(self.make_session, self.clock(), self.party_tz, faults=self.faults)
                     if r.reminders or r.overdue or r.next_steps:
                         log.info("deadlines: %d reminder(s), %d overdue, %d next step(s)", r.reminders, r.overdue,
                                  r.next_steps)
                     sweep_short_lived(self.make_session, self.clock())
+                    if self.audit_key is not None:
+                        records_pass(self.make_session, self.clock(), audit_key=self.audit_key, party=self.party,
+                                     sign_every=self.audit_sign_every)
                     if self.vault is not None:
                         from evidex.evidence.service import sweep_retention
 

@@ -56,7 +56,8 @@ async def receive_message(request: Request, db: SessionDep, now: NowDep) -> Resp
     node, body = got
     try:
         status, text = await run_in_threadpool(exchange.receive, db, node=node, envelope=body, now=now,
-                                               apply=request.app.state.applier, spool=request.app.state.spool)
+                                               apply=request.app.state.applier, spool=request.app.state.spool,
+                                               faults=request.app.state.faults, source=_source(request))
     except exchange.StoreUnavailable as e:
         return _store_unavailable(e)
     return PlainTextResponse(text, status_code=status, media_type="application/jose" if status == 200 else "text/plain")
@@ -145,10 +146,16 @@ async def _receive(request: Request, db: Session, node: NodeIdentity, now: dt.da
     try:
         results = await run_in_threadpool(exchange.receive_batch, db, node=node, envelopes=raw, now=now,
                                           apply=request.app.state.applier, attachments=attachments,
-                                          spool=request.app.state.spool)
+                                          spool=request.app.state.spool, faults=request.app.state.faults,
+                                          source=_source(request))
     except exchange.StoreUnavailable as e:
         return _store_unavailable(e)
     return JSONResponse({"results": [{"status": s, "body": t} for s, t in results]})
+
+
+def _source(request: Request) -> str:
+    """The sender's network address, under which unauthenticated junk is counted."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def _store_unavailable(e: exchange.StoreUnavailable) -> Response:
