@@ -25,12 +25,13 @@ from evidex.exchange.models import InboxMessage
 from evidex.exchange.sealed import PayloadDamaged, Sealer, key_ring
 from evidex.exchange.spool import SPOOL_OVER, Spool
 from tests.conftest import ROOT, run_cli
-from tests.exchange.conftest import two_nodes  # noqa: F401  (the two-node fixture)
+from tests.exchange import conftest as exchange_fixtures
 from tests.exchange.test_faults import now
 
 MARKER = "personal-data-of-the-subscriber-7f3a"
 KEY = "transfer-key-material-91c2"
 SECRET = "node secret of the at-rest test"
+two_nodes = exchange_fixtures.two_nodes  # RS and ME, each with its database (SQLite, PostgreSQL)
 
 
 def _receive(rs, me, tmp_path, payloads: list[dict]) -> tuple[Spool, list[str]]:  # type: ignore[no-untyped-def]
@@ -65,7 +66,7 @@ def _payloads() -> list[dict]:  # type: ignore[type-arg]
 def _row(me, msg_id: str) -> tuple[bytes | None, str | None]:  # type: ignore[no-untyped-def]
     with me.sessions() as db:
         return tuple(db.execute(sa.select(InboxMessage.body, InboxMessage.body_file)
-                          .where(InboxMessage.msg_id == msg_id)).one())
+                                .where(InboxMessage.msg_id == msg_id)).one())
 
 
 def _read(me, msg_id: str, spool: Spool) -> dict:  # type: ignore[no-untyped-def, type-arg]
@@ -159,6 +160,16 @@ def test_payloads_stored_in_clear_before_still_read_and_rewrap_seals_them_and_fo
     new_only = Spool(spool.root, Sealer(key_ring(b"the new node secret")))
     for msg_id in (large, small, "old-small", "old-large"):
         assert _read(me, msg_id, new_only)["data"] == MARKER
+    # Once all is sealed, EVIDEX_ACCEPT_PLAINTEXT_PAYLOADS=false: a body an insider puts back in clear is refused.
+    with me.sessions() as db:
+        db.execute(sa.update(InboxMessage).where(InboxMessage.msg_id == small).values(body=plain_row))
+        db.commit()
+    assert _read(me, small, new_only)["old"] is True  # the default, for nodes with payloads from before
+    strict = Spool.of_node(Settings(spool_dir=spool.root, secret_key="the new node secret",
+                                    accept_plaintext_payloads=False))
+    assert _read(me, large, strict)["data"] == MARKER
+    with pytest.raises(PayloadDamaged, match="EVIDEX_ACCEPT_PLAINTEXT_PAYLOADS"):
+        _read(me, small, strict)
 
 
 # --------------------------------------------------------------------------- the node identity

@@ -77,9 +77,11 @@ def key_ring(secret: bytes, previous: list[bytes] | None = None) -> KeyRing:
     return KeyRing(ring, kid)
 
 
-def key_ring_of(settings: Any) -> KeyRing:
-    return key_ring(settings.secret_key.get_secret_value().encode(),
-                    [p.get_secret_value().encode() for p in settings.previous_secret_keys])
+def sealer_of(settings: Any) -> Sealer:
+    """The node's sealer: EVIDEX_SECRET_KEY wraps, EVIDEX_PREVIOUS_SECRET_KEYS still unwrap."""
+    return Sealer(key_ring(settings.secret_key.get_secret_value().encode(),
+                           [p.get_secret_value().encode() for p in settings.previous_secret_keys]),
+                  accept_plaintext=settings.accept_plaintext_payloads)
 
 
 def row_place(msg_id: str) -> bytes:
@@ -97,8 +99,10 @@ def is_sealed(head: bytes | memoryview) -> bool:
 class Sealer:
     """Seals and opens received payloads with the node's payload key ring."""
 
-    def __init__(self, keys: KeyRing, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(self, keys: KeyRing, chunk_size: int = CHUNK_SIZE, *, accept_plaintext: bool = True) -> None:
         self.keys, self.chunk_size = keys, chunk_size
+        # False once everything is sealed: a payload an insider replaced by clear text is then refused too.
+        self.accept_plaintext = accept_plaintext
 
     def header_size(self) -> int:
         return _HEAD.size + len(self.keys.current.encode()) + _TAIL.size
@@ -140,7 +144,7 @@ class Sealer:
         is a plaintext payload from before; PayloadDamaged otherwise."""
         blob = memoryview(blob)
         if not is_sealed(blob):
-            return _plaintext(bytes(blob))
+            return self._plaintext(bytes(blob))
         chunk_size, head_len, aead, prefix = self._opened_header(bytes(blob[:MAX_HEADER]))
         n, records = _plain_size(len(blob) - head_len, chunk_size)
         out = bytearray(n)
@@ -156,7 +160,7 @@ class Sealer:
         with open(path, "rb") as f:
             head = f.read(MAX_HEADER)
             if not is_sealed(head):
-                return _plaintext(head + f.read())
+                return self._plaintext(head + f.read())
             chunk_size, head_len, aead, prefix = self._opened_header(head)
             n, records = _plain_size(os.fstat(f.fileno()).st_size - head_len, chunk_size)
             f.seek(head_len)
@@ -182,6 +186,12 @@ class Sealer:
         new_kid = new.kek_id.encode()
         return head[:head_len], (_HEAD.pack(MAGIC, VERSION, len(new_kid)) + new_kid
                                  + _TAIL.pack(new.wrapped, prefix, chunk_size))
+
+    def _plaintext(self, blob: bytes) -> bytes:
+        if not self.accept_plaintext:
+            raise PayloadDamaged("the stored payload is in clear, and this node reads only sealed payloads "
+                                 "(EVIDEX_ACCEPT_PLAINTEXT_PAYLOADS is false)")
+        return plaintext_payload(blob)
 
     def _opened_header(self, head: bytes) -> tuple[int, int, AESGCM, bytes]:
         kid, wrapped, prefix, chunk_size, head_len = _parse_header(head)
@@ -236,7 +246,7 @@ def _decrypt_into(aead: AESGCM, prefix: bytes, chunk_size: int, index: int, last
                              "or extended") from e
 
 
-def _plaintext(blob: bytes) -> bytes:
+def plaintext_payload(blob: bytes) -> bytes:
     """A payload stored in clear before encryption at rest: a JSON object, nothing else."""
     if blob.lstrip(b" \t\r\n")[:1] != b"{":
         raise PayloadDamaged("the stored payload is neither sealed nor a plaintext payload: it was altered")
@@ -268,7 +278,9 @@ def rewrap_received(db: Session, *, spool: Spool, party: str, now: dt.datetime, 
         if not rows:
             return report
         before = (report.rewrapped, report.sealed)
-        for msg_id, body, body_file in rows:
+        # Files first, rows after: the spool's exclusive lock (sealing a plaintext file) is never awaited
+        # while this transaction holds SQLite's write lock, which a receiver holding the shared lock awaits.
+        for msg_id, body, body_file in sorted(rows, key=lambda r: r.body_file is None):
             try:
                 if body_file is not None:
                     if spool.rewrap(body_file):
@@ -296,7 +308,7 @@ def rewrap_received(db: Session, *, spool: Spool, party: str, now: dt.datetime, 
 
 def _rewrapped_row(sealer: Sealer, msg_id: str, body: bytes, report: RewrapReport) -> bytes | None:
     if not is_sealed(body):
-        sealed = sealer.seal(_plaintext(body), row_place(msg_id))
+        sealed = sealer.seal(plaintext_payload(body), row_place(msg_id))
         report.sealed += 1
         return sealed
     new = sealer.rewrapped_header(body[:MAX_HEADER])

@@ -39,8 +39,9 @@ from evidex.exchange.sealed import (
     Sealer,
     file_place,
     is_sealed,
-    key_ring_of,
+    plaintext_payload,
     row_place,
+    sealer_of,
 )
 
 SPOOL_OVER = 64 * 1024  # bodies larger than this go to files; smaller ones stay in their row
@@ -62,7 +63,7 @@ class Spool:
     def of_node(cls, settings: Any) -> Spool:
         """The node's spool (EVIDEX_SPOOL_DIR), sealing under the key ring of EVIDEX_SECRET_KEY and
         EVIDEX_PREVIOUS_SECRET_KEYS: the spool of `evidex serve` and `evidex worker`."""
-        return cls(settings.spool_dir, Sealer(key_ring_of(settings)))
+        return cls(settings.spool_dir, sealer_of(settings))
 
     @staticmethod
     def name(msg_id: str, payload_sha256: str) -> str:
@@ -145,10 +146,10 @@ class Spool:
         into place). Under the exclusive lock, which erase_from_payload's read-and-rewrite also takes,
         so a payload erased meanwhile is never written back. True if it was sealed."""
         with self._lock(fcntl.LOCK_EX):
-            with open(self.path(name), "rb") as f:
-                if is_sealed(f.read(4)):
-                    return False
-            self.write([(name, self.read(name))])
+            data = self.path(name).read_bytes()
+            if is_sealed(data):
+                return False
+            self.write([(name, plaintext_payload(data))])
             return True
 
     @contextlib.contextmanager
