@@ -11,6 +11,9 @@ sweep never runs while a receiver is between writing its files and committing (a
 by receivers, exclusive for the sweep), so a file is never taken for an orphan because its row is
 about to be committed.
 
+Files are encrypted at rest (exchange/sealed.py), straight into the buffer they are written from; a
+changed file is refused on read.
+
 Names are not chosen by the sender: a file is named by the SHA-256 of (message id, SHA-256 of the
 payload that crossed), so a path is never built from what another node wrote, and a second message
 under the same id with other content (a replay, refused) never lands on the first one's file. Back
