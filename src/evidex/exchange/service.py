@@ -565,7 +565,7 @@ def _signed_error(node: NodeIdentity, e: EnvelopeRejected, now: dt.datetime) -> 
 ERASED = "erased"
 
 
-def inbox_body(row: InboxMessage, spool: Spool | None) -> bytes:
+def inbox_body(row: InboxMessage, spool: Spool | None) -> bytes | bytearray:
     """The stored payload bytes of a received message: in its row, or in the spool file it names."""
     if row.body_file is None:  # sealed with the spool's key (exchange/sealed.py), or plaintext from before
         if spool is None and is_sealed(row.body or b""):
@@ -606,7 +606,7 @@ def erase_from_payload(db: Session, *, msg_id: str, field: str, reason: str, spo
     return changed
 
 
-def _erased(body: bytes, field: str, reason: str) -> bytes | None:
+def _erased(body: bytes | bytearray, field: str, reason: str) -> bytes | None:
     """The canonical bytes of the payload with `field` erased, or None if there is nothing to erase."""
     payload = json.loads(body)
     if not isinstance(payload, dict) or field not in payload or payload[field] == ERASED:

@@ -100,7 +100,7 @@ class Spool:
             raise
         _fsync_dir(self.root)
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: str) -> bytes | bytearray:
         """The payload in a file: decrypted and verified (PayloadDamaged if it was changed), or as it
         is if written in clear before encryption at rest."""
         if self.sealer is not None:
