@@ -60,3 +60,10 @@ def remove(doc: dict[str, Any], name: str) -> dict[str, Any]:
     else:
         d["elements"].pop(name, None)
     return d
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _not_the_users_data_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests (and the CLI they run) never use the user's evidex folder: after `scripts/run` it holds a node
+    identity, which `evidex worker` and `serve` refuse to run without its passphrase."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))

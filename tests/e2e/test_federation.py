@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from evidex.core.db import make_engine, make_sessionmaker
+from evidex.core.settings import Settings
 from evidex.exchange import keys
 from evidex.exchange import service as exchange
 from evidex.exchange.demo import DemoNode, introduce, wait
@@ -256,7 +257,9 @@ def test_receiver_killed_between_spool_and_commit(pair):
         assert len(stored) == 1 and stored[0].body_file == Spool.name(msg_id, sha)
         assert me.query(lambda db: db.execute(sa.select(InboxMessage.body)).scalar_one()) is None
         assert sorted(os.listdir(spool)) == sorted([stored[0].body_file, ".lock"])
-        assert hashlib.sha256((spool / stored[0].body_file).read_bytes()).hexdigest() == sha
+        # The bytes that were signed, sealed at rest under the node secret (exchange/sealed.py).
+        assert hashlib.sha256(Spool.of_node(Settings(spool_dir=spool)).read(stored[0].body_file)).hexdigest() == sha
+        assert b"evidence evidence" not in (spool / stored[0].body_file).read_bytes()
         assert len([x for x in rs.rows(Receipt) if x.kind == "delivery" and x.issuer == "ME"]) == 1
         # An orphan of some other interrupted batch, two hours old: the worker removes it, not the named file.
         orphan = spool / Spool.name("interrupted", "0" * 64)

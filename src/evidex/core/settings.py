@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Payloads over 64 KiB received from other nodes, one file each (exchange/spool.py); back it up
     # with the database.
     spool_dir: Path = Field(default_factory=lambda: data_home() / "spool")
+    # Received payloads stored in clear before encryption at rest (exchange/sealed.py) are still read; set
+    # false once `evidex evidence rewrap` has sealed them all, so one an insider replaced by clear text is refused.
+    accept_plaintext_payloads: bool = True
     evidence_url: str | None = None  # s3://bucket/prefix for object storage (AWS_* settings for endpoint, keys)
     secret_key: SecretStr = SecretStr(INSECURE_SECRET)
     # Secrets replaced by a rotation: their evidence keys still unwrap until `evidex evidence rewrap` has run.

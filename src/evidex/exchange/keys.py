@@ -165,3 +165,16 @@ def load(folder: Path, passphrase: bytes) -> NodeIdentity:
         raise KeyError_(f"{folder}: unexpected key types")
     return NodeIdentity(party=public["party"], url=public["url"], signing=signing, encryption=encryption,
                         folder=folder)
+
+
+def load_configured(settings: Any) -> NodeIdentity | None:
+    """The node's identity from its settings: None if `evidex node init` has made none. A node that has
+    one but cannot open it (EVIDEX_NODE_KEY_PASSPHRASE unset or wrong) is refused (KeyError_, one line):
+    a server or worker running without it would write unsigned custody events and leave the outbox unsent."""
+    folder: Path = settings.node_dir
+    if not (folder / PUBLIC_FILE).exists():
+        return None
+    if settings.node_key_passphrase is None:
+        raise KeyError_(f"{folder} holds this node's identity, but EVIDEX_NODE_KEY_PASSPHRASE is not set: "
+                        "the server and the worker both need it to sign")
+    return load(folder, settings.node_key_passphrase.get_secret_value().encode())

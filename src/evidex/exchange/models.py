@@ -85,8 +85,8 @@ class InboxMessage(Base):
     conversation_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     headers: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     # The payload's bytes as they were verified (their SHA-256 is the one in the delivery receipt),
-    # stored as received: no re-encoding of a large payload. A large one is in a file of the spool
-    # instead (exchange/spool.py), named here; read either with exchange.inbox_body().
+    # no re-encoding of a large payload, encrypted at rest (exchange/sealed.py). A large one is in a file
+    # of the spool instead (exchange/spool.py), named here; read either with exchange.inbox_body().
     body: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     body_file: Mapped[str | None] = mapped_column(sa.String(64))
     payload_sha256: Mapped[str] = mapped_column(sa.String(64))

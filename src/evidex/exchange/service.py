@@ -40,6 +40,7 @@ from evidex.exchange.framing import MEDIA_TYPE as BATCH_MEDIA_TYPE
 from evidex.exchange.framing import pack_batch
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.models import InboxMessage, JunkCount, OutboxBody, OutboxMessage, Peer, PeerKeyRow, Receipt
+from evidex.exchange.sealed import is_sealed
 from evidex.exchange.spool import SPOOL_OVER, Spool
 from evidex.exchange.trust import PeerKey, TrustList
 from evidex.parties.roles import Principal
@@ -536,7 +537,8 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | Enve
         body_file = spool.name(headers.msg_id, sha) if spool is not None and len(body) > SPOOL_OVER else None
         db.add(InboxMessage(msg_id=headers.msg_id, sender=headers.sender, type=headers.type,
                             conversation_id=headers.conversation_id, headers=asdict(headers),
-                            body=None if body_file else body, body_file=body_file,
+                            body=None if body_file else spool.seal_row(headers.msg_id, body) if spool else body,
+                            body_file=body_file,
                             payload_sha256=sha, received_at=now, delivery_receipt=receipt))
         db.add(Receipt(msg_id=headers.msg_id, conversation_id=headers.conversation_id, kind="delivery",
                        issuer=node.party, positive=True, token=receipt, at=now))
@@ -602,10 +604,12 @@ def _signed_error(node: NodeIdentity, e: EnvelopeRejected, now: dt.datetime) -> 
 ERASED = "erased"
 
 
-def inbox_body(row: InboxMessage, spool: Spool | None) -> bytes:
+def inbox_body(row: InboxMessage, spool: Spool | None) -> bytes | bytearray:
     """The stored payload bytes of a received message: in its row, or in the spool file it names."""
-    if row.body_file is None:
-        return row.body or b""
+    if row.body_file is None:  # sealed with the spool's key (exchange/sealed.py), or plaintext from before
+        if spool is None and is_sealed(row.body or b""):
+            raise FederationError(f"the payload of message {row.msg_id} is encrypted, and no spool key is configured")
+        return spool.open_row(row.msg_id, row.body or b"") if spool is not None else row.body or b""
     if spool is None:
         raise FederationError(f"the payload of message {row.msg_id} is in the spool folder, and none is configured")
     return spool.read(row.body_file)
@@ -623,12 +627,16 @@ def erase_from_payload(db: Session, *, msg_id: str, field: str, reason: str, spo
     this transaction does not commit: the package keeps its own key until it settles)."""
     changed = False
     stored = db.execute(sa.select(InboxMessage).where(InboxMessage.msg_id == msg_id)).scalar_one_or_none()
-    if stored is not None and (erased := _erased(inbox_body(stored, spool), field, reason)) is not None:
-        if stored.body_file is None:
-            stored.body = erased
-        else:  # inbox_body has read it from the spool, so there is one
-            spool.write([(stored.body_file, erased)])  # type: ignore[union-attr]
-        changed = True
+    # A spool file is read and rewritten under the spool's shared lock: `evidex evidence rewrap` sealing
+    # an old plaintext file (exclusive lock) never writes an erased secret back.
+    held = spool.writing() if spool is not None and stored is not None and stored.body_file else contextlib.nullcontext()
+    with held:
+        if stored is not None and (erased := _erased(inbox_body(stored, spool), field, reason)) is not None:
+            if stored.body_file is None:
+                stored.body = spool.seal_row(msg_id, erased) if spool is not None else erased
+            else:  # inbox_body has read it from the spool, so there is one
+                spool.write([(stored.body_file, erased)])  # type: ignore[union-attr]
+            changed = True
     sent = db.execute(sa.select(OutboxBody).join(OutboxMessage, OutboxMessage.id == OutboxBody.outbox_id)
                       .where(OutboxMessage.msg_id == msg_id)).scalar_one_or_none()
     if sent is not None and (erased := _erased(sent.body, field, reason)) is not None:
@@ -637,7 +645,7 @@ def erase_from_payload(db: Session, *, msg_id: str, field: str, reason: str, spo
     return changed
 
 
-def _erased(body: bytes, field: str, reason: str) -> bytes | None:
+def _erased(body: bytes | bytearray, field: str, reason: str) -> bytes | None:
     """The canonical bytes of the payload with `field` erased, or None if there is nothing to erase."""
     payload = json.loads(body)
     if not isinstance(payload, dict) or field not in payload or payload[field] == ERASED:

@@ -11,6 +11,9 @@ sweep never runs while a receiver is between writing its files and committing (a
 by receivers, exclusive for the sweep), so a file is never taken for an orphan because its row is
 about to be committed.
 
+Files are encrypted at rest (exchange/sealed.py), straight into the buffer they are written from; a
+changed file is refused on read.
+
 Names are not chosen by the sender: a file is named by the SHA-256 of (message id, SHA-256 of the
 payload that crossed), so a path is never built from what another node wrote, and a second message
 under the same id with other content (a replay, refused) never lands on the first one's file. Back
@@ -31,6 +34,18 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
+
+from evidex.exchange.sealed import (
+    MAX_HEADER,
+    PayloadDamaged,
+    Sealer,
+    file_place,
+    is_sealed,
+    plaintext_payload,
+    row_place,
+    sealer_of,
+)
 
 SPOOL_OVER = 64 * 1024  # bodies larger than this go to files; smaller ones stay in their row
 ORPHAN_AFTER = dt.timedelta(hours=1)  # far longer than any receiving transaction
@@ -40,8 +55,18 @@ _TMP = re.compile(r"^[0-9a-f]{64}\.tmp-[0-9a-f]{16}$")
 
 
 class Spool:
-    def __init__(self, root: Path) -> None:
+    """`sealer`: files are encrypted at rest (exchange/sealed.py) — every node's spool has one
+    (`evidex serve`, `evidex worker`); without one (tests of the folder's mechanics) bytes are kept as given."""
+
+    def __init__(self, root: Path, sealer: Sealer | None = None) -> None:
         self.root = Path(root)
+        self.sealer = sealer
+
+    @classmethod
+    def of_node(cls, settings: Any) -> Spool:
+        """The node's spool (EVIDEX_SPOOL_DIR), sealing under the key ring of EVIDEX_SECRET_KEY and
+        EVIDEX_PREVIOUS_SECRET_KEYS: the spool of `evidex serve` and `evidex worker`."""
+        return cls(settings.spool_dir, sealer_of(settings))
 
     @staticmethod
     def name(msg_id: str, payload_sha256: str) -> str:
@@ -65,7 +90,7 @@ class Spool:
             for name, data in files:
                 final = self.path(name)
                 tmp = final.with_name(f"{name}.tmp-{secrets.token_hex(8)}")
-                _write_file(tmp, data, done, final)
+                _write_file(tmp, data, done, final, self.sealer, file_place(name))
             for tmp, final in done:
                 os.replace(tmp, final)
         except BaseException:
@@ -75,8 +100,60 @@ class Spool:
             raise
         _fsync_dir(self.root)
 
-    def read(self, name: str) -> bytes:
-        return self.path(name).read_bytes()
+    def read(self, name: str) -> bytes | bytearray:
+        """The payload in a file: decrypted and verified (PayloadDamaged if it was changed), or as it
+        is if written in clear before encryption at rest."""
+        if self.sealer is not None:
+            return self.sealer.open_file(self.path(name), file_place(name))
+        data = self.path(name).read_bytes()
+        if is_sealed(data):
+            raise PayloadDamaged(f"spool file {name} is encrypted and this spool has no key")
+        return data
+
+    def seal_row(self, msg_id: str, body: bytes) -> bytes:
+        """A payload kept in its inbox row (small ones), sealed like the files."""
+        return self.sealer.seal(body, row_place(msg_id)) if self.sealer is not None else body
+
+    def open_row(self, msg_id: str, body: bytes) -> bytes:
+        if self.sealer is not None:
+            return self.sealer.open(body, row_place(msg_id))
+        if is_sealed(body):
+            raise PayloadDamaged(f"the payload of message {msg_id} is encrypted and this spool has no key")
+        return body
+
+    def rewrap(self, name: str) -> bool:
+        """Key rotation: the file's data key re-wrapped under the current key, its header rewritten in
+        place (same length) and flushed; the payload is not touched. True if it was rewritten. A file
+        replaced meanwhile (erase rewrites by rename) keeps its new, current header: the write lands in
+        the replaced file. False for a file written in clear (see seal_plaintext)."""
+        assert self.sealer is not None
+        fd = os.open(self.path(name), os.O_RDWR)
+        try:
+            head = os.pread(fd, MAX_HEADER, 0)
+            if not is_sealed(head):
+                return False
+            new = self.sealer.rewrapped_header(head)
+            if new is None:
+                return False
+            old, header = new
+            if len(header) != len(old):  # key ids are all of one length; never move the payload
+                raise PayloadDamaged(f"spool file {name}: the new header does not fit in place")
+            os.pwrite(fd, header, 0)
+            os.fdatasync(fd)
+            return True
+        finally:
+            os.close(fd)
+
+    def seal_plaintext(self, name: str) -> bool:
+        """A file written in clear before encryption at rest, sealed (written anew, durably, renamed
+        into place). Under the exclusive lock, which erase_from_payload's read-and-rewrite also takes,
+        so a payload erased meanwhile is never written back. True if it was sealed."""
+        with self._lock(fcntl.LOCK_EX):
+            data = self.path(name).read_bytes()
+            if is_sealed(data):
+                return False
+            self.write([(name, plaintext_payload(data))])
+            return True
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -144,8 +221,9 @@ def _write_all(fd: int, view: memoryview) -> None:
         view = view[os.write(fd, view):]
 
 
-def _write_file(tmp: Path, data: bytes | memoryview, done: list[tuple[Path, Path]], final: Path) -> None:
-    size = len(data)
+def _write_file(tmp: Path, data: bytes | memoryview, done: list[tuple[Path, Path]], final: Path,
+                sealer: Sealer | None, place: bytes) -> None:
+    size = sealer.size(len(data)) if sealer is not None else len(data)
     padded = -(-size // _ALIGN) * _ALIGN
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_DIRECT", 0), 0o600)
@@ -156,12 +234,19 @@ def _write_file(tmp: Path, data: bytes | memoryview, done: list[tuple[Path, Path
         fd, direct = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), False
     done.append((tmp, final))
     try:
-        if direct and size:
+        if (direct and size) or sealer is not None:
+            # Sealed straight into the aligned buffer, a chunk at a time: no copy of the payload beside it.
             buf = _aligned(padded)
-            buf[:size] = data
-            buf[size:padded] = bytes(padded - size)
-            _write_all(fd, memoryview(buf)[:padded])
-            os.ftruncate(fd, size)  # the padding off again
+            if sealer is not None:
+                sealer.seal_into(data, place, memoryview(buf)[:size])
+            else:
+                buf[:size] = data
+            if direct:
+                buf[size:padded] = bytes(padded - size)
+                _write_all(fd, memoryview(buf)[:padded])
+                os.ftruncate(fd, size)  # the padding off again
+            else:
+                _write_all(fd, memoryview(buf)[:size])
         else:
             _write_all(fd, memoryview(data))
         os.fdatasync(fd)
