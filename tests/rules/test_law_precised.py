@@ -30,6 +30,7 @@ def test_the_addressee_kind_must_fit_the_article(kind, article, right, wrong):
     (p,) = [p for p in v.problems if p.code == "addressee_kind_not_allowed"]
     assert (p.article, p.element) == (article, "addressee.kind")
     assert wrong.replace("_", " ") in p.message
+    assert v.deadlines == []  # the article does not reach that addressee: none of its periods runs
 
 
 def test_an_addressee_of_unstated_kind_is_no_mismatch():
