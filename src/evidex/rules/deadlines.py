@@ -8,6 +8,7 @@ import datetime as dt
 from evidex.core.errors import InvalidInput
 from evidex.rules.context import Context
 from evidex.rules.elements import days_of
+from evidex.rules.plan import remember
 from evidex.rules.schema import DeadlineSpec
 from evidex.rules.verdict import Deadline, Finding
 
@@ -28,7 +29,8 @@ def find_deadlines(ctx: Context) -> list[Deadline]:
     field = "received_on" if doc.received_on is not None else "issued_on"
     start_date = doc.received_on or doc.issued_on
     out = []
-    for when, d in ctx.plan.index.deadlines:
+    plan = ctx.plan
+    for when, d in plan.index.deadlines:
         if when is not None and not ctx.holds(when):
             continue
         days = d.days
@@ -42,7 +44,9 @@ def find_deadlines(ctx: Context) -> list[Deadline]:
         if d.requires_complete and any(p.code == "missing_element" for p in ctx.problems):
             start = None  # CETS224 Art 8(6)(a): the period runs only from receipt of complete information
         due = _due(start, days, d, field) if start is not None and days is not None else None
-        out.append(Deadline(name=d.name, days=days, due=due, article=d.article))
+        key = (d.name, days, due, d.article)
+        deadline = plan.deadlines.get(key) or remember(plan.deadlines, key, Deadline(*key))
+        out.append(deadline)
     return out
 
 

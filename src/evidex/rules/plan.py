@@ -25,7 +25,7 @@ from evidex.rules.schema import (
     RequiresOneOf,
     language_key,
 )
-from evidex.rules.verdict import Alternative, CopyOut, Endpoint, Finding, NotificationOut, Obligation, Route
+from evidex.rules.verdict import Alternative, CopyOut, Deadline, Endpoint, Finding, NotificationOut, Obligation, Route
 
 T = TypeVar("T")
 
@@ -141,10 +141,25 @@ class Plan:
     domestic_languages: frozenset[str]
     instrument_problems: tuple[Finding, ...] = ()
     alternatives: tuple[Alternative, ...] = ()
-    # Filled as documents are checked (bounded: a few keys each).
+    # Filled as documents are checked. The verdict's parts are frozen, so equal ones are shared:
+    # building one costs more than finding it (see `remember`).
     routes: dict[RouteKey, RouteTemplate] = field(default_factory=dict)
     selections: dict[str | None, ChannelChoice] = field(default_factory=dict)
     accepted: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)  # CETS224 Art 4(2)
+    document_routes: dict[tuple[Any, ...], Route] = field(default_factory=dict)  # by the document's endpoints
+    deadlines: dict[tuple[str, int | None, dt.date | None, str], Deadline] = field(default_factory=dict)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(cache: dict[K, V], key: K, value: V, limit: int = 1024) -> V:
+    """Keep `value` under `key` in one of a plan's caches, which are bounded (documents vary)."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def _decided(items: tuple[Guarded[T], ...], declared: dict[str, Any], mla_treaty: bool) -> tuple[Guarded[T], ...]:

@@ -5,7 +5,7 @@ the copies and simultaneous notifications the treaty requires."""
 from __future__ import annotations
 
 from evidex.rules.context import Context, Test
-from evidex.rules.plan import ChannelChoice, ChannelOption, RouteKey, RouteTemplate
+from evidex.rules.plan import ChannelChoice, ChannelOption, RouteKey, RouteTemplate, remember
 from evidex.rules.schema import AUTHORITY_ROLES, Notification, PartyProfile, RedirectChannels
 from evidex.rules.verdict import CopyOut, Endpoint, Finding, NotificationOut, Route
 
@@ -165,8 +165,16 @@ def find_route(ctx: Context) -> Route:
     ctx.warnings.extend(template.warnings)
     if template.route is not None:
         return template.route
-    article = choice.channel.article
-    return Route(from_=template.from_ or _from(ctx, choice.from_role),
-                 to=template.to or _to(ctx, template.to_role, article, ctx.warnings),
-                 channel=template.channel, article=article, copies=template.copies,
-                 notifications=template.notifications)
+    # An endpoint is the document's own issuing authority or addressee: the same ones, the same route.
+    ia, ad = doc.issuing_authority, doc.addressee
+    contact = ia.contact if ia else None
+    by_value = (key, doc.sent_by, ia.name if ia else None, contact and (contact.address, contact.email, contact.phone),
+                ad.name if ad else None, ad.address if ad else None)
+    route = plan.document_routes.get(by_value)
+    if route is None:
+        article = choice.channel.article
+        route = remember(plan.document_routes, by_value, Route(
+            from_=template.from_ or _from(ctx, choice.from_role),
+            to=template.to or _to(ctx, template.to_role, article, ctx.warnings),
+            channel=template.channel, article=article, copies=template.copies, notifications=template.notifications))
+    return route
