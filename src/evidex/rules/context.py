@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from evidex.rules.elements import PRESENT, element_value, is_present
 from evidex.rules.loader import Rulebook
 from evidex.rules.refs import article_of
-from evidex.rules.schema import Condition, language_key
+from evidex.rules.schema import Condition
 from evidex.rules.verdict import Finding
 
 if TYPE_CHECKING:
@@ -110,16 +110,6 @@ class Texts:
         self.rulebook = rulebook
         self._titles: dict[str, str] = {}
         self._missing: dict[tuple[str, str, str], Finding] = {}
-        self._languages: dict[str, str] = {}
-
-    def language(self, tag: str) -> str:
-        """`language_key`, remembered: documents name a handful of languages."""
-        hit = self._languages.get(tag)
-        if hit is None:
-            hit = language_key(tag)
-            if len(self._languages) < 10_000:
-                self._languages[tag] = hit
-        return hit
 
     def title(self, reference: str) -> str:
         """`CETS224 Art 7(3)(d)` -> `CETS224 Art 7 — Disclosure of subscriber information`."""

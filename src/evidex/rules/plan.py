@@ -85,6 +85,12 @@ class RouteTemplate(NamedTuple):
     warnings: tuple[Finding, ...]
 
 
+# What the language rule reads of a document: its language, its translation's, the languages the
+# addressee accepts (CETS224 Art 4(2)) and whether the requested Party is notified (Art 7(5)(a)).
+LanguageKey = tuple[str | None, str | None, tuple[str, ...], bool]
+LanguageOutcome = tuple[tuple[Finding, ...], tuple[Finding, ...]]  # problems, warnings
+
+
 @dataclass(frozen=True, slots=True)
 class TypeIndex:
     """One request type of the rulebook, with its conditions compiled."""
@@ -145,7 +151,7 @@ class Plan:
     # building one costs more than finding it (see `remember`).
     routes: dict[RouteKey, RouteTemplate] = field(default_factory=dict)
     selections: dict[str | None, ChannelChoice] = field(default_factory=dict)
-    accepted: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)  # CETS224 Art 4(2)
+    languages: dict[LanguageKey, LanguageOutcome] = field(default_factory=dict)
     document_routes: dict[tuple[Any, ...], Route] = field(default_factory=dict)  # by the document's endpoints
     deadlines: dict[tuple[str, int | None, dt.date | None, str], Deadline] = field(default_factory=dict)
 
