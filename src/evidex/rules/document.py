@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from evidex.core.errors import InvalidInput
-from evidex.rules.schema import AuthorityKind, DataCategory, SentBy
+from evidex.rules.schema import AddresseeKind, AuthorityKind, DataCategory, SentBy
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -58,7 +58,7 @@ class IssuingAuthority(BaseModel):
 
 class Addressee(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    kind: Literal["service_provider", "registrar"] | None = None
+    kind: AddresseeKind | None = None
     name: str | None = None
     address: str | None = None
     accepted_languages: list[str] = []

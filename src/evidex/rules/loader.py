@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -29,6 +29,9 @@ from evidex.rules.schema import (
     RequestTypeSpec,
     RequiresElements,
 )
+
+if TYPE_CHECKING:
+    from evidex.rules.engine import Engine
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -104,7 +107,7 @@ def _check_reference(rb_instruments: Mapping[str, Instrument], ref: str, path: P
         raise RuleDataError(f"{path}: {where}: {article_of(ref)} has no title in instruments.yaml")
 
 
-_REF_FIELDS = frozenset({"article", "reference", "under", "declared", "not_declared", "offences"})
+_REF_FIELDS = frozenset({"article", "reference", "under", "declared", "not_declared", "offences", "language_article"})
 
 
 def _walk_refs(obj: Any, where: str = "", is_ref: bool = False) -> Iterable[tuple[str, str]]:
@@ -192,10 +195,21 @@ class Parties:
             versions.sort(key=lambda p: p.valid_from or dt.date.min)
         self._by_code = by_code
         self.source = source
-        self._effective: dict[tuple[int, dt.date], dict[str, dict[str, Any]]] = {}
         self._vocab: frozenset[str] | None = None
-        self._instruments: dict[tuple[int, dt.date], frozenset[str]] = {}
         self._get_cache: dict[tuple[str, dt.date], PartyProfile | None] = {}
+        self._engines: list[tuple[Rulebook, Engine]] = []
+
+    def engine(self, rulebook: Rulebook) -> Engine:
+        """The engine that checks documents between these Parties under `rulebook`: built once and
+        kept here, so what it derives lives and dies with these profiles and that rulebook."""
+        for rb, eng in self._engines:
+            if rb is rulebook:  # held alive by the pair: identity cannot be reused
+                return eng
+        from evidex.rules.engine import Engine  # engine.py imports this module
+
+        eng = Engine(rulebook, self)
+        self._engines = [(rulebook, eng), *self._engines[:3]]
+        return eng
 
     def vocabulary(self) -> frozenset[str]:
         """Element names the profiles require (mla_required_elements, additional elements)."""
@@ -235,22 +249,10 @@ class Parties:
         self._get_cache[key] = found
         return found
 
-    def instruments_in_force(self, profile: PartyProfile, as_of: dt.date) -> frozenset[str]:
-        key = (id(profile), as_of)
-        hit = self._instruments.get(key)
-        if hit is None:
-            hit = frozenset(b.code for b in profile.instruments if b.in_force(as_of))
-            if len(self._instruments) > 4096:
-                self._instruments.clear()
-            self._instruments[key] = hit
-        return hit
-
-    def in_effect(self, profile: PartyProfile, as_of: dt.date) -> dict[str, dict[str, Any]]:
-        """Declarations and reservations of `profile` in effect on `as_of`: reference -> parameters."""
-        key = (id(profile), as_of)
-        hit = self._effective.get(key)
-        if hit is not None:
-            return hit
+    @staticmethod
+    def in_effect(profile: PartyProfile, as_of: dt.date) -> dict[str, dict[str, Any]]:
+        """Declarations and reservations of `profile` in effect on `as_of`: reference -> parameters.
+        LEGAL.md §3: `since` is the first day in force; `until` the first day no longer in force."""
         out: dict[str, dict[str, Any]] = {}
         for table in (profile.declarations, profile.reservations):
             for ref, value in table.items():
@@ -258,14 +260,11 @@ class Parties:
                     continue
                 params = dict(value) if isinstance(value, dict) else {}
                 since, until = params.pop("since", None), params.pop("until", None)
-                if since is not None and since > as_of:
+                if since is not None and as_of < since:
                     continue
-                if until is not None and until <= as_of:
+                if until is not None and as_of >= until:
                     continue
                 out[ref] = params
-        if len(self._effective) > 4096:
-            self._effective.clear()
-        self._effective[key] = out
         return out
 
 

@@ -25,6 +25,7 @@ AUTHORITY_ROLES: tuple[str, ...] = AuthorityRole.__args__  # type: ignore[attr-d
 SentBy = Literal["central_authority", "contact_24_7", "competent_authority", "judicial_authority", "interpol"]
 DataCategory = Literal["subscriber", "traffic", "content", "registration"]
 AuthorityKind = Literal["prosecutor", "judge", "court", "police", "other"]
+AddresseeKind = Literal["service_provider", "registrar"]
 InstrumentCode = Literal["ETS185", "CETS224", "UNCC"]
 assert InstrumentCode.__args__ == INSTRUMENTS  # type: ignore[attr-defined]
 
@@ -131,6 +132,15 @@ class UrgentMeans(_Strict):
     means: str
 
 
+class AddresseeKindRule(_Strict):
+    """The kind of addressee an article concerns (LEGAL.md §2): CETS224 Art 6(1) a registrar,
+    Art 7(1), 8(1) and 9(1) a service provider."""
+
+    kind: AddresseeKind
+    article: Reference
+    message: str
+
+
 class RequestTypeSpec(_Strict):
     type: Annotated[str, Field(pattern=r"^[a-z_]+$")]
     class_name: str
@@ -140,6 +150,10 @@ class RequestTypeSpec(_Strict):
     mla: bool = False  # the requested Party's mla_required_elements apply (ETS185 Art 25(4))
     displaced_by_mla_treaty: bool = False  # ETS185 Art 27(1), 28(1)
     language_rule: Literal["addressee", "requested_party", "convention"] = "convention"
+    # For language_rule `convention`: the article a language warning cites (LEGAL.md §5: its own
+    # article, e.g. ETS185 Art 26(1) for spontaneous information, which is not assistance).
+    language_article: Reference | None = None
+    addressee_kind: AddresseeKindRule | None = None
     data_categories: DataCategoryRule | None = None
     elements: list[ElementSpec]
     optional_elements: list[ElementSpec] = []
@@ -153,6 +167,12 @@ class RequestTypeSpec(_Strict):
     refusal_grounds: list[GroundSpec] = []
     postponement_grounds: list[GroundSpec] = []
     alternatives: list[str] = []
+
+    @model_validator(mode="after")
+    def _language_article(self) -> RequestTypeSpec:
+        if self.language_rule == "convention" and self.language_article is None:
+            raise ValueError("language_article: required where language_rule is 'convention'")
+        return self
 
 
 class RequestTypesFile(_Strict):
@@ -184,6 +204,7 @@ class RequiresElements(_Strict):
 class RequiresOneOf(_Strict):
     kind: Literal["requires_one_of"]
     message: str
+    when: Condition | None = None  # e.g. CETS224 Art 7(8): subscriber information only
     elements: list[ElementSpec] = Field(min_length=2)
 
 
@@ -279,17 +300,9 @@ class InstrumentBinding(_Strict):
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 
 
-_LANGUAGE_KEYS: dict[str, str] = {}
-
-
 def language_key(tag: str) -> str:
     """Primary language subtag, lower case: `sr-Latn` -> `sr`."""
-    hit = _LANGUAGE_KEYS.get(tag)
-    if hit is None:
-        hit = re.split(r"[-_]", tag.strip(), maxsplit=1)[0].lower()
-        if len(_LANGUAGE_KEYS) < 10_000:
-            _LANGUAGE_KEYS[tag] = hit
-    return hit
+    return tag.strip().replace("_", "-", 1).split("-", 1)[0].lower()
 
 
 LanguageTag = Annotated[str, Field(pattern=LANGUAGE_RE.pattern)]

@@ -1,0 +1,180 @@
+"""The route: which channel the document's sender may use (the type's channels, as the requested
+Party's declarations open, close or redirect them), from and to which registered authority, with
+the copies and simultaneous notifications the treaty requires."""
+
+from __future__ import annotations
+
+from evidex.rules.context import Context, Test
+from evidex.rules.plan import ChannelChoice, ChannelOption, RouteKey, RouteTemplate, remember
+from evidex.rules.schema import AUTHORITY_ROLES, Notification, PartyProfile, RedirectChannels
+from evidex.rules.verdict import CopyOut, Endpoint, Finding, NotificationOut, Route
+
+_GENERIC_TO = {
+    "judicial_authority": "Competent judicial authority",
+    "competent_authority": "Competent authority",
+    "interpol": "Interpol National Central Bureau",
+}
+# The channel index, in a RouteKey, of the route an MLA treaty sets instead of the type's channels (ETS185 Art 27(1)).
+_MLA_TREATY = -1
+
+
+def _registered(party: PartyProfile, role: str) -> Endpoint | None:
+    auth = party.authorities.get(role)  # type: ignore[call-overload]
+    if auth is None:
+        return None
+    return Endpoint(party=party.code, authority=role, name=auth.name,
+                    contact=dict(auth.contact.__dict__) if auth.contact else None)
+
+
+def _from(ctx: Context, role: str) -> Endpoint:
+    party, doc = ctx.plan.requesting, ctx.doc
+    if role in AUTHORITY_ROLES:
+        return _registered(party, role) or Endpoint(party=party.code, authority=role)
+    if role == "interpol":
+        return Endpoint(party=party.code, authority="interpol", name="Interpol National Central Bureau")
+    ia = doc.issuing_authority  # the document's own issuing authority
+    c = ia.contact if ia else None
+    return Endpoint(party=party.code, authority=doc.sent_by or "competent_authority", name=ia.name if ia else None,
+                    contact={"address": c.address, "email": c.email, "phone": c.phone} if c else None)
+
+
+def _to(ctx: Context, role: str, article: str, warnings: list[Finding]) -> Endpoint:
+    party = ctx.plan.requested
+    if role in AUTHORITY_ROLES:
+        ep = _registered(party, role)
+        if ep is None:
+            warnings.append(Finding(
+                code="authority_not_registered", article=article, element=None,
+                message=f"{party.code} has no {role} in its profile: the addressee must be confirmed from the official registry"))
+            return Endpoint(party=party.code, authority=role)
+        return ep
+    if role == "addressee":
+        ad = ctx.doc.addressee
+        return Endpoint(party=party.code, authority="addressee", name=ad.name if ad else None,
+                        contact={"address": ad.address} if ad and ad.address else None)
+    return Endpoint(party=party.code, authority=role, name=f"{_GENERIC_TO[role]} of {party.display_name()}")
+
+
+def _mla_treaty_route(ctx: Context) -> RouteTemplate:
+    # ETS185 Art 27(1), 28(1): with an MLA treaty in force, route and conditions follow that treaty.
+    plan = ctx.plan
+    a, b = plan.requesting.code, plan.requested.code
+    warnings: list[Finding] = []
+    to = _to(ctx, "central_authority", "ETS185 Art 27(1)", warnings)
+    warnings.append(Finding(
+        code="mla_treaty_applies", article="ETS185 Art 27(1)", element=None,
+        message=f"{a} and {b} have a mutual assistance treaty in force: ETS185 Art 27 and 28 do not apply "
+                f"(Art 27(1), 28(1)); route and conditions follow that treaty"))
+    route = Route(from_=_from(ctx, "central_authority"), to=to, article="ETS185 Art 27(1)", copies=[], notifications=[],
+                  channel=f"As provided by the mutual assistance treaty between {a} and {b}")
+    return RouteTemplate(route, route.from_, to, "central_authority", route.channel, [], [], tuple(warnings))
+
+
+def _mutually_determined(ctx: Context) -> ChannelOption | None:
+    # CETS224 Art 8(11): "or by such other authority as mutually determined" — a channel closed
+    # only by that declaration stays open to the authorities the Parties determined together.
+    plan, sent_by = ctx.plan, ctx.doc.sent_by
+    for option in plan.index.channels:
+        when = option.spec.when
+        if sent_by in option.spec.sent_by and when and when.not_declared:
+            listed = plan.declared.get(when.not_declared, {}).get("authorities") or []
+            rest = when.model_copy(update={"not_declared": None})
+            if sent_by in listed and ctx.holds(Test.of(rest)):
+                return option
+    return None
+
+
+def _select(ctx: Context) -> ChannelChoice:
+    """The channel for the document's sender; a sender the treaty does not allow is a problem."""
+    plan, sent_by = ctx.plan, ctx.doc.sent_by
+    spec = plan.spec
+    open_channels = [c for c in plan.channels if c.when is None or ctx.holds(c.when)]
+    default = open_channels[0] if open_channels else plan.index.channels[0]
+    problems: tuple[Finding, ...] = ()
+    if sent_by is None:
+        chosen = default
+    else:
+        found = next((c for c in open_channels if sent_by in c.spec.sent_by), None) or _mutually_determined(ctx)
+        if found is None:
+            same = next((c for c in spec.channels if sent_by in c.sent_by), None)
+            article = (same.when.not_declared if same and same.when and same.when.not_declared
+                       else same.article if same else spec.channel_rule_article or spec.channels[0].article)
+            catalogue = ctx.texts.rulebook.catalogue
+            why = f" ({catalogue[article].effect.message})" if article in catalogue else ""
+            allowed = sorted({s for c in open_channels for s in c.spec.sent_by})
+            problems = (Finding(
+                code="channel_not_allowed", article=article, element="sent_by",
+                message=f"A {spec.type} request cannot be sent by {sent_by} here{why}; "
+                        f"allowed: {', '.join(allowed) or 'none'}"),)
+        chosen = found or default
+    from_role: str = chosen.spec.from_
+    if from_role == "sender":
+        from_role = sent_by if sent_by in AUTHORITY_ROLES else "issuing_authority"
+    return ChannelChoice(chosen.spec, chosen.position, from_role, problems)
+
+
+def _template(ctx: Context, choice: ChannelChoice) -> RouteTemplate:
+    plan, chosen = ctx.plan, choice.channel
+    warnings: list[Finding] = []
+    to_role: str = chosen.to
+    for e in plan.entries:
+        if isinstance(e.effect, RedirectChannels) and chosen.under == e.effect.under:  # e.g. ETS185 Art 27(9)(e)
+            to_role = e.effect.to
+            warnings.append(Finding(code="route_changed_by_declaration", article=e.reference, element="sent_by",
+                                    message=f"{plan.requested.code}: {e.effect.message}"))
+    channel = chosen.means
+    urgent = plan.spec.urgent_means
+    if ctx.doc.urgent and urgent:
+        channel += f"; urgent ({urgent.article}): {urgent.means}"
+    copies = [CopyOut(from_=_from(ctx, c.from_), to=_to(ctx, c.to, c.article, warnings), article=c.article)
+              for c in chosen.copies]
+    notifications = [
+        NotificationOut(to=_to(ctx, e.effect.authority, e.reference, warnings), article=e.reference,
+                        message="At the same time as the order goes to the provider: the order, the supplementary "
+                                "information and a summary of the facts")
+        for e in plan.entries if ctx.notification and isinstance(e.effect, Notification)  # CETS224 Art 7(5)(a)
+    ]
+    from_ep = _from(ctx, choice.from_role) if choice.from_role in AUTHORITY_ROLES else None
+    to_ep = _to(ctx, to_role, chosen.article, warnings) if to_role in AUTHORITY_ROLES else None
+    route = (Route(from_=from_ep, to=to_ep, channel=channel, article=chosen.article, copies=copies,
+                   notifications=notifications) if from_ep is not None and to_ep is not None else None)
+    return RouteTemplate(route, from_ep, to_ep, to_role, channel, copies, notifications, tuple(warnings))
+
+
+def find_route(ctx: Context) -> Route:
+    plan, doc = ctx.plan, ctx.doc
+    if plan.spec.displaced_by_mla_treaty and plan.mla_treaty:
+        key: RouteKey = (_MLA_TREATY, "central_authority", False, False)
+        treaty = plan.routes.get(key) or plan.routes.setdefault(key, _mla_treaty_route(ctx))
+        ctx.warnings.extend(treaty.warnings)
+        assert treaty.route is not None  # both ends are central authorities
+        return treaty.route
+    if plan.dynamic_channels:
+        choice = _select(ctx)
+    else:  # the choice depends only on the sender: decide once per plan
+        choice = plan.selections.get(doc.sent_by) or plan.selections.setdefault(doc.sent_by, _select(ctx))
+    ctx.problems.extend(choice.problems)
+    # Everything but an endpoint that is the document's own issuing authority or addressee depends
+    # only on the Parties and the channel: built once per plan.
+    key = (choice.position, choice.from_role, doc.urgent, ctx.notification)
+    template = plan.routes.get(key)
+    if template is None:
+        template = _template(ctx, choice)
+        if len(plan.routes) < 64:
+            plan.routes[key] = template
+    ctx.warnings.extend(template.warnings)
+    if template.route is not None:
+        return template.route
+    # An endpoint is the document's own issuing authority or addressee: the same ones, the same route.
+    ia, ad = doc.issuing_authority, doc.addressee
+    contact = ia.contact if ia else None
+    by_value = (key, doc.sent_by, ia.name if ia else None, contact and (contact.address, contact.email, contact.phone),
+                ad.name if ad else None, ad.address if ad else None)
+    route = plan.document_routes.get(by_value)
+    if route is None:
+        article = choice.channel.article
+        route = remember(plan.document_routes, by_value, Route(
+            from_=template.from_ or _from(ctx, choice.from_role),
+            to=template.to or _to(ctx, template.to_role, article, ctx.warnings),
+            channel=template.channel, article=article, copies=template.copies, notifications=template.notifications))
+    return route
