@@ -23,14 +23,16 @@ from tests.rules.test_declarations import arts, doc, party, verdict
 def test_the_addressee_kind_must_fit_the_article(kind, article, right, wrong):
     d = doc(kind)
     d["addressee"]["kind"] = right
-    assert verdict(d, party("BB")).admissible
+    fitting = verdict(d, party("BB"))
+    assert fitting.admissible
     d["addressee"]["kind"] = wrong
     v = verdict(d, party("BB"))
     assert not v.admissible
     (p,) = [p for p in v.problems if p.code == "addressee_kind_not_allowed"]
     assert (p.article, p.element) == (article, "addressee.kind")
     assert wrong.replace("_", " ") in p.message
-    assert v.deadlines == []  # the article does not reach that addressee: none of its periods runs
+    # LEGAL.md §5 names only instruments and data category: the type still applies and its periods run
+    assert v.deadlines == fitting.deadlines
 
 
 def test_an_addressee_of_unstated_kind_is_no_mismatch():

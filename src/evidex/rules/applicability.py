@@ -1,7 +1,9 @@
 """Whether the request type can apply at all (LEGAL.md §5): both Parties bound by its instruments,
 not excluded by a reservation or declaration of the requested Party, the data category within its
-article, the addressee of the kind its article concerns (LEGAL.md §2). A type that cannot apply
-yields no deadline, and the engine proposes the routes that are open instead."""
+article (LEGAL.md §5); and whether the addressee is of the kind its article concerns (LEGAL.md §2).
+A type that cannot apply yields no deadline, and the engine proposes the routes that are open
+instead. An addressee of the wrong kind is a problem of the request, not of the type's reach: §5
+names only the instruments and the data category, so its deadlines still run."""
 
 from __future__ import annotations
 
@@ -100,10 +102,9 @@ def check_data_category(ctx: Context) -> None:
 
 
 def check_addressee_kind(ctx: Context) -> None:
-    """LEGAL.md §2: CETS224 Art 6(1) concerns a registrar; Art 7(1), 8(1) and 9(1) a service provider.
-    The article does not reach an addressee of another kind, so none of its deadlines runs."""
+    """LEGAL.md §2: CETS224 Art 6(1) concerns a registrar; Art 7(1), 8(1) and 9(1) a service provider."""
     rule, addressee = ctx.plan.spec.addressee_kind, ctx.doc.addressee
     if rule is not None and addressee is not None and addressee.kind is not None and addressee.kind != rule.kind:
-        ctx.not_applicable(Finding(
+        ctx.problems.append(Finding(
             code="addressee_kind_not_allowed", article=rule.article, element="addressee.kind",
             message=f"{rule.message}, not to a {addressee.kind.replace('_', ' ')}"))
