@@ -1,0 +1,68 @@
+"""/docs (Swagger UI), /redoc and /openapi.json from files the node ships, so they work on a closed
+network: the assets come from the pinned package fastapi-offline (Swagger UI, Apache-2.0; ReDoc,
+MIT; the package, MIT), and the pages hold no inline script (the CSP of api/edge.py forbids it).
+In production the pages and the schema need a valid Bearer token unless EVIDEX_PUBLIC_API_DOCS."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from evidex.api.deps import get_principal
+from evidex.core.settings import Settings
+
+STATIC = "/docs/static"
+ASSETS = Path(str(files("fastapi_offline") / "static"))
+
+SWAGGER_INIT = """window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", validatorUrl: null,
+    deepLinking: true, presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset]});
+});
+"""
+
+SWAGGER_HTML = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>evidex API</title>
+<link rel="stylesheet" href="{STATIC}/swagger-ui.css"><link rel="icon" href="{STATIC}/favicon.png"></head>
+<body><div id="swagger-ui"></div>
+<script src="{STATIC}/swagger-ui-bundle.js"></script><script src="{STATIC}/swagger-init.js"></script>
+</body></html>
+"""
+
+REDOC_HTML = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>evidex API</title>
+<link rel="icon" href="{STATIC}/favicon.png"></head>
+<body><redoc spec-url="/openapi.json"></redoc><script src="{STATIC}/redoc.standalone.js"></script>
+</body></html>
+"""
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """The docs routes (the app is built with docs_url, redoc_url and openapi_url set to None)."""
+    guard: list[Any] = []
+    if settings.environment == "production" and not settings.public_api_docs:
+        guard = [Depends(get_principal)]  # 401 without a valid token, like every other route
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=guard)
+    async def swagger() -> HTMLResponse:
+        return HTMLResponse(SWAGGER_HTML)
+
+    @app.get("/redoc", include_in_schema=False, dependencies=guard)
+    async def redoc() -> HTMLResponse:
+        return HTMLResponse(REDOC_HTML)
+
+    # Generic library code, no data of the node: served without sign-in so a signed-in page can load it.
+    @app.get(f"{STATIC}/swagger-init.js", include_in_schema=False)
+    async def swagger_init() -> Response:
+        return Response(SWAGGER_INIT, media_type="text/javascript")
+
+    app.mount(STATIC, StaticFiles(directory=ASSETS), name="docs-static")
+
