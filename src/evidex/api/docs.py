@@ -41,8 +41,35 @@ REDOC_HTML = f"""<!DOCTYPE html>
 """
 
 
+def problems_as_problem_json(schema: dict[str, Any]) -> None:
+    """Every error answer is an RFC 9457 problem document (api/errors.py): say so in the schema,
+    in place of FastAPI's application/json and its HTTPValidationError list."""
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if not status.isdigit() or int(status) < 400 or "application/json" not in content:
+                    continue
+                body = content.pop("application/json")
+                if body.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                    body = {"schema": problem_ref}
+                content["application/problem+json"] = body
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """The docs routes (the app is built with docs_url, redoc_url and openapi_url set to None)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            problems_as_problem_json(generate())  # FastAPI keeps what it generated in app.openapi_schema
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
     guard: list[Any] = []
     if settings.environment == "production" and not settings.public_api_docs:
         guard = [Depends(get_principal)]  # 401 without a valid token, like every other route
