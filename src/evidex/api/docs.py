@@ -64,18 +64,18 @@ def install(app: FastAPI, settings: Settings) -> None:
     """The docs routes (the app is built with docs_url, redoc_url and openapi_url set to None)."""
     generate = app.openapi
 
-    def openapi() -> dict[str, Any]:
+    def schema_with_problems() -> dict[str, Any]:
         if app.openapi_schema is None:
             problems_as_problem_json(generate())  # FastAPI keeps what it generated in app.openapi_schema
         return app.openapi_schema or {}
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = schema_with_problems  # type: ignore[method-assign]
     guard: list[Any] = []
     if settings.environment == "production" and not settings.public_api_docs:
         guard = [Depends(get_principal)]  # 401 without a valid token, like every other route
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
-    async def openapi() -> JSONResponse:
+    async def openapi_json() -> JSONResponse:
         return JSONResponse(app.openapi())
 
     @app.get("/docs", include_in_schema=False, dependencies=guard)
