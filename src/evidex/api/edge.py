@@ -13,8 +13,8 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evidex.api.errors import problem
@@ -90,51 +90,51 @@ class BodyLimit:
         limit = self.max_bytes(scope["method"], path)
         expected = int(declared) if declared is not None and declared.isdigit() else limit
         if expected > limit:
-            await _too_large(scope, receive, send, limit)  # from the headers: not a byte read
+            await _send(scope, receive, send, _too_large(limit), close=True)  # from the headers: not a byte read
             return
-        if limit <= LARGE_BODY:
-            await self._read_then_call(scope, receive, send, limit, expected, json_body)
+        if expected <= LARGE_BODY:
+            got = await self._read(receive, limit, expected)
+        else:  # a large body (declared so, or chunked on a route that allows one): under the pool
+            if self._large is None:
+                self._large = asyncio.Semaphore(LARGE_READS)
+            async with self._large:
+                got = await self._read(receive, limit, expected)
+        if isinstance(got, bytes):
+            refusal = json_refusal(got) if json_body else None
+            if refusal is None:
+                message: Message = {"type": "http.request", "body": got, "more_body": False}
+                await self.app(scope, _replay([message], receive), send)
+                return
+            got = refusal
+        if isinstance(got, Response):
+            await _send(scope, receive, send, got, close=got.status_code in (408, 413))
             return
-        if self._large is None:
-            self._large = asyncio.Semaphore(LARGE_READS)
-        async with self._large:
-            await self._read_then_call(scope, receive, send, limit, expected, json_body)
+        await self.app(scope, _replay([got], receive), send)  # the client went away: let the app see it
 
-    async def _read_then_call(self, scope: Scope, receive: Receive, send: Send, limit: int, expected: int,
-                              json_body: bool) -> None:
+    async def _read(self, receive: Receive, limit: int, expected: int) -> bytes | Message | Response:
+        """The whole body; or the message that ended it early (a disconnect); or the answer refusing it."""
         chunks: list[bytes] = []
         size = 0
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout + expected / self.min_rate
+        deadline = asyncio.get_running_loop().time() + self.timeout + expected / self.min_rate
         try:
             async with asyncio.timeout_at(deadline):
                 while True:
                     message = await receive()
-                    if message["type"] != "http.request":  # the client went away: let the app see it
-                        await self.app(scope, _replay([message], receive), send)
-                        return
+                    if message["type"] != "http.request":
+                        return message
                     part = message.get("body", b"")
                     size += len(part)
                     if size > limit:
-                        await _too_large(scope, receive, send, limit)
-                        return
+                        return _too_large(limit)
                     chunks.append(part)
                     if not message.get("more_body", False):
                         break
         except TimeoutError:
-            await _send(scope, receive, send, problem(408, "body_timeout", "the request body did not arrive in time"),
-                        close=True)
-            return
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)  # one copy at most
-        if json_body:
-            refusal = json_refusal(body)
-            if refusal is not None:
-                await _send(scope, receive, send, refusal)
-                return
-        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+            return problem(408, "body_timeout", "the request body did not arrive in time")
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)  # one copy at most
 
 
-def json_refusal(body: bytes) -> Any:
+def json_refusal(body: bytes) -> Response | None:
     """The 422 answer for a JSON body no field of evidex may hold, or None (the usual case: a few
     byte scans; a body is decoded here only when it holds non-ASCII bytes or a surrogate escape)."""
     if any(m in body for m in NUL_MARKERS):
@@ -158,16 +158,15 @@ def json_refusal(body: bytes) -> Any:
     return None
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    await _send(scope, receive, send, problem(413, "too_large", f"the request body exceeds {limit} bytes"),
-                close=True)
+def _too_large(limit: int) -> Response:
+    return problem(413, "too_large", f"the request body exceeds {limit} bytes")
 
 
 async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
     await _send(scope, receive, send, problem(422, "invalid_input", "NUL characters are not allowed"))
 
 
-async def _send(scope: Scope, receive: Receive, send: Send, response: Any, *, close: bool = False) -> None:
+async def _send(scope: Scope, receive: Receive, send: Send, response: Response, *, close: bool = False) -> None:
     """Answer at the edge; `close` ends the connection afterwards (the rest of the body is never read)."""
     if close:
         response.headers["Connection"] = "close"
