@@ -112,16 +112,16 @@ def test_inadmissible_request_cannot_be_checked_and_says_why(api):
     assert {"element": "offence", "article": "ETS185 Art 25(4)"}.items() <= r.json()["problems"][0].items()
 
 
-@pytest.mark.parametrize(("path", "body"), [
-    ("/api/v1/cases", {"reference": "", "title": "x"}),
-    ("/api/v1/cases", {"reference": "x"}),
-    ("/api/v1/requests", {"case_id": "not-a-uuid", "document": {}}),
-    ("/api/v1/requests", {"case_id": str(uuid.uuid4())}),
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/v1/cases", {"reference": "", "title": "x"}, "reference"),
+    ("/api/v1/cases", {"reference": "x"}, "title"),
+    ("/api/v1/requests", {"case_id": "not-a-uuid", "document": {}}, "case_id"),
+    ("/api/v1/requests", {"case_id": str(uuid.uuid4())}, "document"),
 ])
-def test_field_errors_are_422(api, path, body):
+def test_field_errors_are_422(api, path, body, field):
     r = api.client.post(path, json=body, headers=api.as_(*RS_CA))
-    assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"]
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert field in [e["field"] for e in r.json()["errors"]]
 
 
 def test_unreadable_document_is_422(api):

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from evidex import __version__
-from evidex.api import errors
+from evidex.api import docs, edge, errors
 from evidex.api.admission import AdmissionLimit
 from evidex.api.routes import auth, cases, evidence, federation, misc, requests, tokens
 from evidex.api.schemas import Problem
@@ -81,8 +81,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
         version=__version__,
         description="Cross-border co-operation on cybercrime and electronic evidence (ETS185, CETS224). "
                     "Every route except /health needs a Bearer token; another Party's objects answer 404.",
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        openapi_url=None,  # /openapi.json, /docs and /redoc: api/docs.py (offline assets, signed in in production)
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -100,14 +100,21 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.faults = faults
     app.state.applier = flows.applier(node, domain, vault) if node is not None else None
     errors.install(app)
-    errors.install_input_guard(app)
-    app.add_middleware(AdmissionLimit, limit=settings.api_threads)  # outermost: before any dependency runs
+    docs.install(app, settings)
+    # Outermost last: security headers on every answer; then the body, read and bounded before a
+    # request slot is taken (a slow client holds a connection, never a slot); then the slot, before
+    # any dependency runs.
+    app.add_middleware(AdmissionLimit, limit=settings.api_threads)
+    app.add_middleware(edge.BodyLimit, default_max_bytes=settings.max_body_bytes,
+                       timeout=settings.body_timeout_seconds, min_rate=settings.body_min_bytes_per_second,
+                       limits=edge.route_limits())
+    app.add_middleware(edge.SecurityHeaders, https=settings.https)
     common: dict[int | str, dict[str, Any]] = {
         401: {"model": Problem, "description": "Not authenticated"},
         403: {"model": Problem, "description": "The role may not do this"},
         404: {"model": Problem, "description": "Not found (another Party's objects are never visible)"},
         409: {"model": Problem, "description": "Not allowed now (allowed events listed) or changed meanwhile"},
-        422: {"description": "Invalid input: field errors, or a rule the command breaks"},
+        422: {"model": Problem, "description": "Invalid input: field errors (`errors`), or a rule the command breaks"},
         503: {"model": Problem, "description": "The database is unavailable"},
     }
     app.include_router(misc.health_router, prefix=API_PREFIX)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, InvalidInput, NotFound, TooManyRequests
 from evidex.core.migrate import NotMigrated
@@ -20,13 +24,64 @@ from evidex.requests.lifecycle import TransitionNotAllowed
 log = logging.getLogger("evidex.api")
 
 
+PROBLEM_TYPE = "urn:evidex:problem:"  # + code: a stable identifier of the problem type (RFC 9457 §3.1.1)
+
+
+class ProblemResponse(JSONResponse):
+    media_type = "application/problem+json"
+
+
 def problem(status: int, code: str, detail: str, **extra: object) -> JSONResponse:
-    body = {"detail": detail, "code": code, **{k: v for k, v in extra.items() if v is not None}}
+    """An RFC 9457 problem document; `code` (ours, kept for clients) names the problem type, and
+    `errors` lists field errors as {field, message, type}."""
+    body = {"type": PROBLEM_TYPE + code, "title": _title(status), "status": status, "detail": detail, "code": code,
+            **{k: v for k, v in extra.items() if v is not None}}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(status_code=status, content=body, headers=headers)
+    return ProblemResponse(status_code=status, content=body, headers=headers)
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+MAX_MESSAGE = 200  # a field error's message is cut here: it must never carry the input back
+
+
+def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic/FastAPI errors as {field, message, type}: the dotted path within the body (query.x,
+    path.x, header.x outside it), never the input nor its context."""
+    out = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ())]
+        if loc[:1] == ["body"]:
+            loc = loc[1:]
+        if e.get("type") == "json_invalid":  # the position is not a field
+            loc = []
+        message = str(e.get("msg", "invalid"))
+        if e.get("type") == "json_invalid" and isinstance(e.get("ctx"), dict):
+            message = f"{message}: {e['ctx'].get('error', '')}"
+        out.append({"field": ".".join(loc) or "body", "message": message[:MAX_MESSAGE],
+                    "type": str(e.get("type", "invalid"))})
+    return out
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _fields(_: Request, e: RequestValidationError) -> JSONResponse:
+        errors = field_errors(e.errors())
+        names = ", ".join(dict.fromkeys(err["field"] for err in errors))
+        return problem(422, "invalid_input", f"invalid input: {names}", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        response = problem(e.status_code, _title(e.status_code).lower().replace(" ", "_"), str(e.detail))
+        for name, value in (e.headers or {}).items():
+            response.headers[name] = value
+        return response
+
     @app.exception_handler(AuthError)
     async def _auth(_: Request, e: AuthError) -> JSONResponse:
         return problem(401, "unauthenticated", str(e))
@@ -83,62 +138,3 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, e: Exception) -> JSONResponse:  # last resort: logged, never shown
         log.exception("unexpected error")
         return problem(500, "internal_error", "internal error; it has been logged")
-
-
-NUL_MARKERS = (b"\\u0000", b"\x00")
-
-
-def install_input_guard(app: FastAPI) -> None:
-    """NUL characters are never valid in evidex's JSON data (PostgreSQL text cannot hold them): refuse
-    them at the boundary, in the query string or a JSON body, before any handler runs. Binary
-    bodies (evidence chunks, federation batches) are not text and pass untouched."""
-    app.add_middleware(InputGuard)
-
-
-class InputGuard:
-    """A plain ASGI middleware (not BaseHTTPMiddleware, which runs every request through an extra
-    task and memory streams): only a JSON body is read here, then handed on as it came."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        if b"%00" in scope.get("query_string", b"") or "\x00" in path or "%00" in path:
-            await _refuse_nul(scope, receive, send)
-            return
-        content_type = next((v for k, v in scope.get("headers", []) if k == b"content-type"), b"")
-        if scope.get("method") not in ("POST", "PUT", "PATCH") or b"json" not in content_type:
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away: let the app see it
-                await self.app(scope, _replay([message], receive), send)
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        if any(m in body for m in NUL_MARKERS):
-            await _refuse_nul(scope, receive, send)
-            return
-        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
-
-
-async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
-    await problem(422, "invalid_input", "NUL characters are not allowed")(scope, receive, send)
-
-
-def _replay(pending: list[Message], receive: Receive) -> Receive:
-    """A receive() that gives the messages already read (the whole body, or the one that ended it),
-    then the real one."""
-
-    async def replayed() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return replayed

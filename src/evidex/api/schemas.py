@@ -20,9 +20,20 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the field within the body (query.x, path.x outside it)")
+    message: str
+    type: str
+
+
 class Problem(BaseModel):
+    """An RFC 9457 problem document (application/problem+json)."""
+    type: str = Field(description="urn:evidex:problem:<code>")
+    title: str
+    status: int
     detail: str
     code: str
+    errors: list[FieldError] | None = None
     allowed: list[str] | None = None
     problems: list[dict[str, Any]] | None = None
 

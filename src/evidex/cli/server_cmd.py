@@ -40,6 +40,16 @@ def _vault(settings: Any, node: Any = None, *, signing: bool = True) -> Any:
     return build_vault(settings, signer, Domain().retention_days())
 
 
+def _warn_if_environment_unset(settings: Any, what: str) -> None:
+    """A node started without EVIDEX_ENVIRONMENT runs with development defaults (the default secret among
+    them): say so loudly, on standard error, every time."""
+    if settings.environment_unset:
+        bar = "!" * 78
+        typer.echo(f"{bar}\nWARNING: EVIDEX_ENVIRONMENT is not set: {what} runs as DEVELOPMENT, with development "
+                   "defaults\n(the default EVIDEX_SECRET_KEY is accepted). Set EVIDEX_ENVIRONMENT=production (and a "
+                   f"secret of 32 bytes or more)\nfor a real node.\n{bar}", err=True)
+
+
 def _now(value: str | None) -> dt.datetime:
     if value is None:
         return dt.datetime.now(dt.UTC)
@@ -69,6 +79,12 @@ def serve(
 
     retain_freed_memory()  # payloads of megabytes: reuse freed buffers (core/memory.py)
     settings = _settings()
+    _warn_if_environment_unset(settings, "evidex serve")
+    if tls:  # HSTS on every answer; worker processes (--workers) read it from the environment
+        import os
+
+        os.environ["EVIDEX_HTTPS"] = "true"
+        settings = settings.model_copy(update={"https": True})
     node = _identity(settings)  # refused here if it cannot be opened; `--workers` children check again
     app = create_app(settings, worker_interval=worker_interval or None, node=node)
     typer.echo(f"evidex node {settings.node_party} on {'https' if tls else 'http'}://{host}:{port}  "
@@ -91,8 +107,13 @@ def serve(
         tls_extra = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": str(bundle)}
         typer.echo(f"mutual TLS: only the peers' certificates in {bundle} are accepted")
     # A bounded graceful shutdown: requests in flight get 5 s, idle keep-alive connections do not hold it up.
+    # The edge: httptools with a header size limit and a header deadline (api/protocol.py), a bounded
+    # number of connections (503 beyond), a bounded listen backlog; bodies are bounded by api/edge.py.
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "access_log": False,
                                "timeout_keep_alive": 30, "timeout_graceful_shutdown": 5,
+                               "http": "evidex.api.protocol:EdgeHttpToolsProtocol",
+                               "limit_concurrency": settings.max_connections, "backlog": 1024,
+                               "server_header": False,
                                "ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile, **tls_extra}
     if workers == 1:
         uvicorn.run(app, **options)
@@ -148,6 +169,7 @@ def worker(
 
     retain_freed_memory()  # the outbox sends payloads of megabytes (core/memory.py)
     settings = _settings()
+    _warn_if_environment_unset(settings, "evidex worker")
     node = _identity(settings)  # first: a worker that cannot sign as its server does never starts
     engine = make_engine(settings.database_url, pool_pre_ping=True)
     require_migrated(engine)

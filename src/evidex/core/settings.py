@@ -10,6 +10,12 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_SECRET = "changethis"
+# Secrets production refuses (compared after strip, in any case): the defaults of templates and guides.
+KNOWN_DEFAULT_SECRETS = frozenset({
+    INSECURE_SECRET, "changeme", "change-me", "change_me", "secret", "secretkey", "secret_key", "secret-key",
+    "password", "passw0rd", "default", "evidex", "admin", "test", "example", "1234567890", "12345678",
+    "your-secret-key", "yoursecretkey", "insecure", "development", "dev", "xxx"})
+MIN_SECRET_BYTES = 32
 
 
 def data_home() -> Path:
@@ -54,6 +60,15 @@ class Settings(BaseSettings):
     api_token_days: int = Field(default=90, ge=1, le=366)  # lifetime of a new API token unless asked shorter
     # The worker signs the audit chain's head (when it moved) at most this often; `evidex audit verify` always.
     audit_sign_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    # The edge (api/edge.py). Largest JSON body of the API; evidence and federation routes have their own limits.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # A request body must arrive within this many seconds, plus its size at the rate below (else 408, connection closed).
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    body_min_bytes_per_second: int = Field(default=64 * 1024, ge=1024)  # the slowest link a large body may use
+    # Open connections per server process (`serve`); beyond it a request is answered 503 at once.
+    max_connections: int = Field(default=512, ge=16, le=65536)
+    https: bool = False  # served over HTTPS (set by `serve --tls`, or behind a TLS proxy): answers carry HSTS
+    public_api_docs: bool = False  # production: /docs, /redoc and /openapi.json open without a Bearer token
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -61,7 +76,18 @@ class Settings(BaseSettings):
         return default_database_url() if isinstance(v, str) and not v.strip() else v
 
     @model_validator(mode="after")
-    def _no_default_secret_in_production(self) -> Settings:
-        if self.environment == "production" and self.secret_key.get_secret_value() == INSECURE_SECRET:
-            raise ValueError("EVIDEX_SECRET_KEY must be set to a secret value in production")
+    def _no_weak_secret_in_production(self) -> Settings:
+        if self.environment == "production":
+            secret = self.secret_key.get_secret_value()
+            if secret.strip().lower() in KNOWN_DEFAULT_SECRETS:
+                raise ValueError("EVIDEX_SECRET_KEY is a well-known default value; production needs a random secret "
+                                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)")
+            if len(secret.strip().encode()) < MIN_SECRET_BYTES:
+                raise ValueError(f"EVIDEX_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes; production needs a "
+                                 "random secret of 32 bytes or more")
         return self
+
+    @property
+    def environment_unset(self) -> bool:
+        """EVIDEX_ENVIRONMENT was not given: development defaults (and the default secret) in force."""
+        return "environment" not in self.model_fields_set

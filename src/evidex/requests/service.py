@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from evidex.audit import service as audit
 from evidex.cases.models import Case
 from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound
+from evidex.core.jsontext import unstorable_text
 from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec, default_lifecycle
 from evidex.requests.models import Deadline, Decision, Request, RequestCondition, RequestEvent
@@ -155,6 +156,10 @@ def json_safe(document: Any) -> dict[str, Any]:
             document, default=lambda o: o.isoformat() if isinstance(o, dt.date) else str(o)))
     except (ValueError, RecursionError) as e:
         raise Invalid(f"the request document cannot be stored as JSON: {e}") from e
+    bad = unstorable_text(out)  # checked before it is stored: no stored row may break a later read
+    if bad is not None:
+        raise Invalid(f"the request document cannot be stored: {bad[0] or 'document'}: {bad[1]}",
+                      problems=[{"element": bad[0], "message": bad[1]}])
     return out
 
 

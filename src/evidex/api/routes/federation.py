@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from evidex.api.deps import NowDep, SessionDep
+from evidex.api.errors import problem
 from evidex.evidence import crypto, packages
 from evidex.exchange import framing
 from evidex.exchange import service as exchange
@@ -70,7 +71,7 @@ PACKAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _rejected(e: packages.PackageRejected) -> JSONResponse:
-    return JSONResponse({"detail": str(e)}, status_code=e.status)
+    return problem(e.status, "package_rejected", str(e))
 
 
 @router.get("/packages/{package_id}", responses=PACKAGE_RESPONSES)
@@ -94,7 +95,7 @@ async def package_chunk(package_id: uuid.UUID, position: Annotated[int, Path(ge=
     async for part in request.stream():
         body += part
         if len(body) > crypto.CHUNK_SIZE + crypto.TAG:
-            return JSONResponse({"detail": "a chunk holds at most 1 MiB"}, status_code=413)
+            return problem(413, "too_large", "a chunk holds at most 1 MiB")
     try:
         return JSONResponse(packages.receive_chunk(db, vault=request.app.state.vault, package_id=package_id,
                                                    position=position, index=index, blob=bytes(body),
