@@ -181,7 +181,7 @@ def _node_dir(tmp_path):  # type: ignore[no-untyped-def]
 
 def test_a_worker_whose_node_identity_cannot_be_opened_refuses_to_start(database_url, tmp_path, monkeypatch):
     monkeypatch.delenv("EVIDEX_NODE_KEY_PASSPHRASE", raising=False)
-    env = {"EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_DIR": str(_node_dir(tmp_path)),
+    env = {"EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_DIR": str(_node_dir(tmp_path)), "EVIDEX_ENVIRONMENT": "test",
            "EVIDEX_EVIDENCE_DIR": str(tmp_path / "ev"), "EVIDEX_SPOOL_DIR": str(tmp_path / "spool")}
     r = run_cli("worker", "--once", env=env)
     assert r.returncode == 2 and r.stdout == "", r.stdout
@@ -197,6 +197,7 @@ def test_a_worker_whose_node_identity_cannot_be_opened_refuses_to_start(database
 def test_a_server_whose_node_identity_cannot_be_opened_refuses_to_start(database_url, tmp_path, monkeypatch):
     monkeypatch.delenv("EVIDEX_NODE_KEY_PASSPHRASE", raising=False)
     env = {**os.environ, "EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_DIR": str(_node_dir(tmp_path)),
+           "EVIDEX_ENVIRONMENT": "test",
            "EVIDEX_EVIDENCE_DIR": str(tmp_path / "ev"), "EVIDEX_SPOOL_DIR": str(tmp_path / "spool")}
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

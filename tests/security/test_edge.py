@@ -55,7 +55,7 @@ def _start(tmp: Path, *extra: str, env_extra: dict[str, str] | None = None) -> N
     assert run_cli("db", "upgrade", env=env).returncode == 0
     created = run_cli("users", "create", "edge-system", "--role", "central_authority", "--system", env=env)
     assert created.returncode == 0, created.stderr
-    token = created.stdout.split("API token (shown once):")[1].split()[0]
+    token = created.stdout.split("API token (shown once")[1].split("):")[1].split()[0]
     scheme = "https" if "--tls" in extra else "http"
     if scheme == "https":
         assert run_cli("node", "init", "--url", "https://127.0.0.1:8443", env=env).returncode == 0
