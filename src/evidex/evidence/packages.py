@@ -278,7 +278,7 @@ def register_manifest(db: Session, *, node: NodeIdentity, vault: evidence.Vault,
         if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
             raise ValueError("files")
         for i, f in enumerate(files):
-            if f["position"] != i or not (isinstance(f["size"], int) and 0 <= f["size"] <= evidence.MAX_FILE) \
+            if f["position"] != i or not (isinstance(f["size"], int) and 0 <= f["size"] <= vault.limits.max_file_bytes) \
                     or not isinstance(f["sha256"], str) or len(f["sha256"]) != 64:
                 raise ValueError(f"file {i}")
     except (KeyError, TypeError, ValueError) as e:

@@ -108,3 +108,16 @@ class Receipt(Base):
     positive: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     token: Mapped[str | None] = mapped_column(sa.Text)  # JWS; null for a negative receipt (none came)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SpoolFile(Base):
+    """The spool's ledger: which peer's payload each spool file holds and its size, recorded (and
+    committed) before the file is written, so a peer's usage counts its orphans too until the sweep
+    removes them (the per-peer spool quota, EVIDEX_SPOOL_PEER_QUOTA_BYTES)."""
+
+    __tablename__ = "spool_files"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # the file's name in the spool
+    peer: Mapped[str] = mapped_column(sa.String(2), index=True)  # the authenticated sender
+    bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    written_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
