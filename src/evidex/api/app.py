@@ -54,7 +54,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
         domain = dataclasses.replace(domain, announce=flows.announcer(node))
     sessions = make_sessionmaker(engine)
     vault = build_vault(settings, node, domain.retention_days())
-    spool = Spool(settings.spool_dir)
+    spool = Spool(settings.spool_dir, peer_quota=settings.spool_peer_quota_bytes)
     watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node, vault=vault,
                                spool=spool) if worker_interval else None)
 

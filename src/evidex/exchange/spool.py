@@ -39,9 +39,13 @@ LOCK_FILE = ".lock"
 _TMP = re.compile(r"^[0-9a-f]{64}\.tmp-[0-9a-f]{16}$")
 
 
+DEFAULT_PEER_QUOTA = 4 << 30  # EVIDEX_SPOOL_PEER_QUOTA_BYTES
+
+
 class Spool:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, peer_quota: int = DEFAULT_PEER_QUOTA) -> None:
         self.root = Path(root)
+        self.peer_quota = peer_quota  # bytes one peer's payloads may occupy here (exchange.service checks it)
 
     @staticmethod
     def name(msg_id: str, payload_sha256: str) -> str:
