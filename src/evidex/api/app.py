@@ -22,6 +22,7 @@ from evidex.core.memory import retain_freed_memory
 from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.settings import Settings
 from evidex.evidence.service import build_vault
+from evidex.evidence.throttle import PeerBuckets
 from evidex.exchange import flows, keys
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.spool import Spool
@@ -87,6 +88,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.vault = vault
     app.state.watcher = watcher  # started by the lifespan; `evidex serve --workers N` runs it in the parent instead
     app.state.spool = spool
+    app.state.package_throttle = PeerBuckets(settings.package_chunk_rate, settings.package_chunk_burst)
     app.state.applier = flows.applier(node, domain, vault) if node is not None else None
     errors.install(app)
     errors.install_input_guard(app)
