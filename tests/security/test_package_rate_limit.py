@@ -121,3 +121,19 @@ def test_a_wait_longer_than_the_pass_resumes_later_without_a_failure(federated, 
         assert (report.chunks, report.sent) == (2, 1)
     with me.sessions() as db:
         assert db.get(EvidencePackage, uuid.UUID(str(pid))).attempts == 0
+
+
+def test_a_manifest_announcing_a_file_over_the_limit_is_refused(federated):  # noqa: F811
+    """EVIDEX_MAX_EVIDENCE_BYTES binds what another node announces too: nothing is prepared for it."""
+    import dataclasses
+
+    from evidex.evidence.service import Limits
+
+    rs, me, vaults = federated
+    _, pid, _ = setup_package(rs, me, vaults, {"disk.img": os.urandom(3000)})
+    small = dataclasses.replace(vaults["RS"], limits=Limits(max_file_bytes=2000))
+    report = deliver(me, Wire(rs, now, vault=small))
+    assert (report.delivered, report.dead) == (0, 1)
+    with rs.sessions() as db:
+        assert db.get(EvidencePackage, pid) is None
+        assert db.execute(sa.select(sa.func.count()).select_from(EvidenceFile)).scalar_one() == 0
