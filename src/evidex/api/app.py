@@ -25,6 +25,7 @@ from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.secretbox import totp_box
 from evidex.core.settings import Settings
 from evidex.evidence.service import build_vault
+from evidex.evidence.throttle import PeerBuckets
 from evidex.exchange import flows, keys
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.spool import Spool
@@ -59,7 +60,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
         domain = dataclasses.replace(domain, announce=flows.announcer(node))
     sessions = make_sessionmaker(engine)
     vault = build_vault(settings, node, domain.retention_days())
-    spool = Spool.of_node(settings)  # received payloads sealed at rest under the node secret
+    spool = Spool.of_node(settings)  # received payloads sealed at rest; per-peer quota
     watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node, vault=vault,
                                spool=spool, faults=faults, party=settings.node_party,
                                audit_key=heads.signing_key(node, settings.secret_key.get_secret_value()),
@@ -98,6 +99,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.totp_box = totp_box(settings)  # TOTP secrets sealed under a key derived from the node secret
     users.warm_up()  # the dummy password hash, made once: unknown users cost what known ones do
     app.state.faults = faults
+    app.state.package_throttle = PeerBuckets(settings.package_chunk_rate, settings.package_chunk_burst)
     app.state.applier = flows.applier(node, domain, vault) if node is not None else None
     errors.install(app)
     docs.install(app, settings)

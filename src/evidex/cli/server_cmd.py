@@ -198,6 +198,9 @@ def worker(
         kept = sweep_retention(db, vault=vault, now=_now(now))
     typer.echo(f"retention: {kept.warned} review warning(s), {kept.disposed} disposed")
     records_pass(sessions, _now(now), audit_key=audit_key, party=settings.node_party, sign_every=None)
+    from evidex.workers.uploads import sweep_uploads
+
+    typer.echo(f"uploads: {sweep_uploads(sessions, vault, _now(now))} abandoned upload(s) erased")
     if node is not None:
         from evidex.exchange.service import sweep_spool
 

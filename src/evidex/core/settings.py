@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=512, ge=16, le=65536)
     https: bool = False  # served over HTTPS (set by `serve --tls`, or behind a TLS proxy): answers carry HSTS
     public_api_docs: bool = False  # production: /docs, /redoc and /openapi.json open without a Bearer token
+    # Evidence limits (issue 12): the largest file one may declare, and the sum of the declared sizes
+    # of a request's live (not disposed, not abandoned) files; both refused at the start of an upload.
+    max_evidence_bytes: int = Field(default=64 << 30, gt=0, le=1 << 40)
+    request_evidence_quota_bytes: int = Field(default=256 << 30, gt=0, le=1 << 52)
+    upload_idle_hours: float = Field(default=24.0, gt=0)  # an upload with no chunk for this long is abandoned
+    # Bytes one peer's received payloads may occupy in the spool (orphans count until swept); over it,
+    # a batch is answered 503 with Retry-After and nothing is kept.
+    spool_peer_quota_bytes: int = Field(default=4 << 30, gt=0)
+    # Package chunks accepted per second from one peer (token bucket, per server process), and the burst.
+    package_chunk_rate: float = Field(default=50.0, gt=0)
+    package_chunk_burst: int = Field(default=100, ge=1)
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -22,7 +22,8 @@ class EvidenceFile(Base):
     media_type: Mapped[str] = mapped_column(sa.String(120))
     declared_size: Mapped[int] = mapped_column(sa.BigInteger)
     declared_sha256: Mapped[str] = mapped_column(sa.String(64))
-    status: Mapped[str] = mapped_column(sa.String(12))  # uploading | receiving | sealed | rejected | disposed
+    # uploading | receiving | sealed | rejected | disposed | abandoned (no chunk for EVIDEX_UPLOAD_IDLE_HOURS)
+    status: Mapped[str] = mapped_column(sa.String(12))
     chunk_size: Mapped[int] = mapped_column(sa.Integer)
     chunks_received: Mapped[int] = mapped_column(sa.Integer, default=0)
     bytes_received: Mapped[int] = mapped_column(sa.BigInteger, default=0)
@@ -31,8 +32,9 @@ class EvidenceFile(Base):
     file_id: Mapped[str] = mapped_column(sa.String(32))  # 16 bytes, hex: bound into every chunk
     kek_id: Mapped[str | None] = mapped_column(sa.String(64))
     wrapped_key: Mapped[str | None] = mapped_column(sa.Text)  # base64; erased on disposal
-    created_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))  # the uploader: only they add to it
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_chunk_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # an upload's last sign of life
     package_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)  # arrived in this package
     package_position: Mapped[int | None] = mapped_column(sa.Integer)
     retain_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # CETS224 Art 14(5): Party's profile

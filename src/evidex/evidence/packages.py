@@ -56,6 +56,40 @@ MAX_FILES = 10_000
 PACKAGE_TYPES = ("evidence_manifest", "evidence_receipt")
 
 
+class Throttled(Exception):
+    """The receiving node asks to wait (429, its per-peer rate limit) longer than this pass has left:
+    the package resumes at a later pass. A retry, never a failure."""
+
+    def __init__(self, message: str, wait: float) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
+MAX_RETRY_AFTER = 300.0  # seconds; a longer wait asked for is taken as this
+
+
+def retry_after(r: httpx.Response) -> float:
+    """The wait a 429 asks for (Retry-After in seconds; 1 s if absent or unreadable)."""
+    try:
+        return min(max(float(r.headers.get("Retry-After", "1")), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return 1.0
+
+
+def _patiently(call: Callable[[], httpx.Response], peer: str, started: float, budget: float,
+               sleep: Callable[[float], None]) -> httpx.Response:
+    """Make a call the receiving node may answer 429: wait as its Retry-After says and call again,
+    within the pass's time budget; past it, Throttled."""
+    while True:
+        r = call()
+        if r.status_code != 429:
+            return r
+        wait = retry_after(r)
+        if time.monotonic() - started + wait > budget:
+            raise Throttled(f"{peer} limits the rate of chunks: resuming in {wait:g} s", wait)
+        sleep(wait)
+
+
 class PackageRejected(EvidexError):
     """A chunk or a status question that this node does not accept (bad MAC, bad tag, wrong order)."""
 
@@ -168,7 +202,8 @@ class TransferReport:
 
 def transfer_once(make_session: sessionmaker[Session], node: NodeIdentity, vault: evidence.Vault, now: dt.datetime,
                   client_for: Callable[[Peer], httpx.Client] | None = None, budget_seconds: float = 20.0,
-                  clock: Callable[[], dt.datetime] | None = None, faults: Faults = NO_FAULTS) -> TransferReport:
+                  clock: Callable[[], dt.datetime] | None = None, faults: Faults = NO_FAULTS,
+                  sleep: Callable[[float], None] = time.sleep) -> TransferReport:
     """One pass of the transfer worker: for each package whose manifest was delivered, ask the
     receiving node which chunks it holds and send the rest, within a time budget (resumable: the
     next pass goes on where this one stopped, as after a dropped connection or a restart)."""
@@ -190,7 +225,13 @@ def transfer_once(make_session: sessionmaker[Session], node: NodeIdentity, vault
                 continue
             try:
                 with client_for(peer) as client:
-                    done = _push(db, pkg, peer, client, vault, report, started, budget_seconds, faults)
+                    done = _push(db, pkg, peer, client, vault, report, started, budget_seconds, faults, sleep)
+            except Throttled as e:  # the receiver's rate limit: resume when it says, not counted as a failure
+                pkg.next_attempt_at = now + dt.timedelta(seconds=e.wait)
+                pkg.last_error = str(e)
+                report.retrying += 1
+                db.commit()
+                continue
             except (httpx.HTTPError, PackageRejected, OSError) as e:
                 pkg.attempts += 1
                 pkg.next_attempt_at = now + exchange.backoff(pkg.attempts)
@@ -217,12 +258,14 @@ def transfer_once(make_session: sessionmaker[Session], node: NodeIdentity, vault
 
 
 def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, vault: evidence.Vault,
-          report: TransferReport, started: float, budget: float, faults: Faults) -> bool:
+          report: TransferReport, started: float, budget: float, faults: Faults = NO_FAULTS,
+          sleep: Callable[[float], None] = time.sleep) -> bool:
     """Send what the receiver lacks; True once it holds every chunk of every file."""
     key = base64.b64decode(pkg.transfer_key or "")
     base = peer.url.rstrip("/")
     path = f"/federation/v1/packages/{pkg.id}"
-    r = client.get(base + path, headers={MAC_HEADER: mac(key, pkg.id, "status")})
+    r = _patiently(lambda: client.get(base + path, headers={MAC_HEADER: mac(key, pkg.id, "status")}), pkg.peer,
+                   started, budget, sleep)
     if r.status_code != 200:
         raise PackageRejected(f"{pkg.peer} answered HTTP {r.status_code} about the package: {r.text[:200]}",
                               r.status_code)
@@ -237,9 +280,11 @@ def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, v
                 return False
             plain = faults.chunk_in_transit(pos, index, evidence.read_chunk(vault, ev, index))  # tests: a byte changed
             resource = f"files/{pos}/chunks/{index}"
-            r = client.put(f"{base}{path}/{resource}", content=seal_chunk(key, pkg.id, pos, index, plain, index == n - 1),
-                           headers={MAC_HEADER: mac(key, pkg.id, resource),
-                                    "Content-Type": "application/octet-stream"})
+            sealed = seal_chunk(key, pkg.id, pos, index, plain, index == n - 1)
+            r = _patiently(lambda: client.put(f"{base}{path}/{resource}", content=sealed,  # noqa: B023 (called at once)
+                                              headers={MAC_HEADER: mac(key, pkg.id, resource),  # noqa: B023
+                                                       "Content-Type": "application/octet-stream"}),
+                           pkg.peer, started, budget, sleep)
             if r.status_code != 200:
                 raise PackageRejected(f"{pkg.peer} refused chunk {index} of file {pos}: HTTP {r.status_code} "
                                       f"{r.text[:200]}", r.status_code)
@@ -275,7 +320,7 @@ def register_manifest(db: Session, *, node: NodeIdentity, vault: evidence.Vault,
         if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
             raise ValueError("files")
         for i, f in enumerate(files):
-            if f["position"] != i or not (isinstance(f["size"], int) and 0 <= f["size"] <= evidence.MAX_FILE) \
+            if f["position"] != i or not (isinstance(f["size"], int) and 0 <= f["size"] <= vault.limits.max_file_bytes) \
                     or not isinstance(f["sha256"], str) or len(f["sha256"]) != 64:
                 raise ValueError(f"file {i}")
     except (KeyError, TypeError, ValueError) as e:
@@ -318,6 +363,12 @@ def _files(db: Session, pkg: EvidencePackage) -> list[EvidenceFile]:
     return list(db.execute(sa.select(EvidenceFile).where(EvidenceFile.package_id == pkg.id,
                                                          EvidenceFile.party == pkg.party)
                            .order_by(EvidenceFile.package_position)).scalars())
+
+
+def chunk_sender(db: Session, *, package_id: uuid.UUID, resource: str, given_mac: str | None) -> str:
+    """The peer sending a chunk, once its MAC has verified (the rate limit counts only real chunks)."""
+    pkg, _ = _incoming(db, package_id, resource, given_mac)
+    return pkg.peer
 
 
 def progress(db: Session, *, package_id: uuid.UUID, given_mac: str | None) -> dict[str, Any]:

@@ -33,7 +33,18 @@ from evidex.requests import service as requests
 
 GENESIS = "0" * 64
 PRODUCERS = frozenset({Role.service_provider, Role.central_authority, Role.contact_24_7, Role.competent_authority})
-MAX_FILE = 1 << 40  # 1 TiB
+MAX_FILE = 1 << 40  # 1 TiB: the ceiling of any setting
+LIFELESS = ("disposed", "abandoned")  # files whose stored bytes are gone: they no longer count against a quota
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What may be declared and how long an upload may idle (settings EVIDEX_MAX_EVIDENCE_BYTES,
+    EVIDEX_REQUEST_EVIDENCE_QUOTA_BYTES, EVIDEX_UPLOAD_IDLE_HOURS): storage is a shared resource."""
+
+    max_file_bytes: int = 64 << 30
+    request_quota_bytes: int = 256 << 30
+    upload_idle: dt.timedelta = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -42,10 +53,12 @@ class Vault:
     keys: crypto.KeyRing
     signer: NodeIdentity | None = None  # with a node identity, custody events are signed by the node
     retention_days: dict[str, int] = field(default_factory=dict)  # per Party profile (CETS224 Art 14(5))
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def from_secret(cls, storage: Storage, secret: bytes, signer: NodeIdentity | None = None,
-                    retention_days: dict[str, int] | None = None, previous: list[bytes] | None = None) -> Vault:
+                    retention_days: dict[str, int] | None = None, previous: list[bytes] | None = None,
+                    limits: Limits | None = None) -> Vault:
         """The key-encryption key derives from the node secret (HKDF); its id names it for rotation.
         Keys derived from `previous` secrets still unwrap (never wrap) until everything is rewrapped."""
         def derive(s: bytes) -> tuple[str, bytes]:
@@ -55,7 +68,7 @@ class Vault:
         kid, kek = derive(secret)
         ring = dict(derive(p) for p in previous or [])
         ring[kid] = kek
-        return cls(storage, crypto.KeyRing(ring, kid), signer, dict(retention_days or {}))
+        return cls(storage, crypto.KeyRing(ring, kid), signer, dict(retention_days or {}), limits or Limits())
 
     def retain_until(self, party: str, sealed_at: dt.datetime) -> dt.datetime | None:
         days = self.retention_days.get(party)
@@ -139,6 +152,20 @@ def start_upload(db: Session, *, actor: Principal, vault: Vault, request_id: uui
     req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)
     if not (0 <= size <= MAX_FILE) or len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256.lower()):
         raise Invalid("declare the size in bytes and the SHA-256 (64 hex digits) of the file")
+    limits = vault.limits
+    if size > limits.max_file_bytes:
+        raise Invalid(f"the declared size, {size} bytes, is over this node's limit for one file "
+                      f"(EVIDEX_MAX_EVIDENCE_BYTES = {limits.max_file_bytes} bytes)")
+    from evidex.requests.models import Request
+
+    lock_row(db, Request.id, req.id)  # two uploads started at once for one request are counted one after the other
+    used = db.execute(sa.select(sa.func.coalesce(sa.func.sum(EvidenceFile.declared_size), 0)).where(
+        EvidenceFile.request_id == req.id, EvidenceFile.party == actor.party,
+        EvidenceFile.status.not_in(LIFELESS))).scalar_one()
+    if used + size > limits.request_quota_bytes:
+        raise Invalid(f"the request's files would declare {used + size} bytes in all, over this node's quota per "
+                      f"request (EVIDEX_REQUEST_EVIDENCE_QUOTA_BYTES = {limits.request_quota_bytes} bytes; "
+                      f"{used} already declared)")
     ev = new_file(db, vault=vault, party=actor.party, request_id=req.id, name=name, media_type=media_type,
                   size=size, sha256=sha256, status="uploading", created_by=actor.user_id, now=now)
     audit.record(db, actor=actor, action="evidence.upload_start", object_type="evidence", object_id=str(ev.id),
@@ -160,10 +187,24 @@ def put_chunk(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.
               now: dt.datetime) -> EvidenceFile:
     """Store chunk `index` (exactly chunk_size bytes, except the last). Resending a stored chunk
     with the same bytes is harmless; a gap answers 409 with the chunk expected next."""
+    ev = _own_upload(db, actor=actor, evidence_id=evidence_id)
+    store_chunk(vault, ev, index, data)
+    ev.last_chunk_at = now
+    return ev
+
+
+def _own_upload(db: Session, *, actor: Principal, evidence_id: uuid.UUID) -> EvidenceFile:
+    """A file being uploaded, for its uploader only: the user who started it (a system's API tokens
+    all act as that system). Anyone else who may see it is refused before a byte is written, so no
+    one can slip data into another's upload or make themselves its producer in the custody chain."""
     ev = get(db, actor=actor, evidence_id=evidence_id)
+    lock_row(db, EvidenceFile.id, ev.id)  # against the sweep of abandoned uploads: one or the other
+    db.refresh(ev)
     if ev.status != "uploading":
         raise Conflict(f"the upload is {ev.status}")
-    return store_chunk(vault, ev, index, data)
+    if ev.created_by is None or ev.created_by != actor.user_id:
+        raise Forbidden("only the user who started this upload may add chunks to it or complete it")
+    return ev
 
 
 def store_chunk(vault: Vault, ev: EvidenceFile, index: int, data: bytes) -> EvidenceFile:
@@ -232,7 +273,7 @@ def new_file(db: Session, *, vault: Vault, party: str, request_id: uuid.UUID, na
                       declared_sha256=sha256.lower(), status=status, chunk_size=crypto.CHUNK_SIZE,
                       chunks_received=0, bytes_received=0, storage_name=uuid.uuid4().hex, file_id=fid.hex(),
                       kek_id=wrapped.kek_id, wrapped_key=base64.b64encode(wrapped.wrapped).decode(),
-                      created_by=created_by, created_at=now)
+                      created_by=created_by, created_at=now, last_chunk_at=now)
     db.add(ev)
     db.flush()
     vault.storage.append(ev.storage_name, head, 0)
@@ -241,9 +282,7 @@ def new_file(db: Session, *, vault: Vault, party: str, request_id: uuid.UUID, na
 
 def complete(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, now: dt.datetime) -> EvidenceFile:
     """Mark the last chunk, hash what was stored, and seal — or reject a hash that differs."""
-    ev = get(db, actor=actor, evidence_id=evidence_id)
-    if ev.status != "uploading":
-        raise Conflict(f"the upload is {ev.status}")
+    ev = _own_upload(db, actor=actor, evidence_id=evidence_id)
     size = finish(vault, ev)
     if ev.sha256 != ev.declared_sha256 or size != ev.declared_size:
         ev.status = "rejected"
@@ -343,7 +382,10 @@ def build_vault(settings: Any, signer: NodeIdentity | None, retention_days: dict
     return Vault.from_secret(open_storage(settings.evidence_url, settings.evidence_dir),
                              settings.secret_key.get_secret_value().encode(), signer=signer,
                              retention_days=retention_days,
-                             previous=[p.get_secret_value().encode() for p in settings.previous_secret_keys])
+                             previous=[p.get_secret_value().encode() for p in settings.previous_secret_keys],
+                             limits=Limits(max_file_bytes=settings.max_evidence_bytes,
+                                           request_quota_bytes=settings.request_evidence_quota_bytes,
+                                           upload_idle=dt.timedelta(hours=settings.upload_idle_hours)))
 
 
 @dataclass
@@ -434,6 +476,37 @@ def sweep_retention(db: Session, *, vault: Vault, now: dt.datetime) -> Retention
             report.warned += 1
     db.commit()
     return report
+
+
+def sweep_abandoned(db: Session, *, vault: Vault, now: dt.datetime, batch: int = 200) -> int:
+    """Uploads with no chunk for the idle period (EVIDEX_UPLOAD_IDLE_HOURS) are abandoned: the data key
+    and the partial ciphertext are erased, the file is marked abandoned with one audit note, and its
+    record stays. Each file in its own transaction. Returns how many."""
+    cutoff = now - vault.limits.upload_idle
+    idle = sa.and_(EvidenceFile.status == "uploading",
+                   sa.func.coalesce(EvidenceFile.last_chunk_at, EvidenceFile.created_at) < cutoff)
+    ids = list(db.execute(sa.select(EvidenceFile.id).where(idle).order_by(EvidenceFile.created_at).limit(batch))
+               .scalars())
+    done = 0
+    for evidence_id in ids:
+        lock_row(db, EvidenceFile.id, evidence_id)  # a chunk arriving now waits, then finds it abandoned
+        ev = db.execute(sa.select(EvidenceFile).where(EvidenceFile.id == evidence_id, idle)
+                        .execution_options(populate_existing=True)).scalar_one_or_none()
+        if ev is None:  # a chunk came meanwhile
+            db.rollback()
+            continue
+        last = ev.last_chunk_at or ev.created_at
+        ev.status, ev.wrapped_key, ev.kek_id = "abandoned", None, None
+        audit.record(db, actor=Principal.system(ev.party), action="evidence.upload_abandoned", object_type="evidence",
+                     object_id=str(ev.id), at=now,
+                     details={"request": str(ev.request_id), "last_chunk_at": last.isoformat(),
+                              "chunks_received": ev.chunks_received, "bytes_received": ev.bytes_received,
+                              "declared_size": ev.declared_size,
+                              "note": f"no chunk for {vault.limits.upload_idle}; the partial upload was erased"})
+        db.commit()  # the key is gone first: what may be left in storage can never be read again
+        vault.storage.delete(ev.storage_name)
+        done += 1
+    return done
 
 
 # --------------------------------------------------------------------------- onward transfer (CETS224 Art 14(10))

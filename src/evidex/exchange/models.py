@@ -121,3 +121,14 @@ class JunkCount(Base):
     minute: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
     count: Mapped[int] = mapped_column(sa.Integer)
     summarised: Mapped[int] = mapped_column(sa.Integer, default=0)
+class SpoolFile(Base):
+    """The spool's ledger: which peer's payload each spool file holds and its size, recorded (and
+    committed) before the file is written, so a peer's usage counts its orphans too until the sweep
+    removes them (the per-peer spool quota, EVIDEX_SPOOL_PEER_QUOTA_BYTES)."""
+
+    __tablename__ = "spool_files"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # the file's name in the spool
+    peer: Mapped[str] = mapped_column(sa.String(2), index=True)  # the authenticated sender
+    bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    written_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

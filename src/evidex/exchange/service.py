@@ -25,6 +25,7 @@ from joserfc.registry import HeaderParameter
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
+from evidex.core.db import lock_row
 from evidex.core.errors import EvidexError, Invalid, NotFound
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.exchange.envelope import (
@@ -39,9 +40,18 @@ from evidex.exchange.envelope import (
 from evidex.exchange.framing import MEDIA_TYPE as BATCH_MEDIA_TYPE
 from evidex.exchange.framing import pack_batch
 from evidex.exchange.keys import NodeIdentity
-from evidex.exchange.models import InboxMessage, JunkCount, OutboxBody, OutboxMessage, Peer, PeerKeyRow, Receipt
+from evidex.exchange.models import (
+    InboxMessage,
+    JunkCount,
+    OutboxBody,
+    OutboxMessage,
+    Peer,
+    PeerKeyRow,
+    Receipt,
+    SpoolFile,
+)
 from evidex.exchange.sealed import is_sealed
-from evidex.exchange.spool import SPOOL_OVER, Spool
+from evidex.exchange.spool import ORPHAN_AFTER, SPOOL_OVER, Spool
 from evidex.exchange.trust import PeerKey, TrustList
 from evidex.parties.roles import Principal
 
@@ -416,6 +426,11 @@ class StoreUnavailable(EvidexError):
     the sender should try again later."""
 
 
+class SpoolQuotaExceeded(StoreUnavailable):
+    """The sender's payloads would occupy more of the spool than its quota: nothing was kept; it
+    tries again later (an operator raises EVIDEX_SPOOL_PEER_QUOTA_BYTES, or orphans are swept)."""
+
+
 def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], now: dt.datetime,
                   apply: Applier, attachments: dict[int, bytes | memoryview] | None = None,
                   spool: Spool | None = None, faults: Faults = NO_FAULTS,
@@ -468,9 +483,11 @@ def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeReject
         # an orphan file (swept).
         stored = set(db.execute(sa.select(InboxMessage.msg_id).where(
             InboxMessage.msg_id.in_([headers.msg_id for headers, _, _, _ in large]))).scalars())
+        new = [(headers, spool.name(headers.msg_id, sha), body) for headers, _, sha, body in large
+               if headers.msg_id not in stored]
+        _reserve(db, spool, [(headers.sender, name, len(body)) for headers, name, body in new], now)
         try:
-            spool.write([(spool.name(headers.msg_id, sha), body) for headers, _, sha, body in large
-                         if headers.msg_id not in stored])
+            spool.write([(name, body) for _, name, body in new])
         except OSError as e:
             raise _unavailable(db, spool, e) from e
         faults.receive_after_spool()  # tests: files written, rows not committed
@@ -485,6 +502,37 @@ def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeReject
         break
     db.commit()
     return results
+
+
+def _reserve(db: Session, spool: Spool, files: list[tuple[str, str, int]], now: dt.datetime) -> None:
+    """Record each (peer, file name, size) about to be written to the spool, and commit, before a file
+    is written: a peer's usage so counts what a crash or a refusal leaves orphaned until the sweep
+    removes it. A peer over its quota gets nothing written and nothing kept (SpoolQuotaExceeded: 503,
+    the sender retries later). The sender is authenticated (its signature checked) by now."""
+    if not files:
+        return
+    adding: dict[str, int] = {}
+    for peer, _, size in files:
+        adding[peer] = adding.get(peer, 0) + size
+    names = [name for _, name, _ in files]
+    for peer in sorted(adding):  # one receiver of a peer at a time counts and records (a lock on its row)
+        lock_row(db, Peer.party, peer)
+        used = db.execute(sa.select(sa.func.coalesce(sa.func.sum(SpoolFile.bytes), 0)).where(
+            SpoolFile.peer == peer, SpoolFile.name.not_in(names))).scalar_one()  # a retry's own files: once
+        if used + adding[peer] > spool.peer_quota:
+            db.rollback()
+            log.warning("spool quota of %s reached: %d bytes held, %d more refused (EVIDEX_SPOOL_PEER_QUOTA_BYTES = %d)",
+                        peer, used, adding[peer], spool.peer_quota)
+            raise SpoolQuotaExceeded(f"the spool quota of {peer} on this node is reached ({used} bytes held, "
+                                     f"{adding[peer]} more sent, quota {spool.peer_quota}); nothing was kept: "
+                                     "send again later")
+    known = {row.name: row for row in db.execute(sa.select(SpoolFile).where(SpoolFile.name.in_(names))).scalars()}
+    for peer, name, size in files:
+        if name in known:  # an orphan written again by a retry: counted once, young again
+            known[name].peer, known[name].bytes, known[name].written_at = peer, size, now
+        else:
+            db.add(SpoolFile(name=name, peer=peer, bytes=size, written_at=now))
+    db.commit()
 
 
 def _unavailable(db: Session, spool: Spool, e: OSError) -> StoreUnavailable:
@@ -662,6 +710,17 @@ def sweep_spool(db: Session, spool: Spool, now: dt.datetime) -> int:
                 .scalars()}
 
     removed = spool.sweep(referenced, now)
+    # The ledger of the per-peer quota forgets what is no longer in the spool: orphans just swept, and
+    # reservations whose file was never written (a crash, a full disk), once as old as an orphan.
+    cutoff = now - ORPHAN_AFTER
+    stale = sa.and_(SpoolFile.written_at < cutoff, SpoolFile.name.not_in(
+        sa.select(InboxMessage.body_file).where(InboxMessage.body_file.is_not(None))))
+    names = list(db.execute(sa.select(SpoolFile.name).where(stale)).scalars())
+    gone = [n for n in names if not spool.path(n).exists()]
+    for k in range(0, len(gone), 500):
+        db.execute(sa.delete(SpoolFile).where(SpoolFile.name.in_(gone[k:k + 500]), stale)
+                   .execution_options(synchronize_session=False))
+    db.commit()
     if removed:
         log.info("spool: %d orphan file(s) removed", removed)
     return removed

@@ -54,19 +54,25 @@ LOCK_FILE = ".lock"
 _TMP = re.compile(r"^[0-9a-f]{64}\.tmp-[0-9a-f]{16}$")
 
 
+DEFAULT_PEER_QUOTA = 4 << 30  # EVIDEX_SPOOL_PEER_QUOTA_BYTES
+
+
 class Spool:
     """`sealer`: files are encrypted at rest (exchange/sealed.py) — every node's spool has one
-    (`evidex serve`, `evidex worker`); without one (tests of the folder's mechanics) bytes are kept as given."""
+    (`evidex serve`, `evidex worker`); without one (tests of the folder's mechanics) bytes are kept as given.
+    `peer_quota`: bytes one peer's payloads may occupy here (exchange.service checks it)."""
 
-    def __init__(self, root: Path, sealer: Sealer | None = None) -> None:
+    def __init__(self, root: Path, sealer: Sealer | None = None, peer_quota: int = DEFAULT_PEER_QUOTA) -> None:
         self.root = Path(root)
         self.sealer = sealer
+        self.peer_quota = peer_quota
 
     @classmethod
     def of_node(cls, settings: Any) -> Spool:
         """The node's spool (EVIDEX_SPOOL_DIR), sealing under the key ring of EVIDEX_SECRET_KEY and
-        EVIDEX_PREVIOUS_SECRET_KEYS: the spool of `evidex serve` and `evidex worker`."""
-        return cls(settings.spool_dir, sealer_of(settings))
+        EVIDEX_PREVIOUS_SECRET_KEYS, with its per-peer quota (EVIDEX_SPOOL_PEER_QUOTA_BYTES): the spool of
+        `evidex serve` and `evidex worker`."""
+        return cls(settings.spool_dir, sealer_of(settings), peer_quota=settings.spool_peer_quota_bytes)
 
     @staticmethod
     def name(msg_id: str, payload_sha256: str) -> str:

@@ -230,6 +230,9 @@ class DeadlineWatcher:
                             s = sweep_retention(db, vault=self.vault, now=self.clock())
                         if s.warned or s.disposed:
                             log.info("retention: %d review warning(s), %d disposed", s.warned, s.disposed)
+                        from evidex.workers.uploads import sweep_uploads
+
+                        sweep_uploads(self.make_session, self.vault, self.clock())
                     if self.node is not None and self.spool is not None and time.monotonic() >= self._next_sweep:
                         from evidex.exchange.service import sweep_spool
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import json
+import math
 import uuid
 from typing import Annotated, Any
 
@@ -66,6 +67,7 @@ async def receive_message(request: Request, db: SessionDep, now: NowDep) -> Resp
 
 PACKAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "The package MAC does not verify"}, 404: {"description": "No such package is awaited"},
+    429: {"description": "Too many chunks from this peer: send again after Retry-After seconds"},
     409: {"description": "Out of order (the chunk expected next is named) or already settled"},
     422: {"description": "The chunk failed verification"}}
 
@@ -90,7 +92,19 @@ def package_progress(package_id: uuid.UUID, request: Request, db: SessionDep) ->
 async def package_chunk(package_id: uuid.UUID, position: Annotated[int, Path(ge=0, le=packages.MAX_FILES)],
                         index: Annotated[int, Path(ge=0, le=100_000_000)], request: Request,
                         db: SessionDep) -> Response:
-    """One chunk of a file of the package, sealed with the package key (verified before it is stored)."""
+    """One chunk of a file of the package, sealed with the package key (verified before it is stored).
+    A peer over its chunk rate (EVIDEX_PACKAGE_CHUNK_RATE) is answered 429 with Retry-After before
+    its body is read; only chunks whose MAC verifies count against it."""
+    try:
+        peer = packages.chunk_sender(db, package_id=package_id, resource=f"files/{position}/chunks/{index}",
+                                     given_mac=request.headers.get(packages.MAC_HEADER))
+    except packages.PackageRejected as e:
+        return _rejected(e)
+    db.rollback()  # the connection goes back to the pool while the body is read
+    wait = request.app.state.package_throttle.take(peer)
+    if wait:
+        return JSONResponse({"detail": f"too many chunks from {peer}: send again in {math.ceil(wait)} s"},
+                            status_code=429, headers={"Retry-After": str(math.ceil(wait))})
     body = bytearray()
     async for part in request.stream():
         body += part
