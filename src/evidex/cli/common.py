@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,14 @@ def parse_date(value: str | None, option: str = "--as-of") -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError as e:
         raise InvalidInput(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from e
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """An object id given on the command line, or a one-line error naming what it should be."""
+    try:
+        return uuid.UUID(value)
+    except ValueError as e:
+        raise fail(f"{value!r} is not {what} id") from e
 
 
 def get_parties(path: Path | None) -> Parties:

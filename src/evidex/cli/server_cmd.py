@@ -400,14 +400,10 @@ def export_case(
     out: Annotated[str, typer.Option("--out", help="Where to write the CASE/UCO JSON-LD.")],
 ) -> None:
     """Export a request's evidence as CASE/UCO JSON-LD (files, hashes, provenance, custody actions)."""
-    import uuid as _uuid
-
+    from evidex.cli.common import parse_id
     from evidex.evidence.case_export import build_case
 
-    try:
-        rid = _uuid.UUID(request_id)
-    except ValueError as e:
-        raise fail(f"{request_id!r} is not a request id") from e
+    rid = parse_id(request_id, "a request")
     import os
     from pathlib import Path
 

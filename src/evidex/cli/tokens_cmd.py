@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from typing import Annotated
 
 import typer
 
-from evidex.cli.common import fail, load_settings
+from evidex.cli.common import load_settings, parse_id
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import require_migrated
 from evidex.parties.roles import Principal, Role
@@ -60,10 +59,7 @@ def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (
     """Revoke a token at once: it never works again. Audited."""
     from evidex.parties.service import revoke_token
 
-    try:
-        tid = uuid.UUID(token_id)
-    except ValueError as e:
-        raise fail(f"{token_id!r} is not a token id") from e
+    tid = parse_id(token_id, "a token")
     settings = load_settings()
     engine = make_engine(settings.database_url)
     require_migrated(engine)
