@@ -26,15 +26,24 @@ class SealedSecretError(EvidexError):
     """A sealed value this node cannot open (unknown key or altered)."""
 
 
+def derive_keys(secret: bytes, previous: list[bytes] | None = None, *, label: bytes,
+                kid_prefix: str = "") -> tuple[str, dict[str, bytes]]:
+    """The keys one purpose (`label`, the HKDF info) derives from the node secret: the current key's
+    id and every key by id — the current secret's, which seals or wraps, and those of `previous`
+    secrets, which still open until everything is re-sealed. An id names a key, revealing nothing."""
+    def derive(s: bytes) -> tuple[str, bytes]:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(s)
+        return kid_prefix + hashlib.sha256(key).hexdigest()[:12], key
+
+    current, key = derive(secret)
+    keys = dict(derive(p) for p in previous or [])
+    keys[current] = key
+    return current, keys
+
+
 class SecretBox:
     def __init__(self, secret: bytes, previous: list[bytes] | None = None, *, label: bytes) -> None:
-        def derive(s: bytes) -> tuple[str, bytes]:
-            key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(s)
-            return hashlib.sha256(key).hexdigest()[:12], key
-
-        self.current, key = derive(secret)
-        self.keys = dict(derive(p) for p in previous or [])
-        self.keys[self.current] = key
+        self.current, self.keys = derive_keys(secret, previous, label=label)
 
     @classmethod
     def for_totp(cls, secret: bytes, previous: list[bytes] | None = None) -> SecretBox:

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
@@ -23,6 +21,7 @@ from sqlalchemy.orm import Session
 from evidex.audit import service as audit
 from evidex.core.db import lock_row
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
+from evidex.core.secretbox import derive_keys
 from evidex.evidence import crypto
 from evidex.evidence.models import CustodyEvent, EvidenceFile, OnwardAuthorisation
 from evidex.evidence.storage import Storage
@@ -61,13 +60,7 @@ class Vault:
                     limits: Limits | None = None) -> Vault:
         """The key-encryption key derives from the node secret (HKDF); its id names it for rotation.
         Keys derived from `previous` secrets still unwrap (never wrap) until everything is rewrapped."""
-        def derive(s: bytes) -> tuple[str, bytes]:
-            kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"evidex evidence kek v1").derive(s)
-            return "k-" + hashlib.sha256(kek).hexdigest()[:12], kek
-
-        kid, kek = derive(secret)
-        ring = dict(derive(p) for p in previous or [])
-        ring[kid] = kek
+        kid, ring = derive_keys(secret, previous, label=b"evidex evidence kek v1", kid_prefix="k-")
         return cls(storage, crypto.KeyRing(ring, kid), signer, dict(retention_days or {}), limits or Limits())
 
     def retain_until(self, party: str, sealed_at: dt.datetime) -> dt.datetime | None:

@@ -22,7 +22,6 @@ Payloads stored before this existed are plaintext JSON objects: recognised by th
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import struct
 from dataclasses import dataclass, field
@@ -31,10 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from evidex.core.secretbox import derive_keys
 from evidex.evidence.crypto import IntegrityError, KeyRing, WrappedKey, new_data_key
 
 if TYPE_CHECKING:
@@ -67,13 +65,7 @@ class UnknownKey(PayloadDamaged):
 def key_ring(secret: bytes, previous: list[bytes] | None = None) -> KeyRing:
     """The key-encryption keys of received payloads: the current secret's wraps, the previous ones'
     still unwrap (until `evidex evidence rewrap`)."""
-    def derive(s: bytes) -> tuple[str, bytes]:
-        kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=KEK_LABEL).derive(s)
-        return "p-" + hashlib.sha256(kek).hexdigest()[:12], kek
-
-    kid, kek = derive(secret)
-    ring = dict(derive(p) for p in previous or [])
-    ring[kid] = kek
+    kid, ring = derive_keys(secret, previous, label=KEK_LABEL, kid_prefix="p-")
     return KeyRing(ring, kid)
 
 
