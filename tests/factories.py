@@ -39,7 +39,7 @@ def document(kind: str, requesting: str, requested: str) -> dict[str, Any]:
 DOCS = {"mutual_assistance": ("RS", "SI"), "preservation": ("RS", "ME")}
 
 
-def new_request(db: Session, actor: Principal, domain: service.Domain, kind: str = "mutual_assistance",
+def new_request(db: Session, actor: Principal, law: service.Law, kind: str = "mutual_assistance",
                 direction: Direction = "outgoing", case_ref: str = "K-1") -> Request:
     requesting, requested = DOCS[kind]
     if direction == "incoming" and actor.party != requested:
@@ -47,7 +47,7 @@ def new_request(db: Session, actor: Principal, domain: service.Domain, kind: str
     if direction == "outgoing" and actor.party != requesting:
         raise ValueError("outgoing requests are drafted by the requesting Party")
     case = service.create_case(db, actor=actor, reference=f"{case_ref}-{kind}-{direction}", title="Test case", now=NOW)
-    return service.create_request(db, actor=actor, domain=domain, case_id=case.id,
+    return service.create_request(db, actor=actor, law=law, case_id=case.id,
                                   document=document(kind, requesting, requested), now=NOW, direction=direction)
 
 

@@ -16,7 +16,7 @@ from tests.concurrency import overlapping_transactions
 from tests.conftest import run_cli
 from tests.factories import NOW, new_request, user
 
-DOMAIN = service.Domain()
+LAW = service.Law()
 
 
 def head(db) -> int:
@@ -29,7 +29,7 @@ def some_history(db, n_reads: int = 3) -> int:
     """Five entries (case, request, three reads); returns the seq just before them."""
     start = head(db)
     rs = user(db, "RS", Role.central_authority, name=f"audit-{start}-{n_reads}")
-    req = new_request(db, rs, DOMAIN, case_ref=f"AUD-{start}")
+    req = new_request(db, rs, LAW, case_ref=f"AUD-{start}")
     for _ in range(n_reads):
         service.get_request(db, actor=rs, request_id=req.id, now=NOW)
     return start
@@ -97,7 +97,7 @@ def test_evidex_audit_verify_cli(own_database_url, tmp_path):
     engine = make_engine(own_database_url)
     with make_sessionmaker(engine)() as db:
         rs = user(db, "RS", Role.central_authority, name=f"cli-{os.getpid()}-{tmp_path.name[-6:]}")
-        req = new_request(db, rs, DOMAIN, case_ref=f"CLI-{tmp_path.name[-8:]}")
+        req = new_request(db, rs, LAW, case_ref=f"CLI-{tmp_path.name[-8:]}")
         service.get_request(db, actor=rs, request_id=req.id, now=NOW)
         db.commit()
         last = db.execute(sa.select(sa.func.max(AuditEntry.seq))).scalar_one()

@@ -149,7 +149,7 @@ def test_sender_killed_between_delivery_and_recording_it(receiver_only):
     identity = node_keys.load(rs.dir / "node", PASSPHRASE.encode())
     engine = make_engine(rs.env["EVIDEX_DATABASE_URL"])
     sessions = make_sessionmaker(engine)
-    domain = requests.Domain(announce=flows.announcer(identity))
+    law = requests.Law(announce=flows.announcer(identity))
     now = dt.datetime.now(dt.UTC)
     with sessions() as db:
         from evidex.parties.models import User
@@ -158,10 +158,10 @@ def test_sender_killed_between_delivery_and_recording_it(receiver_only):
         a, b = (principal_of(db.execute(sa.select(User).where(User.username == n)).scalar_one())
                 for n in ("rs-247", "rs-247-b"))
         case = requests.create_case(db, actor=a, reference="KILL-1", title="t", now=now)
-        req = requests.create_request(db, actor=a, domain=domain, case_id=case.id,
+        req = requests.create_request(db, actor=a, law=law, case_id=case.id,
                                       document=example_document("preservation", "RS", "ME"), now=now)
         for who, ev in ((a, "check"), (b, "approve"), (a, "send")):
-            requests.transition(db, actor=who, domain=domain, request_id=req.id, event=ev, now=now)
+            requests.transition(db, actor=who, law=law, request_id=req.id, event=ev, now=now)
         db.commit()
     engine.dispose()
     r = subprocess.run([*faulty("outbox_after_reply"), "outbox", "send", "--once"], env=rs.env, capture_output=True,

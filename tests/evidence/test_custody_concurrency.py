@@ -18,7 +18,7 @@ def test_two_custody_events_at_once_both_land_in_order(own_database_url, tmp_pat
     vault = evidence.Vault.from_secret(LocalStorage(tmp_path / "ev"), b"custody concurrency secret")
     with sessions() as db:
         actor = user(db, "RS", Role.central_authority)
-        req = new_request(db, actor, service.Domain())
+        req = new_request(db, actor, service.Law())
         ev = evidence.new_file(db, vault=vault, party="RS", request_id=req.id, name="a.bin", media_type="x/y",
                                size=1, sha256="0" * 64, status="sealed", created_by=None, now=NOW)
         evidence.custody(db, ev, event="produced", actor=actor, at=NOW, vault=vault)

@@ -45,7 +45,7 @@ def test_rotation_rewraps_data_keys_without_touching_the_data(url, tmp_path):
         ca = principal_of(create_user(db, username="ca", display_name="ca", party="RS",
                                       role=Role.central_authority, now=NOW))
         case = requests.create_case(db, actor=ca, reference="ROT-1", title="t", now=NOW)
-        req = requests.create_request(db, actor=ca, domain=requests.Domain(), case_id=case.id, now=NOW,
+        req = requests.create_request(db, actor=ca, law=requests.Law(), case_id=case.id, now=NOW,
                                       document=example_document("mutual_assistance", "RS", "SI"))
         ev = evidence.start_upload(db, actor=ca, vault=old, request_id=req.id, name="a.bin", media_type="x/y",
                                    size=len(data), sha256=hashlib.sha256(data).hexdigest(), now=NOW)

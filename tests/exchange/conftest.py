@@ -32,7 +32,7 @@ NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 class TestNode:
     identity: keys.NodeIdentity
     sessions: sa.orm.sessionmaker  # type: ignore[type-arg]
-    domain: requests.Domain
+    law: requests.Law
     spool: Spool | None = None  # where large received payloads go (as `evidex serve` has one)
     people: dict[str, Principal] = field(default_factory=dict)
 
@@ -85,7 +85,7 @@ class Link:
                 raise httpx.ConnectError("connection refused", request=request)
             with self.receiver.sessions() as db:
                 reply, n = federation_reply(request, db, self.receiver.identity,
-                                            flows.applier(self.receiver.identity, self.receiver.domain), self.now(),
+                                            flows.applier(self.receiver.identity, self.receiver.law), self.now(),
                                             self.receiver.spool)
             self.deliveries += n
             if self.drop_reply:
@@ -120,7 +120,7 @@ def two_nodes(request, tmp_path):
         upgrade(engine)
         engines.append(engine)
         ident = identities[party]
-        node = TestNode(ident, make_sessionmaker(engine), requests.Domain(announce=flows.announcer(ident)),
+        node = TestNode(ident, make_sessionmaker(engine), requests.Law(announce=flows.announcer(ident)),
                         spool=Spool(tmp_path / party / "spool"))
         other = identities["ME" if party == "RS" else "RS"]
         with node.sessions() as db:

@@ -31,10 +31,10 @@ def send_request(rs, kind="preservation"):
     a, b = rs.people["p247"] if kind == "preservation" else rs.people["ca"], rs.people["ca2"]
     with rs.sessions() as db:
         case = requests.create_case(db, actor=a, reference=f"F-{T[0].timestamp()}-{kind}", title="t", now=now())
-        req = requests.create_request(db, actor=a, domain=rs.domain, case_id=case.id,
+        req = requests.create_request(db, actor=a, law=rs.law, case_id=case.id,
                                       document=example_document(kind, "RS", "ME"), now=now())
         for who, ev in ((a, "check"), (b, "approve"), (a, "send")):
-            requests.transition(db, actor=who, domain=rs.domain, request_id=req.id, event=ev, now=now())
+            requests.transition(db, actor=who, law=rs.law, request_id=req.id, event=ev, now=now())
         db.commit()
         return req.id
 
@@ -85,7 +85,7 @@ def test_same_envelope_twice_is_idempotent_and_a_reused_id_is_refused(two_nodes)
     h = Headers.new(sender="RS", recipient="ME", type="request", conversation_id="conv-1", now=now())
     doc = example_document("preservation", "RS", "ME")
     env = seal(payload={"document": doc}, headers=h, sender=rs.identity, recipient_encryption_jwk=me.identity.encryption_jwk)
-    apply = flows.applier(me.identity, me.domain)
+    apply = flows.applier(me.identity, me.law)
     with me.sessions() as db:
         first = exchange.receive(db, node=me.identity, envelope=env.encode(), now=now(), apply=apply)
     with me.sessions() as db:
@@ -112,7 +112,7 @@ def test_tampered_ciphertext_and_revoked_key(two_nodes):
                recipient_encryption_jwk=me.identity.encryption_jwk)
     parts = env.split(".")
     parts[3] = ("B" if parts[3][0] != "B" else "C") + parts[3][1:]
-    apply = flows.applier(me.identity, me.domain)
+    apply = flows.applier(me.identity, me.law)
     with me.sessions() as db:
         assert exchange.receive(db, node=me.identity, envelope=".".join(parts).encode(), now=now(), apply=apply)[0] == 400
     with me.sessions() as db:
@@ -130,7 +130,7 @@ def test_replay_outside_the_window_is_refused(two_nodes):
                recipient_encryption_jwk=me.identity.encryption_jwk)
     with me.sessions() as db:
         status, _ = exchange.receive(db, node=me.identity, envelope=env.encode(), now=now() + dt.timedelta(hours=2),
-                                     apply=flows.applier(me.identity, me.domain))
+                                     apply=flows.applier(me.identity, me.law))
     assert status == 400 and len(incoming(me)) == 0
 
 
@@ -141,7 +141,7 @@ def test_a_refusal_with_reasons_travels_back(two_nodes):
     deliver(rs, link_rs_me)
     (got,) = incoming(me)
     with me.sessions() as db:
-        requests.transition(db, actor=me.people["p247"], domain=me.domain, request_id=got.id, event="refuse", now=now(),
+        requests.transition(db, actor=me.people["p247"], law=me.law, request_id=got.id, event="refuse", now=now(),
                             command=requests.Command(reasons="Political offence", grounds=["ETS185 Art 29(5)(a)"]))
         db.commit()
     assert deliver(me, link_me_rs).delivered == 1
@@ -161,13 +161,13 @@ def test_accepted_conditions_bind_on_both_nodes(two_nodes):
     with me.sessions() as db:
         for ev, cmd in (("acknowledge", None), ("propose_conditions", requests.Command(
                 conditions=[{"kind": "use_limitation", "text": "Only for case VTK-KTR-1127/2026"}]))):
-            requests.transition(db, actor=me.people["p247"], domain=me.domain, request_id=got.id, event=ev, now=now(),
+            requests.transition(db, actor=me.people["p247"], law=me.law, request_id=got.id, event=ev, now=now(),
                                 command=cmd)
         db.commit()
     assert deliver(me, to_rs).delivered == 2  # acknowledgement, then the conditions: in order
     with rs.sessions() as db:
         assert db.get(Request, rid).status == "conditions_proposed"
-        requests.transition(db, actor=rs.people["p247"], domain=rs.domain, request_id=rid, event="accept_conditions",
+        requests.transition(db, actor=rs.people["p247"], law=rs.law, request_id=rid, event="accept_conditions",
                             now=now())
         db.commit()
     assert deliver(rs, to_me).delivered == 1

@@ -15,7 +15,7 @@ from evidex.requests.models import Deadline, Decision, RequestCondition, Request
 from tests.factories import NOW, command_for, document, new_request, path_to, user
 
 LC = default_lifecycle()
-DOMAIN = service.Domain()
+LAW = service.Law()
 TRANSITIONS = sorted({(d, s, e) for (d, s, e) in LC.table}, key=str)
 
 
@@ -37,7 +37,7 @@ def run(db, people, req, t, party):
     actor = people[(party, role)]
     if "four_eyes" in t.guards and req.created_by == actor.user_id:
         actor = people[(party, "second")]
-    return service.transition(db, actor=actor, domain=DOMAIN, request_id=req.id, event=t.event, now=NOW,
+    return service.transition(db, actor=actor, law=LAW, request_id=req.id, event=t.event, now=NOW,
                               command=command_for(t, req.request_type))
 
 
@@ -49,7 +49,7 @@ def test_every_allowed_transition_through_the_service(db, direction, state, even
     people = actors(db)
     party = "RS" if direction == "outgoing" else ("ME" if kind == "preservation" else "SI")
     creator = people[(party, Role.central_authority)]
-    req = new_request(db, creator, DOMAIN, kind=kind, direction=direction)
+    req = new_request(db, creator, LAW, kind=kind, direction=direction)
     for step in path_to(LC, direction, state, preservation):
         req = run(db, people, req, step, party)
     assert req.status == state
@@ -63,14 +63,14 @@ def test_every_allowed_transition_through_the_service(db, direction, state, even
 def test_forbidden_transitions_raise_and_list_the_allowed_ones(db):
     people = actors(db)
     rs = people[("RS", Role.central_authority)]
-    req = new_request(db, rs, DOMAIN)
+    req = new_request(db, rs, LAW)
     with pytest.raises(TransitionNotAllowed) as e:
-        service.transition(db, actor=rs, domain=DOMAIN, request_id=req.id, event="send", now=NOW)
+        service.transition(db, actor=rs, law=LAW, request_id=req.id, event="send", now=NOW)
     assert "check" in e.value.allowed
     # Another role of the same Party may not move it either (the lifecycle table names the roles).
     dpo = user(db, "RS", Role.data_protection_officer, name="dpo2")
     with pytest.raises(TransitionNotAllowed, match="role data_protection_officer"):
-        service.transition(db, actor=dpo, domain=DOMAIN, request_id=req.id, event="check", now=NOW)
+        service.transition(db, actor=dpo, law=LAW, request_id=req.id, event="check", now=NOW)
 
 
 def test_an_inadmissible_request_cannot_be_checked_approved_or_sent(db):
@@ -79,28 +79,28 @@ def test_an_inadmissible_request_cannot_be_checked_approved_or_sent(db):
     case = service.create_case(db, actor=rs, reference="K-9", title="t", now=NOW)
     doc = document("mutual_assistance", "RS", "SI")
     doc["elements"].pop("offence")
-    req = service.create_request(db, actor=rs, domain=DOMAIN, case_id=case.id, document=doc, now=NOW)
+    req = service.create_request(db, actor=rs, law=LAW, case_id=case.id, document=doc, now=NOW)
     assert req.admissible is False and req.status == "draft"
     with pytest.raises(Invalid) as e:
-        service.transition(db, actor=rs, domain=DOMAIN, request_id=req.id, event="check", now=NOW)
+        service.transition(db, actor=rs, law=LAW, request_id=req.id, event="check", now=NOW)
     assert ("offence", "ETS185 Art 25(4)") in {(p["element"], p["article"]) for p in e.value.problems}
     assert db.get(type(req), req.id).status == "draft"
     doc["elements"]["offence"] = "Computer-related fraud"
-    service.update_document(db, actor=rs, domain=DOMAIN, request_id=req.id, document=doc, now=NOW)
-    req = service.transition(db, actor=rs, domain=DOMAIN, request_id=req.id, event="check", now=NOW)
+    service.update_document(db, actor=rs, law=LAW, request_id=req.id, document=doc, now=NOW)
+    req = service.transition(db, actor=rs, law=LAW, request_id=req.id, event="check", now=NOW)
     with pytest.raises(Invalid, match="four eyes"):
-        service.transition(db, actor=rs, domain=DOMAIN, request_id=req.id, event="approve", now=NOW)
-    req = service.transition(db, actor=people[("RS", "second")], domain=DOMAIN, request_id=req.id, event="approve", now=NOW)
+        service.transition(db, actor=rs, law=LAW, request_id=req.id, event="approve", now=NOW)
+    req = service.transition(db, actor=people[("RS", "second")], law=LAW, request_id=req.id, event="approve", now=NOW)
     # The document is edited after approval: back to draft, a new check and approval are needed.
-    service.update_document(db, actor=rs, domain=DOMAIN, request_id=req.id, document=doc, now=NOW)
+    service.update_document(db, actor=rs, law=LAW, request_id=req.id, document=doc, now=NOW)
     with pytest.raises(TransitionNotAllowed):
-        service.transition(db, actor=rs, domain=DOMAIN, request_id=req.id, event="send", now=NOW)
+        service.transition(db, actor=rs, law=LAW, request_id=req.id, event="send", now=NOW)
 
 
 def test_another_partys_user_gets_not_found_everywhere(db):
     people = actors(db)
     rs = people[("RS", Role.central_authority)]
-    req = new_request(db, rs, DOMAIN)
+    req = new_request(db, rs, LAW)
     for role in Role:
         if role is Role.system:
             continue
@@ -110,9 +110,9 @@ def test_another_partys_user_gets_not_found_everywhere(db):
         with pytest.raises(NotFound):
             service.history(db, actor=si, request_id=req.id)
         with pytest.raises(NotFound):
-            service.check_request(db, actor=si, domain=DOMAIN, request_id=req.id, now=NOW)
+            service.check_request(db, actor=si, law=LAW, request_id=req.id, now=NOW)
         with pytest.raises((NotFound, Forbidden)):
-            service.transition(db, actor=si, domain=DOMAIN, request_id=req.id, event="check", now=NOW)
+            service.transition(db, actor=si, law=LAW, request_id=req.id, event="check", now=NOW)
         with pytest.raises(NotFound):
             service.get_case(db, actor=si, case_id=req.case_id)
         assert service.list_requests(db, actor=si)[1] == 0
@@ -122,7 +122,7 @@ def test_a_provider_sees_only_requests_addressed_to_it(db):
     people = actors(db)
     si = people[("SI", Role.central_authority)]
     case = service.create_case(db, actor=si, reference="K-P", title="t", now=NOW)
-    incoming = service.create_request(db, actor=si, domain=DOMAIN, case_id=case.id,
+    incoming = service.create_request(db, actor=si, law=LAW, case_id=case.id,
                                       document=document("give_effect_order", "RS", "SI"), now=NOW, direction="incoming")
     mine = people[("SI", Role.service_provider)]  # acts for Zgled Mail d.o.o., the addressee
     other = user(db, "SI", Role.service_provider, name="other-provider", provider="Another ISP")
@@ -137,13 +137,13 @@ def test_a_provider_sees_only_requests_addressed_to_it(db):
 def test_refusal_needs_reasons_and_a_ground_of_the_request_type(db):
     people = actors(db)
     si = people[("SI", Role.central_authority)]
-    req = new_request(db, si, DOMAIN, direction="incoming")
+    req = new_request(db, si, LAW, direction="incoming")
     for cmd, msg in [(service.Command(), "reasons"),
                      (service.Command(reasons="No."), "at least one ground"),
                      (service.Command(reasons="No.", grounds=["CETS224 Art 7(9)(a)"]), "not a ground")]:
         with pytest.raises(Invalid, match=msg):
-            service.transition(db, actor=si, domain=DOMAIN, request_id=req.id, event="refuse", now=NOW, command=cmd)
-    req = service.transition(db, actor=si, domain=DOMAIN, request_id=req.id, event="refuse", now=NOW,
+            service.transition(db, actor=si, law=LAW, request_id=req.id, event="refuse", now=NOW, command=cmd)
+    req = service.transition(db, actor=si, law=LAW, request_id=req.id, event="refuse", now=NOW,
                              command=service.Command(reasons="Essential interests", grounds=["ETS185 Art 27(4)(b)"]))
     d = db.execute(sa.select(Decision).where(Decision.request_id == req.id)).scalar_one()
     assert (d.kind, d.grounds, d.reasons) == ("refusal", ["ETS185 Art 27(4)(b)"], "Essential interests")
@@ -152,14 +152,14 @@ def test_refusal_needs_reasons_and_a_ground_of_the_request_type(db):
 def test_accepted_conditions_bind(db):
     people = actors(db)
     rs = people[("RS", Role.central_authority)]
-    req = new_request(db, rs, DOMAIN)
+    req = new_request(db, rs, LAW)
     for ev, who in [("check", rs), ("approve", people[("RS", "second")]), ("send", rs)]:
-        req = service.transition(db, actor=who, domain=DOMAIN, request_id=req.id, event=ev, now=NOW)
-    req = service.transition(db, actor=rs, domain=DOMAIN, request_id=req.id, event="record_conditions", now=NOW,
+        req = service.transition(db, actor=who, law=LAW, request_id=req.id, event=ev, now=NOW)
+    req = service.transition(db, actor=rs, law=LAW, request_id=req.id, event="record_conditions", now=NOW,
                              command=service.Command(conditions=[{"kind": "confidentiality", "text": "Keep the request confidential"}]))
     c = db.execute(sa.select(RequestCondition).where(RequestCondition.request_id == req.id)).scalar_one()
     assert (c.status, c.binding, c.article) == ("proposed", False, "ETS185 Art 28(2)(a)")
-    service.transition(db, actor=rs, domain=DOMAIN, request_id=req.id, event="accept_conditions", now=NOW)
+    service.transition(db, actor=rs, law=LAW, request_id=req.id, event="accept_conditions", now=NOW)
     db.refresh(c)
     assert (c.status, c.binding) == ("accepted", True)
 
@@ -167,18 +167,18 @@ def test_accepted_conditions_bind(db):
 def test_preservation_deadlines(db):
     people = actors(db)
     me = people[("ME", Role.contact_24_7)]
-    req = new_request(db, me, DOMAIN, kind="preservation", direction="incoming")
+    req = new_request(db, me, LAW, kind="preservation", direction="incoming")
     for ev in ("acknowledge", "preserve"):
-        req = service.transition(db, actor=me, domain=DOMAIN, request_id=req.id, event=ev, now=NOW)
+        req = service.transition(db, actor=me, law=LAW, request_id=req.id, event=ev, now=NOW)
     assert req.preserved_until == dt.date(2026, 11, 23) + dt.timedelta(days=60)  # ETS185 Art 29(7)
     dls = {d.name: d for d in db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars()}
     exp = dls["preservation_expiry"]
     assert (exp.due_on, exp.remind_on, exp.article, exp.status) == (
         dt.date(2027, 1, 22), dt.date(2027, 1, 12), "ETS185 Art 29(7)", "open")
     later = NOW + dt.timedelta(days=50)
-    req = service.transition(db, actor=me, domain=DOMAIN, request_id=req.id, event="renew", now=later)
+    req = service.transition(db, actor=me, law=LAW, request_id=req.id, event="renew", now=later)
     assert req.preserved_until == dt.date(2027, 3, 23)
-    req = service.transition(db, actor=me, domain=DOMAIN, request_id=req.id, event="release", now=later,
+    req = service.transition(db, actor=me, law=LAW, request_id=req.id, event="release", now=later,
                              command=service.Command(reasons="MLA request decided"))
     db.expire_all()
     assert {d.status for d in db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars()} == {"cancelled"}
@@ -187,9 +187,9 @@ def test_preservation_deadlines(db):
 def test_optimistic_version(db):
     people = actors(db)
     rs = people[("RS", Role.central_authority)]
-    req = new_request(db, rs, DOMAIN)
+    req = new_request(db, rs, LAW)
     with pytest.raises(Conflict):
-        service.transition(db, actor=rs, domain=DOMAIN, request_id=req.id, event="check", now=NOW, expected_version=99)
+        service.transition(db, actor=rs, law=LAW, request_id=req.id, event="check", now=NOW, expected_version=99)
 
 
 def test_roles_that_may_not_draft(db):

@@ -22,7 +22,7 @@ from evidex.requests import service
 from tests.conftest import run_cli
 from tests.factories import NOW, new_request, user
 
-DOMAIN = service.Domain()
+LAW = service.Law()
 PASSPHRASE = "audit heads passphrase 2026"
 
 
@@ -31,7 +31,7 @@ def history(url: str, tag: str, reads: int = 2) -> int:
     engine = make_engine(url)
     with make_sessionmaker(engine)() as db:
         rs = user(db, "RS", Role.central_authority, name=f"aud-{tag}")
-        req = new_request(db, rs, DOMAIN, case_ref=f"AUD-{tag}")
+        req = new_request(db, rs, LAW, case_ref=f"AUD-{tag}")
         for _ in range(reads):
             service.get_request(db, actor=rs, request_id=req.id, now=NOW)
         db.commit()

@@ -23,7 +23,7 @@ from evidex.core.settings import Settings
 from evidex.parties.roles import Principal, Role
 from evidex.requests import service as requests_service
 from evidex.requests.models import Request as RequestRow
-from evidex.requests.service import Domain
+from evidex.requests.service import Law
 from tests.api.conftest import api  # noqa: F401  (the fixture)
 from tests.conftest import ROOT, run_cli
 from tests.factories import NOW, document
@@ -123,10 +123,10 @@ def test_request_documents_from_any_source_are_checked_before_they_are_stored(ap
     doc["elements"]["offence"] = {"\ud800": "x"}
     actor = Principal(user_id=None, username="t", party="RS", role=Role.central_authority)
     with api.sessionmaker() as db, pytest.raises(Invalid, match="lone surrogate"):
-        requests_service.create_request(db, actor=actor, domain=Domain(), case_id=case_id, document=doc, now=NOW)
+        requests_service.create_request(db, actor=actor, law=Law(), case_id=case_id, document=doc, now=NOW)
     doc["elements"]["offence"] = "a\x00b"
     with api.sessionmaker() as db, pytest.raises(Invalid, match="NUL"):
-        requests_service.create_request(db, actor=actor, domain=Domain(), case_id=case_id, document=doc, now=NOW)
+        requests_service.create_request(db, actor=actor, law=Law(), case_id=case_id, document=doc, now=NOW)
 
 
 def test_a_body_over_the_json_limit_is_413_from_its_length(api):  # noqa: F811

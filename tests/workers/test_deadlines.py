@@ -19,8 +19,8 @@ from tests.conftest import run_cli
 from tests.factories import NOW, document, new_request, user
 from tests.faulty_node import command as faulty
 
-DOMAIN = service.Domain()
-TZ = DOMAIN.party_timezones()
+LAW = service.Law()
+TZ = LAW.party_timezones()
 
 
 def at(day: str, hour: int = 9) -> dt.datetime:
@@ -33,9 +33,9 @@ def preserved(engine):
     with sessions() as db:
         tag = uuid.uuid4().hex[:8]
         me = user(db, "ME", Role.contact_24_7, name=f"me-247-{tag}")
-        req = new_request(db, me, DOMAIN, kind="preservation", direction="incoming", case_ref=f"W{tag}")
+        req = new_request(db, me, LAW, kind="preservation", direction="incoming", case_ref=f"W{tag}")
         for ev in ("acknowledge", "preserve"):
-            service.transition(db, actor=me, domain=DOMAIN, request_id=req.id, event=ev, now=NOW)
+            service.transition(db, actor=me, law=LAW, request_id=req.id, event=ev, now=NOW)
         db.commit()
         return sessions, req.id
 
@@ -81,7 +81,7 @@ def test_lapsed_article_7_order_proposes_article_8(engine):
         tag = uuid.uuid4().hex[:8]
         rs = user(db, "RS", Role.competent_authority, name=f"rs-ca-{tag}")
         case = service.create_case(db, actor=rs, reference=f"A7-{tag}", title="Art 7", now=NOW)
-        req = service.create_request(db, actor=rs, domain=DOMAIN, case_id=case.id,
+        req = service.create_request(db, actor=rs, law=LAW, case_id=case.id,
                                      document=document("subscriber_order", "RS", "SI"), now=NOW)
         db.commit()
         due = db.execute(sa.select(Deadline.due_on).where(Deadline.request_id == req.id,

@@ -1,1 +1,1 @@
-"""The REST API (FastAPI) under /api/v1. It calls the domain services; never the other way round."""
+"""The REST API (FastAPI) under /api/v1. It calls the services; never the other way round."""

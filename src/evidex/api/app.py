@@ -30,7 +30,7 @@ from evidex.exchange import flows, keys
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.spool import Spool
 from evidex.parties import service as users
-from evidex.requests.service import Domain
+from evidex.requests.service import Law
 from evidex.rules import load_parties
 from evidex.workers.deadlines import DeadlineWatcher
 
@@ -41,7 +41,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, domain: Domain | None = None,
+def create_app(settings: Settings, *, engine: Engine | None = None, law: Law | None = None,
                clock: Callable[[], dt.datetime] = utcnow, worker_interval: float | None = None,
                node: NodeIdentity | None = None, faults: Faults | None = None) -> FastAPI:
     """Build the API. Refuses to start on a database that is not migrated (NotMigrated)."""
@@ -52,16 +52,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
         engine = make_engine(settings.database_url, pool_pre_ping=True, **pool)
     require_migrated(engine)
     faults = faults or installed()  # a no-op outside tests (core/faults.py)
-    if domain is None:
-        domain = Domain(parties=load_parties(settings.parties_file)) if settings.parties_file else Domain()
+    if law is None:
+        law = Law(parties=load_parties(settings.parties_file)) if settings.parties_file else Law()
     if node is None:  # an identity on disk that cannot be opened stops the start (never unsigned records)
         node = keys.load_configured(settings)
     if node is not None:
-        domain = dataclasses.replace(domain, announce=flows.announcer(node))
+        law = dataclasses.replace(law, announce=flows.announcer(node))
     sessions = make_sessionmaker(engine)
-    vault = build_vault(settings, node, domain.retention_days())
+    vault = build_vault(settings, node, law.retention_days())
     spool = Spool.of_node(settings)  # received payloads sealed at rest; per-peer quota
-    watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node, vault=vault,
+    watcher = (DeadlineWatcher(sessions, clock, law.party_timezones(), worker_interval, node=node, vault=vault,
                                spool=spool, faults=faults, party=settings.node_party,
                                audit_key=heads.signing_key(node, settings.secret_key.get_secret_value()),
                                audit_sign_every=dt.timedelta(minutes=settings.audit_sign_minutes))
@@ -89,7 +89,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessions
-    app.state.domain = domain
+    app.state.law = law
     app.state.clock = clock
     app.state.schema_revision = current_revision(engine) or ""
     app.state.node = node
@@ -100,7 +100,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     users.warm_up()  # the dummy password hash, made once: unknown users cost what known ones do
     app.state.faults = faults
     app.state.package_throttle = PeerBuckets(settings.package_chunk_rate, settings.package_chunk_burst)
-    app.state.applier = flows.applier(node, domain, vault) if node is not None else None
+    app.state.applier = flows.applier(node, law, vault) if node is not None else None
     errors.install(app)
     docs.install(app, settings)
     # Outermost last: security headers on every answer; then the body, read and bounded before a

@@ -15,7 +15,7 @@ from evidex.core.secretbox import SecretBox
 from evidex.core.settings import Settings
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import AuthError, Credential, principal_of, resolve_token, touch_token
-from evidex.requests.service import Domain
+from evidex.requests.service import Law
 
 _bearer = HTTPBearer(auto_error=False, description="A session token (evs_…) from /auth/login or an API token (evx_…)")
 
@@ -38,14 +38,14 @@ async def get_now(request: Request) -> dt.datetime:
     return clock()
 
 
-async def get_domain(request: Request) -> Domain:
-    domain: Domain = request.app.state.domain
-    return domain
+async def get_law(request: Request) -> Law:
+    law: Law = request.app.state.law
+    return law
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
 NowDep = Annotated[dt.datetime, Depends(get_now)]
-DomainDep = Annotated[Domain, Depends(get_domain)]
+LawDep = Annotated[Law, Depends(get_law)]
 
 
 async def get_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:

@@ -34,10 +34,10 @@ def _vault(settings: Any, node: Any = None, *, signing: bool = True) -> Any:
     """The evidence vault, signing custody events with the node key (`node`, or the one on disk;
     refused if it cannot be opened). `signing=False`: for work that records no custody event (rewrap)."""
     from evidex.evidence.service import build_vault
-    from evidex.requests.service import Domain
+    from evidex.requests.service import Law
 
     signer = (node or _identity(settings)) if signing else None
-    return build_vault(settings, signer, Domain().retention_days())
+    return build_vault(settings, signer, Law().retention_days())
 
 
 def _warn_if_environment_unset(settings: Any, what: str) -> None:
@@ -164,7 +164,7 @@ def worker(
     from evidex.core.faults import installed
     from evidex.core.memory import retain_freed_memory
     from evidex.exchange.spool import Spool
-    from evidex.requests.service import Domain
+    from evidex.requests.service import Law
     from evidex.workers.deadlines import DeadlineWatcher, outbox_pass, records_pass, run_once, sweep_short_lived
 
     retain_freed_memory()  # the outbox sends payloads of megabytes (core/memory.py)
@@ -175,7 +175,7 @@ def worker(
     require_migrated(engine)
     from evidex.evidence.service import sweep_retention
 
-    sessions, tz, vault = make_sessionmaker(engine), Domain().party_timezones(), _vault(settings, node)
+    sessions, tz, vault = make_sessionmaker(engine), Law().party_timezones(), _vault(settings, node)
     spool = Spool.of_node(settings)
     audit_key = signing_key(node, settings.secret_key.get_secret_value())  # audit/heads.py
     if not once:
@@ -220,14 +220,14 @@ def demo(
 
         raise typer.Exit(run(typer.echo))
     from evidex.requests.demo import DEMO_PASSWORD, load_demo
-    from evidex.requests.service import Domain
+    from evidex.requests.service import Law
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     require_migrated(engine)
     now = dt.datetime.now(dt.UTC)
     with make_sessionmaker(engine)() as db:
-        created, logins = load_demo(db, domain=Domain(), party=settings.node_party, now=now)
+        created, logins = load_demo(db, law=Law(), party=settings.node_party, now=now)
         db.commit()
     node = _identity(settings)
     try:
@@ -237,7 +237,7 @@ def demo(
         else:
             from evidex.evidence import demo as evidence_demo
 
-            created |= evidence_demo.load(settings=settings, engine=engine, node=node, domain=Domain(), now=now,
+            created |= evidence_demo.load(settings=settings, engine=engine, node=node, law=Law(), now=now,
                                           echo=typer.echo)
     finally:
         engine.dispose()

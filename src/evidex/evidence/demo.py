@@ -62,7 +62,7 @@ def _records(party: str, partner: str) -> dict[str, bytes]:
     return {f"subscribers-{partner}-for-{party}.csv": subscribers, "traffic-log.txt": bytes(log)}
 
 
-def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, domain: requests.Domain,
+def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, law: requests.Law,
          now: dt.datetime, echo: Callable[[str], None]) -> bool:
     """Create the request and its arrived package; False if it is already there."""
     from evidex.api.app import create_app
@@ -82,9 +82,9 @@ def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, doma
         p_settings = Settings(database_url=str(p_engine.url), environment="development", node_party=partner,
                               evidence_dir=Path(tmp) / "evidence", secret_key=secrets.token_hex(32),
                               node_dir=Path(tmp) / "node", spool_dir=Path(tmp) / "spool")
-        apps = {party: create_app(settings, engine=engine, domain=domain, node=node),
+        apps = {party: create_app(settings, engine=engine, law=law, node=node),
                 partner: create_app(p_settings, engine=p_engine, node=p_node)}
-        domain, p_domain = apps[party].state.domain, apps[partner].state.domain  # with their announcers
+        law, p_law = apps[party].state.law, apps[partner].state.law  # with their announcers
         there = make_sessionmaker(p_engine)
         valid = (now - dt.timedelta(days=1), now + dt.timedelta(days=365))
         with here() as db:
@@ -115,10 +115,10 @@ def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, doma
             case = requests.create_case(db, actor=ca, reference=REFERENCE,
                                         title=f"Demo: executed request, evidence package arrived from {partner}",
                                         now=now)
-            req = requests.create_request(db, actor=ca, domain=domain, case_id=case.id, now=now,
+            req = requests.create_request(db, actor=ca, law=law, case_id=case.id, now=now,
                                           document=example_document("mutual_assistance", party, partner))
             for who, event in ((ca, "check"), (ca2, "approve"), (ca, "send")):
-                requests.transition(db, actor=who, domain=domain, request_id=req.id, event=event, now=now)
+                requests.transition(db, actor=who, law=law, request_id=req.id, event=event, now=now)
             db.commit()
             rid = req.id
         pump()
@@ -128,7 +128,7 @@ def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, doma
         with there() as db:
             got = db.execute(sa.select(Request).where(Request.direction == "incoming")).scalar_one()
             for event in ("acknowledge", "start_execution", "execute"):
-                requests.transition(db, actor=p_ca, domain=p_domain, request_id=got.id, event=event, now=now)
+                requests.transition(db, actor=p_ca, law=p_law, request_id=got.id, event=event, now=now)
             ids = []
             for name, data in files.items():
                 ev = evidence.start_upload(db, actor=p_ca, vault=vault, request_id=got.id, name=name,
@@ -141,7 +141,7 @@ def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, doma
                 ids.append(ev.id)
             pkg = packages.create(db, actor=p_ca, vault=vault, node=p_node, request_id=got.id, evidence_ids=ids,
                                   now=now)
-            requests.transition(db, actor=p_ca, domain=p_domain, request_id=got.id, event="transmit_data", now=now)
+            requests.transition(db, actor=p_ca, law=p_law, request_id=got.id, event="transmit_data", now=now)
             db.commit()
             pid = pkg.id
         pump()

@@ -78,7 +78,7 @@ def announcer(node: NodeIdentity):  # type: ignore[no-untyped-def]
     return announce
 
 
-def applier(node: NodeIdentity, domain: requests.Domain, vault: Any = None):  # type: ignore[no-untyped-def]
+def applier(node: NodeIdentity, law: requests.Law, vault: Any = None):  # type: ignore[no-untyped-def]
     """`vault` (an evidence Vault) lets evidence packages arrive; without it they are refused."""
     system = Principal.system(node.party)
 
@@ -97,7 +97,7 @@ def applier(node: NodeIdentity, domain: requests.Domain, vault: Any = None):  # 
             document = payload.get("document")
             if not isinstance(document, dict):
                 raise exchange.FederationError("a request message carries a document")
-            requests.register_incoming(db, domain=domain, party=node.party, sender=headers.sender,
+            requests.register_incoming(db, law=law, party=node.party, sender=headers.sender,
                                        document=document, conversation_id=headers.conversation_id, now=now)
             return
         if headers.type == "receipt":
@@ -120,7 +120,7 @@ def applier(node: NodeIdentity, domain: requests.Domain, vault: Any = None):  # 
         cmd = requests.Command(reasons=payload.get("reasons"), grounds=list(payload.get("grounds") or []),
                                conditions=list(payload.get("conditions") or []),
                                data={"preserved_on": payload["preserved_on"]} if payload.get("preserved_on") else {})
-        requests.transition(db, actor=system, domain=domain, request_id=req.id, event=str(event), now=now,
+        requests.transition(db, actor=system, law=law, request_id=req.id, event=str(event), now=now,
                             command=cmd)
 
     return apply

@@ -86,7 +86,7 @@ def example_document(kind: str, requesting: str, requested: str) -> dict[str, An
     return doc
 
 
-def load_demo(db: Session, *, domain: service.Domain, party: str, now: dt.datetime) -> tuple[bool, list[DemoLogin]]:
+def load_demo(db: Session, *, law: service.Law, party: str, now: dt.datetime) -> tuple[bool, list[DemoLogin]]:
     """Create the demo users and requests of `party`; returns (created now?, logins)."""
     marker = f"{party.lower()}-admin"
     if db.execute(sa.select(User.id).where(User.username == marker)).first():
@@ -109,9 +109,9 @@ def load_demo(db: Session, *, domain: service.Domain, party: str, now: dt.dateti
     for direction in ("outgoing", "incoming"):
         for kind, partner in PARTNER.items():
             preservation = kind == "preservation"
-            for state in sorted(domain.lifecycle.states):
+            for state in sorted(law.lifecycle.states):
                 try:
-                    steps = shortest_path(domain.lifecycle, direction, state, preservation)
+                    steps = shortest_path(law.lifecycle, direction, state, preservation)
                 except LookupError:
                     continue
                 if not preservation and any("preservation" in t.guards for t in steps):
@@ -123,7 +123,7 @@ def load_demo(db: Session, *, domain: service.Domain, party: str, now: dt.dateti
                 creator = people["central_authority"]
                 case = service.create_case(db, actor=creator, reference=f"DEMO-{n:03d}",
                                            title=f"Demo: {kind.replace('_', ' ')} {direction}, {state}", now=now)
-                req = service.create_request(db, actor=creator, domain=domain, case_id=case.id,
+                req = service.create_request(db, actor=creator, law=law, case_id=case.id,
                                              document=example_document(kind, requesting, requested), now=now,
                                              direction=direction)
                 for t in steps:
@@ -131,7 +131,7 @@ def load_demo(db: Session, *, domain: service.Domain, party: str, now: dt.dateti
                     actor = Principal.system(party) if role is Role.system else people[role.value]
                     if "four_eyes" in t.guards and req.created_by == actor.user_id:
                         actor = people["second"]
-                    req = service.transition(db, actor=actor, domain=domain, request_id=req.id, event=t.event,
+                    req = service.transition(db, actor=actor, law=law, request_id=req.id, event=t.event,
                                              now=now, command=command_for(t, req.request_type))
     return True, logins(db, party)
 

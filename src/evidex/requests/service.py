@@ -40,8 +40,9 @@ FINAL_LIKE = frozenset({"closed", "withdrawn", "expired", "released", "data_tran
 
 
 @dataclass(frozen=True)
-class Domain:
-    """The law and the lifecycle a node works with (built once, passed explicitly)."""
+class Law:
+    """The law a node works with: the rulebook, the Party profiles and the lifecycle (built once, passed
+    explicitly). Not called a domain: in CETS224 Art 6 a domain is a domain name."""
 
     parties: Parties = field(default_factory=default_parties)
     rulebook: Rulebook = field(default_factory=default_rulebook)
@@ -114,7 +115,7 @@ def _visible(actor: Principal) -> sa.ColumnElement[bool]:
 
 
 def get_request(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt.datetime | None = None,
-                for_update: bool = False, audit_read: bool = True, domain: Domain | None = None) -> Request:
+                for_update: bool = False, audit_read: bool = True, law: Law | None = None) -> Request:
     q = sa.select(Request).where(Request.id == request_id, _visible(actor))
     if for_update:
         q = q.with_for_update()
@@ -125,8 +126,8 @@ def get_request(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt
         # CETS224 Art 14(8): every read of a record holding personal data is logged.
         audit.record(db, actor=actor, action="request.read", object_type="request", object_id=str(req.id),
                      at=now, personal_data=True)
-        if domain is not None and domain.announce is not None and actor.role is not Role.system:
-            domain.announce(db, req, "read", now)  # e.g. the retrieval receipt to the sending node
+        if law is not None and law.announce is not None and actor.role is not Role.system:
+            law.announce(db, req, "read", now)  # e.g. the retrieval receipt to the sending node
     return req
 
 
@@ -163,16 +164,16 @@ def json_safe(document: Any) -> dict[str, Any]:
     return out
 
 
-def _run_check(domain: Domain, document: dict[str, Any], now: dt.datetime) -> Verdict:
+def _run_check(law: Law, document: dict[str, Any], now: dt.datetime) -> Verdict:
     requested = document.get("requested_party") if isinstance(document, dict) else None
-    as_of = domain.today(str(requested or "").upper(), now)
+    as_of = law.today(str(requested or "").upper(), now)
     try:
-        return check(document, domain.parties, as_of)
+        return check(document, law.parties, as_of)
     except InvalidInput as e:
         raise Invalid(f"the request document cannot be read: {e}") from e
 
 
-def create_request(db: Session, *, actor: Principal, domain: Domain, case_id: uuid.UUID,
+def create_request(db: Session, *, actor: Principal, law: Law, case_id: uuid.UUID,
                    document: dict[str, Any], now: dt.datetime, direction: Direction = "outgoing") -> Request:
     if direction == "outgoing" and actor.role not in DRAFTING_ROLES:
         raise Forbidden(f"role {actor.role} may not draft requests")
@@ -180,7 +181,7 @@ def create_request(db: Session, *, actor: Principal, domain: Domain, case_id: uu
         raise Forbidden(f"role {actor.role} may not register incoming requests")
     case = get_case(db, actor=actor, case_id=case_id)
     document = json_safe(document)
-    verdict = _run_check(domain, document, now)
+    verdict = _run_check(law, document, now)
     ours = verdict.requesting_party if direction == "outgoing" else verdict.requested_party
     if ours != actor.party:
         side = "requesting" if direction == "outgoing" else "requested"
@@ -192,7 +193,7 @@ def create_request(db: Session, *, actor: Principal, domain: Domain, case_id: uu
         party=actor.party, case_id=case.id, direction=direction, request_type=verdict.request_type,
         requesting_party=verdict.requesting_party, requested_party=verdict.requested_party,
         provider=(addressee or {}).get("name") if isinstance((addressee or {}).get("name"), str) else None,
-        status=domain.lifecycle.initial(direction), urgent=document.get("urgent") is True,
+        status=law.lifecycle.initial(direction), urgent=document.get("urgent") is True,
         document=document, verdict=verdict.to_json_dict(), admissible=verdict.admissible, checked_at=now,
         created_by=actor.user_id, created_at=now, updated_at=now,
     )
@@ -205,13 +206,13 @@ def create_request(db: Session, *, actor: Principal, domain: Domain, case_id: uu
     return req
 
 
-def register_incoming(db: Session, *, domain: Domain, party: str, sender: str, document: dict[str, Any],
+def register_incoming(db: Session, *, law: Law, party: str, sender: str, document: dict[str, Any],
                       conversation_id: str, now: dt.datetime) -> Request:
     """A request that arrived from another Party's node (signature already verified): registered as
     received, under a case of its own, by the node itself."""
     node = Principal(user_id=None, username=f"node:{sender}", party=party, role=Role.system)
     document = json_safe(document)
-    verdict = _run_check(domain, document, now)
+    verdict = _run_check(law, document, now)
     if verdict.requested_party != party or verdict.requesting_party != sender:
         raise Invalid(f"the request names {verdict.requesting_party}→{verdict.requested_party}, "
                       f"but came from {sender} to {party}")
@@ -227,7 +228,7 @@ def register_incoming(db: Session, *, domain: Domain, party: str, sender: str, d
         party=party, case_id=case.id, direction="incoming", request_type=verdict.request_type,
         requesting_party=sender, requested_party=party, conversation_id=conversation_id,
         provider=addressee.get("name") if isinstance(addressee.get("name"), str) else None,
-        status=domain.lifecycle.initial("incoming"), urgent=document.get("urgent") is True, document=document,
+        status=law.lifecycle.initial("incoming"), urgent=document.get("urgent") is True, document=document,
         verdict=verdict.to_json_dict(), admissible=verdict.admissible, checked_at=now, created_by=None,
         created_at=now, updated_at=now)
     db.add(req)
@@ -244,7 +245,7 @@ def find_by_conversation(db: Session, *, party: str, conversation_id: str) -> Re
                       ).scalar_one_or_none()
 
 
-def update_document(db: Session, *, actor: Principal, domain: Domain, request_id: uuid.UUID,
+def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID,
                     document: dict[str, Any], now: dt.datetime) -> Request:
     req = get_request(db, actor=actor, request_id=request_id, for_update=True, audit_read=False)
     if req.direction != "outgoing" or req.status not in ("draft", "checked", "approved"):
@@ -252,7 +253,7 @@ def update_document(db: Session, *, actor: Principal, domain: Domain, request_id
     if actor.role not in DRAFTING_ROLES:
         raise Forbidden(f"role {actor.role} may not edit requests")
     document = json_safe(document)
-    verdict = _run_check(domain, document, now)
+    verdict = _run_check(law, document, now)
     if verdict.requesting_party != req.requesting_party or verdict.request_type != req.request_type:
         raise Invalid("the request type and the requesting Party cannot change; draft a new request")
     previous = req.status
@@ -266,11 +267,11 @@ def update_document(db: Session, *, actor: Principal, domain: Domain, request_id
     return req
 
 
-def check_request(db: Session, *, actor: Principal, domain: Domain, request_id: uuid.UUID,
+def check_request(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID,
                   now: dt.datetime) -> Verdict:
     """Run the rules engine on the stored document now; store and return the verdict."""
     req = get_request(db, actor=actor, request_id=request_id, for_update=True, audit_read=False)
-    verdict = _run_check(domain, req.document, now)
+    verdict = _run_check(law, req.document, now)
     req.verdict, req.admissible, req.checked_at, req.updated_at = verdict.to_json_dict(), verdict.admissible, now, now
     audit.record(db, actor=actor, action="request.check", object_type="request", object_id=str(req.id), at=now,
                  details={"admissible": verdict.admissible})
@@ -288,36 +289,36 @@ class Command:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def transition(db: Session, *, actor: Principal, domain: Domain, request_id: uuid.UUID, event: str,
+def transition(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID, event: str,
                now: dt.datetime, command: Command | None = None, expected_version: int | None = None) -> Request:
     """Apply one event of the lifecycle table, with its guards, effects, deadlines and audit."""
     cmd = command or Command()
     req = get_request(db, actor=actor, request_id=request_id, for_update=True, audit_read=False)
     if expected_version is not None and req.version != expected_version:
         raise Conflict(f"the request changed meanwhile (version {req.version}, expected {expected_version})")
-    spec = domain.lifecycle.find(req.direction, req.status, event, actor.role)  # type: ignore[arg-type]
-    verdict = _guards(db, req, spec, actor, domain, cmd, now)
+    spec = law.lifecycle.find(req.direction, req.status, event, actor.role)  # type: ignore[arg-type]
+    verdict = _guards(db, req, spec, actor, law, cmd, now)
     source = req.status
     req.status, req.updated_at = spec.to, now
-    _effects(db, req, spec, actor, domain, cmd, now)
+    _effects(db, req, spec, actor, law, cmd, now)
     _event(db, req, actor, event, source, spec.to, now, cmd.reasons,
            {k: v for k, v in {"grounds": cmd.grounds, "conditions": cmd.conditions, **cmd.data}.items() if v})
-    _recompute_deadlines(db, req, verdict or _run_check(domain, req.document, now), now)
+    _recompute_deadlines(db, req, verdict or _run_check(law, req.document, now), now)
     # Last, so the audit chain's head stays locked only until the commit that follows.
     audit.record(db, actor=actor, action=f"request.{event}", object_type="request", object_id=str(req.id), at=now,
                  details={"from": source, "to": spec.to, "grounds": cmd.grounds})
-    if domain.announce is not None and actor.role is not Role.system:
-        domain.announce(db, req, event, now)
+    if law.announce is not None and actor.role is not Role.system:
+        law.announce(db, req, event, now)
     return req
 
 
-def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, domain: Domain, cmd: Command,
+def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, law: Law, cmd: Command,
             now: dt.datetime) -> Verdict | None:
     verdict = None
     for guard in spec.guards:
         if guard == "admissible":
             # A request the rules engine finds inadmissible cannot be checked, approved or sent.
-            verdict = _run_check(domain, req.document, now)
+            verdict = _run_check(law, req.document, now)
             req.verdict, req.admissible, req.checked_at = verdict.to_json_dict(), verdict.admissible, now
             if not verdict.admissible:
                 raise Invalid(f"'{spec.event}' needs an admissible request; the rules engine found "
@@ -328,7 +329,7 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, d
             if not (cmd.reasons and cmd.reasons.strip()):
                 raise Invalid(f"'{spec.event}' needs written reasons (ETS185 Art 27(7))")
         elif guard in ("refusal_grounds", "postponement_grounds"):
-            rtype = domain.rulebook.types[req.request_type]
+            rtype = law.rulebook.types[req.request_type]
             known = [g.article for g in (rtype.refusal_grounds if guard == "refusal_grounds"
                                          else rtype.postponement_grounds)]
             if not cmd.grounds:
@@ -352,7 +353,7 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, d
     return verdict
 
 
-def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, domain: Domain, cmd: Command,
+def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, law: Law, cmd: Command,
              now: dt.datetime) -> None:
     kind = DECISION_KIND.get(spec.to)
     if kind:
@@ -370,7 +371,7 @@ def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, 
             # ETS185 Art 28(3), CETS224 Art 8(9)(b), 9(7): accepted conditions bind.
             row.status, row.binding, row.answered_at = ("accepted" if accepted else "declined"), accepted, now
     if spec.to == "preserved":
-        start = domain.today(req.requested_party, now)
+        start = law.today(req.requested_party, now)
         if isinstance(cmd.data.get("preserved_on"), str):
             try:
                 start = dt.date.fromisoformat(cmd.data["preserved_on"])
@@ -378,7 +379,7 @@ def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, 
                 raise Invalid("preserved_on is not a date (YYYY-MM-DD)") from e
         req.preserved_until = start + dt.timedelta(days=PRESERVATION_DAYS)
     if spec.to == "renewed":
-        base = max(req.preserved_until or domain.today(req.requested_party, now), domain.today(req.requested_party, now))
+        base = max(req.preserved_until or law.today(req.requested_party, now), law.today(req.requested_party, now))
         req.preserved_until = base + dt.timedelta(days=PRESERVATION_DAYS)
 
 

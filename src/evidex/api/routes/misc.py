@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from evidex.api.deps import CurrentPrincipal, DomainDep, NowDep, SessionDep, SettingsDep, TotpBoxDep, require
+from evidex.api.deps import CurrentPrincipal, LawDep, NowDep, SessionDep, SettingsDep, TotpBoxDep, require
 from evidex.api.idempotency import run_command
 from evidex.api.schemas import (
     AuthorityRead,
@@ -63,8 +63,8 @@ def list_deadlines(
                               offset=offset)
 
 
-def _party(domain: service.Domain, code: str, on: dt.date) -> PartyRead:
-    p = domain.parties.get(code, on)
+def _party(law: service.Law, code: str, on: dt.date) -> PartyRead:
+    p = law.parties.get(code, on)
     if p is None:
         raise NotFound(f"no Party {code}")
     return PartyRead(
@@ -94,23 +94,23 @@ def list_notifications(
 
 
 @router.get("/parties", response_model=list[PartyRead], tags=["parties"])
-def list_parties(domain: DomainDep, now: NowDep, principal: CurrentPrincipal) -> list[PartyRead]:
+def list_parties(law: LawDep, now: NowDep, principal: CurrentPrincipal) -> list[PartyRead]:
     """Parties and their registered authorities (from the profiles: `source` says if official)."""
-    return [_party(domain, c, now.date()) for c in domain.parties.codes() if domain.parties.get(c, now.date())]
+    return [_party(law, c, now.date()) for c in law.parties.codes() if law.parties.get(c, now.date())]
 
 
 @router.get("/parties/{code}", response_model=PartyRead, tags=["parties"], responses={404: {"description": "No such Party"}})
-def get_party(code: str, domain: DomainDep, now: NowDep,
+def get_party(code: str, law: LawDep, now: NowDep,
               principal: CurrentPrincipal) -> PartyRead:
     if not (len(code) == 2 and code.isalpha()):
         raise NotFound(f"no Party {code!r}")
-    return _party(domain, code.upper(), now.date())
+    return _party(law, code.upper(), now.date())
 
 
 @router.get("/lifecycle", tags=["requests"], response_model=dict[str, Any])
-def lifecycle(domain: DomainDep, principal: CurrentPrincipal) -> dict[str, Any]:
+def lifecycle(law: LawDep, principal: CurrentPrincipal) -> dict[str, Any]:
     """The transition table: who may move a request from which state to which."""
-    return domain.lifecycle.spec.model_dump(mode="json", by_alias=True)
+    return law.lifecycle.spec.model_dump(mode="json", by_alias=True)
 
 
 @router.get("/users", response_model=list[UserRead], tags=["users"])

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from evidex.api.deps import CurrentPrincipal, DomainDep, NowDep, SessionDep, require
+from evidex.api.deps import CurrentPrincipal, LawDep, NowDep, SessionDep, require
 from evidex.api.idempotency import run_command
 from evidex.api.schemas import (
     ConditionRead,
@@ -33,9 +33,9 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such requ
 Writer = Annotated[Principal, Depends(require(Role.competent_authority, Role.central_authority, Role.contact_24_7))]
 
 
-def _read(req: RequestRow, principal: Principal, domain: service.Domain) -> RequestRead:
+def _read(req: RequestRow, principal: Principal, law: service.Law) -> RequestRead:
     out = RequestRead.model_validate(req)
-    out.allowed_events = domain.lifecycle.events_from(req.direction, req.status, principal.role)  # type: ignore[arg-type]
+    out.allowed_events = law.lifecycle.events_from(req.direction, req.status, principal.role)  # type: ignore[arg-type]
     return out
 
 
@@ -56,52 +56,52 @@ def list_requests(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RequestRead)
-def create_request(body: RequestCreate, request: Request, db: SessionDep, now: NowDep, domain: DomainDep,
+def create_request(body: RequestCreate, request: Request, db: SessionDep, now: NowDep, law: LawDep,
                    principal: Writer) -> JSONResponse:
     """Draft an outgoing request (or register an incoming one); the rules engine checks it at once."""
     return run_command(db, request, principal, body, now, 201, lambda: _read(service.create_request(
-        db, actor=principal, domain=domain, case_id=body.case_id, document=body.document, now=now,
-        direction=body.direction), principal, domain))
+        db, actor=principal, law=law, case_id=body.case_id, document=body.document, now=now,
+        direction=body.direction), principal, law))
 
 
 @router.get("/{request_id}", response_model=RequestRead, responses=NOT_FOUND)
-def get_request(request_id: uuid.UUID, db: SessionDep, now: NowDep, domain: DomainDep,
+def get_request(request_id: uuid.UUID, db: SessionDep, now: NowDep, law: LawDep,
                 principal: CurrentPrincipal) -> RequestRead:
-    req = service.get_request(db, actor=principal, request_id=request_id, now=now, domain=domain)  # audited read
-    out = _read(req, principal, domain)
+    req = service.get_request(db, actor=principal, request_id=request_id, now=now, law=law)  # audited read
+    out = _read(req, principal, law)
     db.commit()
     return out
 
 
 @router.put("/{request_id}/document", response_model=RequestRead, responses=NOT_FOUND)
-def update_document(request_id: uuid.UUID, body: DocumentUpdate, db: SessionDep, now: NowDep, domain: DomainDep,
+def update_document(request_id: uuid.UUID, body: DocumentUpdate, db: SessionDep, now: NowDep, law: LawDep,
                     principal: Writer) -> RequestRead:
-    req = service.update_document(db, actor=principal, domain=domain, request_id=request_id,
+    req = service.update_document(db, actor=principal, law=law, request_id=request_id,
                                   document=body.document, now=now)
-    out = _read(req, principal, domain)
+    out = _read(req, principal, law)
     db.commit()
     return out
 
 
 @router.post("/{request_id}/check", response_model=dict[str, Any], responses=NOT_FOUND)
-def check_request(request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep, domain: DomainDep,
+def check_request(request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep, law: LawDep,
                   principal: CurrentPrincipal) -> JSONResponse:
     """Run the rules engine now; returns the verdict (as `evidex check --format json`)."""
     return run_command(db, request, principal, None, now, 200, lambda: service.check_request(
-        db, actor=principal, domain=domain, request_id=request_id, now=now).to_json_dict())
+        db, actor=principal, law=law, request_id=request_id, now=now).to_json_dict())
 
 
 @router.post("/{request_id}/transitions", response_model=RequestRead,
              responses={**NOT_FOUND, 409: {"description": "Not allowed now; the allowed events are listed"}})
 def transition(request_id: uuid.UUID, body: TransitionIn, request: Request, db: SessionDep, now: NowDep,
-               domain: DomainDep, principal: CurrentPrincipal) -> JSONResponse:
+               law: LawDep, principal: CurrentPrincipal) -> JSONResponse:
     """Move the request through its lifecycle (see GET /lifecycle for the table)."""
     cmd = service.Command(reasons=body.reasons, grounds=list(body.grounds),
                           conditions=[c.model_dump() for c in body.conditions],
                           data={"preserved_on": body.preserved_on.isoformat()} if body.preserved_on else {})
     return run_command(db, request, principal, body, now, 200, lambda: _read(service.transition(
-        db, actor=principal, domain=domain, request_id=request_id, event=body.event, now=now, command=cmd,
-        expected_version=body.expected_version), principal, domain))
+        db, actor=principal, law=law, request_id=request_id, event=body.event, now=now, command=cmd,
+        expected_version=body.expected_version), principal, law))
 
 
 @router.get("/{request_id}/history", response_model=list[EventRead], responses=NOT_FOUND)
