@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,22 +16,15 @@ from evidex.api import docs, edge, errors
 from evidex.api.admission import AdmissionLimit
 from evidex.api.routes import auth, cases, evidence, federation, misc, requests, tokens
 from evidex.api.schemas import Problem
-from evidex.audit import heads
-from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.faults import Faults, installed
 from evidex.core.memory import retain_freed_memory
 from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.secretbox import totp_box
 from evidex.core.settings import Settings
-from evidex.evidence.service import build_vault
 from evidex.evidence.throttle import PeerBuckets
-from evidex.exchange import flows, keys
-from evidex.exchange.keys import NodeIdentity
-from evidex.exchange.spool import Spool
+from evidex.exchange import flows
+from evidex.node import Node, build_node
 from evidex.parties import service as users
-from evidex.requests.service import Law
-from evidex.rules import load_parties
-from evidex.workers.deadlines import DeadlineWatcher
 
 API_PREFIX = "/api/v1"
 
@@ -41,31 +33,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, law: Law | None = None,
+def create_app(settings: Settings, *, node: Node | None = None, engine: Engine | None = None,
                clock: Callable[[], dt.datetime] = utcnow, worker_interval: float | None = None,
-               node: NodeIdentity | None = None, faults: Faults | None = None) -> FastAPI:
-    """Build the API. Refuses to start on a database that is not migrated (NotMigrated)."""
-    if engine is None:
-        # PostgreSQL: a connection for each request thread, and some for the workers beside them.
-        pool = {"pool_size": 2 * settings.api_threads + 4, "max_overflow": 8} \
-            if settings.database_url.startswith("postgres") else {}
-        engine = make_engine(settings.database_url, pool_pre_ping=True, **pool)
-    require_migrated(engine)
+               faults: Faults | None = None) -> FastAPI:
+    """Build the API of `node` (by default the node of `settings`, on `engine` if given: node.py).
+    Refuses to start on a database that is not migrated (NotMigrated), or with an identity on disk
+    that cannot be opened (never unsigned records)."""
+    if node is None:
+        node = build_node(settings, engine=engine, threads=settings.api_threads)
+    else:
+        require_migrated(node.engine)
     faults = faults or installed()  # a no-op outside tests (core/faults.py)
-    if law is None:
-        law = Law(parties=load_parties(settings.parties_file)) if settings.parties_file else Law()
-    if node is None:  # an identity on disk that cannot be opened stops the start (never unsigned records)
-        node = keys.load_configured(settings)
-    if node is not None:
-        law = dataclasses.replace(law, announce=flows.announcer(node))
-    sessions = make_sessionmaker(engine)
-    vault = build_vault(settings, node, law.retention_days())
-    spool = Spool.of_node(settings)  # received payloads sealed at rest; per-peer quota
-    watcher = (DeadlineWatcher(sessions, clock, law.party_timezones(), worker_interval, node=node, vault=vault,
-                               spool=spool, faults=faults, party=settings.node_party,
-                               audit_key=heads.signing_key(node, settings.secret_key.get_secret_value()),
-                               audit_sign_every=dt.timedelta(minutes=settings.audit_sign_minutes))
-               if worker_interval else None)
+    identity, law, vault, spool = node.identity, node.announcing_law, node.vault, node.spool
+    watcher = node.worker(clock, worker_interval, faults) if worker_interval else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -87,12 +67,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, law: Law | N
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = sessions
+    app.state.engine = node.engine
+    app.state.sessionmaker = node.sessions
     app.state.law = law
     app.state.clock = clock
-    app.state.schema_revision = current_revision(engine) or ""
-    app.state.node = node
+    app.state.schema_revision = current_revision(node.engine) or ""
+    app.state.node = identity
     app.state.vault = vault
     app.state.watcher = watcher  # started by the lifespan; `evidex serve --workers N` runs it in the parent instead
     app.state.spool = spool
@@ -100,7 +80,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, law: Law | N
     users.warm_up()  # the dummy password hash, made once: unknown users cost what known ones do
     app.state.faults = faults
     app.state.package_throttle = PeerBuckets(settings.package_chunk_rate, settings.package_chunk_burst)
-    app.state.applier = flows.applier(node, law, vault) if node is not None else None
+    app.state.applier = flows.applier(identity, law, vault) if identity is not None else None
     errors.install(app)
     docs.install(app, settings)
     # Outermost last: security headers on every answer; then the body, read and bounded before a

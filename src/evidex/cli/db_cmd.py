@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from evidex.cli.common import fail, load_settings
-from evidex.core.db import make_engine, make_sessionmaker
+from evidex.node import build_node
 
 db_app = typer.Typer(help="Database: migrate and inspect.", no_args_is_help=True)
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
@@ -23,11 +23,8 @@ def upgrade() -> None:
     """Create or migrate the database named by EVIDEX_DATABASE_URL to the latest schema."""
     from evidex.core.migrate import upgrade as do_upgrade
 
-    engine = make_engine(_settings().database_url)
-    try:
-        before, after = do_upgrade(engine)
-    finally:
-        engine.dispose()
+    with build_node(_settings(), migrated=False) as node:
+        before, after = do_upgrade(node.engine)
     if before == after:
         typer.echo(f"database already at the latest schema ({after})")
     else:
@@ -39,11 +36,8 @@ def status() -> None:
     """Say whether the database is at the latest schema (exit 1 if not)."""
     from evidex.core.migrate import current_revision, head_revision
 
-    engine = make_engine(_settings().database_url)
-    try:
-        current, head = current_revision(engine), head_revision()
-    finally:
-        engine.dispose()
+    with build_node(_settings(), migrated=False) as node:
+        current, head = current_revision(node.engine), head_revision()
     typer.echo(f"current: {current or 'empty'}; latest: {head}")
     raise typer.Exit(0 if current == head else 1)
 
@@ -83,9 +77,7 @@ def verify(
     later hashes were recomputed. When intact, sign the current head."""
     import datetime as dt
 
-    from evidex.audit.heads import read_witness, sign_head, signing_key, verify_heads
-    from evidex.cli.server_cmd import _identity
-    from evidex.core.migrate import require_migrated
+    from evidex.audit.heads import read_witness, sign_head, verify_heads
 
     settings = _settings()
     keys = _verification_keys(settings, key or [])
@@ -98,19 +90,14 @@ def verify(
         got, bad = read_witness(text.splitlines(), str(path))
         heads += got
         problems += bad
-    engine = make_engine(settings.database_url)
     signed = None
-    try:
-        require_migrated(engine)
-        with make_sessionmaker(engine)() as db:
-            check = verify_heads(db, keys=keys, witness=heads)
-            problems = check.problems + problems
-            if not problems:  # a broken chain is never signed: its heads would vouch for the rewrite
-                signer = signing_key(_identity(settings), settings.secret_key.get_secret_value())
-                signed = sign_head(db, key=signer, party=settings.node_party, now=dt.datetime.now(dt.UTC))
-                db.commit()
-    finally:
-        engine.dispose()
+    with build_node(settings) as node, node.sessions() as db:
+        check = verify_heads(db, keys=keys, witness=heads)
+        problems = check.problems + problems
+        if not problems:  # a broken chain is never signed: its heads would vouch for the rewrite
+            signer = node.audit_key
+            signed = sign_head(db, key=signer, party=settings.node_party, now=dt.datetime.now(dt.UTC))
+            db.commit()
     if problems:
         for p in problems:
             typer.echo(f"TAMPERED {p}", err=True)
@@ -133,16 +120,10 @@ def heads_export(
     import os
 
     from evidex.audit.heads import stored_heads
-    from evidex.core.migrate import require_migrated
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        require_migrated(engine)
-        with make_sessionmaker(engine)() as db:
-            heads = stored_heads(db)
-    finally:
-        engine.dispose()
+    with build_node(settings) as node, node.sessions() as db:
+        heads = stored_heads(db)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
         tmp.write_text("".join(h.line(settings.node_party) + "\n" for h in heads), encoding="utf-8")

@@ -12,9 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.cli.common import emit_json, fail, load_settings
-from evidex.core.db import make_engine, make_sessionmaker
-from evidex.core.migrate import require_migrated
 from evidex.core.settings import Settings
+from evidex.node import build_node
 from evidex.parties.roles import Principal
 
 node_app = typer.Typer(help="This node's federation identity (keys, certificate).", no_args_is_help=True)
@@ -64,9 +63,8 @@ def node_show() -> None:
 
 def _db() -> tuple[Settings, Engine, sessionmaker[Session]]:
     s = load_settings()
-    engine = make_engine(s.database_url)
-    require_migrated(engine)
-    return s, engine, make_sessionmaker(engine)
+    node = build_node(s)
+    return s, node.engine, node.sessions
 
 
 @peers_app.command("add")

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 
 from evidex.cli.common import fail, load_settings
-from evidex.core.db import make_engine, make_sessionmaker
-from evidex.core.migrate import require_migrated
+from evidex.core.settings import Settings
+from evidex.node import Node, build_node
 from evidex.parties.roles import PEOPLE_ROLES, Principal, Role
 
 users_app = typer.Typer(help="Users of this node.", no_args_is_help=True)
@@ -22,22 +22,11 @@ requests_app = typer.Typer(help="Requests held by this node.", no_args_is_help=T
 _settings = load_settings
 
 
-def _identity(settings: Any) -> Any:
-    """The node's federation identity; None if it has none. One it has but cannot open (passphrase unset
-    or wrong) is a one-line error, exit 2: nothing runs that would sign less than the server does."""
-    from evidex.exchange import keys
-
-    return keys.load_configured(settings)
-
-
-def _vault(settings: Any, node: Any = None, *, signing: bool = True) -> Any:
-    """The evidence vault, signing custody events with the node key (`node`, or the one on disk;
-    refused if it cannot be opened). `signing=False`: for work that records no custody event (rewrap)."""
-    from evidex.evidence.service import build_vault
-    from evidex.requests.service import Law
-
-    signer = (node or _identity(settings)) if signing else None
-    return build_vault(settings, signer, Law().retention_days())
+def _node(settings: Settings | None = None, *, migrated: bool = True) -> Node:
+    """The node of the environment's settings (node.py). Its identity, when used, is refused if it cannot
+    be opened (passphrase unset or wrong): a one-line error, exit 2; nothing runs that would sign less
+    than the server does."""
+    return build_node(settings or _settings(), migrated=migrated)
 
 
 def _warn_if_environment_unset(settings: Any, what: str) -> None:
@@ -85,8 +74,9 @@ def serve(
 
         os.environ["EVIDEX_HTTPS"] = "true"
         settings = settings.model_copy(update={"https": True})
-    node = _identity(settings)  # refused here if it cannot be opened; `--workers` children check again
-    app = create_app(settings, worker_interval=worker_interval or None, node=node)
+    # An identity that cannot be opened is refused while the app is built; `--workers` children check again.
+    app = create_app(settings, node=build_node(settings, threads=settings.api_threads),
+                     worker_interval=worker_interval or None)
     typer.echo(f"evidex node {settings.node_party} on {'https' if tls else 'http'}://{host}:{port}  "
                "(API /api/v1, OpenAPI /openapi.json)")
     ssl_certfile = ssl_keyfile = None
@@ -160,29 +150,22 @@ def worker(
     import logging
     import signal
 
-    from evidex.audit.heads import signing_key
     from evidex.core.faults import installed
     from evidex.core.memory import retain_freed_memory
-    from evidex.exchange.spool import Spool
-    from evidex.requests.service import Law
-    from evidex.workers.deadlines import DeadlineWatcher, outbox_pass, records_pass, run_once, sweep_short_lived
+    from evidex.workers.deadlines import outbox_pass, records_pass, run_once, sweep_short_lived
 
     retain_freed_memory()  # the outbox sends payloads of megabytes (core/memory.py)
     settings = _settings()
     _warn_if_environment_unset(settings, "evidex worker")
-    node = _identity(settings)  # first: a worker that cannot sign as its server does never starts
-    engine = make_engine(settings.database_url, pool_pre_ping=True)
-    require_migrated(engine)
+    built = _node(settings)
+    node = built.identity  # first: a worker that cannot sign as its server does never starts
     from evidex.evidence.service import sweep_retention
 
-    sessions, tz, vault = make_sessionmaker(engine), Law().party_timezones(), _vault(settings, node)
-    spool = Spool.of_node(settings)
-    audit_key = signing_key(node, settings.secret_key.get_secret_value())  # audit/heads.py
+    engine, sessions, tz, vault = built.engine, built.sessions, built.law.party_timezones(), built.vault
+    audit_key = built.audit_key  # audit/heads.py
     if not once:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        watcher = DeadlineWatcher(sessions, lambda: _now(now), tz, interval, node=node, vault=vault, spool=spool,
-                                  faults=installed(), audit_key=audit_key, party=settings.node_party,
-                                  audit_sign_every=dt.timedelta(minutes=settings.audit_sign_minutes))
+        watcher = built.worker(lambda: _now(now), interval, installed())
         signal.signal(signal.SIGTERM, lambda *_: watcher.stop_soon())
         typer.echo(f"worker for node {settings.node_party}: deadlines every {interval:g} s"
                    + (", outbox and evidence packages every 2 s" if node is not None else
@@ -207,7 +190,7 @@ def worker(
         d = outbox_pass(sessions, node, _now(now), installed())
         typer.echo(f"outbox: {d.delivered} delivered, {d.retried} retrying, {d.dead} dead")
         with sessions() as db:
-            typer.echo(f"spool: {sweep_spool(db, spool, _now(now))} orphan file(s) removed")
+            typer.echo(f"spool: {sweep_spool(db, built.spool, _now(now))} orphan file(s) removed")
     engine.dispose()
 
 
@@ -220,16 +203,15 @@ def demo(
 
         raise typer.Exit(run(typer.echo))
     from evidex.requests.demo import DEMO_PASSWORD, load_demo
-    from evidex.requests.service import Law
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    require_migrated(engine)
+    built = _node(settings)
+    engine = built.engine
     now = dt.datetime.now(dt.UTC)
-    with make_sessionmaker(engine)() as db:
-        created, logins = load_demo(db, law=Law(), party=settings.node_party, now=now)
+    with built.sessions() as db:
+        created, logins = load_demo(db, law=built.law, party=settings.node_party, now=now)
         db.commit()
-    node = _identity(settings)
+    node = built.identity
     try:
         if node is None:
             typer.echo("no node identity (EVIDEX_NODE_KEY_PASSPHRASE and `evidex node init`): the demo of an arrived "
@@ -237,8 +219,7 @@ def demo(
         else:
             from evidex.evidence import demo as evidence_demo
 
-            created |= evidence_demo.load(settings=settings, engine=engine, node=node, law=Law(), now=now,
-                                          echo=typer.echo)
+            created |= evidence_demo.load(node=built, now=now, echo=typer.echo)
     finally:
         engine.dispose()
     typer.echo("demo data loaded" if created else "demo data already present; nothing changed")
@@ -278,11 +259,10 @@ def users_create(
     password = None
     if not system:
         password = typer.prompt("Password (12 characters or more)", hide_input=True, confirmation_prompt=True)
-    engine = make_engine(settings.database_url)
-    require_migrated(engine)
+    node = _node(settings)
     now = dt.datetime.now(dt.UTC)
     box = totp_box(settings)
-    with make_sessionmaker(engine)() as db:
+    with node.sessions() as db:
         u = create_user(db, username=username, display_name=display_name or username, party=settings.node_party,
                         role=Role(role.value), now=now, password=password, provider=provider, is_system=system,
                         totp_box=box)
@@ -294,7 +274,7 @@ def users_create(
         audit.record(db, actor=Principal.system(settings.node_party), action="user.create", object_type="user",
                      object_id=str(u.id), at=now, details={"username": username, "role": role.value, "via": "cli"})
         db.commit()
-    engine.dispose()
+    node.dispose()
     typer.echo(f"created {username} ({role.value}, {settings.node_party})")
     if token:
         typer.echo(f"API token (shown once; expires in {settings.api_token_days} days): {token}")
@@ -312,11 +292,8 @@ def users_totp(username: str) -> None:
     from evidex.parties.models import User
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    require_migrated(engine)
-    with make_sessionmaker(engine)() as db:
+    with _node(settings) as node, node.sessions() as db:
         sealed = db.execute(sa.select(User.totp_secret).where(User.username == username)).scalar_one_or_none()
-    engine.dispose()
     secret = totp_box(settings).open(sealed) if sealed else None
     if not secret:
         raise fail(f"no user {username!r} with a second factor")
@@ -339,12 +316,9 @@ def requests_list(
     from evidex.requests import service
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    require_migrated(engine)
     operator = Principal(user_id=None, username="cli", party=settings.node_party, role=Role.central_authority)
-    with make_sessionmaker(engine)() as db:
+    with _node(settings) as node, node.sessions() as db:
         rows, total = service.list_requests(db, actor=operator, status=status, request_type=request_type, limit=limit)
-    engine.dispose()
     if fmt is Fmt.json:
         typer.echo(json.dumps({"total": total, "items": [
             {"id": str(r.id), "type": r.request_type, "direction": r.direction, "status": r.status,
@@ -370,18 +344,12 @@ def rewrap() -> None:
     run; data is not re-encrypted."""
     from evidex.evidence.service import rewrap_all
     from evidex.exchange.sealed import rewrap_received
-    from evidex.exchange.spool import Spool
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    require_migrated(engine)
     now = dt.datetime.now(dt.UTC)
-    try:
-        with make_sessionmaker(engine)() as db:
-            report = rewrap_all(db, vault=_vault(settings, signing=False), now=now)
-            received = rewrap_received(db, spool=Spool.of_node(settings), party=settings.node_party, now=now)
-    finally:
-        engine.dispose()
+    with _node(settings) as node, node.sessions() as db:
+        report = rewrap_all(db, vault=node.vault_signed_by(None), now=now)  # records no custody event
+        received = rewrap_received(db, spool=node.spool, party=settings.node_party, now=now)
     typer.echo(f"{report.rewrapped} data key(s) re-wrapped under the current key")
     typer.echo(f"received payloads: {received.rewrapped} data key(s) re-wrapped, {received.sealed} stored in clear "
                "now sealed")
@@ -411,15 +379,14 @@ def export_case(
     from evidex.evidence.service import record_export
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    require_migrated(engine)
+    node = _node(settings)
     target = Path(out)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
     actor, now = Principal.system(settings.node_party), dt.datetime.now(dt.UTC)
     try:
-        with make_sessionmaker(engine)() as db:
+        with node.sessions() as db:
             # The export is itself a custody event of each file, and the export shows it.
-            n = record_export(db, actor=actor, vault=_vault(settings), request_id=rid, target=str(target.resolve()),
+            n = record_export(db, actor=actor, vault=node.vault, request_id=rid, target=str(target.resolve()),
                               now=now)
             doc = build_case(db, party=settings.node_party, request_id=rid)
             audit.record(db, actor=actor, action="evidence.export_case", object_type="request", object_id=str(rid),
@@ -432,5 +399,5 @@ def export_case(
         tmp.unlink(missing_ok=True)
         raise fail(f"cannot write {out}: {e.strerror or e}") from e
     finally:
-        engine.dispose()
+        node.dispose()
     typer.echo(f"wrote {out}: {len(doc['@graph'])} CASE/UCO objects; {n} file(s) recorded as exported")

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from evidex.cli.common import load_settings, parse_id
-from evidex.core.db import make_engine, make_sessionmaker
-from evidex.core.migrate import require_migrated
+from evidex.node import build_node
 from evidex.parties.roles import Principal, Role
 
 tokens_app = typer.Typer(help="API tokens of this node's users.", no_args_is_help=True)
@@ -31,15 +30,10 @@ def tokens_list(
     from evidex.parties.service import list_tokens
 
     settings = load_settings()
-    engine = make_engine(settings.database_url)
-    require_migrated(engine)
-    try:
-        with make_sessionmaker(engine)() as db:
-            rows = [(t, name) for t, name in list_tokens(db, actor=_operator(settings.node_party),
-                                                         include_revoked=include_revoked)
-                    if user is None or name == user]
-    finally:
-        engine.dispose()
+    with build_node(settings) as node, node.sessions() as db:
+        rows = [(t, name) for t, name in list_tokens(db, actor=_operator(settings.node_party),
+                                                     include_revoked=include_revoked)
+                if user is None or name == user]
     items = [{"id": str(t.id), "user": name, "name": t.name, "scope": t.scope, "created_at": t.created_at.isoformat(),
               "expires_at": t.expires_at.isoformat(),
               "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
@@ -61,12 +55,7 @@ def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (
 
     tid = parse_id(token_id, "a token")
     settings = load_settings()
-    engine = make_engine(settings.database_url)
-    require_migrated(engine)
-    try:
-        with make_sessionmaker(engine)() as db:
-            row = revoke_token(db, actor=_operator(settings.node_party), token_id=tid, now=dt.datetime.now(dt.UTC))
-            db.commit()
-    finally:
-        engine.dispose()
+    with build_node(settings) as node, node.sessions() as db:
+        row = revoke_token(db, actor=_operator(settings.node_party), token_id=tid, now=dt.datetime.now(dt.UTC))
+        db.commit()
     typer.echo(f"revoked {row.id} ({row.name})")

@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.cases.models import Case
-from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import upgrade
 from evidex.core.settings import Settings
 from evidex.evidence import packages
@@ -32,6 +31,7 @@ from evidex.evidence.models import EvidencePackage
 from evidex.exchange import keys
 from evidex.exchange import service as exchange
 from evidex.exchange.models import OutboxMessage, Peer
+from evidex.node import Node, build_node
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
@@ -62,36 +62,37 @@ def _records(party: str, partner: str) -> dict[str, bytes]:
     return {f"subscribers-{partner}-for-{party}.csv": subscribers, "traffic-log.txt": bytes(log)}
 
 
-def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, law: requests.Law,
-         now: dt.datetime, echo: Callable[[str], None]) -> bool:
-    """Create the request and its arrived package; False if it is already there."""
+def load(*, node: Node, now: dt.datetime, echo: Callable[[str], None]) -> bool:
+    """Create the request and its arrived package at `node` (one with an identity); False if it is
+    already there."""
     from evidex.api.app import create_app
 
-    party = node.party
+    settings, ident = node.settings, node.identity
+    assert ident is not None
+    party = ident.party
     partner = "ME" if party != "ME" else "RS"
-    here = make_sessionmaker(engine)
+    here = node.sessions
     with here() as db:
         if db.execute(sa.select(Case.id).where(Case.party == party, Case.reference == REFERENCE)).first():
             return False
         people = {u.username: principal_of(u) for u in db.execute(sa.select(User).where(User.party == party)).scalars()}
     ca, ca2 = people[f"{party.lower()}-central-authority"], people[f"{party.lower()}-central-authority-2"]
     with tempfile.TemporaryDirectory(prefix="evidex-demo-partner-") as tmp:
-        p_engine = make_engine(f"sqlite:///{Path(tmp) / 'partner.db'}")
-        upgrade(p_engine)
         p_node = keys.generate(partner, f"https://{partner.lower()}.demo-partner.invalid")
-        p_settings = Settings(database_url=str(p_engine.url), environment="development", node_party=partner,
-                              evidence_dir=Path(tmp) / "evidence", secret_key=secrets.token_hex(32),
+        p_settings = Settings(database_url=f"sqlite:///{Path(tmp) / 'partner.db'}", environment="development",
+                              node_party=partner, evidence_dir=Path(tmp) / "evidence", secret_key=secrets.token_hex(32),
                               node_dir=Path(tmp) / "node", spool_dir=Path(tmp) / "spool")
-        apps = {party: create_app(settings, engine=engine, law=law, node=node),
-                partner: create_app(p_settings, engine=p_engine, node=p_node)}
+        partner_node = build_node(p_settings, identity=p_node, migrated=False)
+        upgrade(partner_node.engine)
+        apps = {party: create_app(settings, node=node), partner: create_app(p_settings, node=partner_node)}
         law, p_law = apps[party].state.law, apps[partner].state.law  # with their announcers
-        there = make_sessionmaker(p_engine)
+        there = partner_node.sessions
         valid = (now - dt.timedelta(days=1), now + dt.timedelta(days=365))
         with here() as db:
             exchange.add_peer(db, document=p_node.public_document(*valid), now=now, actor=Principal.system(party))
             db.commit()
         with there() as db:
-            exchange.add_peer(db, document=node.public_document(*valid), now=now, actor=Principal.system(partner))
+            exchange.add_peer(db, document=ident.public_document(*valid), now=now, actor=Principal.system(partner))
             p_ca = principal_of(create_user(db, username=f"{partner.lower()}-demo-ca", display_name="Partner CA",
                                             party=partner, role=Role.central_authority, now=now))
             db.commit()
@@ -103,10 +104,10 @@ def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, law:
             """Deliver both outboxes, push package chunks, verify what arrived, until all is quiet."""
             for _ in range(10):
                 moved = 0
-                for sessions, ident, app in ((here, node, apps[party]), (there, p_node, apps[partner])):
-                    moved += exchange.deliver_once(sessions, ident, now, client_for=client_for).delivered
-                    moved += packages.transfer_once(sessions, ident, app.state.vault, now, client_for=client_for).chunks
-                    moved += packages.verify_received(sessions, ident, app.state.vault, now, spool=app.state.spool)
+                for sessions, who, app in ((here, ident, apps[party]), (there, p_node, apps[partner])):
+                    moved += exchange.deliver_once(sessions, who, now, client_for=client_for).delivered
+                    moved += packages.transfer_once(sessions, who, app.state.vault, now, client_for=client_for).chunks
+                    moved += packages.verify_received(sessions, who, app.state.vault, now, spool=app.state.spool)
                 if not moved:
                     return
 
@@ -149,7 +150,7 @@ def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, law:
         with here() as db:  # the partner is gone: revoke its keys (what they signed still verifies)
             exchange.remove_peer(db, party=partner, now=now, actor=Principal.system(party))
             db.commit()
-        p_engine.dispose()
+        partner_node.dispose()
     if not ok:
         raise RuntimeError("the demo evidence package did not arrive intact")
     return True

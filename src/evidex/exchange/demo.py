@@ -22,8 +22,9 @@ import httpx
 import pyotp
 import sqlalchemy as sa
 
-from evidex.core.db import make_engine, make_sessionmaker
+from evidex.core.settings import Settings
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
+from evidex.node import Node, build_node
 from evidex.parties.roles import Role
 from evidex.parties.service import create_user
 from evidex.requests.demo import example_document
@@ -60,14 +61,16 @@ class DemoNode:
             raise RuntimeError(f"{self.party}: evidex {' '.join(args)}: {r.stderr.strip()}")
 
     def users(self, *names: tuple[str, Role]) -> None:
-        engine = make_engine(self.env["EVIDEX_DATABASE_URL"])
-        with make_sessionmaker(engine)() as db:
+        with self.database() as node, node.sessions() as db:
             for name, role in names:
                 u = create_user(db, username=name, display_name=name, party=self.party, role=role,
                                 now=dt.datetime.now(dt.UTC), password=PASSWORD)
                 self.totp[name] = u.totp_secret or ""
             db.commit()
-        engine.dispose()
+
+    def database(self) -> Node:
+        """This node's database (the node process's own settings, as far as the database goes)."""
+        return build_node(Settings(database_url=self.env["EVIDEX_DATABASE_URL"], node_party=self.party))
 
     def start(self, *extra: str, probe_cert: tuple[str, str] | None = None) -> None:
         """Start `evidex serve --tls` (plus `extra` options); `probe_cert` answers a mutual-TLS node's demand."""
@@ -118,11 +121,8 @@ class DemoNode:
         return self.client(r.json()["token"])
 
     def query(self, fn: Callable[[Any], Any]) -> Any:
-        engine = make_engine(self.env["EVIDEX_DATABASE_URL"])
-        with make_sessionmaker(engine)() as db:
-            out = fn(db)
-        engine.dispose()
-        return out
+        with self.database() as node, node.sessions() as db:
+            return fn(db)
 
 
 def introduce(a: DemoNode, b: DemoNode) -> None:
