@@ -27,10 +27,10 @@ from evidex.core.settings import Settings
 
 if TYPE_CHECKING:
     from evidex.audit.heads import HeadKey
+    from evidex.cases.service import Law
     from evidex.evidence.service import Vault
     from evidex.exchange.keys import NodeIdentity
     from evidex.exchange.spool import Spool
-    from evidex.requests.service import Law
     from evidex.workers.deadlines import DeadlineWatcher
 
 
@@ -55,7 +55,7 @@ class Node:
     @functools.cached_property
     def law(self) -> Law:
         """The rulebook, the lifecycle and the Party profiles (EVIDEX_PARTIES_FILE, else the shipped ones)."""
-        from evidex.requests.service import Law
+        from evidex.cases.service import Law
         from evidex.rules import load_parties
 
         if self._law is not None:

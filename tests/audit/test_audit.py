@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from evidex.audit import service as audit
 from evidex.audit.models import AuditEntry, AuditHead
+from evidex.cases import service
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.parties.roles import Principal, Role
-from evidex.requests import service
 from tests.concurrency import overlapping_transactions
 from tests.conftest import run_cli
 from tests.factories import NOW, new_request, user

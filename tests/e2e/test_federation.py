@@ -141,9 +141,9 @@ def receiver_only(pair):
 def test_sender_killed_between_delivery_and_recording_it(receiver_only):
     """SIGKILL after the receiver stored the message and answered, before the sender recorded the
     receipt: the next pass sends again, the receiver answers from its inbox, nothing is duplicated."""
+    from evidex.cases import service as requests
     from evidex.exchange import flows
     from evidex.exchange import keys as node_keys
-    from evidex.requests import service as requests
 
     rs, me = receiver_only
     identity = node_keys.load(rs.dir / "node", PASSPHRASE.encode())

@@ -3,11 +3,11 @@ file's row and both land, in order, in one unbroken chain. SQLite and PostgreSQL
 
 from __future__ import annotations
 
+from evidex.cases import service
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.evidence import service as evidence
 from evidex.evidence.storage import LocalStorage
 from evidex.parties.roles import Role
-from evidex.requests import service
 from tests.concurrency import overlapping_transactions
 from tests.factories import NOW, new_request, user
 

@@ -12,6 +12,7 @@ import os
 import pytest
 import sqlalchemy as sa
 
+from evidex.cases import service as requests
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import upgrade
 from evidex.evidence import service as evidence
@@ -19,7 +20,6 @@ from evidex.evidence.models import EvidenceFile
 from evidex.evidence.storage import LocalStorage
 from evidex.parties.roles import Role
 from evidex.parties.service import create_user, principal_of
-from evidex.requests import service as requests
 from evidex.requests.demo import example_document
 from tests.conftest import run_cli
 from tests.exchange.conftest import _drop, _url

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from evidex.cases import service as requests
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.migrate import upgrade
 from evidex.exchange import flows, framing, keys
@@ -22,7 +23,6 @@ from evidex.exchange import service as exchange
 from evidex.exchange.spool import Spool
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
-from evidex.requests import service as requests
 from tests.dbfixtures import POSTGRES_ADMIN_URL, SKIP_POSTGRES
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)

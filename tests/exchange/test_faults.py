@@ -8,13 +8,13 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from evidex.cases import service as requests
 from evidex.exchange import flows
 from evidex.exchange import service as exchange
 from evidex.exchange.envelope import Headers, seal
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
 from evidex.exchange.trust import PeerKey
 from evidex.parties.roles import Principal
-from evidex.requests import service as requests
 from evidex.requests.demo import example_document
 from evidex.requests.models import Notification, Request, RequestCondition
 from tests.exchange.conftest import NOW, Link

@@ -16,9 +16,9 @@ from joserfc.jwk import OKPKey
 
 from evidex.audit import service as audit
 from evidex.audit.models import AuditEntry, AuditHead, AuditSignature
+from evidex.cases import service
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.parties.roles import Role
-from evidex.requests import service
 from tests.conftest import run_cli
 from tests.factories import NOW, new_request, user
 

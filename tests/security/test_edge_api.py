@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from evidex.api.app import create_app
+from evidex.cases import service as requests_service
+from evidex.cases.service import Law
 from evidex.core.db import make_engine
 from evidex.core.errors import Invalid
 from evidex.core.settings import Settings
 from evidex.parties.roles import Principal, Role
-from evidex.requests import service as requests_service
 from evidex.requests.models import Request as RequestRow
-from evidex.requests.service import Law
 from tests.api.conftest import api  # noqa: F401  (the fixture)
 from tests.conftest import ROOT, run_cli
 from tests.factories import NOW, document

@@ -10,9 +10,9 @@ import uuid
 
 import sqlalchemy as sa
 
+from evidex.cases import service
 from evidex.core.db import make_sessionmaker
 from evidex.parties.roles import Role
-from evidex.requests import service
 from evidex.requests.models import Deadline, Notification
 from evidex.workers.deadlines import run_once
 from tests.conftest import run_cli

@@ -10,12 +10,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from evidex.cases.service import Law
 from evidex.core.errors import Forbidden
 from evidex.core.secretbox import SecretBox
 from evidex.core.settings import Settings
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import AuthError, Credential, principal_of, resolve_token, touch_token
-from evidex.requests.service import Law
 
 _bearer = HTTPBearer(auto_error=False, description="A session token (evs_…) from /auth/login or an API token (evx_…)")
 

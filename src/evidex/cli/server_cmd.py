@@ -313,7 +313,7 @@ def requests_list(
     fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.text,
 ) -> None:
     """List this node's requests (summaries: no personal data)."""
-    from evidex.requests import service
+    from evidex.cases import service
 
     settings = _settings()
     operator = Principal(user_id=None, username="cli", party=settings.node_party, role=Role.central_authority)

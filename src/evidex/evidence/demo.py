@@ -22,6 +22,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from evidex.cases import service as requests
 from evidex.cases.models import Case
 from evidex.core.migrate import upgrade
 from evidex.core.settings import Settings
@@ -35,7 +36,6 @@ from evidex.node import Node, build_node
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
-from evidex.requests import service as requests
 from evidex.requests.demo import example_document
 from evidex.requests.models import Request
 

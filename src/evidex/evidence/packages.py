@@ -35,6 +35,7 @@ from joserfc.errors import JoseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
+from evidex.cases import service as requests
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, NotFound
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.evidence import crypto
@@ -46,7 +47,6 @@ from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.models import OutboxMessage, Peer, Receipt
 from evidex.exchange.spool import Spool
 from evidex.parties.roles import Principal
-from evidex.requests import service as requests
 from evidex.requests.models import Request
 
 log = logging.getLogger("evidex.evidence")

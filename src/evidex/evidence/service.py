@@ -19,6 +19,7 @@ from joserfc.jwk import OKPKey
 from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
+from evidex.cases import service as requests
 from evidex.core.db import lock_row
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.core.secretbox import derive_keys
@@ -28,7 +29,6 @@ from evidex.evidence.storage import Storage
 from evidex.exchange.envelope import SIGNATURE_ALG
 from evidex.exchange.keys import NodeIdentity
 from evidex.parties.roles import Principal, Role
-from evidex.requests import service as requests
 
 GENESIS = "0" * 64
 PRODUCERS = frozenset({Role.service_provider, Role.central_authority, Role.contact_24_7, Role.competent_authority})

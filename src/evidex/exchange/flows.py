@@ -10,12 +10,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from evidex.cases import service as requests
 from evidex.exchange import service as exchange
 from evidex.exchange.envelope import Headers
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.models import Receipt
 from evidex.parties.roles import Principal
-from evidex.requests import service as requests
 from evidex.requests.models import Request, RequestEvent
 
 log = logging.getLogger("evidex.exchange")

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.orm import Session
 
+from evidex.cases import service
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
-from evidex.requests import service
 from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec
 
 DEMO_PASSWORD = "evidex-demo-2026"  # demo only: printed by `evidex demo`, never used in production

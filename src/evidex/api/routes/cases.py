@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from evidex.api.deps import CurrentPrincipal, NowDep, SessionDep, require
 from evidex.api.idempotency import run_command
 from evidex.api.schemas import CaseCreate, CaseRead, Page
+from evidex.cases import service
 from evidex.parties.roles import Principal, Role
-from evidex.requests import service
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 Drafter = Annotated[Principal, Depends(require(Role.competent_authority, Role.central_authority, Role.contact_24_7))]

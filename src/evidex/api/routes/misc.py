@@ -23,11 +23,11 @@ from evidex.api.schemas import (
     UserCreated,
     UserRead,
 )
+from evidex.cases import service
 from evidex.core.errors import Forbidden, NotFound
 from evidex.parties import service as users
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
-from evidex.requests import service
 from evidex.requests.models import Deadline, Notification
 from evidex.requests.models import Request as RequestRow
 

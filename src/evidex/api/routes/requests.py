@@ -22,9 +22,9 @@ from evidex.api.schemas import (
     RequestSummary,
     TransitionIn,
 )
+from evidex.cases import service
 from evidex.exchange.models import Receipt
 from evidex.parties.roles import Principal, Role
-from evidex.requests import service
 from evidex.requests.models import Deadline, Decision, RequestCondition
 from evidex.requests.models import Request as RequestRow
 

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from evidex.cases import service
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.parties.roles import Principal, Role
-from evidex.requests import service
 from evidex.requests.lifecycle import TransitionNotAllowed, default_lifecycle
 from evidex.requests.models import Deadline, Decision, RequestCondition, RequestEvent
 from tests.factories import NOW, command_for, document, new_request, path_to, user
