@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from evidex.core.db import make_sessionmaker  # noqa: E402
 from evidex.core.memory import retain_freed_memory  # noqa: E402
+from evidex.demo.federation import DemoNode, introduce  # noqa: E402
 from evidex.exchange import keys  # noqa: E402
 from evidex.exchange import service as exchange  # noqa: E402
-from evidex.exchange.demo import DemoNode, introduce  # noqa: E402
 from evidex.exchange.models import OutboxMessage  # noqa: E402
 from procstat import cpu_seconds  # noqa: E402
 

@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from evidex.core.db import make_engine, make_sessionmaker  # noqa: E402
 from evidex.core.migrate import upgrade  # noqa: E402
+from evidex.demo.data import example_document  # noqa: E402
 from evidex.parties.roles import Role  # noqa: E402
 from evidex.parties.service import create_user  # noqa: E402
-from evidex.requests.demo import example_document  # noqa: E402
 
 MiB = 1024 * 1024
 PASSWORD = "upload bench password"

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from evidex.cases import service
+from evidex.demo.data import command_for as command_for  # re-exported for the tests
+from evidex.demo.data import shortest_path
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
-from evidex.requests.demo import command_for as command_for  # re-exported for the tests
-from evidex.requests.demo import shortest_path
 from evidex.requests.lifecycle import Direction, TransitionSpec
 from evidex.requests.models import Request
 from tests.conftest import load_example

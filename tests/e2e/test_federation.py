@@ -20,15 +20,15 @@ import sqlalchemy as sa
 
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.settings import Settings
+from evidex.demo.federation import DemoNode, introduce, wait
 from evidex.exchange import keys
 from evidex.exchange import service as exchange
-from evidex.exchange.demo import DemoNode, introduce, wait
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
 from evidex.exchange.spool import Spool
 from evidex.parties.roles import Role
-from evidex.requests.demo import example_document
 from tests.conftest import ROOT, run_cli
 from tests.exchange.conftest import _drop, _url
+from tests.factories import document as example_document
 from tests.faulty_node import command as faulty
 
 PASSPHRASE = "node key passphrase 2026"

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from evidex.demo.federation import introduce
 from evidex.evidence.models import EvidenceFile
-from evidex.exchange.demo import introduce
 from evidex.parties.roles import Role
-from evidex.requests.demo import example_document
 from evidex.rules.loader import data_dir
 from tests.e2e.test_federation import Node, wait_for
 from tests.exchange.conftest import _drop, _url
+from tests.factories import document as example_document
 
 FILE_DAYS = 3  # the shipped RS profile says 365
 

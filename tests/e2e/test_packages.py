@@ -10,11 +10,11 @@ import os
 
 import pytest
 
-from evidex.exchange.demo import introduce
+from evidex.demo.federation import introduce
 from evidex.parties.roles import Role
-from evidex.requests.demo import example_document
 from tests.e2e.test_federation import Node, wait_for
 from tests.exchange.conftest import _drop, _url
+from tests.factories import document as example_document
 from tests.faulty_node import command as faulty
 
 MiB = 1024 * 1024

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from evidex.core.db import make_engine
-from evidex.requests.demo import DEMO_PASSWORD
+from evidex.demo.data import DEMO_PASSWORD
 from tests.conftest import ROOT, run_cli
 
 

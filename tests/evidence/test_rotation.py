@@ -20,9 +20,9 @@ from evidex.evidence.models import EvidenceFile
 from evidex.evidence.storage import LocalStorage
 from evidex.parties.roles import Role
 from evidex.parties.service import create_user, principal_of
-from evidex.requests.demo import example_document
 from tests.conftest import run_cli
 from tests.exchange.conftest import _drop, _url
+from tests.factories import document as example_document
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 

@@ -15,9 +15,9 @@ from evidex.exchange.envelope import Headers, seal
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
 from evidex.exchange.trust import PeerKey
 from evidex.parties.roles import Principal
-from evidex.requests.demo import example_document
 from evidex.requests.models import Notification, Request, RequestCondition
 from tests.exchange.conftest import NOW, Link
+from tests.factories import document as example_document
 
 T = [NOW]
 

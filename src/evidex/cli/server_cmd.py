@@ -199,10 +199,10 @@ def demo(
 ) -> None:
     """Load demo users of every role and requests in every state (running it twice changes nothing)."""
     if federation:
-        from evidex.exchange.demo import run
+        from evidex.demo.federation import run
 
         raise typer.Exit(run(typer.echo))
-    from evidex.requests.demo import DEMO_PASSWORD, load_demo
+    from evidex.demo.data import DEMO_PASSWORD, load_demo
 
     settings = _settings()
     built = _node(settings)
@@ -217,7 +217,7 @@ def demo(
             typer.echo("no node identity (EVIDEX_NODE_KEY_PASSPHRASE and `evidex node init`): the demo of an arrived "
                        "evidence package is left out")
         else:
-            from evidex.evidence import demo as evidence_demo
+            from evidex.demo import evidence as evidence_demo
 
             created |= evidence_demo.load(node=built, now=now, echo=typer.echo)
     finally:

@@ -23,11 +23,11 @@ import pyotp
 import sqlalchemy as sa
 
 from evidex.core.settings import Settings
+from evidex.demo.data import example_document
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
 from evidex.node import Node, build_node
 from evidex.parties.roles import Role
 from evidex.parties.service import create_user
-from evidex.requests.demo import example_document
 
 PASSWORD = "federation demo 2026"
 

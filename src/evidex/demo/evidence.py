@@ -26,6 +26,7 @@ from evidex.cases import service as requests
 from evidex.cases.models import Case
 from evidex.core.migrate import upgrade
 from evidex.core.settings import Settings
+from evidex.demo.data import example_document
 from evidex.evidence import packages
 from evidex.evidence import service as evidence
 from evidex.evidence.models import EvidencePackage
@@ -36,7 +37,6 @@ from evidex.node import Node, build_node
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
-from evidex.requests.demo import example_document
 from evidex.requests.models import Request
 
 with warnings.catch_warnings():  # Starlette's note about its httpx client is not for our users
