@@ -247,7 +247,7 @@ def test_retention_warns_then_disposes_unless_extended(api):
     it ends the users are told to review; a reviewed file is kept longer; an unreviewed one is disposed of."""
     import datetime as dt
 
-    from evidex.evidence.service import sweep_retention
+    from evidex.privacy.service import sweep_retention
 
     rid = new_request(api)["id"]
     eid, r = upload(api, rid, b"traffic data kept for a year")

@@ -159,7 +159,7 @@ def worker(
     _warn_if_environment_unset(settings, "evidex worker")
     built = _node(settings)
     node = built.identity  # first: a worker that cannot sign as its server does never starts
-    from evidex.evidence.service import sweep_retention
+    from evidex.privacy.service import sweep_retention
 
     engine, sessions, tz, vault = built.engine, built.sessions, built.law.party_timezones(), built.vault
     audit_key = built.audit_key  # audit/heads.py

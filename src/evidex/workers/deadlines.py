@@ -224,7 +224,7 @@ class DeadlineWatcher:
                         records_pass(self.make_session, self.clock(), audit_key=self.audit_key, party=self.party,
                                      sign_every=self.audit_sign_every)
                     if self.vault is not None:
-                        from evidex.evidence.service import sweep_retention
+                        from evidex.privacy.service import sweep_retention
 
                         with self.make_session() as db:
                             s = sweep_retention(db, vault=self.vault, now=self.clock())

@@ -32,6 +32,7 @@ from evidex.evidence import packages
 from evidex.evidence import service as evidence
 from evidex.evidence.models import CustodyEvent
 from evidex.exchange.models import Receipt
+from evidex.privacy import service as privacy
 
 router = APIRouter(tags=["evidence"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such evidence here"}}
@@ -150,7 +151,7 @@ def dispose(evidence_id: uuid.UUID, body: DisposeIn, request: Request, db: Sessi
 def extend_retention(evidence_id: uuid.UUID, body: RetentionIn, db: SessionDep, now: NowDep,
                      principal: CurrentPrincipal) -> EvidenceRead:
     """Periodic review (CETS224 Art 14(5)): keep a file longer, with the reason it is still needed."""
-    ev = evidence.extend_retention(db, actor=principal, evidence_id=evidence_id, until=body.retain_until,
+    ev = privacy.extend_retention(db, actor=principal, evidence_id=evidence_id, until=body.retain_until,
                                    reason=body.reason, now=now)
     out = _read(db, ev)
     db.commit()
@@ -205,7 +206,7 @@ def record_authorisation(request_id: uuid.UUID, body: OnwardAuthorisationIn, db:
                          principal: CurrentPrincipal) -> OnwardAuthorisationRead:
     """Record the requested Party's authorisation to pass the data it supplied on to a third State or
     international organisation (CETS224 Art 14(10))."""
-    row = evidence.record_onward_authorisation(db, actor=principal, request_id=request_id, recipient=body.recipient,
+    row = privacy.record_onward_authorisation(db, actor=principal, request_id=request_id, recipient=body.recipient,
                                                purpose=body.purpose, reference=body.reference, now=now)
     out = OnwardAuthorisationRead.model_validate(row)
     db.commit()
@@ -217,7 +218,7 @@ def record_authorisation(request_id: uuid.UUID, body: OnwardAuthorisationIn, db:
 def list_authorisations(request_id: uuid.UUID, db: SessionDep,
                         principal: CurrentPrincipal) -> list[OnwardAuthorisationRead]:
     return [OnwardAuthorisationRead.model_validate(r)
-            for r in evidence.onward_authorisations(db, actor=principal, request_id=request_id)]
+            for r in privacy.onward_authorisations(db, actor=principal, request_id=request_id)]
 
 
 @router.post("/evidence/{evidence_id}/onward-transfers", responses={**NOT_FOUND, 200: {"content": {
@@ -226,7 +227,7 @@ def onward_transfer(evidence_id: uuid.UUID, body: OnwardTransferIn, request: Req
                     principal: CurrentPrincipal) -> StreamingResponse:
     """A verified copy for a third State or organisation; refused (403) without the supplying Party's
     recorded authorisation (CETS224 Art 14(10)). The copy is a custody event ('copied')."""
-    ev, auth, stream = evidence.onward_transfer(db, actor=principal, vault=_vault(request), evidence_id=evidence_id,
+    ev, auth, stream = privacy.onward_transfer(db, actor=principal, vault=_vault(request), evidence_id=evidence_id,
                                                 recipient=body.recipient, purpose=body.purpose, now=now)
     conditions = evidence.binding_conditions(db, ev.request_id)
     db.commit()
