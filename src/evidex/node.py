@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from evidex.evidence.service import Vault
     from evidex.exchange.keys import NodeIdentity
     from evidex.exchange.spool import Spool
-    from evidex.workers.deadlines import DeadlineWatcher
+    from evidex.workers.loop import NodeWorker
 
 
 class _FromSettings:
@@ -99,15 +99,14 @@ class Node:
 
         return Spool.of_node(self.settings)
 
-    def worker(self, clock: Callable[[], dt.datetime], interval: float, faults: Faults = NO_FAULTS) -> DeadlineWatcher:
+    def worker(self, clock: Callable[[], dt.datetime], interval: float, faults: Faults = NO_FAULTS) -> NodeWorker:
         """The node's worker loop (deadlines, outbox, packages, retention, sweeps, audit heads), with the
         same law, vault, spool and identity as the API."""
-        from evidex.workers.deadlines import DeadlineWatcher
+        from evidex.workers.loop import NodeWorker
 
-        return DeadlineWatcher(self.sessions, clock, self.law.party_timezones(), interval, node=self.identity,
-                               vault=self.vault, spool=self.spool, faults=faults, party=self.settings.node_party,
-                               audit_key=self.audit_key,
-                               audit_sign_every=dt.timedelta(minutes=self.settings.audit_sign_minutes))
+        return NodeWorker(self.sessions, clock, self.law.party_timezones(), interval, node=self.identity,
+                          vault=self.vault, spool=self.spool, faults=faults, party=self.settings.node_party,
+                          audit_key=self.audit_key, audit_sign_every=dt.timedelta(minutes=self.settings.audit_sign_minutes))
 
     @property
     def audit_key(self) -> HeadKey:

@@ -202,9 +202,16 @@ def test_no_retrieval_receipt_within_36_hours(two_nodes):
     deliver(rs, Link(me, now))
     with rs.sessions() as db:
         assert exchange.receipt_timeouts(db, party="RS", now=now() + dt.timedelta(hours=30)) == 0
+        awaiting = sa.select(OutboxMessage.awaiting_receipt)
+        assert db.execute(awaiting).scalar_one() is True  # delivered, its retrieval receipt still awaited
         assert exchange.receipt_timeouts(db, party="RS", now=now() + dt.timedelta(hours=37)) == 1
         kinds = db.execute(sa.select(Receipt.kind, Receipt.positive).order_by(Receipt.kind)).all()
         assert ("retrieval", False) in kinds and ("delivery", True) in kinds
+        # Every receipt it expects is in: the pass never reads it again, even with its receipts gone.
+        assert db.execute(awaiting).scalar_one() is False
+        db.execute(sa.delete(Receipt))
+        db.commit()
+        assert exchange.receipt_timeouts(db, party="RS", now=now() + dt.timedelta(hours=48)) == 0
 
 
 def test_a_rotated_key_still_verifies_old_receipts(two_nodes):

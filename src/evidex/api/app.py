@@ -45,16 +45,16 @@ def create_app(settings: Settings, *, node: Node | None = None, engine: Engine |
         require_migrated(node.engine)
     faults = faults or installed()  # a no-op outside tests (core/faults.py)
     identity, law, vault, spool = node.identity, node.announcing_law, node.vault, node.spool
-    watcher = node.worker(clock, worker_interval, faults) if worker_interval else None
+    worker = node.worker(clock, worker_interval, faults) if worker_interval else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
-        if watcher is not None:
-            watcher.start()  # the deadline worker runs in this process unless started separately
+        if worker is not None:
+            worker.start()  # the deadline worker runs in this process unless started separately
         yield
-        if watcher is not None:
-            watcher.stop()
+        if worker is not None:
+            worker.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -74,7 +74,7 @@ def create_app(settings: Settings, *, node: Node | None = None, engine: Engine |
     app.state.schema_revision = current_revision(node.engine) or ""
     app.state.node = identity
     app.state.vault = vault
-    app.state.watcher = watcher  # started by the lifespan; `evidex serve --workers N` runs it in the parent instead
+    app.state.worker = worker  # started by the lifespan; `evidex serve --workers N` runs it in the parent instead
     app.state.spool = spool
     app.state.totp_box = totp_box(settings)  # TOTP secrets sealed under a key derived from the node secret
     users.warm_up()  # the dummy password hash, made once: unknown users cost what known ones do

@@ -112,14 +112,14 @@ def serve(
     # builds its own app from the environment. The worker loop (deadlines, outbox, packages,
     # retention) must run once per node: here, in the parent, not in each child.
     typer.echo(f"{workers} API worker processes")
-    watcher = app.state.watcher
-    if watcher is not None:
-        watcher.start()
+    node_worker = app.state.worker
+    if node_worker is not None:
+        node_worker.start()
     try:
         uvicorn.run("evidex.api.app:create_worker_app", factory=True, workers=workers, **options)
     finally:
-        if watcher is not None:
-            watcher.stop()
+        if node_worker is not None:
+            node_worker.stop()
         app.state.engine.dispose()
 
 
@@ -152,45 +152,43 @@ def worker(
 
     from evidex.core.faults import installed
     from evidex.core.memory import retain_freed_memory
-    from evidex.workers.deadlines import outbox_pass, records_pass, run_once, sweep_short_lived
+    from evidex.workers.audit_heads import records_pass
+    from evidex.workers.deadlines import run_once
+    from evidex.workers.outbox import outbox_pass
+    from evidex.workers.retention import retention_pass
+    from evidex.workers.short_lived import sweep_short_lived
+    from evidex.workers.spool import spool_pass
+    from evidex.workers.uploads import sweep_uploads
 
     retain_freed_memory()  # the outbox sends payloads of megabytes (core/memory.py)
     settings = _settings()
     _warn_if_environment_unset(settings, "evidex worker")
     built = _node(settings)
     node = built.identity  # first: a worker that cannot sign as its server does never starts
-    from evidex.privacy.service import sweep_retention
-
     engine, sessions, tz, vault = built.engine, built.sessions, built.law.party_timezones(), built.vault
     audit_key = built.audit_key  # audit/heads.py
     if not once:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        watcher = built.worker(lambda: _now(now), interval, installed())
-        signal.signal(signal.SIGTERM, lambda *_: watcher.stop_soon())
+        node_worker = built.worker(lambda: _now(now), interval, installed())
+        signal.signal(signal.SIGTERM, lambda *_: node_worker.stop_soon())
         typer.echo(f"worker for node {settings.node_party}: deadlines every {interval:g} s"
                    + (", outbox and evidence packages every 2 s" if node is not None else
                       " (no node identity: no outbox delivery)"))
         with contextlib.suppress(KeyboardInterrupt):
-            watcher.run()
+            node_worker.run()
         engine.dispose()
         return
     r = run_once(sessions, _now(now), tz, faults=installed())
     typer.echo(f"deadlines: {r.reminders} reminder(s), {r.overdue} overdue, {r.next_steps} next step(s)")
     sweep_short_lived(sessions, _now(now))  # idempotency answers after 24 h, old login rate-limit windows
-    with sessions() as db:
-        kept = sweep_retention(db, vault=vault, now=_now(now))
+    kept = retention_pass(sessions, vault, _now(now))
     typer.echo(f"retention: {kept.warned} review warning(s), {kept.disposed} disposed")
     records_pass(sessions, _now(now), audit_key=audit_key, party=settings.node_party, sign_every=None)
-    from evidex.workers.uploads import sweep_uploads
-
     typer.echo(f"uploads: {sweep_uploads(sessions, vault, _now(now))} abandoned upload(s) erased")
     if node is not None:
-        from evidex.exchange.service import sweep_spool
-
         d = outbox_pass(sessions, node, _now(now), installed())
         typer.echo(f"outbox: {d.delivered} delivered, {d.retried} retrying, {d.dead} dead")
-        with sessions() as db:
-            typer.echo(f"spool: {sweep_spool(db, built.spool, _now(now))} orphan file(s) removed")
+        typer.echo(f"spool: {spool_pass(sessions, built.spool, _now(now))} orphan file(s) removed")
     engine.dispose()
 
 

@@ -41,7 +41,9 @@ class OutboxMessage(Base):
     """Written in the same transaction as the state change it announces; sent by the delivery worker."""
 
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),
+                      # the receipt-timeout pass reads only the messages still awaiting a receipt
+                      sa.Index("ix_outbox_awaiting_receipt", "awaiting_receipt", "created_at"))
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)  # also the send order
     msg_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
@@ -57,6 +59,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # False once every receipt the message expects (delivery; retrieval for a request) is in, positive
+    # or negative: the worker's receipt-timeout pass never reads it again (exchange.receipt_timeouts).
+    awaiting_receipt: Mapped[bool] = mapped_column(sa.Boolean, default=True)
 
 
 class OutboxBody(Base):

@@ -752,23 +752,34 @@ RECEIPT_TIMEOUTS = {"delivery": dt.timedelta(hours=24), "retrieval": dt.timedelt
 
 def receipt_timeouts(db: Session, *, party: str, now: dt.datetime,
                      timeouts: dict[str, dt.timedelta] | None = None) -> int:
-    """A receipt that did not come in time becomes a negative one, with an alert. Returns how many."""
+    """A receipt that did not come in time becomes a negative one, with an alert. Returns how many.
+    Reads only the messages still awaiting a receipt (indexed), and only those older than the shortest
+    period: a message whose every expected receipt is in, positive or negative, is never read again."""
     limits = {**RECEIPT_TIMEOUTS, **(timeouts or {})}
     made = 0
-    for kind, limit in limits.items():
-        q = sa.select(OutboxMessage).where(OutboxMessage.created_at < now - limit)
-        q = q.where(OutboxMessage.type == "request") if kind == "retrieval" else q
-        for msg in db.execute(q).scalars():
+    q = (sa.select(OutboxMessage).where(OutboxMessage.awaiting_receipt.is_(True),
+                                       OutboxMessage.created_at < now - min(limits.values()))
+         .order_by(OutboxMessage.created_at, OutboxMessage.id))
+    for msg in db.execute(q).scalars():
+        still_awaited = False
+        for kind, limit in limits.items():
+            if kind == "retrieval" and msg.type != "request":
+                continue  # only a request is retrieved (opened) by the other node
             key = msg.msg_id if kind == "delivery" else msg.conversation_id
             exists = db.execute(sa.select(Receipt.id).where(Receipt.msg_id == key, Receipt.kind == kind,
                                                             Receipt.issuer == msg.recipient)).first()
             if exists:
                 continue
+            if msg.created_at >= now - limit:
+                still_awaited = True
+                continue
             db.add(Receipt(msg_id=key, conversation_id=msg.conversation_id, kind=kind, issuer=msg.recipient,
                            positive=False, token=None, at=now))
             alert(db, party, msg.conversation_id, "negative_receipt", now,
-                   f"No {kind} receipt from {msg.recipient} within {int(limit.total_seconds() // 3600)} h for the "
-                   f"{msg.type} message {msg.msg_id}: a negative {kind} receipt was recorded.")
+                  f"No {kind} receipt from {msg.recipient} within {int(limit.total_seconds() // 3600)} h for the "
+                  f"{msg.type} message {msg.msg_id}: a negative {kind} receipt was recorded.")
             made += 1
+        if not still_awaited:
+            msg.awaiting_receipt = False
     db.commit()
     return made
