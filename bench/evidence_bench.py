@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, os, resource, sys, time, uuid
 sys.path.insert(0, sys.argv[3])
-from evidex.evidence.crypto import KeyRing, encrypt_stream, new_data_key
+from evidex.core.crypto import KeyRing, encrypt_stream, new_data_key
 from evidex.evidence.storage import LocalStorage
 src, store_dir = sys.argv[1], sys.argv[2]
 ring = KeyRing({"k1": os.urandom(32)}, "k1")

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from evidex.evidence.crypto import (
+from evidex.core.crypto import (
     CHUNK_SIZE,
     IntegrityError,
     KeyRing,

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from evidex.api.app import create_app
+from evidex.core import crypto
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.errors import NotFound
 from evidex.core.settings import Settings
-from evidex.evidence import crypto
 from evidex.evidence.models import EvidenceFile
 from evidex.evidence.storage import S3Storage, StorageError, open_storage
 from evidex.parties.roles import Role

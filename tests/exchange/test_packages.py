@@ -53,7 +53,7 @@ class Wire(Link):
             with node.sessions() as db:
                 if request.url.path.endswith(("/federation/v1/messages", "/federation/v1/batch")):
                     reply, n = federation_reply(request, db, node.identity,
-                                                flows.applier(node.identity, node.law, vault), self.now())
+                                                flows.applier(node.identity, node.law, packages.message_handler(node.identity, vault)), self.now())
                     self.deliveries += n
                     return reply
                 m = CHUNK.match(request.url.path)

@@ -21,6 +21,7 @@ from evidex.core.memory import retain_freed_memory
 from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.secretbox import totp_box
 from evidex.core.settings import Settings
+from evidex.evidence import packages
 from evidex.evidence.throttle import PeerBuckets
 from evidex.exchange import flows
 from evidex.node import Node, build_node
@@ -80,7 +81,8 @@ def create_app(settings: Settings, *, node: Node | None = None, engine: Engine |
     users.warm_up()  # the dummy password hash, made once: unknown users cost what known ones do
     app.state.faults = faults
     app.state.package_throttle = PeerBuckets(settings.package_chunk_rate, settings.package_chunk_burst)
-    app.state.applier = flows.applier(identity, law, vault) if identity is not None else None
+    app.state.applier = (flows.applier(identity, law, packages.message_handler(identity, vault))
+                         if identity is not None else None)
     errors.install(app)
     docs.install(app, settings)
     # Outermost last: security headers on every answer; then the body, read and bounded before a

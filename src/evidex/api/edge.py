@@ -38,7 +38,7 @@ class RouteLimit:
 
 def route_limits() -> tuple[RouteLimit, ...]:
     """Routes whose bodies are not JSON of the API (the default limit covers those)."""
-    from evidex.evidence.crypto import CHUNK_SIZE, TAG
+    from evidex.core.crypto import CHUNK_SIZE, TAG
     from evidex.exchange.envelope import MAX_ENVELOPE_BYTES
 
     framing = 64 * 1024  # multipart or proxy framing a client may wrap around a chunk

@@ -15,9 +15,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from evidex.core.crypto import IntegrityError as EvidenceDamaged
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, InvalidInput, NotFound, TooManyRequests
 from evidex.core.migrate import NotMigrated
-from evidex.evidence.crypto import IntegrityError as EvidenceDamaged
 from evidex.parties.service import AuthError
 from evidex.requests.lifecycle import TransitionNotAllowed
 

@@ -7,16 +7,26 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from evidex.audit.models import AuditEntry, AuditHead
 from evidex.core.db import lock_row
-from evidex.parties.roles import Principal
 
 GENESIS = "0" * 64
+
+
+class Actor(Protocol):
+    """Who acted, as the chain records it (a parties.roles.Principal: the audit does not import parties,
+    which records its own changes here)."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def party(self) -> str: ...
 
 
 def entry_hash(*, seq: int, at: dt.datetime, actor: str, party: str, action: str, object_type: str,
@@ -29,7 +39,7 @@ def entry_hash(*, seq: int, at: dt.datetime, actor: str, party: str, action: str
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def record(db: Session, *, actor: Principal, action: str, object_type: str, object_id: str | None,
+def record(db: Session, *, actor: Actor, action: str, object_type: str, object_id: str | None,
            at: dt.datetime, details: dict[str, Any] | None = None, personal_data: bool = False,
            flush: bool = True) -> AuditEntry:
     """Append one entry. The head row is locked (FOR UPDATE), so concurrent writers queue; within one

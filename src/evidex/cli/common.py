@@ -87,7 +87,7 @@ def emit_json(obj: Any, pretty: bool = True) -> None:
 def load_settings() -> Settings:
     """Settings from the environment; a bad value is a one-line error (exit 2). Commands that load
     settings work with the database: every model is registered first (foreign keys resolve)."""
-    from evidex.core.models import import_all_models
+    from evidex.models import import_all_models
 
     import_all_models()
     try:

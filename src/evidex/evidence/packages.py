@@ -36,9 +36,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
 from evidex.cases import service as requests
+from evidex.core import crypto
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, NotFound
 from evidex.core.faults import NO_FAULTS, Faults
-from evidex.evidence import crypto
 from evidex.evidence import service as evidence
 from evidex.evidence.models import EvidenceFile, EvidencePackage
 from evidex.exchange import service as exchange
@@ -528,3 +528,19 @@ def files_of(db: Session, pkg: EvidencePackage) -> list[dict[str, Any]]:
         out.append({**f, "evidence_id": str(ev.id) if ev else None, "status": ev.status if ev else None,
                     "chunks_received": ev.chunks_received if ev and pkg.direction == "incoming" else None})
     return out
+
+
+def message_handler(node: NodeIdentity, vault: evidence.Vault | None) -> Callable[
+        [Session, Headers, dict[str, Any], dt.datetime], None]:
+    """What the exchange's applier (exchange.flows.applier) does with an evidence message: a manifest
+    registers an arriving package (refused without a vault), a receipt settles a package sent."""
+
+    def handle(db: Session, headers: Headers, payload: dict[str, Any], now: dt.datetime) -> None:
+        if headers.type == "evidence_receipt":
+            record_receipt(db, node=node, headers=headers, payload=payload, now=now)
+        elif vault is None:
+            raise exchange.FederationError("this node stores no evidence")
+        else:
+            register_manifest(db, node=node, vault=vault, headers=headers, payload=payload, now=now)
+
+    return handle

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
 from evidex.cases import service as requests
+from evidex.core import crypto
 from evidex.core.db import lock_row
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.core.secretbox import derive_keys
-from evidex.evidence import crypto
 from evidex.evidence.models import CustodyEvent, EvidenceFile
 from evidex.evidence.storage import Storage
 from evidex.exchange.envelope import SIGNATURE_ALG

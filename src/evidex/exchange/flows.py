@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,20 +79,21 @@ def announcer(node: NodeIdentity):  # type: ignore[no-untyped-def]
     return announce
 
 
-def applier(node: NodeIdentity, law: requests.Law, vault: Any = None):  # type: ignore[no-untyped-def]
-    """`vault` (an evidence Vault) lets evidence packages arrive; without it they are refused."""
+EVIDENCE_MESSAGES = frozenset({"evidence_manifest", "evidence_receipt"})
+# What a node does with a received message, in the transaction that stores it.
+Apply = Callable[[Session, Headers, dict[str, Any], dt.datetime], None]
+
+
+def applier(node: NodeIdentity, law: requests.Law, evidence: Apply | None = None):  # type: ignore[no-untyped-def]
+    """`evidence` (evidence.packages.message_handler) applies evidence messages; without it they are
+    refused. Passed in: evidence builds on the exchange, so the exchange never imports it."""
     system = Principal.system(node.party)
 
     def apply(db: Session, headers: Headers, payload: dict[str, Any], now: dt.datetime) -> None:
-        if headers.type in ("evidence_manifest", "evidence_receipt"):
-            from evidex.evidence import packages  # evidence builds on the exchange, not the reverse
-
-            if headers.type == "evidence_receipt":
-                packages.record_receipt(db, node=node, headers=headers, payload=payload, now=now)
-            elif vault is None:
+        if headers.type in EVIDENCE_MESSAGES:
+            if evidence is None:
                 raise exchange.FederationError("this node stores no evidence")
-            else:
-                packages.register_manifest(db, node=node, vault=vault, headers=headers, payload=payload, now=now)
+            evidence(db, headers, payload, now)
             return
         if headers.type == "request":
             document = payload.get("document")

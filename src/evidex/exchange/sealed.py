@@ -32,8 +32,8 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from evidex.core.crypto import IntegrityError, KeyRing, WrappedKey, new_data_key
 from evidex.core.secretbox import derive_keys
-from evidex.evidence.crypto import IntegrityError, KeyRing, WrappedKey, new_data_key
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

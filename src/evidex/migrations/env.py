@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from evidex.core.db import Base, make_engine
-from evidex.core.models import import_all_models
+from evidex.models import import_all_models
 
 import_all_models()
 config = context.config

@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from evidex.api.deps import NowDep, SessionDep
 from evidex.api.errors import problem
-from evidex.evidence import crypto, packages
+from evidex.core import crypto
+from evidex.evidence import packages
 from evidex.exchange import framing
 from evidex.exchange import service as exchange
 from evidex.exchange.envelope import MAX_ENVELOPE_BYTES
