@@ -34,18 +34,18 @@ if TYPE_CHECKING:
     from evidex.workers.loop import NodeWorker
 
 
-class _FromSettings:
+class FromSettings:
     """Marker: the identity is the one in EVIDEX_NODE_DIR (None if `evidex node init` made none)."""
 
 
-FROM_SETTINGS = _FromSettings()
+FROM_SETTINGS = FromSettings()
 
 
 class Node:
     """One evidex node, built from its settings. Use `build_node`."""
 
     def __init__(self, settings: Settings, engine: Engine, law: Law | None,
-                 identity: NodeIdentity | _FromSettings | None) -> None:
+                 identity: NodeIdentity | FromSettings | None) -> None:
         self.settings = settings
         self.engine = engine
         self.sessions: sessionmaker[Session] = make_sessionmaker(engine)
@@ -67,7 +67,7 @@ class Node:
         """The federation identity; one on disk that cannot be opened is refused (never unsigned records)."""
         from evidex.exchange import keys
 
-        if isinstance(self._identity, _FromSettings):
+        if isinstance(self._identity, FromSettings):
             return keys.load_configured(self.settings)
         return self._identity
 
@@ -126,7 +126,7 @@ class Node:
 
 
 def build_node(settings: Settings, *, engine: Engine | None = None, law: Law | None = None,
-               identity: NodeIdentity | _FromSettings | None = FROM_SETTINGS, migrated: bool = True,
+               identity: NodeIdentity | FromSettings | None = FROM_SETTINGS, migrated: bool = True,
                threads: int = 0) -> Node:
     """The node of these settings. `engine`, `law` and `identity` replace what the settings would give
     (tests, the demo's partner node); `migrated=False` for the commands that create or inspect the

@@ -36,7 +36,7 @@ def test_binary_and_json_batches_through_the_route(two_nodes, tmp_path):
     engine = me.sessions.kw["bind"]
     app = create_app(Settings(database_url=str(engine.url.render_as_string(hide_password=False)), environment="test",
                               evidence_dir=tmp_path / "evidence", spool_dir=tmp_path / "spool"), engine=engine,
-                     node=me.identity, clock=now)
+                     identity=me.identity, clock=now)
     with TestClient(app, raise_server_exceptions=False) as client:
         def inbox() -> int:
             with me.sessions() as db:
@@ -78,7 +78,7 @@ def test_a_body_over_the_limit_is_refused_without_reading_it_all(two_nodes, tmp_
     engine = me.sessions.kw["bind"]
     app = create_app(Settings(database_url=str(engine.url.render_as_string(hide_password=False)), environment="test",
                               evidence_dir=tmp_path / "evidence", spool_dir=tmp_path / "spool"), engine=engine,
-                     node=me.identity, clock=now)
+                     identity=me.identity, clock=now)
     monkeypatch.setattr(federation, "MAX_ENVELOPE_BYTES", 1000)
 
     def chunks():  # type: ignore[no-untyped-def]

@@ -40,7 +40,7 @@ def _receive(rs, me, tmp_path, payloads: list[dict]) -> tuple[Spool, list[str]]:
     engine = me.sessions.kw["bind"]
     app = create_app(Settings(database_url=engine.url.render_as_string(hide_password=False), environment="test",
                               evidence_dir=tmp_path / "evidence", spool_dir=tmp_path / "spool", secret_key=SECRET),
-                     engine=engine, node=me.identity, clock=now)
+                     engine=engine, identity=me.identity, clock=now)
     with rs.sessions() as db:
         key = exchange.load_trust(db).encryption_jwk("ME", now())
     items, ids = [], []

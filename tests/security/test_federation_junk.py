@@ -50,7 +50,7 @@ def me_app(two_nodes, tmp_path):  # noqa: F811 (the fixture imported above)
     engine = me.sessions.kw["bind"]
     app = create_app(Settings(database_url=str(engine.url.render_as_string(hide_password=False)), environment="test",
                               evidence_dir=tmp_path / "evidence", spool_dir=tmp_path / "spool"), engine=engine,
-                     node=me.identity, clock=lambda: CLOCK[0])
+                     identity=me.identity, clock=lambda: CLOCK[0])
     CLOCK[0] = NOW
     with TestClient(app, raise_server_exceptions=False) as client:
         yield rs, me, client, str(engine.url.render_as_string(hide_password=False))

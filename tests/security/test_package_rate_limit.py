@@ -32,7 +32,7 @@ def _receiver(rs, vault, tmp_path, rate: float, burst: int) -> TestClient:  # ty
     app = create_app(Settings(database_url=str(engine.url.render_as_string(hide_password=False)), environment="test",
                               evidence_dir=tmp_path / "evidence-app", spool_dir=tmp_path / "spool-app",
                               package_chunk_rate=rate, package_chunk_burst=burst),
-                     engine=engine, node=rs.identity, clock=now)
+                     engine=engine, identity=rs.identity, clock=now)
     app.state.vault = vault  # the vault the manifest's files were prepared in
     return TestClient(app, raise_server_exceptions=False)
 

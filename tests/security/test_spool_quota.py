@@ -51,7 +51,7 @@ def test_a_peer_over_its_spool_quota_is_told_to_retry_and_nothing_is_kept(two_no
     spool_dir = tmp_path / "spool"
     app = create_app(Settings(database_url=str(engine.url.render_as_string(hide_password=False)), environment="test",
                               evidence_dir=tmp_path / "evidence", spool_dir=spool_dir,
-                              spool_peer_quota_bytes=250 * KB), engine=engine, node=me.identity, clock=now)
+                              spool_peer_quota_bytes=250 * KB), engine=engine, identity=me.identity, clock=now)
 
     def inbox() -> int:
         with me.sessions() as db:

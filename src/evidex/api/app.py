@@ -24,7 +24,8 @@ from evidex.core.settings import Settings
 from evidex.evidence import packages
 from evidex.evidence.throttle import PeerBuckets
 from evidex.exchange import flows
-from evidex.node import Node, build_node
+from evidex.exchange.keys import NodeIdentity
+from evidex.node import FROM_SETTINGS, FromSettings, Node, build_node
 from evidex.parties import service as users
 
 API_PREFIX = "/api/v1"
@@ -35,13 +36,14 @@ def utcnow() -> dt.datetime:
 
 
 def create_app(settings: Settings, *, node: Node | None = None, engine: Engine | None = None,
+               identity: NodeIdentity | FromSettings | None = FROM_SETTINGS,
                clock: Callable[[], dt.datetime] = utcnow, worker_interval: float | None = None,
                faults: Faults | None = None) -> FastAPI:
-    """Build the API of `node` (by default the node of `settings`, on `engine` if given: node.py).
-    Refuses to start on a database that is not migrated (NotMigrated), or with an identity on disk
-    that cannot be opened (never unsigned records)."""
+    """Build the API of `node` (by default the node of `settings`, with `engine` and `identity` if
+    given: node.py). Refuses to start on a database that is not migrated (NotMigrated), or with an
+    identity on disk that cannot be opened (never unsigned records)."""
     if node is None:
-        node = build_node(settings, engine=engine, threads=settings.api_threads)
+        node = build_node(settings, engine=engine, identity=identity, threads=settings.api_threads)
     else:
         require_migrated(node.engine)
     faults = faults or installed()  # a no-op outside tests (core/faults.py)
