@@ -12,3 +12,32 @@ def test_engine_reads_no_clock():
     for f in (SRC / "rules").rglob("*.py"):
         text = f.read_text(encoding="utf-8")
         assert "date.today" not in text and "datetime.now" not in text, f.name
+
+
+def _private_uses(path: Path) -> list[str]:
+    """Private names (`_x`) this module takes from another evidex package: `from evidex.p.m import _x`,
+    or `m._x` where `m` is an evidex module it imported."""
+    import ast
+
+    own = path.relative_to(SRC).parts[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules: set[str] = set()
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("evidex."):
+            other = node.module.split(".")[1] != own.removesuffix(".py")
+            for a in node.names:
+                if other and a.name.startswith("_") and not a.name.startswith("__"):
+                    out.append(f"{node.module}.{a.name}")
+                modules.add(a.asname or a.name)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                and node.attr.startswith("_") and not node.attr.startswith("__")):
+            out.append(f"{node.value.id}.{node.attr}")
+    return out
+
+
+def test_no_module_uses_a_private_name_of_another_package():
+    """Routes (and the coming web UI) call a service's public functions, never its helpers (`_visible`)."""
+    found = {str(f.relative_to(SRC)): uses for f in SRC.rglob("*.py") if (uses := _private_uses(f))}
+    assert found == {}

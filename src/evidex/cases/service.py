@@ -24,7 +24,7 @@ from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFo
 from evidex.core.jsontext import unstorable_text
 from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec, default_lifecycle
-from evidex.requests.models import Deadline, Decision, Request, RequestCondition, RequestEvent
+from evidex.requests.models import Deadline, Decision, Notification, Request, RequestCondition, RequestEvent
 from evidex.rules import Parties, Rulebook, Verdict, check, default_parties, default_rulebook
 
 PRESERVATION_DAYS = 60  # ETS185 Art 29(7): preserved for a period of not less than 60 days
@@ -145,6 +145,32 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
         q = q.where(Request.case_id == case_id)
     total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
     rows = db.execute(q.order_by(Request.updated_at.desc(), Request.id).limit(limit).offset(offset)).scalars().all()
+    return list(rows), total
+
+
+def list_deadlines(db: Session, *, actor: Principal, status: str | None = None, due_before: dt.date | None = None,
+                   limit: int = 50, offset: int = 0) -> tuple[list[Deadline], int]:
+    """The deadlines of the requests the principal may see, the soonest first (undated last)."""
+    q = sa.select(Deadline).join(Request, Request.id == Deadline.request_id).where(_visible(actor))
+    if status:
+        q = q.where(Deadline.status == status)
+    if due_before:
+        q = q.where(Deadline.due_on < due_before)
+    total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.execute(q.order_by(Deadline.due_on.is_(None), Deadline.due_on, Deadline.id)
+                      .limit(limit).offset(offset)).scalars().all()
+    return list(rows), total
+
+
+def list_notifications(db: Session, *, actor: Principal, unread: bool = False, limit: int = 50,
+                       offset: int = 0) -> tuple[list[Notification], int]:
+    """Reminders, overdue deadlines and next steps of the requests the principal may see, newest first."""
+    q = sa.select(Notification).join(Request, Request.id == Notification.request_id).where(_visible(actor))
+    if unread:
+        q = q.where(Notification.read_at.is_(None))
+    total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.execute(q.order_by(Notification.created_at.desc(), Notification.id)
+                      .limit(limit).offset(offset)).scalars().all()
     return list(rows), total
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 import pyotp
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
@@ -28,8 +27,6 @@ from evidex.core.errors import Forbidden, NotFound
 from evidex.parties import service as users
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
-from evidex.requests.models import Deadline, Notification
-from evidex.requests.models import Request as RequestRow
 
 router = APIRouter()
 health_router = APIRouter()
@@ -51,14 +48,8 @@ def list_deadlines(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[DeadlineRead]:
-    q = (sa.select(Deadline).join(RequestRow, RequestRow.id == Deadline.request_id)
-         .where(service._visible(principal)))
-    if status_:
-        q = q.where(Deadline.status == status_)
-    if due_before:
-        q = q.where(Deadline.due_on < due_before)
-    total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
-    rows = db.execute(q.order_by(Deadline.due_on.is_(None), Deadline.due_on, Deadline.id).limit(limit).offset(offset)).scalars()
+    rows, total = service.list_deadlines(db, actor=principal, status=status_, due_before=due_before, limit=limit,
+                                         offset=offset)
     return Page[DeadlineRead](items=[DeadlineRead.model_validate(r) for r in rows], total=total, limit=limit,
                               offset=offset)
 
@@ -83,12 +74,7 @@ def list_notifications(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[NotificationRead]:
     """Reminders, overdue deadlines and proposed next steps for this principal's requests."""
-    q = (sa.select(Notification).join(RequestRow, RequestRow.id == Notification.request_id)
-         .where(service._visible(principal)))
-    if unread:
-        q = q.where(Notification.read_at.is_(None))
-    total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
-    rows = db.execute(q.order_by(Notification.created_at.desc(), Notification.id).limit(limit).offset(offset)).scalars()
+    rows, total = service.list_notifications(db, actor=principal, unread=unread, limit=limit, offset=offset)
     return Page[NotificationRead](items=[NotificationRead.model_validate(r) for r in rows], total=total,
                                   limit=limit, offset=offset)
 
