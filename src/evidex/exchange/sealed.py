@@ -1,5 +1,5 @@
 """Received payloads encrypted at rest: the inbox bodies in their rows and the spool files, as the
-evidence is (evidence/crypto.py). Each payload gets its own random AES-256-GCM data key, wrapped
+evidence is (core/crypto.py). Each payload gets its own random AES-256-GCM data key, wrapped
 (RFC 3394) by a key-encryption key derived from the node secret, EVIDEX_SECRET_KEY — the evidence
 key hierarchy, under its own HKDF label, so the same rotation (EVIDEX_PREVIOUS_SECRET_KEYS, then
 `evidex evidence rewrap`) covers it. CETS224 Art 14(7): security of the personal data received.
