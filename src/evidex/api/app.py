@@ -64,7 +64,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     watcher = (DeadlineWatcher(sessions, clock, domain.party_timezones(), worker_interval, node=node, vault=vault,
                                spool=spool, faults=faults, party=settings.node_party,
                                audit_key=heads.signing_key(node, settings.secret_key.get_secret_value()),
-                               audit_sign_every=dt.timedelta(minutes=settings.audit_sign_minutes))
+                               audit_sign_every=dt.timedelta(minutes=settings.audit_sign_minutes),
+                               rulebook=domain.rulebook)
                if worker_interval else None)
 
     @asynccontextmanager

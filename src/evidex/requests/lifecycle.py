@@ -35,12 +35,21 @@ class TransitionSpec(BaseModel):
     guards: list[Guard] = []
 
 
+class DeadlinesEnd(BaseModel):
+    """The states in which a request's deadlines end: met, or cancelled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    met: list[str]
+    cancelled: list[str]
+
+
 class LifecycleFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: dt.date
     initial: dict[Direction, str]
     states: dict[str, str]
     final: list[str]
+    deadlines_end: DeadlinesEnd
     transitions: list[TransitionSpec]
 
 
@@ -72,6 +81,14 @@ class Lifecycle:
     def initial(self, direction: Direction) -> str:
         return self.spec.initial[direction]
 
+    def deadlines_end(self, status: str) -> Literal["met", "cancelled"] | None:
+        """How a request's open deadlines end in `status`, or None while they still run."""
+        if status in self.spec.deadlines_end.met:
+            return "met"
+        if status in self.spec.deadlines_end.cancelled:
+            return "cancelled"
+        return None
+
     def events_from(self, direction: Direction, status: str, role: Role | None = None) -> list[str]:
         return sorted(
             ev for (d, s, ev), t in self.table.items()
@@ -97,6 +114,18 @@ def _validate(spec: LifecycleFile, where: str) -> Lifecycle:
     for s in spec.final:
         if s not in states:
             raise RuleDataError(f"{where}: final: unknown state {s!r}")
+    ends = spec.deadlines_end
+    for key in ("met", "cancelled"):
+        for s in getattr(ends, key):
+            if s not in states:
+                raise RuleDataError(f"{where}: deadlines_end.{key}: unknown state {s!r}")
+    both = set(ends.met) & set(ends.cancelled)
+    if both:
+        raise RuleDataError(f"{where}: deadlines_end: {', '.join(sorted(both))} both met and cancelled")
+    open_at_end = set(spec.final) - set(ends.met) - set(ends.cancelled)
+    if open_at_end:
+        raise RuleDataError(f"{where}: deadlines_end: final state(s) {', '.join(sorted(open_at_end))} must end "
+                            "the deadlines (list each under met or cancelled)")
     for i, t in enumerate(spec.transitions):
         for s in (*t.from_, t.to):
             if s not in states:
