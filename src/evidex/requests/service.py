@@ -166,7 +166,7 @@ def _run_check(domain: Domain, document: dict[str, Any], now: dt.datetime) -> Ve
     requested = document.get("requested_party") if isinstance(document, dict) else None
     as_of = domain.today(str(requested or "").upper(), now)
     try:
-        return check(document, domain.parties, as_of)
+        return check(document, domain.parties, as_of, rulebook=domain.rulebook)
     except InvalidInput as e:
         raise Invalid(f"the request document cannot be read: {e}") from e
 
