@@ -11,12 +11,11 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "evidex"
 REFERENCE = re.compile(r"\b(?:ETS185|CETS224|UNCC) Art \d+(?:\([0-9a-z]+\))*")
 # Constants that held the law in code until the values moved into rules/data and the lifecycle data.
-GONE = {"PRESERVATION_DAYS", "PRESERVATION_WARNING_DAYS", "NEXT_STEPS", "FINAL_LIKE", "RETENTION_WARNING_DAYS"}
+GONE = {"PRESERVATION_DAYS", "PRESERVATION_WARNING_DAYS", "NEXT_STEPS", "FINAL_LIKE", "CONDITION_KINDS",
+        "CONDITION_ARTICLES"}
 # Treaty articles still written in node code outside the rules engine, each for a reason; nothing
 # may be added here without moving it to the data first if it can be.
 STILL_IN_CODE = {
-    # requests/service.py (cases/service.py): the articles a condition kind and a reasons guard cite.
-    "ETS185 Art 28(2)(a)", "ETS185 Art 28(2)(b)", "ETS185 Art 27(7)",
     # evidence/service.py (privacy/): personal-data safeguards applied to every record, not a request type.
     "CETS224 Art 14(5)", "CETS224 Art 14(10)",
 }

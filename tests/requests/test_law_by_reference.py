@@ -14,11 +14,11 @@ import sqlalchemy as sa
 import yaml
 
 from evidex.core.db import make_engine, make_sessionmaker
-from evidex.core.errors import RuleDataError
+from evidex.core.errors import Invalid, RuleDataError
 from evidex.parties.roles import Role
 from evidex.requests import service
 from evidex.requests.lifecycle import default_lifecycle, load_lifecycle
-from evidex.requests.models import Deadline, Notification, RequestEvent
+from evidex.requests.models import Deadline, Notification, RequestCondition, RequestEvent
 from evidex.rules import load_rulebook
 from evidex.rules.loader import data_dir
 from evidex.workers.deadlines import run_once
@@ -139,8 +139,31 @@ def _lifecycle(tmp_path: Path, mutate) -> Path:
      "deadlines_end: final state(s) expired must end the deadlines"),
     (lambda d: d["deadlines_end"]["cancelled"].append("closed"), "deadlines_end: closed both met and cancelled"),
     (lambda d: d.pop("deadlines_end"), "deadlines_end: Field required"),
+    (lambda d: d["condition_kinds"].update(confidentiality="Budapest 28"), "condition_kinds.confidentiality"),
+    (lambda d: d["guard_articles"].update(reasons="ETS185 Article 27"), "guard_articles.reasons"),
+    (lambda d: d["guard_articles"].update(explain="ETS185 Art 27(7)"), "guard_articles.explain"),
 ])
 def test_broken_deadlines_end_is_refused_at_start_up(tmp_path, mutate, message):
     with pytest.raises(RuleDataError) as e:
         load_lifecycle(_lifecycle(tmp_path, mutate))
     assert "lifecycle.yaml" in str(e.value) and message in str(e.value), str(e.value)
+
+
+def test_condition_kinds_and_guard_articles_are_the_lifecycle_data(db, tmp_path):
+    p = _lifecycle(tmp_path, lambda d: (d["condition_kinds"].update(confidentiality="ETS185 Art 26(2)"),
+                                        d["guard_articles"].update(reasons="ETS185 Art 25(4)")))
+    law = service.Domain(lifecycle=load_lifecycle(p))
+    drafter, rs = user(db, "RS", Role.central_authority), user(db, "RS", Role.contact_24_7)
+    req = new_request(db, drafter, law)
+    for actor, event in ((drafter, "check"), (rs, "approve"), (drafter, "send")):  # approve: four eyes
+        req = service.transition(db, actor=actor, domain=law, request_id=req.id, event=event, now=NOW)
+    with pytest.raises(Invalid, match=r"needs written reasons \(ETS185 Art 25\(4\)\)"):
+        service.transition(db, actor=rs, domain=law, request_id=req.id, event="record_refusal", now=NOW,
+                           command=service.Command(grounds=["ETS185 Art 27(5)"]))
+    with pytest.raises(Invalid, match=r"kind: confidentiality\|other\|use_limitation"):
+        service.transition(db, actor=rs, domain=law, request_id=req.id, event="record_conditions", now=NOW,
+                           command=service.Command(conditions=[{"kind": "secrecy", "text": "x"}]))
+    service.transition(db, actor=rs, domain=law, request_id=req.id, event="record_conditions", now=NOW,
+                       command=service.Command(conditions=[{"kind": "confidentiality", "text": "Keep it secret"}]))
+    c = db.execute(sa.select(RequestCondition).where(RequestCondition.request_id == req.id)).scalar_one()
+    assert c.article == "ETS185 Art 26(2)"

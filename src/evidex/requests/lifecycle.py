@@ -12,13 +12,14 @@ import functools
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evidex.core.errors import EvidexError, RuleDataError
 from evidex.core.yamlio import load_yaml_text
 from evidex.parties.roles import Role
+from evidex.rules.refs import Reference
 
 Direction = Literal["outgoing", "incoming"]
 Guard = Literal["admissible", "reasons", "refusal_grounds", "postponement_grounds", "conditions", "four_eyes",
@@ -50,6 +51,10 @@ class LifecycleFile(BaseModel):
     states: dict[str, str]
     final: list[str]
     deadlines_end: DeadlinesEnd
+    # The kinds of condition the `conditions` guard accepts, each with the article it cites (or none).
+    condition_kinds: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], Reference | None] = Field(min_length=1)
+    # The article a guard cites when it refuses (e.g. `reasons`: written reasons are mandatory).
+    guard_articles: dict[Guard, Reference] = {}
     transitions: list[TransitionSpec]
 
 
@@ -77,6 +82,14 @@ class Lifecycle:
     @property
     def states(self) -> Mapping[str, str]:
         return self.spec.states
+
+    @property
+    def condition_kinds(self) -> Mapping[str, str | None]:
+        """Condition kind -> the article a condition of that kind cites (None: no article of its own)."""
+        return self.spec.condition_kinds
+
+    def guard_article(self, guard: Guard) -> str | None:
+        return self.spec.guard_articles.get(guard)
 
     def initial(self, direction: Direction) -> str:
         return self.spec.initial[direction]

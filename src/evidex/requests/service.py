@@ -29,8 +29,6 @@ from evidex.rules import Parties, Rulebook, Verdict, check, default_parties, def
 
 DRAFTING_ROLES = frozenset({Role.competent_authority, Role.central_authority, Role.contact_24_7})
 REGISTERING_ROLES = frozenset({Role.central_authority, Role.contact_24_7})
-CONDITION_KINDS = frozenset({"confidentiality", "use_limitation", "other"})
-CONDITION_ARTICLES = {"confidentiality": "ETS185 Art 28(2)(a)", "use_limitation": "ETS185 Art 28(2)(b)"}
 DECISION_KIND = {"refused": "refusal", "postponed": "postponement", "partly_executed": "partial_execution",
                  "conditions_proposed": "conditions"}
 # Ids of named periods in rules/data/periods.yaml: the values and their articles live there.
@@ -326,7 +324,8 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, d
                                for p in verdict.problems])
         elif guard == "reasons":
             if not (cmd.reasons and cmd.reasons.strip()):
-                raise Invalid(f"'{spec.event}' needs written reasons (ETS185 Art 27(7))")
+                article = domain.lifecycle.guard_article("reasons")
+                raise Invalid(f"'{spec.event}' needs written reasons" + (f" ({article})" if article else ""))
         elif guard in ("refusal_grounds", "postponement_grounds"):
             rtype = domain.rulebook.types[req.request_type]
             known = [g.article for g in (rtype.refusal_grounds if guard == "refusal_grounds"
@@ -342,8 +341,9 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, d
             if not cmd.conditions:
                 raise Invalid(f"'{spec.event}' needs at least one condition")
             for c in cmd.conditions:
-                if not isinstance(c, dict) or c.get("kind") not in CONDITION_KINDS or not str(c.get("text", "")).strip():
-                    raise Invalid(f"a condition is {{kind: {'|'.join(sorted(CONDITION_KINDS))}, text}}")
+                kinds = domain.lifecycle.condition_kinds
+                if not isinstance(c, dict) or c.get("kind") not in kinds or not str(c.get("text", "")).strip():
+                    raise Invalid(f"a condition is {{kind: {'|'.join(sorted(kinds))}, text}}")
         elif guard == "four_eyes":
             if req.created_by is not None and req.created_by == actor.user_id:
                 raise Invalid(f"'{spec.event}' must be done by someone other than the drafter (four eyes)")
@@ -363,7 +363,7 @@ def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, 
     if spec.to == "conditions_proposed":
         for c in cmd.conditions:
             db.add(RequestCondition(request_id=req.id, kind=c["kind"], text=str(c["text"]).strip(),
-                                    article=c.get("article") or CONDITION_ARTICLES.get(c["kind"]),
+                                    article=c.get("article") or domain.lifecycle.condition_kinds.get(c["kind"]),
                                     status="proposed", binding=False, proposed_at=now))
     if spec.to in ("conditions_accepted", "conditions_declined"):
         accepted = spec.to == "conditions_accepted"
