@@ -167,3 +167,9 @@ def test_condition_kinds_and_guard_articles_are_the_lifecycle_data(db, tmp_path)
                        command=service.Command(conditions=[{"kind": "confidentiality", "text": "Keep it secret"}]))
     c = db.execute(sa.select(RequestCondition).where(RequestCondition.request_id == req.id)).scalar_one()
     assert c.article == "ETS185 Art 26(2)"
+
+
+def test_a_law_without_a_period_the_node_reads_is_refused_at_start_up(tmp_path):
+    with pytest.raises(RuleDataError, match=r"periods\.yaml: periods: no 'reminder_lead'"):
+        rulebook_with(tmp_path, lambda name, data: data["periods"].pop("reminder_lead") if name == "periods.yaml"
+                      else None)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
 from evidex.cases.models import Case
-from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound
+from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound, RuleDataError
 from evidex.core.jsontext import unstorable_text
 from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec, default_lifecycle
@@ -46,6 +46,14 @@ class Domain:
     # Called in the same transaction after each transition (event name) and each audited read
     # ("read"): federation hooks its outbox here, so this package never imports the exchange.
     announce: Callable[[Session, Request, str, dt.datetime], None] | None = None
+
+    def __post_init__(self) -> None:
+        # The periods this node reads by id must be in the law it was given: a start-up error, not a
+        # KeyError on the first preservation.
+        missing = [p for p in (PRESERVATION_PERIOD, REMINDER_LEAD) if p not in self.rulebook.periods]
+        if missing:
+            raise RuleDataError(f"periods.yaml: periods: no {', '.join(repr(m) for m in missing)}; the node "
+                                "reads it by id (requests/service.py)")
 
     def party_timezones(self) -> dict[str, str]:
         return {code: self.parties.versions(code)[-1].timezone for code in self.parties.codes()}
