@@ -106,7 +106,8 @@ class Node:
 
         return NodeWorker(self.sessions, clock, self.law.party_timezones(), interval, node=self.identity,
                           vault=self.vault, spool=self.spool, faults=faults, party=self.settings.node_party,
-                          audit_key=self.audit_key, audit_sign_every=dt.timedelta(minutes=self.settings.audit_sign_minutes))
+                          audit_key=self.audit_key, audit_sign_every=dt.timedelta(minutes=self.settings.audit_sign_minutes),
+                          rulebook=self.law.rulebook)
 
     @property
     def audit_key(self) -> HeadKey:

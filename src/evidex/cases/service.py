@@ -20,23 +20,20 @@ from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
 from evidex.cases.models import Case
-from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound
+from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound, RuleDataError
 from evidex.core.jsontext import unstorable_text
 from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec, default_lifecycle
 from evidex.requests.models import Deadline, Decision, Notification, Request, RequestCondition, RequestEvent
 from evidex.rules import Parties, Rulebook, Verdict, check, default_parties, default_rulebook
 
-PRESERVATION_DAYS = 60  # ETS185 Art 29(7): preserved for a period of not less than 60 days
-PRESERVATION_WARNING_DAYS = 10  # warn 10 days before a preservation lapses
 DRAFTING_ROLES = frozenset({Role.competent_authority, Role.central_authority, Role.contact_24_7})
 REGISTERING_ROLES = frozenset({Role.central_authority, Role.contact_24_7})
-CONDITION_KINDS = frozenset({"confidentiality", "use_limitation", "other"})
-CONDITION_ARTICLES = {"confidentiality": "ETS185 Art 28(2)(a)", "use_limitation": "ETS185 Art 28(2)(b)"}
 DECISION_KIND = {"refused": "refusal", "postponed": "postponement", "partly_executed": "partial_execution",
                  "conditions_proposed": "conditions"}
-FINAL_LIKE = frozenset({"closed", "withdrawn", "expired", "released", "data_transmitted", "refused",
-                        "conditions_declined"})
+# Ids of named periods in rules/data/periods.yaml: the values and their articles live there.
+PRESERVATION_PERIOD = "preservation_minimum"  # how long preserved data is kept at least
+REMINDER_LEAD = "reminder_lead"  # how long before a deadline its reminder is written
 
 
 @dataclass(frozen=True)
@@ -50,6 +47,14 @@ class Law:
     # Called in the same transaction after each transition (event name) and each audited read
     # ("read"): federation hooks its outbox here, so this package never imports the exchange.
     announce: Callable[[Session, Request, str, dt.datetime], None] | None = None
+
+    def __post_init__(self) -> None:
+        # The periods this node reads by id must be in the law it was given: a start-up error, not a
+        # KeyError on the first preservation.
+        missing = [p for p in (PRESERVATION_PERIOD, REMINDER_LEAD) if p not in self.rulebook.periods]
+        if missing:
+            raise RuleDataError(f"periods.yaml: periods: no {', '.join(repr(m) for m in missing)}; the node "
+                                "reads it by id (requests/service.py)")
 
     def party_timezones(self) -> dict[str, str]:
         return {code: self.parties.versions(code)[-1].timezone for code in self.parties.codes()}
@@ -194,7 +199,7 @@ def _run_check(law: Law, document: dict[str, Any], now: dt.datetime) -> Verdict:
     requested = document.get("requested_party") if isinstance(document, dict) else None
     as_of = law.today(str(requested or "").upper(), now)
     try:
-        return check(document, law.parties, as_of)
+        return check(document, law.parties, as_of, rulebook=law.rulebook)
     except InvalidInput as e:
         raise Invalid(f"the request document cannot be read: {e}") from e
 
@@ -226,7 +231,7 @@ def create_request(db: Session, *, actor: Principal, law: Law, case_id: uuid.UUI
     db.add(req)
     db.flush()
     _event(db, req, actor, "create", None, req.status, now, None, {"admissible": verdict.admissible}, first=True)
-    _recompute_deadlines(db, req, verdict, now, new=True)
+    _recompute_deadlines(db, req, verdict, now, law, new=True)
     audit.record(db, actor=actor, action="request.create", object_type="request", object_id=str(req.id), at=now,
                  details={"type": req.request_type, "direction": direction, "status": req.status}, personal_data=True)
     return req
@@ -260,7 +265,7 @@ def register_incoming(db: Session, *, law: Law, party: str, sender: str, documen
     db.add(req)
     db.flush()
     _event(db, req, node, "receive", None, req.status, now, None, {"from": sender}, first=True)
-    _recompute_deadlines(db, req, verdict, now, new=True)
+    _recompute_deadlines(db, req, verdict, now, law, new=True)
     audit.record(db, actor=node, action="request.receive", object_type="request", object_id=str(req.id), at=now,
                  details={"from": sender, "conversation": conversation_id}, personal_data=True)
     return req
@@ -289,7 +294,7 @@ def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid
     _event(db, req, actor, "edit", previous, "draft", now, None, {"admissible": verdict.admissible})
     audit.record(db, actor=actor, action="request.update", object_type="request", object_id=str(req.id), at=now,
                  personal_data=True)
-    _recompute_deadlines(db, req, verdict, now)
+    _recompute_deadlines(db, req, verdict, now, law)
     return req
 
 
@@ -301,7 +306,7 @@ def check_request(db: Session, *, actor: Principal, law: Law, request_id: uuid.U
     req.verdict, req.admissible, req.checked_at, req.updated_at = verdict.to_json_dict(), verdict.admissible, now, now
     audit.record(db, actor=actor, action="request.check", object_type="request", object_id=str(req.id), at=now,
                  details={"admissible": verdict.admissible})
-    _recompute_deadlines(db, req, verdict, now)
+    _recompute_deadlines(db, req, verdict, now, law)
     return verdict
 
 
@@ -326,10 +331,11 @@ def transition(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID
     verdict = _guards(db, req, spec, actor, law, cmd, now)
     source = req.status
     req.status, req.updated_at = spec.to, now
-    _effects(db, req, spec, actor, law, cmd, now)
+    noted, period_days = _effects(db, req, spec, actor, law, cmd, now)
     _event(db, req, actor, event, source, spec.to, now, cmd.reasons,
-           {k: v for k, v in {"grounds": cmd.grounds, "conditions": cmd.conditions, **cmd.data}.items() if v})
-    _recompute_deadlines(db, req, verdict or _run_check(law, req.document, now), now)
+           {k: v for k, v in {"grounds": cmd.grounds, "conditions": cmd.conditions, **cmd.data, **noted}.items() if v})
+    _recompute_deadlines(db, req, verdict or _run_check(law, req.document, now), now, law,
+                         preservation_days=period_days)
     # Last, so the audit chain's head stays locked only until the commit that follows.
     audit.record(db, actor=actor, action=f"request.{event}", object_type="request", object_id=str(req.id), at=now,
                  details={"from": source, "to": spec.to, "grounds": cmd.grounds})
@@ -353,7 +359,8 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, l
                                for p in verdict.problems])
         elif guard == "reasons":
             if not (cmd.reasons and cmd.reasons.strip()):
-                raise Invalid(f"'{spec.event}' needs written reasons (ETS185 Art 27(7))")
+                article = law.lifecycle.guard_article("reasons")
+                raise Invalid(f"'{spec.event}' needs written reasons" + (f" ({article})" if article else ""))
         elif guard in ("refusal_grounds", "postponement_grounds"):
             rtype = law.rulebook.types[req.request_type]
             known = [g.article for g in (rtype.refusal_grounds if guard == "refusal_grounds"
@@ -369,8 +376,9 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, l
             if not cmd.conditions:
                 raise Invalid(f"'{spec.event}' needs at least one condition")
             for c in cmd.conditions:
-                if not isinstance(c, dict) or c.get("kind") not in CONDITION_KINDS or not str(c.get("text", "")).strip():
-                    raise Invalid(f"a condition is {{kind: {'|'.join(sorted(CONDITION_KINDS))}, text}}")
+                kinds = law.lifecycle.condition_kinds
+                if not isinstance(c, dict) or c.get("kind") not in kinds or not str(c.get("text", "")).strip():
+                    raise Invalid(f"a condition is {{kind: {'|'.join(sorted(kinds))}, text}}")
         elif guard == "four_eyes":
             if req.created_by is not None and req.created_by == actor.user_id:
                 raise Invalid(f"'{spec.event}' must be done by someone other than the drafter (four eyes)")
@@ -380,7 +388,9 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, l
 
 
 def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, law: Law, cmd: Command,
-             now: dt.datetime) -> None:
+             now: dt.datetime) -> tuple[dict[str, Any], int | None]:
+    """Apply what the new state implies; returns what the event records besides the command, and
+    the days of a preservation period it started (counted by the period in force on its first day)."""
     kind = DECISION_KIND.get(spec.to)
     if kind:
         db.add(Decision(request_id=req.id, kind=kind, grounds=list(cmd.grounds), reasons=cmd.reasons,
@@ -388,7 +398,7 @@ def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, 
     if spec.to == "conditions_proposed":
         for c in cmd.conditions:
             db.add(RequestCondition(request_id=req.id, kind=c["kind"], text=str(c["text"]).strip(),
-                                    article=c.get("article") or CONDITION_ARTICLES.get(c["kind"]),
+                                    article=c.get("article") or law.lifecycle.condition_kinds.get(c["kind"]),
                                     status="proposed", binding=False, proposed_at=now))
     if spec.to in ("conditions_accepted", "conditions_declined"):
         accepted = spec.to == "conditions_accepted"
@@ -403,10 +413,15 @@ def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, 
                 start = dt.date.fromisoformat(cmd.data["preserved_on"])
             except ValueError as e:
                 raise Invalid("preserved_on is not a date (YYYY-MM-DD)") from e
-        req.preserved_until = start + dt.timedelta(days=PRESERVATION_DAYS)
+        days = law.rulebook.value(PRESERVATION_PERIOD, on=start)
+        req.preserved_until = start + dt.timedelta(days=days)
+        return {"preserved_on": start.isoformat()}, days  # the other node counts from the same day
     if spec.to == "renewed":
         base = max(req.preserved_until or law.today(req.requested_party, now), law.today(req.requested_party, now))
-        req.preserved_until = base + dt.timedelta(days=PRESERVATION_DAYS)
+        days = law.rulebook.value(PRESERVATION_PERIOD, on=base)
+        req.preserved_until = base + dt.timedelta(days=days)
+        return {}, days
+    return {}, None
 
 
 def _event(db: Session, req: Request, actor: Principal, event: str, source: str | None, target: str,
@@ -419,22 +434,31 @@ def _event(db: Session, req: Request, actor: Principal, event: str, source: str 
                         reasons=reasons, data=data))
 
 
-def _remind_on(due: dt.date, days: int | None) -> dt.date:
-    lead = PRESERVATION_WARNING_DAYS if (days or 0) >= 20 else max(1, (days or 2) // 3)
-    return due - dt.timedelta(days=lead)
+def _remind_on(rulebook: Rulebook, due: dt.date, days: int | None) -> dt.date:
+    """The reminder's day: the lead time before `due`; a period shorter than twice the lead is
+    reminded a third of the way before its end, at least one day (periods.yaml, reminder_lead)."""
+    lead = rulebook.value(REMINDER_LEAD, on=due)
+    return due - dt.timedelta(days=lead if (days or 0) >= 2 * lead else max(1, (days or 2) // 3))
 
 
-def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.datetime, new: bool = False) -> None:
+def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.datetime, law: Law,
+                         new: bool = False, preservation_days: int | None = None) -> None:
     """Deadlines follow the rules engine's verdict and the lifecycle; recomputed on every change.
-    `new`: the request was created in this transaction (it has none yet: no query)."""
+    `new`: the request was created in this transaction (it has none yet: no query).
+    `preservation_days`: the period a preservation (or renewal) in this transaction started."""
     wanted: dict[str, tuple[str, int | None, dt.date | None]] = {
         d.name: (d.article, d.days, d.due) for d in verdict.deadlines
     }
-    if req.preserved_until is not None:
-        wanted["preservation_expiry"] = ("ETS185 Art 29(7)", PRESERVATION_DAYS, req.preserved_until)
     existing = {} if new else {
         d.name: d for d in db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars()}
-    closed = req.status in FINAL_LIKE
+    if req.preserved_until is not None:
+        kept = existing.get("preservation_expiry")
+        days = preservation_days or (kept.days if kept is not None and kept.due_on == req.preserved_until else
+                                     law.rulebook.value(PRESERVATION_PERIOD, on=req.preserved_until))
+        wanted["preservation_expiry"] = (law.rulebook.article_of(PRESERVATION_PERIOD) or "", days,
+                                         req.preserved_until)
+    ending = law.lifecycle.deadlines_end(req.status)
+    closed = ending is not None
     for name, (article, days, due) in wanted.items():
         d = existing.get(name)
         if d is None:
@@ -444,9 +468,9 @@ def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.da
         if d.status in ("met", "cancelled") and not closed and d.due_on == due:
             continue
         d.article, d.days, d.due_on, d.updated_at = article, days, due, now
-        d.remind_on = _remind_on(due, days) if due else None
-        if closed and d.status in ("open", "overdue"):
-            d.status = "met" if req.status in ("data_transmitted", "closed") else "cancelled"
+        d.remind_on = _remind_on(law.rulebook, due, days) if due else None
+        if ending is not None and d.status in ("open", "overdue"):
+            d.status = ending
         elif not closed and d.status == "cancelled":
             d.status = "open"
     for name, d in existing.items():

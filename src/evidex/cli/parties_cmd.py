@@ -57,11 +57,13 @@ def show_party(code: Annotated[str, typer.Argument(help="ISO 3166-1 alpha-2 code
         emit_json(data)
         return
     effective = parties.in_effect(p, on)
+    # The article that makes a Party's own requirements apply, as the rule data cites it (ETS185 Art 25(4)).
+    mla_articles = ", ".join(sorted({t.mla_elements.article for t in rb.types.values() if t.mla_elements}))
     out = [f"{p.code} — {p.display_name()}  (source: {p.source}; profile valid from {p.valid_from or 'always'})",
            f"  instruments: {', '.join(f'{i.code} since {i.since}' if i.since else i.code for i in p.instruments)}",
            f"  languages: {', '.join(p.languages)} (domestic: {', '.join(p.domestic())}); time zone {p.timezone}",
            f"  MLA treaties with: {', '.join(p.mla_treaties) or 'none'}",
-           f"  MLA required elements (ETS185 Art 25(4)): {', '.join(p.mla_required_elements) or 'none listed'}",
+           f"  MLA required elements ({mla_articles}): {', '.join(p.mla_required_elements) or 'none listed'}",
            "", "Authorities:"]
     for role, a in p.authorities.items():
         contact = ", ".join(x for x in (a.contact.model_dump().values() if a.contact else []) if x)

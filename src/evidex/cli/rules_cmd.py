@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import typer
@@ -46,8 +47,9 @@ def show_type(
     out.append("Mandatory elements:")
     for e in spec.elements:
         out.append(f"  {e.name:<34} {e.article:<22} {e.label}")
-    if spec.mla:
-        out.append(f"  {'(requested Party law)':<34} {'ETS185 Art 25(4)':<22} the requested Party's mla_required_elements")
+    if spec.mla_elements is not None:
+        out.append(f"  {'(requested Party law)':<34} {spec.mla_elements.article:<22} "
+                   "the requested Party's mla_required_elements")
     if spec.optional_elements:
         out += ["", "Optional elements:"]
         for e in spec.optional_elements:
@@ -60,10 +62,13 @@ def show_type(
     if spec.deadlines:
         out += ["", "Deadlines:"]
         for d in spec.deadlines:
-            days = d.days if d.days is not None else f"from element {d.days_from_element}"
+            days = (f"{rb.value(d.period, on=dt.date.today())} ({d.period})" if d.period is not None
+                    else f"from element {d.days_from_element}")
             longer = f", or {d.longer_of_element}.days if longer" if d.longer_of_element else ""
             out.append(f"  {d.name}: {days} days{longer} from {d.start.replace('_', ' ')} ({d.article})")
             out.append(f"      {d.description}")
+            if d.on_lapse is not None:
+                out.append(f"      once lapsed ({d.on_lapse.article}): {d.on_lapse.message}")
     if spec.refusal_grounds:
         out += ["", "Refusal grounds:"] + [f"  {g.article}: {g.message}" for g in spec.refusal_grounds]
     if spec.postponement_grounds:

@@ -66,8 +66,9 @@ def announcer(node: NodeIdentity):  # type: ignore[no-untyped-def]
         else:
             last = db.execute(sa.select(RequestEvent).where(RequestEvent.request_id == req.id)
                               .order_by(RequestEvent.seq.desc()).limit(1)).scalar_one()
-            preserved_on = (req.preserved_until - dt.timedelta(days=requests.PRESERVATION_DAYS)).isoformat() \
-                if event == "preserve" and req.preserved_until else None
+            # The day the preservation began, as the event recorded it: the requesting node counts
+            # its period from the same day (by the period in force on that day).
+            preserved_on = last.data.get("preserved_on") if event == "preserve" else None
             payload = {"event": remote_event, "status": req.status, "reasons": last.reasons,
                        "grounds": last.data.get("grounds", []), "conditions": last.data.get("conditions", []),
                        "preserved_on": preserved_on}

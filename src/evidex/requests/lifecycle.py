@@ -12,13 +12,14 @@ import functools
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evidex.core.errors import EvidexError, RuleDataError
 from evidex.core.yamlio import load_yaml_text
 from evidex.parties.roles import Role
+from evidex.rules.refs import Reference
 
 Direction = Literal["outgoing", "incoming"]
 Guard = Literal["admissible", "reasons", "refusal_grounds", "postponement_grounds", "conditions", "four_eyes",
@@ -35,12 +36,25 @@ class TransitionSpec(BaseModel):
     guards: list[Guard] = []
 
 
+class DeadlinesEnd(BaseModel):
+    """The states in which a request's deadlines end: met, or cancelled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    met: list[str]
+    cancelled: list[str]
+
+
 class LifecycleFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: dt.date
     initial: dict[Direction, str]
     states: dict[str, str]
     final: list[str]
+    deadlines_end: DeadlinesEnd
+    # The kinds of condition the `conditions` guard accepts, each with the article it cites (or none).
+    condition_kinds: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], Reference | None] = Field(min_length=1)
+    # The article a guard cites when it refuses (e.g. `reasons`: written reasons are mandatory).
+    guard_articles: dict[Guard, Reference] = {}
     transitions: list[TransitionSpec]
 
 
@@ -69,8 +83,24 @@ class Lifecycle:
     def states(self) -> Mapping[str, str]:
         return self.spec.states
 
+    @property
+    def condition_kinds(self) -> Mapping[str, str | None]:
+        """Condition kind -> the article a condition of that kind cites (None: no article of its own)."""
+        return self.spec.condition_kinds
+
+    def guard_article(self, guard: Guard) -> str | None:
+        return self.spec.guard_articles.get(guard)
+
     def initial(self, direction: Direction) -> str:
         return self.spec.initial[direction]
+
+    def deadlines_end(self, status: str) -> Literal["met", "cancelled"] | None:
+        """How a request's open deadlines end in `status`, or None while they still run."""
+        if status in self.spec.deadlines_end.met:
+            return "met"
+        if status in self.spec.deadlines_end.cancelled:
+            return "cancelled"
+        return None
 
     def events_from(self, direction: Direction, status: str, role: Role | None = None) -> list[str]:
         return sorted(
@@ -97,6 +127,18 @@ def _validate(spec: LifecycleFile, where: str) -> Lifecycle:
     for s in spec.final:
         if s not in states:
             raise RuleDataError(f"{where}: final: unknown state {s!r}")
+    ends = spec.deadlines_end
+    for key in ("met", "cancelled"):
+        for s in getattr(ends, key):
+            if s not in states:
+                raise RuleDataError(f"{where}: deadlines_end.{key}: unknown state {s!r}")
+    both = set(ends.met) & set(ends.cancelled)
+    if both:
+        raise RuleDataError(f"{where}: deadlines_end: {', '.join(sorted(both))} both met and cancelled")
+    open_at_end = set(spec.final) - set(ends.met) - set(ends.cancelled)
+    if open_at_end:
+        raise RuleDataError(f"{where}: deadlines_end: final state(s) {', '.join(sorted(open_at_end))} must end "
+                            "the deadlines (list each under met or cancelled)")
     for i, t in enumerate(spec.transitions):
         for s in (*t.from_, t.to):
             if s not in states:

@@ -33,14 +33,15 @@ def find_deadlines(ctx: Context) -> list[Deadline]:
     for when, d in plan.index.deadlines:
         if when is not None and not ctx.holds(when):
             continue
-        days = d.days
+        start = start_date if d.start == "received_or_issued" else None
+        # The period in force on the day it starts (as of the check while that day is unknown).
+        days = plan.index.periods[d.period].on(start or plan.as_of) if d.period is not None else None
         if d.days_from_element:
             days = days_of(doc.elements.get(d.days_from_element))
         if d.longer_of_element:
             given = days_of(doc.elements.get(d.longer_of_element))
             if given is not None and days is not None:
                 days = max(days, given)  # CETS224 Art 7(7): whichever is longer
-        start = start_date if d.start == "received_or_issued" else None
         if d.requires_complete and any(p.code == "missing_element" for p in ctx.problems):
             start = None  # CETS224 Art 8(6)(a): the period runs only from receipt of complete information
         due = _due(start, days, d, field) if start is not None and days is not None else None

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from evidex.rules.context import Context
-from evidex.rules.refs import REFERENCE_RE, article_of
+from evidex.rules.refs import REFERENCE_RE, article_of, parse_reference
 from evidex.rules.schema import DualCriminality, Notification, RequiresElements, RequiresOneOf, RequiresSupervision
 from evidex.rules.verdict import Finding
 
@@ -30,15 +30,16 @@ def decide_notification(ctx: Context) -> None:
                         f"{rule.entry.effect.authority} simultaneously."))
 
 
-def convention_article(value: Any) -> str | None:
-    """The Convention article an `offence_convention_article` names: `ETS185 Art 8`, `Art 8`, `8`."""
+def convention_article(value: Any, instrument: str) -> str | None:
+    """The article an element such as `offence_convention_article` names: `ETS185 Art 8`, or
+    `Art 8` and `8` read in `instrument` (the one whose offences the rule lists)."""
     if not isinstance(value, str):
         return None
     v = value.strip()
     if REFERENCE_RE.match(v):
         return article_of(v)
     m = _ARTICLE_RE.match(v)
-    return f"ETS185 Art {m.group(1)}" if m else None
+    return f"{instrument} Art {m.group(1)}" if m else None
 
 
 def check_declarations(ctx: Context) -> None:
@@ -70,7 +71,9 @@ def check_declarations(ctx: Context) -> None:
                     code="supervision_required", article=e.reference, element="issuing_authority",
                     message=f"{requested}: {eff.message} The issuing authority is "
                             f"{ia.kind or 'of unstated kind'} without stated independent supervision."))
-        elif isinstance(eff, DualCriminality) and convention_article(doc.elements.get(eff.element)) not in eff.offences:
+        elif isinstance(eff, DualCriminality) and convention_article(
+                doc.elements.get(eff.element), parse_reference(eff.offences[0])[0] if eff.offences else "") \
+                not in eff.offences:
             # ETS185 Art 29(4): a warning, never a refusal by the engine.
             ctx.warnings.append(Finding(
                 code="dual_criminality_may_be_required", article=e.reference, element=eff.element,

@@ -1,13 +1,15 @@
-"""Language (LEGAL.md §5). CETS224 Art 4: the document or its translation in a language accepted
-by the requested Party (4(1): Art 8, 9, 10, and a Party notified under Art 7(5)) or by the
-registrar or provider (4(2): Art 6, 7). ETS185 sets no language rule: a language the requested
-Party does not list is only a warning, citing the type's own article."""
+"""Language (LEGAL.md §5). The document or its translation in a language accepted by the requested
+Party (`language_rule: requested_party`; CETS224 Art 4(1) for Art 8, 9, 10), or by the registrar or
+provider (`addressee`; 4(2) for Art 6, 7) and then also by a Party notified of the order (the
+catalogue's notification effect names its `language_article`). Under `convention` (ETS185 sets no
+language rule) a language the requested Party does not list is only a warning. Every finding
+cites the article the data gives."""
 
 from __future__ import annotations
 
 from evidex.rules.context import Context
 from evidex.rules.plan import LanguageKey, LanguageOutcome, Plan, remember
-from evidex.rules.schema import language_key
+from evidex.rules.schema import Notification, language_key
 from evidex.rules.verdict import Finding
 
 
@@ -30,7 +32,6 @@ def _outcome(plan: Plan, key: LanguageKey) -> LanguageOutcome:
     given = [language_key(t) for t in (language, translation) if t and t.strip()]
     if spec.language_rule == "convention":
         if given and plan.party_languages.isdisjoint(given):
-            assert spec.language_article is not None  # required by the schema for this rule
             return (), (Finding(
                 code="language_not_listed", article=spec.language_article, element="language",
                 message=f"{requested.code} lists {', '.join(requested.languages)} for requests; "
@@ -38,25 +39,29 @@ def _outcome(plan: Plan, key: LanguageKey) -> LanguageOutcome:
         return (), ()
     if not given:
         return (Finding(
-            code="language_missing", element="language",
-            article="CETS224 Art 4(2)" if spec.language_rule == "addressee" else "CETS224 Art 4(1)",
+            code="language_missing", element="language", article=spec.language_article,
             message="The language of the document is not stated, so its acceptability cannot be shown"),), ()
     problems = []
+    article = spec.language_article
     if spec.language_rule == "addressee":
-        # 4(2)(a): the provider accepts the language of its Party's comparable domestic process.
+        # The provider accepts the language of its Party's comparable domestic process (CETS224 Art 4(2)(a)).
         accepted = frozenset(language_key(t) for t in listed) | plan.domestic_languages
         if accepted.isdisjoint(given):
             problems.append(Finding(
-                code="language_not_accepted", article="CETS224 Art 4(2)", element="language",
+                code="language_not_accepted", article=article, element="language",
                 message=f"Neither the document nor a translation is in a language the addressee accepts "
                         f"({', '.join(sorted(accepted))})"))
-        if not notification:
+        # A Party notified of the order (a catalogue `notification` effect) accepts its own languages.
+        notified = [(r.entry.reference, r.entry.effect.language_article) for r in plan.notifications
+                    if notification and isinstance(r.entry.effect, Notification) and r.entry.effect.language_article]
+        if not notified:
             return tuple(problems), ()
-        who = f"The Party notified under CETS224 Art 7(5) ({requested.code})"
+        reference, article = notified[0]
+        who = f"The Party notified under {reference} ({requested.code})"
     else:
         who = requested.code
     if plan.party_languages.isdisjoint(given):
         problems.append(Finding(
-            code="language_not_accepted", article="CETS224 Art 4(1)", element="language",
+            code="language_not_accepted", article=article, element="language",
             message=f"{who} accepts {', '.join(requested.languages)}; attach a translation into one of them"))
     return tuple(problems), ()

@@ -23,8 +23,11 @@ from evidex.rules.schema import (
     ExcludesType,
     Instrument,
     InstrumentsFile,
+    NextStep,
     Notification,
     PartyProfile,
+    Period,
+    PeriodsFile,
     RequestTypesFile,
     RequestTypeSpec,
     RequiresElements,
@@ -88,6 +91,20 @@ class Rulebook:
     catalogue: Mapping[str, CatalogueEntry]
     versions: Mapping[str, dt.date]
     vocabulary: frozenset[str] = field(default_factory=frozenset)
+    periods: Mapping[str, Period] = field(default_factory=dict)
+
+    def value(self, period: str, *, on: dt.date) -> int:
+        """The days of a named period (periods.yaml) as they apply on `on`. An unknown id is a
+        programming error: the loader checked every id the data names."""
+        return self.periods[period].on(on)
+
+    def article_of(self, period: str) -> str | None:
+        return self.periods[period].article
+
+    def next_step(self, request_type: str, deadline: str) -> NextStep | None:
+        """What to propose once a deadline of a request type has lapsed (its `on_lapse`)."""
+        spec = self.types.get(request_type)
+        return next((d.on_lapse for d in spec.deadlines if d.name == deadline and d.on_lapse), None) if spec else None
 
     def article_title(self, reference: str) -> str | None:
         instrument, number = parse_reference(reference)
@@ -129,6 +146,11 @@ def load_rulebook(directory: Path | None = None) -> Rulebook:
     types_file = _validate(RequestTypesFile, read_yaml(types_path), types_path)
     cat_path = d / "declarations.yaml"
     cat_file = _validate(CatalogueFile, read_yaml(cat_path), cat_path)
+    periods_path = d / "periods.yaml"
+    periods_file = _validate(PeriodsFile, read_yaml(periods_path), periods_path)
+    for pid, period in periods_file.periods.items():
+        for where, ref in _walk_refs(period, f"periods.{pid}"):
+            _check_reference(instruments, ref, periods_path, where)
 
     types: dict[str, RequestTypeSpec] = {}
     for i, t in enumerate(types_file.types):
@@ -141,6 +163,10 @@ def load_rulebook(directory: Path | None = None) -> Rulebook:
                 raise RuleDataError(f"{types_path}: types[{i}].alternatives: unknown request type {alt!r}")
         for where, ref in _walk_refs(t, f"types[{i}]"):
             _check_reference(instruments, ref, types_path, where)
+        for j, dl in enumerate(t.deadlines):
+            if dl.period is not None and dl.period not in periods_file.periods:
+                raise RuleDataError(f"{types_path}: types[{i}].deadlines[{j}].period: unknown period {dl.period!r}; "
+                                    f"periods.yaml has: {', '.join(periods_file.periods)}")
     catalogue: dict[str, CatalogueEntry] = {}
     for i, e in enumerate(cat_file.entries):
         where = f"entries[{i}]"
@@ -173,8 +199,10 @@ def load_rulebook(directory: Path | None = None) -> Rulebook:
             "instruments": inst_file.version,
             "request_types": types_file.version,
             "declarations": cat_file.version,
+            "periods": periods_file.version,
         },
         vocabulary=frozenset(vocab),
+        periods=dict(periods_file.periods),
     )
 
 

@@ -21,6 +21,7 @@ from evidex.rules.schema import (
     ExcludesType,
     Notification,
     PartyProfile,
+    Period,
     RequestTypeSpec,
     RequiresOneOf,
     language_key,
@@ -104,6 +105,7 @@ class TypeIndex:
     conditional: tuple[Guarded[ElementSpec], ...]  # elements mandatory only when their test holds
     channels: tuple[ChannelOption, ...]
     deadlines: tuple[Guarded[DeadlineSpec], ...]
+    periods: dict[str, Period]  # the named periods its deadlines count (periods.yaml)
 
     @staticmethod
     def of(spec: RequestTypeSpec, rulebook: Rulebook) -> TypeIndex:
@@ -121,6 +123,7 @@ class TypeIndex:
             conditional=tuple(Guarded(Test.of(e.when), e) for e in spec.elements if e.when is not None),
             channels=tuple(ChannelOption(Test.of(c.when), i, c) for i, c in enumerate(spec.channels)),
             deadlines=tuple(Guarded(Test.of(d.when), d) for d in spec.deadlines),
+            periods={d.period: rulebook.periods[d.period] for d in spec.deadlines if d.period is not None},
         )
 
 
@@ -199,9 +202,9 @@ def build_plan(index: TypeIndex, requesting: PartyProfile, requested: PartyProfi
     obligations = _decided(index.obligations, declared, mla_treaty)
     channels = tuple(c._replace(when=when) for when, c in _decided(
         tuple(Guarded(c.when, c) for c in index.channels), declared, mla_treaty))
-    mla_elements = [_required(n, "ETS185 Art 25(4)",
-                              f"{n.replace('_', ' ')}, required by the law of {requested.code} for mutual assistance")
-                    for n in requested.mla_required_elements] if spec.mla else []
+    own = spec.mla_elements  # what the requested Party's own law requires (e.g. ETS185 Art 25(4))
+    mla_elements = [_required(n, own.article, own.label.format(element=n.replace('_', ' '), party=requested.code))
+                    for n in requested.mla_required_elements] if own is not None else []
     entries = tuple(e for e in index.entries if e.reference in declared)
     return Plan(
         index=index,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from evidex.rules.context import Context, Test
 from evidex.rules.plan import ChannelChoice, ChannelOption, RouteKey, RouteTemplate, remember
-from evidex.rules.schema import AUTHORITY_ROLES, Notification, PartyProfile, RedirectChannels
+from evidex.rules.schema import AUTHORITY_ROLES, MlaTreatyRoute, Notification, PartyProfile, RedirectChannels
 from evidex.rules.verdict import CopyOut, Endpoint, Finding, NotificationOut, Route
 
 _GENERIC_TO = {
@@ -55,19 +55,18 @@ def _to(ctx: Context, role: str, article: str, warnings: list[Finding]) -> Endpo
     return Endpoint(party=party.code, authority=role, name=f"{_GENERIC_TO[role]} of {party.display_name()}")
 
 
-def _mla_treaty_route(ctx: Context) -> RouteTemplate:
-    # ETS185 Art 27(1), 28(1): with an MLA treaty in force, route and conditions follow that treaty.
+def _mla_treaty_route(ctx: Context, rule: MlaTreatyRoute) -> RouteTemplate:
+    """With an MLA treaty in force, route and conditions follow that treaty (the type's
+    `displaced_by_mla_treaty`, e.g. ETS185 Art 27(1), 28(1))."""
     plan = ctx.plan
-    a, b = plan.requesting.code, plan.requested.code
+    names = {"requesting": plan.requesting.code, "requested": plan.requested.code}
     warnings: list[Finding] = []
-    to = _to(ctx, "central_authority", "ETS185 Art 27(1)", warnings)
-    warnings.append(Finding(
-        code="mla_treaty_applies", article="ETS185 Art 27(1)", element=None,
-        message=f"{a} and {b} have a mutual assistance treaty in force: ETS185 Art 27 and 28 do not apply "
-                f"(Art 27(1), 28(1)); route and conditions follow that treaty"))
-    route = Route(from_=_from(ctx, "central_authority"), to=to, article="ETS185 Art 27(1)", copies=[], notifications=[],
-                  channel=f"As provided by the mutual assistance treaty between {a} and {b}")
-    return RouteTemplate(route, route.from_, to, "central_authority", route.channel, [], [], tuple(warnings))
+    to = _to(ctx, rule.to, rule.article, warnings)
+    warnings.append(Finding(code="mla_treaty_applies", article=rule.article, element=None,
+                            message=rule.warning.format(**names)))
+    route = Route(from_=_from(ctx, rule.from_), to=to, article=rule.article, copies=[], notifications=[],
+                  channel=rule.channel.format(**names))
+    return RouteTemplate(route, route.from_, to, rule.to, route.channel, [], [], tuple(warnings))
 
 
 def _mutually_determined(ctx: Context) -> ChannelOption | None:
@@ -143,11 +142,12 @@ def _template(ctx: Context, choice: ChannelChoice) -> RouteTemplate:
 
 def find_route(ctx: Context) -> Route:
     plan, doc = ctx.plan, ctx.doc
-    if plan.spec.displaced_by_mla_treaty and plan.mla_treaty:
-        key: RouteKey = (_MLA_TREATY, "central_authority", False, False)
-        treaty = plan.routes.get(key) or plan.routes.setdefault(key, _mla_treaty_route(ctx))
+    displaced = plan.spec.displaced_by_mla_treaty
+    if displaced is not None and plan.mla_treaty:
+        key: RouteKey = (_MLA_TREATY, displaced.from_, False, False)
+        treaty = plan.routes.get(key) or plan.routes.setdefault(key, _mla_treaty_route(ctx, displaced))
         ctx.warnings.extend(treaty.warnings)
-        assert treaty.route is not None  # both ends are central authorities
+        assert treaty.route is not None  # both ends are registered authority roles
         return treaty.route
     if plan.dynamic_channels:
         choice = _select(ctx)

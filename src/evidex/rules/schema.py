@@ -80,21 +80,29 @@ class ChannelSpec(_Strict):
     copies: list[CopySpec] = []
 
 
+class NextStep(_Strict):
+    """What to propose when a deadline has lapsed (e.g. CETS224 Art 7(7): enforcement only via Art 8)."""
+
+    article: Reference
+    message: str
+
+
 class DeadlineSpec(_Strict):
     name: str
     article: Reference
     description: str
     start: Literal["received_or_issued", "service"]
-    days: int | None = Field(default=None, gt=0)
+    period: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] | None = None  # an id in periods.yaml
     days_from_element: ElementName | None = None
     longer_of_element: ElementName | None = None
     requires_complete: bool = False
     when: Condition | None = None
+    on_lapse: NextStep | None = None  # proposed to the requesting side once the deadline has passed
 
     @model_validator(mode="after")
     def _days_given(self) -> DeadlineSpec:
-        if self.days is None and self.days_from_element is None:
-            raise ValueError("a deadline needs 'days' or 'days_from_element'")
+        if self.period is None and self.days_from_element is None:
+            raise ValueError("a deadline needs 'period' (an id in periods.yaml) or 'days_from_element'")
         return self
 
 
@@ -132,6 +140,26 @@ class UrgentMeans(_Strict):
     means: str
 
 
+class PartyRequiredElements(_Strict):
+    """Elements the requested Party's own law requires (its profile's `mla_required_elements`),
+    e.g. ETS185 Art 25(4). `label` may name `{element}` and `{party}`."""
+
+    article: Reference
+    label: str
+
+
+class MlaTreatyRoute(_Strict):
+    """Where the two Parties have a mutual assistance treaty in force, the type's channels give way
+    to it (ETS185 Art 27(1), 28(1)). `channel` and `warning` may name `{requesting}`, `{requested}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    article: Reference
+    from_: AuthorityRole = Field(alias="from")
+    to: AuthorityRole
+    channel: str
+    warning: str
+
+
 class AddresseeKindRule(_Strict):
     """The kind of addressee an article concerns (LEGAL.md §2): CETS224 Art 6(1) a registrar,
     Art 7(1), 8(1) and 9(1) a service provider."""
@@ -147,12 +175,12 @@ class RequestTypeSpec(_Strict):
     title: str
     article: Reference
     instruments: list[InstrumentCode] = Field(min_length=1)
-    mla: bool = False  # the requested Party's mla_required_elements apply (ETS185 Art 25(4))
-    displaced_by_mla_treaty: bool = False  # ETS185 Art 27(1), 28(1)
+    mla_elements: PartyRequiredElements | None = None  # the requested Party's mla_required_elements apply
+    displaced_by_mla_treaty: MlaTreatyRoute | None = None
     language_rule: Literal["addressee", "requested_party", "convention"] = "convention"
-    # For language_rule `convention`: the article a language warning cites (LEGAL.md §5: its own
-    # article, e.g. ETS185 Art 26(1) for spontaneous information, which is not assistance).
-    language_article: Reference | None = None
+    # The article a language finding cites (LEGAL.md §5: its own article, e.g. ETS185 Art 26(1) for
+    # spontaneous information, which is not assistance; CETS224 Art 4(2) for a provider's languages).
+    language_article: Reference
     addressee_kind: AddresseeKindRule | None = None
     data_categories: DataCategoryRule | None = None
     elements: list[ElementSpec]
@@ -168,11 +196,10 @@ class RequestTypeSpec(_Strict):
     postponement_grounds: list[GroundSpec] = []
     alternatives: list[str] = []
 
-    @model_validator(mode="after")
-    def _language_article(self) -> RequestTypeSpec:
-        if self.language_rule == "convention" and self.language_article is None:
-            raise ValueError("language_article: required where language_rule is 'convention'")
-        return self
+    @property
+    def mla(self) -> bool:
+        """The requested Party's own requirements for mutual assistance apply to this type."""
+        return self.mla_elements is not None
 
 
 class RequestTypesFile(_Strict):
@@ -220,6 +247,7 @@ class Notification(_Strict):
     message: str
     authority: AuthorityRole
     elements: list[ElementSpec]
+    language_article: Reference | None = None  # the notified Party's languages apply too (CETS224 Art 4(1))
 
 
 class DualCriminality(_Strict):
@@ -259,6 +287,51 @@ class CatalogueEntry(_Strict):
 class CatalogueFile(_Strict):
     version: dt.date
     entries: list[CatalogueEntry]
+
+
+# --------------------------------------------------------------------------- periods
+class DatedDays(_Strict):
+    """A number of days and the day from which it applies (until the next value's day)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_: dt.date = Field(alias="from")
+    days: int = Field(gt=0)
+
+
+class Period(_Strict):
+    """A named number of days, as an OpenFisca parameter: it can change at a date, and a lookup
+    takes the date. Each value applies from its `from` until the next one's; the earliest also
+    answers for earlier dates (a document may be dated before a treaty existed)."""
+
+    article: Reference | None = None  # the article that sets the value
+    practice: str | None = None  # or, for a value no treaty sets (a reminder's lead time): why
+    description: str
+    values: list[DatedDays] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _basis_and_dates(self) -> Period:
+        if (self.article is None) == (self.practice is None):
+            raise ValueError("article: required — the treaty article that sets the value (or, for a value no "
+                             "treaty sets, `practice` instead, saying why the node chose it)")
+        for i in range(1, len(self.values)):
+            prev, this = self.values[i - 1].from_, self.values[i].from_
+            if this <= prev:
+                raise ValueError(f"values[{i}].from: {this} overlaps values[{i - 1}] (from {prev}): each value "
+                                 "applies from its date until the next one's; list them in date order, one per date")
+        return self
+
+    def on(self, day: dt.date) -> int:
+        days = self.values[0].days
+        for v in self.values[1:]:
+            if v.from_ > day:
+                break
+            days = v.days
+        return days
+
+
+class PeriodsFile(_Strict):
+    version: dt.date
+    periods: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Period]
 
 
 # --------------------------------------------------------------------------- instruments

@@ -1,6 +1,6 @@
-"""Deadlines, a duty of the worker (workers/loop.py): reminders before a deadline, overdue marks, the
-10-day warning before a preservation lapses, and the next step when a direct order to a provider
-lapses (CETS224 Art 7(7)).
+"""The deadline watcher: reminders before a deadline (the warning before a preservation lapses),
+overdue marks, and the next step the rule data names when a deadline lapses (e.g. CETS224 Art 7(7):
+a direct order to a provider, enforced only via Art 8).
 
 Each notification is written in the same transaction as the mark on its deadline, and
 (deadline, kind) is unique: a worker killed at any moment loses nothing and, run again,
@@ -20,20 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.requests.models import Deadline, Notification, Request
+from evidex.rules import Rulebook, default_rulebook
 
 log = logging.getLogger("evidex.worker")
-
-# What to propose when a deadline lapses: data, keyed by (request type, deadline name).
-NEXT_STEPS = {
-    ("subscriber_order", "provider_response"): (
-        "CETS224 Art 7(7)",
-        "The provider has not disclosed within the period: seek enforcement only through a request to give "
-        "effect to the order (CETS224 Art 8, give_effect_order) or other mutual assistance (ETS185 Art 31)."),
-    ("preservation", "preservation_minimum"): (
-        "ETS185 Art 29(7)",
-        "The minimum preservation period has passed: send the follow-up mutual assistance request now, or the "
-        "data may be released."),
-}
 
 
 @dataclass
@@ -48,9 +37,11 @@ def _today(party_tz: dict[str, str], party: str, now: dt.datetime) -> dt.date:
 
 
 def run_once(make_session: sessionmaker[Session], now: dt.datetime, party_tz: dict[str, str] | None = None,
-             batch: int = 200, faults: Faults = NO_FAULTS) -> Report:
-    """One pass over open deadlines; each deadline in its own short transaction."""
+             batch: int = 200, faults: Faults = NO_FAULTS, rulebook: Rulebook | None = None) -> Report:
+    """One pass over open deadlines; each deadline in its own short transaction. What to propose
+    once a deadline lapses is the rule data's (`on_lapse` of the request type's deadline)."""
     party_tz = party_tz or {}
+    rulebook = rulebook or default_rulebook()
     report = Report()
     with make_session() as db:
         horizon = now.date() + dt.timedelta(days=2)  # time zones: look a little ahead, decide per Party below
@@ -81,9 +72,9 @@ def run_once(make_session: sessionmaker[Session], now: dt.datetime, party_tz: di
                 kinds.append(("overdue", d.article, f"Deadline {d.name} ({d.article}) passed on {d.due_on.isoformat()}; "
                                                    f"request {req.request_type} {req.id} is in status {req.status}."))
                 d.status, d.overdue_at = "overdue", now
-                step = NEXT_STEPS.get((req.request_type, d.name))
+                step = rulebook.next_step(req.request_type, d.name)
                 if step is not None and req.direction == "outgoing":
-                    kinds.append(("next_step", step[0], step[1]))
+                    kinds.append(("next_step", step.article, step.message))
             if not kinds:
                 continue
             for kind, article, message in kinds:

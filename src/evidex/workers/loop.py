@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.core.faults import NO_FAULTS, Faults
+from evidex.rules import Rulebook
 from evidex.workers.audit_heads import records_pass
 from evidex.workers.deadlines import run_once
 from evidex.workers.outbox import outbox_pass
@@ -33,8 +34,9 @@ class NodeWorker:
     def __init__(self, make_session: sessionmaker[Session], clock: Callable[[], dt.datetime],
                  party_tz: dict[str, str], interval: float = 60.0, node: Any = None, vault: Any = None,
                  spool: Any = None, faults: Faults = NO_FAULTS, audit_key: Any = None, party: str = "",
-                 audit_sign_every: dt.timedelta = dt.timedelta(minutes=10)) -> None:
+                 audit_sign_every: dt.timedelta = dt.timedelta(minutes=10), rulebook: Rulebook | None = None) -> None:
         self.make_session, self.clock, self.party_tz, self.interval = make_session, clock, party_tz, interval
+        self.rulebook = rulebook  # the law the node works with (next steps); None: the shipped one
         self.node = node  # with a federation identity, the same loop delivers the outbox and evidence packages
         self.vault = vault  # with the evidence vault, the same loop sweeps retention periods
         self.spool = spool  # and with the spool of received payloads, removes its orphan files
@@ -79,7 +81,7 @@ class NodeWorker:
 
     def _every_interval(self) -> None:
         try:
-            r = run_once(self.make_session, self.clock(), self.party_tz, faults=self.faults)
+            r = run_once(self.make_session, self.clock(), self.party_tz, faults=self.faults, rulebook=self.rulebook)
             if r.reminders or r.overdue or r.next_steps:
                 log.info("deadlines: %d reminder(s), %d overdue, %d next step(s)", r.reminders, r.overdue,
                          r.next_steps)
