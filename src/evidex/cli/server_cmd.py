@@ -343,7 +343,9 @@ def requests_list(
     require_migrated(engine)
     operator = Principal(user_id=None, username="cli", party=settings.node_party, role=Role.central_authority)
     with make_sessionmaker(engine)() as db:
-        rows, total = service.list_requests(db, actor=operator, status=status, request_type=request_type, limit=limit)
+        listed, total = service.list_requests(db, actor=operator, status=status, request_type=request_type,
+                                              limit=limit)
+        rows = [x.request for x in listed]
     engine.dispose()
     if fmt is Fmt.json:
         typer.echo(json.dumps({"total": total, "items": [

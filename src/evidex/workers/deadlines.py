@@ -1,5 +1,6 @@
 """The deadline watcher: reminders before a deadline, overdue marks, the 10-day warning before a
-preservation lapses, and the next step when a direct order to a provider lapses (CETS224 Art 7(7)).
+preservation period ends (its one deadline), and the next step when a direct order to a provider
+lapses (CETS224 Art 7(7)).
 
 Each notification is written in the same transaction as the mark on its deadline, and
 (deadline, kind) is unique: a worker killed at any moment loses nothing and, run again,
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.requests.models import Deadline, Notification, Request
+from evidex.requests.service import PRESERVATION_DEADLINE
 
 log = logging.getLogger("evidex.worker")
 
@@ -32,7 +34,7 @@ NEXT_STEPS = {
         "CETS224 Art 7(7)",
         "The provider has not disclosed within the period: seek enforcement only through a request to give "
         "effect to the order (CETS224 Art 8, give_effect_order) or other mutual assistance (ETS185 Art 31)."),
-    ("preservation", "preservation_minimum"): (
+    ("preservation", PRESERVATION_DEADLINE): (
         "ETS185 Art 29(7)",
         "The minimum preservation period has passed: send the follow-up mutual assistance request now, or the "
         "data may be released."),
@@ -76,7 +78,7 @@ def run_once(make_session: sessionmaker[Session], now: dt.datetime, party_tz: di
             kinds: list[tuple[str, str | None, str]] = []
             if d.remind_on is not None and d.remind_on <= today and d.reminded_at is None and d.due_on >= today:
                 days_left = (d.due_on - today).days
-                what = ("the preservation lapses" if d.name == "preservation_expiry" else f"deadline {d.name} falls due")
+                what = ("the preservation period ends" if d.name == PRESERVATION_DEADLINE else f"deadline {d.name} falls due")
                 kinds.append(("reminder", d.article, f"In {days_left} day(s), on {d.due_on.isoformat()}, {what} "
                                                     f"({d.article}); request {req.request_type} {req.id}."))
                 d.reminded_at = now
