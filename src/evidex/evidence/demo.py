@@ -82,8 +82,10 @@ def load(*, settings: Settings, engine: sa.Engine, node: keys.NodeIdentity, doma
         p_settings = Settings(database_url=str(p_engine.url), environment="development", node_party=partner,
                               evidence_dir=Path(tmp) / "evidence", secret_key=secrets.token_hex(32),
                               node_dir=Path(tmp) / "node", spool_dir=Path(tmp) / "spool")
-        apps = {party: create_app(settings, engine=engine, domain=domain, node=node),
-                partner: create_app(p_settings, engine=p_engine, node=p_node)}
+        # One clock for both nodes and the demo's own steps: the package registered on arrival and
+        # settled by the demo's pass carry times in the order they happened.
+        apps = {party: create_app(settings, engine=engine, domain=domain, node=node, clock=lambda: now),
+                partner: create_app(p_settings, engine=p_engine, node=p_node, clock=lambda: now)}
         domain, p_domain = apps[party].state.domain, apps[partner].state.domain  # with their announcers
         there = make_sessionmaker(p_engine)
         valid = (now - dt.timedelta(days=1), now + dt.timedelta(days=365))
