@@ -141,7 +141,7 @@ def test_a_24_7_contact_sends_an_emergency_alone_and_a_second_person_reviews_it(
     assert deadlines(api, rid)["four_eyes_review"]["status"] == "met"
     last = api.client.get(f"/api/v1/requests/{rid}/history", headers=api.as_(*CA)).json()[-1]
     assert (last["event"], last["from_status"], last["to_status"]) == ("review", "sent", "sent")
-    r = api.client.post(f"/api/v1/requests/{rid}/review", json={}, headers=api.as_(*CA))
+    r = api.client.post(f"/api/v1/requests/{rid}/review", headers=api.as_(*CA))  # no body: none needed
     assert r.status_code == 409, r.text
 
 

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from evidex.api.deps import CurrentPrincipal, DomainDep, NowDep, SessionDep, require
@@ -115,12 +115,13 @@ def transition(request_id: uuid.UUID, body: TransitionIn, request: Request, db: 
 
 @router.post("/{request_id}/review", response_model=RequestRead,
              responses={**NOT_FOUND, 409: {"description": "No review is due on this request"}})
-def review(request_id: uuid.UUID, body: ReviewIn, request: Request, db: SessionDep, now: NowDep, domain: DomainDep,
-           principal: CurrentPrincipal) -> JSONResponse:
+def review(request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep, domain: DomainDep,
+           principal: CurrentPrincipal, body: Annotated[ReviewIn | None, Body()] = None) -> JSONResponse:
     """The second person's review of a request a 24/7 contact sent alone in an emergency (four eyes,
-    afterwards): closes its review deadline. Not by the person who sent it."""
+    afterwards): closes its review deadline. Not by the person who sent it. The body is optional."""
+    reasons = body.reasons if body is not None else None
     return run_command(db, request, principal, body, now, 200, lambda: _read(service.review_send(
-        db, actor=principal, domain=domain, request_id=request_id, now=now, reasons=body.reasons), principal, domain))
+        db, actor=principal, domain=domain, request_id=request_id, now=now, reasons=reasons), principal, domain))
 
 
 @router.get("/{request_id}/history", response_model=list[EventRead], responses=NOT_FOUND)
