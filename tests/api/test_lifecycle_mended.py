@@ -103,7 +103,7 @@ def test_record_preserved_is_offered_only_on_preservations(api):
     assert "does not concern mutual_assistance" in r.json()["detail"]
     pres = sent(api, "preservation", "ME")
     allowed = api.client.get(f"/api/v1/requests/{pres}", headers=api.as_(*C247)).json()["allowed_events"]
-    assert "record_preserved" in allowed and "record_execution" not in allowed and "record_conditions" not in allowed
+    assert "record_preserved" in allowed and "record_execution" not in allowed and "record_postponement" not in allowed
     lifecycle = api.client.get("/api/v1/lifecycle", headers=api.as_(*CA)).json()
     assert "record_preserved" in lifecycle["events_by_type"]["preservation"]
 

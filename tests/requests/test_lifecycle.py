@@ -76,10 +76,10 @@ def test_broken_lifecycle_is_refused_at_start_up(tmp_path, mutate, message):
 
 def test_each_event_is_offered_only_to_the_types_it_concerns():
     """ETS185 Art 29: preserved, renewed, released, lapsed are preservation events; a preservation is
-    not executed, postponed or put under conditions."""
+    neither executed nor postponed (29(5) has refusal grounds only) and transmits no data."""
     for ev in ("record_preserved", "preserve", "renew", "release", "expire"):
         assert LC.concerns(ev, "preservation") and not LC.concerns(ev, "mutual_assistance"), ev
-    for ev in ("record_execution", "record_postponement", "record_conditions", "transmit_data"):
+    for ev in ("record_execution", "record_postponement", "postpone", "transmit_data"):
         assert LC.concerns(ev, "mutual_assistance") and not LC.concerns(ev, "preservation"), ev
     assert "record_preserved" in LC.events_from("outgoing", "sent", Role.contact_24_7)  # the table alone
     assert "record_preserved" not in LC.events_from("outgoing", "sent", Role.contact_24_7, "mutual_assistance")
