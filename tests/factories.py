@@ -53,5 +53,5 @@ def new_request(db: Session, actor: Principal, law: service.Law, kind: str = "mu
 
 
 
-def path_to(lifecycle: Any, direction: Direction, target: str, preservation: bool) -> list[TransitionSpec]:
-    return shortest_path(lifecycle, direction, target, preservation)
+def path_to(lifecycle: Any, direction: Direction, target: str, request_type: str) -> list[TransitionSpec]:
+    return shortest_path(lifecycle, direction, target, request_type)

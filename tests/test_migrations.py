@@ -134,3 +134,65 @@ def test_migrations_build_exactly_the_models(empty_url):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     engine.dispose()
+
+
+def test_0017_merges_the_two_preservation_deadlines_into_one(empty_url):
+    """Where a preservation had both `preservation_minimum` (the estimate) and `preservation_expiry` (the
+    period actually running), one row survives under the first name with the running period's date and
+    marks; the estimate's notifications stay with the request. Down and up again."""
+    import datetime as dt
+    import uuid
+
+    from evidex.cases.models import Case
+    from evidex.requests.models import Deadline, Notification, Request
+
+    engine = make_engine(empty_url)
+    migrate(engine, "0016")
+    at = dt.datetime(2027, 1, 20, 9, tzinfo=dt.UTC)
+    case, both, only_min, only_exp = (uuid.uuid4() for _ in range(4))
+    dl = {k: uuid.uuid4() for k in ("min", "exp", "only_min", "only_exp")}
+
+    def request(rid, preserved_until):
+        return dict(id=rid, party="ME", case_id=case, direction="incoming", request_type="preservation",
+                    requesting_party="RS", requested_party="ME", status="preserved" if preserved_until else "received",
+                    urgent=True, document={}, preserved_until=preserved_until, created_at=at, updated_at=at, version=1)
+
+    def deadline(did, rid, name, due, **marks):
+        return dict(id=did, request_id=rid, party="ME", name=name, article="ETS185 Art 29(7)", days=60, due_on=due,
+                    remind_on=due - dt.timedelta(days=10), status=marks.pop("status", "open"), created_at=at,
+                    updated_at=at, **{"reminded_at": None, "overdue_at": None, **marks})
+
+    with engine.begin() as c:
+        c.execute(sa.insert(Case.__table__).values(id=case, party="ME", reference="R-1", title="t", created_at=at))
+        c.execute(sa.insert(Request.__table__), [request(both, dt.date(2027, 1, 25)), request(only_min, None),
+                                                 request(only_exp, dt.date(2027, 2, 1))])
+        c.execute(sa.insert(Deadline.__table__), [
+            deadline(dl["min"], both, "preservation_minimum", dt.date(2027, 1, 19), status="overdue", reminded_at=at,
+                     overdue_at=at),
+            deadline(dl["exp"], both, "preservation_expiry", dt.date(2027, 1, 25), reminded_at=at),
+            deadline(dl["only_min"], only_min, "preservation_minimum", dt.date(2027, 1, 19)),
+            deadline(dl["only_exp"], only_exp, "preservation_expiry", dt.date(2027, 2, 1))])
+        c.execute(sa.insert(Notification.__table__), [
+            dict(id=uuid.uuid4(), party="ME", request_id=both, deadline_id=dl[d], kind=kind, message=kind,
+                 created_at=at) for d, kind in (("min", "reminder"), ("min", "overdue"), ("exp", "reminder"))])
+    migrate(engine, "head")
+
+    def state():
+        with engine.connect() as c:
+            rows = c.execute(sa.select(Deadline.request_id, Deadline.name, Deadline.due_on, Deadline.status,
+                                       Deadline.reminded_at.is_not(None), Deadline.id)).all()
+            notes = c.execute(sa.select(Notification.kind, Notification.deadline_id)).all()
+        return {(r[0], r[1]): tuple(r[2:]) for r in rows}, sorted(((k, d) for k, d in notes), key=str)
+
+    rows, notes = state()
+    assert rows == {(both, "preservation_minimum"): (dt.date(2027, 1, 25), "open", True, dl["exp"]),
+                    (only_min, "preservation_minimum"): (dt.date(2027, 1, 19), "open", False, dl["only_min"]),
+                    (only_exp, "preservation_minimum"): (dt.date(2027, 2, 1), "open", False, dl["only_exp"])}
+    assert sorted(notes, key=str) == sorted([("overdue", None), ("reminder", None), ("reminder", dl["exp"])], key=str)
+    migrate(engine, "0016", down=True)
+    rows, _ = state()
+    assert set(rows) == {(both, "preservation_expiry"), (only_min, "preservation_minimum"),
+                         (only_exp, "preservation_expiry")}
+    migrate(engine, "head")
+    assert {name for _, name in state()[0]} == {"preservation_minimum"}
+    engine.dispose()

@@ -73,6 +73,16 @@ class Api:
 
 @pytest.fixture
 def api(database_url: str, tmp_path):
+    yield from _api(database_url, tmp_path)
+
+
+@pytest.fixture
+def own_api(own_database_url: str, tmp_path):
+    """The API on a database of this test alone (for tests that count rows or load the demo)."""
+    yield from _api(own_database_url, tmp_path)
+
+
+def _api(database_url: str, tmp_path):
     engine = make_engine(database_url)
     clock = Clock()
     # Hundreds of logins from the TestClient's one address under a frozen clock: the login rate limits

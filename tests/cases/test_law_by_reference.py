@@ -61,7 +61,7 @@ def test_the_preservation_period_in_force_on_its_first_day(db, tmp_path):
             req = service.transition(db, actor=me, law=law, request_id=req.id, event=ev, now=NOW)
         start = dt.date(2026, 11, 23)
         assert req.preserved_until == start + dt.timedelta(days=first)
-        exp = deadlines(db, req)["preservation_expiry"]
+        exp = deadlines(db, req)["preservation_minimum"]
         assert (exp.days, exp.due_on, exp.article) == (first, req.preserved_until, "ETS185 Art 29(7)")
         # The event records the day the period began: the requesting node counts from it.
         last = db.execute(sa.select(RequestEvent).where(RequestEvent.request_id == req.id)
@@ -71,7 +71,7 @@ def test_the_preservation_period_in_force_on_its_first_day(db, tmp_path):
         req = service.transition(db, actor=me, law=law, request_id=req.id, event="renew",
                                  now=dt.datetime(2027, 1, 12, 9, tzinfo=dt.UTC))
         assert req.preserved_until == end + dt.timedelta(days=renewed)
-        assert deadlines(db, req)["preservation_expiry"].days == renewed
+        assert deadlines(db, req)["preservation_minimum"].days == renewed
 
 
 def test_the_reminder_lead_time_is_the_data(db, tmp_path):
@@ -83,7 +83,7 @@ def test_the_reminder_lead_time_is_the_data(db, tmp_path):
     req = new_request(db, me, law, kind="preservation", direction="incoming")
     for ev in ("acknowledge", "preserve"):
         req = service.transition(db, actor=me, law=law, request_id=req.id, event=ev, now=NOW)
-    exp = deadlines(db, req)["preservation_expiry"]
+    exp = deadlines(db, req)["preservation_minimum"]
     assert exp.remind_on == exp.due_on - dt.timedelta(days=5)  # shipped: 10 days before
 
 

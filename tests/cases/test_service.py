@@ -32,28 +32,31 @@ def actors(db):
     return out
 
 
-def run(db, people, req, t, party):
+def run(db, people, req, t, party, now=NOW):
     role = t.roles[0]
     actor = people[(party, role)]
     if "four_eyes" in t.guards and req.created_by == actor.user_id:
         actor = people[(party, "second")]
-    return service.transition(db, actor=actor, law=LAW, request_id=req.id, event=t.event, now=NOW,
+    return service.transition(db, actor=actor, law=LAW, request_id=req.id, event=t.event, now=now,
                               command=command_for(t, req.request_type))
 
 
 @pytest.mark.parametrize(("direction", "state", "event"), TRANSITIONS)
 def test_every_allowed_transition_through_the_service(db, direction, state, event):
     t = LC.table[(direction, state, event)]
-    preservation = "preservation" in t.guards
-    kind = "preservation" if preservation else "mutual_assistance"
+    # The mutual assistance example is not urgent: an emergency send alone is shown with the preservation.
+    kind = ("mutual_assistance" if LC.concerns(event, "mutual_assistance") and "four_eyes_waived" not in t.guards
+            else "preservation")
     people = actors(db)
     party = "RS" if direction == "outgoing" else ("ME" if kind == "preservation" else "SI")
     creator = people[(party, Role.central_authority)]
     req = new_request(db, creator, LAW, kind=kind, direction=direction)
-    for step in path_to(LC, direction, state, preservation):
+    for step in path_to(LC, direction, state, kind):
         req = run(db, people, req, step, party)
     assert req.status == state
-    req = run(db, people, req, t, party)
+    # A preservation lapses only once its period has run out (ETS185 Art 29(7)).
+    later = req.preserved_until + dt.timedelta(days=1) if "lapsed" in t.guards else None
+    req = run(db, people, req, t, party, now=dt.datetime.combine(later, dt.time(12), dt.UTC) if later else NOW)
     assert req.status == t.to
     last = db.execute(sa.select(RequestEvent).where(RequestEvent.request_id == req.id)
                       .order_by(RequestEvent.seq.desc())).scalars().first()
@@ -172,7 +175,8 @@ def test_preservation_deadlines(db):
         req = service.transition(db, actor=me, law=LAW, request_id=req.id, event=ev, now=NOW)
     assert req.preserved_until == dt.date(2026, 11, 23) + dt.timedelta(days=60)  # ETS185 Art 29(7)
     dls = {d.name: d for d in db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars()}
-    exp = dls["preservation_expiry"]
+    assert list(dls) == ["preservation_minimum"]  # one deadline for the preservation, not two
+    exp = dls["preservation_minimum"]
     assert (exp.due_on, exp.remind_on, exp.article, exp.status) == (
         dt.date(2027, 1, 22), dt.date(2027, 1, 12), "ETS185 Art 29(7)", "open")
     later = NOW + dt.timedelta(days=50)

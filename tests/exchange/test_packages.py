@@ -297,3 +297,24 @@ def test_only_sealed_files_of_a_received_request_are_packaged(federated):
     with rs.sessions() as db, pytest.raises(evidence.Conflict, match="answer a request received"):
         packages.create(db, actor=rs.people["p247"], vault=vaults["RS"], node=rs.identity, request_id=rid,
                         evidence_ids=[uuid.uuid4()], now=now())
+
+
+def test_a_package_is_never_settled_before_it_was_created(federated):
+    """The demo's bug: the manifest was registered by the receiving node's API clock and settled by a pass
+    reading an earlier one. Whichever clock settles, settled_at is never before created_at, on both sides."""
+    rs, me, vaults = federated
+    _, pid, _ = setup_package(rs, me, vaults, {"subscriber.csv": b"msisdn,name\n38160000,Jane Roe\n"})
+    arrival = now() + dt.timedelta(minutes=10)
+    to_rs = Wire(rs, lambda: arrival, vault=vaults["RS"])
+    assert deliver(me, to_rs).delivered == 1
+    assert packages.transfer_once(me.sessions, me.identity, vaults["ME"], now(), client_for=to_rs.client_for).sent == 1
+    assert packages.verify_received(rs.sessions, rs.identity, vaults["RS"], now(), spool=rs.spool) == 1  # 10 min early
+    with rs.sessions() as db:
+        pkg = db.get(EvidencePackage, pid)
+        assert pkg.status == "received" and pkg.created_at == arrival and pkg.settled_at == pkg.created_at
+    with me.sessions() as db:
+        created_at = db.get(EvidencePackage, pid).created_at
+    assert deliver(rs, Wire(me, lambda: created_at - dt.timedelta(seconds=1), vault=vaults["ME"])).delivered == 1
+    with me.sessions() as db:
+        pkg = db.get(EvidencePackage, pid)
+        assert pkg.status == "received" and pkg.settled_at >= pkg.created_at

@@ -62,7 +62,39 @@ def _write(tmp_path: Path, mutate) -> Path:
     (lambda d: d["transitions"].append(dict(d["transitions"][0])), "two transitions"),
     (lambda d: d["transitions"].append({"event": "reopen", "from": ["closed"], "to": "draft", "direction": "outgoing",
                                         "roles": ["central_authority"]}), "leaves final state"),
+    (lambda d: d["events_by_type"].update(preservaton=["check"]), "events_by_type.preservaton: unknown request type"),
+    (lambda d: d["events_by_type"]["preservation"].append("presrve"), "unknown event 'presrve'"),
+    (lambda d: [v.remove("expire") for v in d["events_by_type"].values() if "expire" in v],
+     "events offered to no request type: expire"),
+    (lambda d: d["four_eyes_waiver"]["when"][0].update(types=["emergency"]), "unknown request type 'emergency'"),
+    (lambda d: d["four_eyes_waiver"]["when"][0].update(article="Art 9"), "four_eyes_waiver.when[0].article"),
 ])
 def test_broken_lifecycle_is_refused_at_start_up(tmp_path, mutate, message):
     with pytest.raises(RuleDataError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
         load_lifecycle(_write(tmp_path, mutate))
+
+
+def test_each_event_is_offered_only_to_the_types_it_concerns():
+    """ETS185 Art 29: preserved, renewed, released, lapsed are preservation events; a preservation is
+    neither executed nor postponed (29(5) has refusal grounds only) and transmits no data."""
+    for ev in ("record_preserved", "preserve", "renew", "release", "expire"):
+        assert LC.concerns(ev, "preservation") and not LC.concerns(ev, "mutual_assistance"), ev
+    for ev in ("record_execution", "record_postponement", "postpone", "transmit_data"):
+        assert LC.concerns(ev, "mutual_assistance") and not LC.concerns(ev, "preservation"), ev
+    assert "record_preserved" in LC.events_from("outgoing", "sent", Role.contact_24_7)  # the table alone
+    assert "record_preserved" not in LC.events_from("outgoing", "sent", Role.contact_24_7, "mutual_assistance")
+    with pytest.raises(TransitionNotAllowed, match="does not concern mutual_assistance"):
+        LC.find("outgoing", "sent", "record_preserved", Role.contact_24_7, "mutual_assistance")
+
+
+def test_only_emergencies_may_be_sent_alone():
+    assert LC.waiver("emergency_disclosure", urgent=False).article == "CETS224 Art 9"
+    assert LC.waiver("emergency_mutual_assistance", urgent=False).article == "CETS224 Art 10"
+    assert LC.waiver("mutual_assistance", urgent=True).article == "ETS185 Art 25(3)"
+    assert LC.waiver("mutual_assistance", urgent=False) is None
+    assert LC.waiver("subscriber_order", urgent=True) is None
+    assert "send_alone" in LC.events_from("outgoing", "checked", Role.contact_24_7, "emergency_disclosure")
+    assert "send_alone" not in LC.events_from("outgoing", "checked", Role.contact_24_7, "mutual_assistance")
+    assert "send_alone" not in LC.events_from("outgoing", "checked", Role.central_authority, "emergency_disclosure")
+    with pytest.raises(TransitionNotAllowed, match="keeps four eyes"):
+        LC.find("outgoing", "checked", "send_alone", Role.contact_24_7, "mutual_assistance", urgent=False)

@@ -40,7 +40,7 @@ def preserved(engine):
         return sessions, req.id
 
 
-def notes(sessions, request_id, deadline="preservation_expiry"):
+def notes(sessions, request_id, deadline="preservation_minimum"):
     """(kind, article) of the notifications about one deadline of a request."""
     with sessions() as db:
         return [(n.kind, n.article) for n in db.execute(
@@ -59,12 +59,12 @@ def test_preservation_warning_10_days_before_and_overdue_after(engine):
     assert notes(sessions, rid).count(("reminder", "ETS185 Art 29(7)")) == 1
     run_once(sessions, at("2027-01-22"), TZ)  # due today: not overdue yet
     with sessions() as db:
-        d = db.execute(sa.select(Deadline).where(Deadline.request_id == rid, Deadline.name == "preservation_expiry")).scalar_one()
+        d = db.execute(sa.select(Deadline).where(Deadline.request_id == rid, Deadline.name == "preservation_minimum")).scalar_one()
         assert d.status == "open"
     run_once(sessions, at("2027-01-23"), TZ)
     assert ("overdue", "ETS185 Art 29(7)") in notes(sessions, rid)
     with sessions() as db:
-        d = db.execute(sa.select(Deadline).where(Deadline.request_id == rid, Deadline.name == "preservation_expiry")).scalar_one()
+        d = db.execute(sa.select(Deadline).where(Deadline.request_id == rid, Deadline.name == "preservation_minimum")).scalar_one()
         assert d.status == "overdue" and d.overdue_at is not None
 
 

@@ -132,6 +132,11 @@ class CaseRead(BaseModel):
     created_at: dt.datetime
 
 
+class CaseListItem(CaseRead):
+    request_count: int
+    next_due_on: dt.date | None = Field(description="The earliest open deadline of the case's requests")
+
+
 class RequestCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case_id: uuid.UUID
@@ -162,6 +167,14 @@ class RequestSummary(BaseModel):
     version: int
 
 
+class RequestListItem(RequestSummary):
+    """A row of a desk's list: what it needs without opening the request."""
+
+    case_reference: str
+    next_due_on: dt.date | None = Field(description="The earliest open deadline of the request")
+    next_due_name: str | None = Field(description="Its name, e.g. preservation_minimum")
+
+
 class RequestRead(RequestSummary):
     document: dict[str, Any]
     verdict: dict[str, Any] | None
@@ -184,6 +197,13 @@ class TransitionIn(BaseModel):
     conditions: list[ConditionIn] = Field(default=[], max_length=50)
     preserved_on: dt.date | None = None
     expected_version: int | None = Field(default=None, ge=1)
+
+
+class ReviewIn(BaseModel):
+    """A second person's review of an emergency sent alone (lifecycle four_eyes_waiver)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reasons: str | None = Field(default=None, max_length=20000)
 
 
 class EventRead(BaseModel):

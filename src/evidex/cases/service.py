@@ -27,6 +27,12 @@ from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec, defa
 from evidex.requests.models import Deadline, Decision, Notification, Request, RequestCondition, RequestEvent
 from evidex.rules import Parties, Rulebook, Verdict, check, default_parties, default_rulebook
 
+# The one deadline of a preservation (ETS185 Art 29(7)): the rules engine's earliest end until the data
+# is preserved, then the end of the period actually running (`preserved_until`).
+PRESERVATION_DEADLINE = "preservation_minimum"
+# The second person's review of a request a 24/7 contact sent alone (lifecycle four_eyes_waiver): set
+# by that send and closed by the review, never by the recomputation from the verdict.
+REVIEW_DEADLINE = "four_eyes_review"
 DRAFTING_ROLES = frozenset({Role.competent_authority, Role.central_authority, Role.contact_24_7})
 REGISTERING_ROLES = frozenset({Role.central_authority, Role.contact_24_7})
 DECISION_KIND = {"refused": "refusal", "postponed": "postponement", "partly_executed": "partial_execution",
@@ -39,7 +45,7 @@ REMINDER_LEAD = "reminder_lead"  # how long before a deadline its reminder is wr
 @dataclass(frozen=True)
 class Law:
     """The law a node works with: the rulebook, the Party profiles and the lifecycle (built once, passed
-    explicitly). Not called a domain: in CETS224 Art 6 a domain is a domain name."""
+    explicitly). Not called a law: in CETS224 Art 6 a law is a law name."""
 
     parties: Parties = field(default_factory=default_parties)
     rulebook: Rulebook = field(default_factory=default_rulebook)
@@ -99,13 +105,32 @@ def get_case(db: Session, *, actor: Principal, case_id: uuid.UUID) -> Case:
     return case
 
 
-def list_cases(db: Session, *, actor: Principal, limit: int = 50, offset: int = 0) -> tuple[list[Case], int]:
+@dataclass(frozen=True)
+class CaseListing:
+    """A case as a desk lists it: how many requests it holds and when the next of their deadlines falls."""
+
+    case: Case
+    request_count: int
+    next_due_on: dt.date | None
+
+
+def list_cases(db: Session, *, actor: Principal, limit: int = 50, offset: int = 0) -> tuple[list[CaseListing], int]:
+    """One query for the page (request counts and next due dates joined in), one for the total."""
     if actor.role is Role.service_provider:
         return [], 0
-    q = sa.select(Case).where(Case.party == actor.party)
-    total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
-    rows = db.execute(q.order_by(Case.created_at.desc(), Case.id).limit(limit).offset(offset)).scalars().all()
-    return list(rows), total
+    counts = (sa.select(Request.case_id, sa.func.count().label("n")).where(_visible(actor))
+              .group_by(Request.case_id).subquery())
+    due = (sa.select(Request.case_id, sa.func.min(Deadline.due_on).label("due"))
+           .join(Deadline, Deadline.request_id == Request.id)
+           .where(_visible(actor), Deadline.status.in_(OPEN_DEADLINE), Deadline.due_on.is_not(None))
+           .group_by(Request.case_id).subquery())
+    total = db.execute(sa.select(sa.func.count()).select_from(Case).where(Case.party == actor.party)).scalar_one()
+    rows = db.execute(
+        sa.select(Case, sa.func.coalesce(counts.c.n, 0), due.c.due)
+        .outerjoin(counts, counts.c.case_id == Case.id).outerjoin(due, due.c.case_id == Case.id)
+        .where(Case.party == actor.party)
+        .order_by(Case.created_at.desc(), Case.id).limit(limit).offset(offset)).all()
+    return [CaseListing(case, int(n), d) for case, n, d in rows], total
 
 
 # --------------------------------------------------------------------------- requests
@@ -136,21 +161,57 @@ def get_request(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt
     return req
 
 
+OPEN_DEADLINE = ("open", "overdue")  # not met nor cancelled: still to be done
+REQUEST_SORTS = ("due", "-due", "urgency", "created", "-created")
+
+
+@dataclass(frozen=True)
+class RequestListing:
+    """A request as a desk lists it: with its case reference and its next due deadline (name and date)."""
+
+    request: Request
+    case_reference: str
+    next_due_on: dt.date | None
+    next_due_name: str | None
+
+
 def list_requests(db: Session, *, actor: Principal, status: str | None = None, request_type: str | None = None,
-                  direction: str | None = None, case_id: uuid.UUID | None = None, limit: int = 50,
-                  offset: int = 0) -> tuple[list[Request], int]:
-    q = sa.select(Request).where(_visible(actor))
+                  direction: str | None = None, case_id: uuid.UUID | None = None, sort: str | None = None,
+                  limit: int = 50, offset: int = 0) -> tuple[list[RequestListing], int]:
+    """One query for the page (case reference and earliest open deadline joined in), one for the total.
+    `sort`: due | -due (requests without an open deadline last) | urgency (urgent first, then due) |
+    created | -created; by default the last changed first. Ties are broken by id: the order is stable."""
+    if sort is not None and sort not in REQUEST_SORTS:
+        raise Invalid(f"unknown sort {sort!r}; one of {', '.join(REQUEST_SORTS)}")
+    cond = [_visible(actor)]
     if status:
-        q = q.where(Request.status == status)
+        cond.append(Request.status == status)
     if request_type:
-        q = q.where(Request.request_type == request_type)
+        cond.append(Request.request_type == request_type)
     if direction:
-        q = q.where(Request.direction == direction)
+        cond.append(Request.direction == direction)
     if case_id:
-        q = q.where(Request.case_id == case_id)
-    total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
-    rows = db.execute(q.order_by(Request.updated_at.desc(), Request.id).limit(limit).offset(offset)).scalars().all()
-    return list(rows), total
+        cond.append(Request.case_id == case_id)
+    total = db.execute(sa.select(sa.func.count()).select_from(Request).where(*cond)).scalar_one()
+    ranked = (sa.select(Deadline.request_id, Deadline.due_on, Deadline.name, sa.func.row_number().over(
+        partition_by=Deadline.request_id, order_by=(Deadline.due_on, Deadline.name)).label("rank"))
+        .where(Deadline.party == actor.party, Deadline.status.in_(OPEN_DEADLINE), Deadline.due_on.is_not(None))
+        .subquery())
+    nxt = sa.select(ranked.c.request_id, ranked.c.due_on, ranked.c.name).where(ranked.c.rank == 1).subquery()
+    no_due_last = sa.case((nxt.c.due_on.is_(None), 1), else_=0)
+    order: dict[str | None, tuple[Any, ...]] = {
+        None: (Request.updated_at.desc(),),
+        "due": (no_due_last, nxt.c.due_on, Request.created_at),
+        "-due": (no_due_last, nxt.c.due_on.desc(), Request.created_at),
+        "urgency": (Request.urgent.desc(), no_due_last, nxt.c.due_on, Request.created_at),
+        "created": (Request.created_at,),
+        "-created": (Request.created_at.desc(),),
+    }
+    rows = db.execute(
+        sa.select(Request, Case.reference, nxt.c.due_on, nxt.c.name)
+        .join(Case, Case.id == Request.case_id).outerjoin(nxt, nxt.c.request_id == Request.id)
+        .where(*cond).order_by(*order[sort], Request.id).limit(limit).offset(offset)).all()
+    return [RequestListing(req, ref, due, name) for req, ref, due, name in rows], total
 
 
 def list_deadlines(db: Session, *, actor: Principal, status: str | None = None, due_before: dt.date | None = None,
@@ -327,18 +388,23 @@ def transition(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID
     req = get_request(db, actor=actor, request_id=request_id, for_update=True, audit_read=False)
     if expected_version is not None and req.version != expected_version:
         raise Conflict(f"the request changed meanwhile (version {req.version}, expected {expected_version})")
-    spec = law.lifecycle.find(req.direction, req.status, event, actor.role)  # type: ignore[arg-type]
+    spec = law.lifecycle.find(req.direction, req.status, event, actor.role,  # type: ignore[arg-type]
+                              req.request_type, req.urgent)
     verdict = _guards(db, req, spec, actor, law, cmd, now)
     source = req.status
     req.status, req.updated_at = spec.to, now
     noted, period_days = _effects(db, req, spec, actor, law, cmd, now)
+    waived = _waiver_record(law, req, spec)
     _event(db, req, actor, event, source, spec.to, now, cmd.reasons,
-           {k: v for k, v in {"grounds": cmd.grounds, "conditions": cmd.conditions, **cmd.data, **noted}.items() if v})
+           {k: v for k, v in {"grounds": cmd.grounds, "conditions": cmd.conditions, **cmd.data, **noted,
+                              **waived}.items() if v})
     _recompute_deadlines(db, req, verdict or _run_check(law, req.document, now), now, law,
                          preservation_days=period_days)
+    if waived:
+        _review_due(db, req, actor, law, str(waived["waiver_article"]), now)
     # Last, so the audit chain's head stays locked only until the commit that follows.
     audit.record(db, actor=actor, action=f"request.{event}", object_type="request", object_id=str(req.id), at=now,
-                 details={"from": source, "to": spec.to, "grounds": cmd.grounds})
+                 details={"from": source, "to": spec.to, "grounds": cmd.grounds, **waived})
     if law.announce is not None and actor.role is not Role.system:
         law.announce(db, req, event, now)
     return req
@@ -382,9 +448,67 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, l
         elif guard == "four_eyes":
             if req.created_by is not None and req.created_by == actor.user_id:
                 raise Invalid(f"'{spec.event}' must be done by someone other than the drafter (four eyes)")
-        elif guard == "preservation" and req.request_type != "preservation":
-            raise Invalid(f"'{spec.event}' applies only to preservation requests")
+        elif guard == "lapsed":
+            # ETS185 Art 29(7): preserved at least 60 days; it lapses only once that period has run out,
+            # counted in calendar days where the data is held (the requested Party, LEGAL.md §5).
+            today = law.today(req.requested_party, now)
+            if req.preserved_until is None or today <= req.preserved_until:
+                until = req.preserved_until.isoformat() if req.preserved_until else "a date not yet known"
+                raise Invalid(f"'{spec.event}': the preservation runs until {until} (ETS185 Art 29(7)); "
+                              f"today is {today.isoformat()} in {req.requested_party}")
     return verdict
+
+
+def _waiver_record(law: Law, req: Request, spec: TransitionSpec) -> dict[str, Any]:
+    """What the event and the audit entry say of a send without a second person (empty otherwise)."""
+    if "four_eyes_waived" not in spec.guards:
+        return {}
+    case = law.lifecycle.waiver(req.request_type, req.urgent)
+    assert case is not None  # Lifecycle.find refuses the event otherwise
+    return {"four_eyes": "waived", "waiver_article": case.article}
+
+
+def _review_due(db: Session, req: Request, actor: Principal, law: Law, article: str, now: dt.datetime) -> None:
+    """The second person's review of a send done alone: a deadline, and a notification at once."""
+    days = law.lifecycle.spec.four_eyes_waiver.review_within_days
+    due = law.today(req.party, now) + dt.timedelta(days=days)
+    d = db.execute(sa.select(Deadline).where(Deadline.request_id == req.id, Deadline.name == REVIEW_DEADLINE)
+                   ).scalar_one_or_none()
+    if d is None:
+        d = Deadline(request_id=req.id, party=req.party, name=REVIEW_DEADLINE, created_at=now)
+        db.add(d)
+    d.article, d.days, d.due_on, d.remind_on, d.status, d.updated_at = article, days, due, None, "open", now
+    d.reminded_at = now  # the notification below is its reminder
+    db.flush()
+    db.add(Notification(party=req.party, request_id=req.id, deadline_id=d.id, kind="review_due", article=article,
+                        message=f"{actor.username} sent {req.request_type} {req.id} alone as an emergency ({article}); "
+                                f"a second person's review is due by {due.isoformat()}.", created_at=now))
+
+
+def review_send(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID, now: dt.datetime,
+                reasons: str | None = None) -> Request:
+    """The second person's review of a request a 24/7 contact sent alone: closes the review deadline.
+    The state does not change; the history and the audit chain record who reviewed."""
+    req = get_request(db, actor=actor, request_id=request_id, for_update=True, audit_read=False)
+    waiver = law.lifecycle.spec.four_eyes_waiver
+    if actor.role not in waiver.review_roles:
+        raise Forbidden(f"role {actor.role} may not review a send (roles: {', '.join(waiver.review_roles)})")
+    d = db.execute(sa.select(Deadline).where(Deadline.request_id == req.id, Deadline.name == REVIEW_DEADLINE,
+                                             Deadline.status.in_(("open", "overdue")))).scalar_one_or_none()
+    if d is None:
+        raise Conflict("no review is due on this request: it was not sent alone, or has been reviewed")
+    sender = db.execute(sa.select(RequestEvent.actor_id).where(
+        RequestEvent.request_id == req.id, RequestEvent.event == "send_alone").order_by(RequestEvent.seq.desc())
+        .limit(1)).scalar_one_or_none()
+    if sender is not None and sender == actor.user_id:
+        raise Invalid("the send must be reviewed by someone other than the person who sent it (four eyes)")
+    d.status, d.updated_at = "met", now
+    req.updated_at = now
+    _event(db, req, actor, "review", req.status, req.status, now, reasons,
+           {"reviews": "send_alone", "article": d.article})
+    audit.record(db, actor=actor, action="request.review", object_type="request", object_id=str(req.id), at=now,
+                 details={"article": d.article, "late": d.due_on is not None and law.today(req.party, now) > d.due_on})
+    return req
 
 
 def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, law: Law, cmd: Command,
@@ -451,12 +575,13 @@ def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.da
     }
     existing = {} if new else {
         d.name: d for d in db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars()}
-    if req.preserved_until is not None:
-        kept = existing.get("preservation_expiry")
+    if req.preserved_until is not None:  # preserved: the period actually running replaces the estimate
+        kept = existing.get(PRESERVATION_DEADLINE)
         days = preservation_days or (kept.days if kept is not None and kept.due_on == req.preserved_until else
                                      law.rulebook.value(PRESERVATION_PERIOD, on=req.preserved_until))
-        wanted["preservation_expiry"] = (law.rulebook.article_of(PRESERVATION_PERIOD) or "", days,
-                                         req.preserved_until)
+        article = (wanted[PRESERVATION_DEADLINE][0] if PRESERVATION_DEADLINE in wanted
+                   else law.rulebook.article_of(PRESERVATION_PERIOD) or "")
+        wanted[PRESERVATION_DEADLINE] = (article, days, req.preserved_until)
     ending = law.lifecycle.deadlines_end(req.status)
     closed = ending is not None
     for name, (article, days, due) in wanted.items():
@@ -474,7 +599,7 @@ def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.da
         elif not closed and d.status == "cancelled":
             d.status = "open"
     for name, d in existing.items():
-        if name not in wanted and d.status == "open":
+        if name not in wanted and name != REVIEW_DEADLINE and d.status == "open":
             d.status, d.updated_at = "cancelled", now
 
 

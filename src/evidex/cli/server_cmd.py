@@ -316,7 +316,9 @@ def requests_list(
     settings = _settings()
     operator = Principal(user_id=None, username="cli", party=settings.node_party, role=Role.central_authority)
     with _node(settings) as node, node.sessions() as db:
-        rows, total = service.list_requests(db, actor=operator, status=status, request_type=request_type, limit=limit)
+        listed, total = service.list_requests(db, actor=operator, status=status, request_type=request_type,
+                                              limit=limit)
+        rows = [x.request for x in listed]
     if fmt is Fmt.json:
         typer.echo(json.dumps({"total": total, "items": [
             {"id": str(r.id), "type": r.request_type, "direction": r.direction, "status": r.status,

@@ -35,8 +35,9 @@ class DemoLogin:
     totp_secret: str | None
 
 
-def shortest_path(lifecycle: Lifecycle, direction: Direction, target: str, preservation: bool) -> list[TransitionSpec]:
-    """The shortest sequence of transitions from the initial state to `target` (BFS over the table)."""
+def shortest_path(lifecycle: Lifecycle, direction: Direction, target: str, request_type: str) -> list[TransitionSpec]:
+    """The shortest sequence of transitions from the initial state to `target` (BFS over the table) for
+    a request of this type, with four eyes (an emergency send alone is never on the way)."""
     start = lifecycle.initial(direction)
     prev: dict[str, tuple[str, TransitionSpec] | None] = {start: None}
     queue = deque([start])
@@ -47,7 +48,7 @@ def shortest_path(lifecycle: Lifecycle, direction: Direction, target: str, prese
         for (d, src, _), t in sorted(lifecycle.table.items(), key=lambda kv: kv[0]):
             if d != direction or src != s or t.to in prev:
                 continue
-            if "preservation" in t.guards and not preservation:
+            if not lifecycle.concerns(t.event, request_type) or "four_eyes_waived" in t.guards:
                 continue
             prev[t.to] = (s, t)
             queue.append(t.to)
@@ -108,23 +109,26 @@ def load_demo(db: Session, *, law: service.Law, party: str, now: dt.datetime) ->
     n = 0
     for direction in ("outgoing", "incoming"):
         for kind, partner in PARTNER.items():
-            preservation = kind == "preservation"
             for state in sorted(law.lifecycle.states):
                 try:
-                    steps = shortest_path(law.lifecycle, direction, state, preservation)
+                    steps = shortest_path(law.lifecycle, direction, state, kind)
                 except LookupError:
                     continue
-                if not preservation and any("preservation" in t.guards for t in steps):
-                    continue
-                if preservation and not any("preservation" in t.guards for t in steps) and state not in ("draft", "received"):
-                    continue  # the other states are shown by the mutual assistance requests
+                if kind == "preservation" and state not in ("draft", "received") and _reachable(
+                        law.lifecycle, direction, state, "mutual_assistance"):
+                    continue  # the states both share are shown by the mutual assistance requests
                 n += 1
                 requesting, requested = (party, partner) if direction == "outgoing" else (partner, party)
                 creator = people["central_authority"]
+                # A lapsed preservation was preserved more than the period ago (ETS185 Art 29(7)): its story
+                # starts then, so that its state and its dates agree.
+                lapses = any("lapsed" in t.guards for t in steps)
+                period = law.rulebook.value(service.PRESERVATION_PERIOD, on=now.date())
+                start = now - dt.timedelta(days=period + 1) if lapses else now
                 case = service.create_case(db, actor=creator, reference=f"DEMO-{n:03d}",
-                                           title=f"Demo: {kind.replace('_', ' ')} {direction}, {state}", now=now)
+                                           title=f"Demo: {kind.replace('_', ' ')} {direction}, {state}", now=start)
                 req = service.create_request(db, actor=creator, law=law, case_id=case.id,
-                                             document=example_document(kind, requesting, requested), now=now,
+                                             document=example_document(kind, requesting, requested), now=start,
                                              direction=direction)
                 for t in steps:
                     role = t.roles[0]
@@ -132,8 +136,17 @@ def load_demo(db: Session, *, law: service.Law, party: str, now: dt.datetime) ->
                     if "four_eyes" in t.guards and req.created_by == actor.user_id:
                         actor = people["second"]
                     req = service.transition(db, actor=actor, law=law, request_id=req.id, event=t.event,
-                                             now=now, command=command_for(t, req.request_type))
+                                             now=now if "lapsed" in t.guards else start,
+                                             command=command_for(t, req.request_type))
     return True, logins(db, party)
+
+
+def _reachable(lifecycle: Lifecycle, direction: Direction, state: str, request_type: str) -> bool:
+    try:
+        shortest_path(lifecycle, direction, state, request_type)
+    except LookupError:
+        return False
+    return True
 
 
 def logins(db: Session, party: str) -> list[DemoLogin]:

@@ -84,7 +84,10 @@ def load(*, node: Node, now: dt.datetime, echo: Callable[[str], None]) -> bool:
                               node_dir=Path(tmp) / "node", spool_dir=Path(tmp) / "spool")
         partner_node = build_node(p_settings, identity=p_node, migrated=False)
         upgrade(partner_node.engine)
-        apps = {party: create_app(settings, node=node), partner: create_app(p_settings, node=partner_node)}
+        # One clock for both nodes and the demo's own steps: the package registered on arrival and
+        # settled by the demo's pass carry times in the order they happened.
+        apps = {party: create_app(settings, node=node, clock=lambda: now),
+                partner: create_app(p_settings, node=partner_node, clock=lambda: now)}
         law, p_law = apps[party].state.law, apps[partner].state.law  # with their announcers
         there = partner_node.sessions
         valid = (now - dt.timedelta(days=1), now + dt.timedelta(days=365))

@@ -455,8 +455,8 @@ def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: Evidenc
                                 f"manifest says {f['sha256']}, size {f['size']}")
         results.append({"position": f["position"], "sha256": ev.sha256, "size": size, "verified": ok})
     positive = not problems
-    pkg.status, pkg.problems, pkg.settled_at, pkg.transfer_key = ("received" if positive else "mismatch",
-                                                                  problems, now, None)
+    settle(pkg, "received" if positive else "mismatch", now)
+    pkg.problems, pkg.transfer_key = problems, None
     exchange.erase_from_payload(db, msg_id=pkg.manifest_msg_id, field="transfer_key",
                                 reason=f"package {pkg.id} settled ({pkg.status})", spool=spool)
     claims = {"receipt": "package", "package_id": str(pkg.id), "manifest_sha256": pkg.manifest_sha256,
@@ -473,6 +473,13 @@ def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: Evidenc
         exchange.alert(db, node.party, pkg.conversation_id, "evidence_mismatch", now,
                        f"The evidence package {pkg.id} from {pkg.peer} does not match its signed manifest and was "
                        f"not accepted: {'; '.join(problems)[:600]}")
+
+
+def settle(pkg: EvidencePackage, status: str, now: dt.datetime) -> None:
+    """The package is received or found not to match. Never settled before it was created: the clock
+    that settles (a worker, a demo, another process) may read a moment earlier than the one that
+    registered it, and a record whose end precedes its start is not one a court should be shown."""
+    pkg.status, pkg.settled_at = status, max(now, pkg.created_at)
 
 
 def record_receipt(db: Session, *, node: NodeIdentity, headers: Headers, payload: dict[str, Any],
@@ -492,7 +499,8 @@ def record_receipt(db: Session, *, node: NodeIdentity, headers: Headers, payload
     positive = claims.get("positive") is True
     db.add(Receipt(msg_id=str(pkg.id), conversation_id=pkg.conversation_id, kind="package", issuer=headers.sender,
                    positive=positive, token=token, at=now))
-    pkg.status, pkg.settled_at, pkg.transfer_key = ("received" if positive else "mismatch"), now, None
+    settle(pkg, "received" if positive else "mismatch", now)
+    pkg.transfer_key = None
     exchange.erase_from_payload(db, msg_id=pkg.manifest_msg_id, field="transfer_key",
                                 reason=f"package {pkg.id} settled ({pkg.status})")
     pkg.problems = [str(p) for p in claims.get("problems") or []]

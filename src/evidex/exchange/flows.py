@@ -26,6 +26,7 @@ log = logging.getLogger("evidex.exchange")
 # proposed conditions.
 ANNOUNCED: dict[str, tuple[str, str | None]] = {
     "send": ("request", None),  # the request itself: registered as received there
+    "send_alone": ("request", None),  # the same, sent by a 24/7 contact alone in an emergency
     "acknowledge": ("acknowledgement", "record_acknowledgement"),
     "start_execution": ("decision", "record_in_execution"),
     "execute": ("decision", "record_execution"),

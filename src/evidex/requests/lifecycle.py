@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,7 +23,8 @@ from evidex.rules.refs import Reference
 
 Direction = Literal["outgoing", "incoming"]
 Guard = Literal["admissible", "reasons", "refusal_grounds", "postponement_grounds", "conditions", "four_eyes",
-                "preservation"]
+                "four_eyes_waived", "lapsed"]
+DEFAULT_TYPES = "default"  # events_by_type: the set of every request type not named
 
 
 class TransitionSpec(BaseModel):
@@ -42,6 +43,20 @@ class DeadlinesEnd(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     met: list[str]
     cancelled: list[str]
+class WaiverCase(BaseModel):
+    """Request types (and, if said, only urgent ones) a 24/7 contact may send alone, with the article."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    types: list[str] = Field(min_length=1)
+    urgent: bool = False
+    article: str = Field(pattern=r"^(ETS185|CETS224|UNCC) Art \d+")
+
+
+class FourEyesWaiver(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    review_within_days: int = Field(ge=0, le=30)
+    review_roles: list[Role] = Field(min_length=1)
+    when: list[WaiverCase] = Field(min_length=1)
 
 
 class LifecycleFile(BaseModel):
@@ -56,6 +71,8 @@ class LifecycleFile(BaseModel):
     # The article a guard cites when it refuses (e.g. `reasons`: written reasons are mandatory).
     guard_articles: dict[Guard, Reference] = {}
     transitions: list[TransitionSpec]
+    four_eyes_waiver: FourEyesWaiver
+    events_by_type: dict[str, list[str]]
 
 
 class TransitionNotAllowed(EvidexError):
@@ -102,24 +119,50 @@ class Lifecycle:
             return "cancelled"
         return None
 
-    def events_from(self, direction: Direction, status: str, role: Role | None = None) -> list[str]:
+    def concerns(self, event: str, request_type: str | None) -> bool:
+        """Is `event` offered to requests of this type (events_by_type)? No type: any event."""
+        if request_type is None:
+            return True
+        sets = self.spec.events_by_type
+        return event in sets.get(request_type, sets.get(DEFAULT_TYPES, []))
+
+    def waiver(self, request_type: str, urgent: bool) -> WaiverCase | None:
+        """The emergency under which a 24/7 contact may send this request alone, if any."""
+        for case in self.spec.four_eyes_waiver.when:
+            if request_type in case.types and (urgent or not case.urgent):
+                return case
+        return None
+
+    def events_from(self, direction: Direction, status: str, role: Role | None = None,
+                    request_type: str | None = None, urgent: bool = False) -> list[str]:
+        """The events allowed now; with a request type, only those its type (and urgency) is offered."""
         return sorted(
             ev for (d, s, ev), t in self.table.items()
             if d == direction and s == status and (role is None or role in t.roles)
+            and self.concerns(ev, request_type)
+            and (request_type is None or "four_eyes_waived" not in t.guards
+                 or self.waiver(request_type, urgent) is not None)
         )
 
-    def find(self, direction: Direction, status: str, event: str, role: Role) -> TransitionSpec:
+    def find(self, direction: Direction, status: str, event: str, role: Role, request_type: str | None = None,
+             urgent: bool = False) -> TransitionSpec:
         t = self.table.get((direction, status, event))
-        allowed = self.events_from(direction, status, role)
+        allowed = self.events_from(direction, status, role, request_type, urgent)
         if t is None:
             raise TransitionNotAllowed(status, event, allowed)
+        if not self.concerns(event, request_type):
+            raise TransitionNotAllowed(status, event, allowed, f"'{event}' does not concern {request_type} requests")
+        if "four_eyes_waived" in t.guards and request_type is not None and self.waiver(request_type, urgent) is None:
+            raise TransitionNotAllowed(status, event, allowed,
+                                       f"'{event}' is only for emergencies; a {'' if urgent else 'non-urgent '}"
+                                       f"{request_type} request keeps four eyes")
         if role not in t.roles:
             raise TransitionNotAllowed(status, event, allowed,
                                        f"role {role.value} may not '{event}' (roles: {', '.join(t.roles)})")
         return t
 
 
-def _validate(spec: LifecycleFile, where: str) -> Lifecycle:
+def _validate(spec: LifecycleFile, where: str, request_types: Collection[str] | None = None) -> Lifecycle:
     states = set(spec.states)
     for d, s in spec.initial.items():
         if s not in states:
@@ -179,10 +222,30 @@ def _validate(spec: LifecycleFile, where: str) -> Lifecycle:
     traps = states - set(spec.final) - exits
     if traps:
         raise RuleDataError(f"{where}: non-final states with no transition out: {', '.join(sorted(traps))}")
+    events = {t.event for t in spec.transitions}
+    known_types = set(request_types) if request_types is not None else None
+    for key, listed in spec.events_by_type.items():
+        if key != DEFAULT_TYPES and known_types is not None and key not in known_types:
+            raise RuleDataError(f"{where}: events_by_type.{key}: unknown request type")
+        for ev in listed:
+            if ev not in events:
+                raise RuleDataError(f"{where}: events_by_type.{key}: unknown event {ev!r}")
+    offered = {ev for listed in spec.events_by_type.values() for ev in listed}
+    if events - offered:
+        raise RuleDataError(f"{where}: events_by_type: events offered to no request type: "
+                            f"{', '.join(sorted(events - offered))}")
+    if known_types is not None and DEFAULT_TYPES not in spec.events_by_type and known_types - set(spec.events_by_type):
+        raise RuleDataError(f"{where}: events_by_type: no events for "
+                            f"{', '.join(sorted(known_types - set(spec.events_by_type)))} (and no default)")
+    for i, case in enumerate(spec.four_eyes_waiver.when):
+        for rtype in case.types:
+            if known_types is not None and rtype not in known_types:
+                raise RuleDataError(f"{where}: four_eyes_waiver.when[{i}]: unknown request type {rtype!r}")
     return lc
 
 
-def load_lifecycle(path: Path | None = None) -> Lifecycle:
+def load_lifecycle(path: Path | None = None, request_types: Collection[str] | None = None) -> Lifecycle:
+    """`request_types`: the rulebook's (default: the shipped rulebook's), to check the names used."""
     p = path or Path(str(resources.files("evidex.requests") / "data" / "lifecycle.yaml"))
     data = load_yaml_text(p.read_text(encoding="utf-8"), str(p), RuleDataError)
     try:
@@ -191,7 +254,11 @@ def load_lifecycle(path: Path | None = None) -> Lifecycle:
         from evidex.rules.loader import describe_validation_error
 
         raise RuleDataError(f"{p}: {describe_validation_error(e)}") from e
-    return _validate(spec, str(p))
+    if request_types is None:
+        from evidex.rules import default_rulebook
+
+        request_types = list(default_rulebook().types)
+    return _validate(spec, str(p), request_types)
 
 
 @functools.lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from evidex.cases.service import PRESERVATION_DEADLINE
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.requests.models import Deadline, Notification, Request
 from evidex.rules import Rulebook, default_rulebook
@@ -64,7 +65,7 @@ def run_once(make_session: sessionmaker[Session], now: dt.datetime, party_tz: di
             kinds: list[tuple[str, str | None, str]] = []
             if d.remind_on is not None and d.remind_on <= today and d.reminded_at is None and d.due_on >= today:
                 days_left = (d.due_on - today).days
-                what = ("the preservation lapses" if d.name == "preservation_expiry" else f"deadline {d.name} falls due")
+                what = ("the preservation period ends" if d.name == PRESERVATION_DEADLINE else f"deadline {d.name} falls due")
                 kinds.append(("reminder", d.article, f"In {days_left} day(s), on {d.due_on.isoformat()}, {what} "
                                                     f"({d.article}); request {req.request_type} {req.id}."))
                 d.reminded_at = now

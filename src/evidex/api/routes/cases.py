@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from evidex.api.deps import CurrentPrincipal, NowDep, SessionDep, require
 from evidex.api.idempotency import run_command
-from evidex.api.schemas import CaseCreate, CaseRead, Page
+from evidex.api.schemas import CaseCreate, CaseListItem, CaseRead, Page
 from evidex.cases import service
 from evidex.parties.roles import Principal, Role
 
@@ -16,11 +16,14 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 Drafter = Annotated[Principal, Depends(require(Role.competent_authority, Role.central_authority, Role.contact_24_7))]
 
 
-@router.get("", response_model=Page[CaseRead])
+@router.get("", response_model=Page[CaseListItem])
 def list_cases(db: SessionDep, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Page[CaseRead]:
+               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Page[CaseListItem]:
+    """Cases, newest first, each with its number of requests and the next due date among them."""
     rows, total = service.list_cases(db, actor=principal, limit=limit, offset=offset)
-    return Page[CaseRead](items=[CaseRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+    return Page[CaseListItem](items=[CaseListItem(
+        **CaseRead.model_validate(x.case).model_dump(), request_count=x.request_count, next_due_on=x.next_due_on)
+        for x in rows], total=total, limit=limit, offset=offset)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseRead)

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from evidex.api.deps import CurrentPrincipal, LawDep, NowDep, SessionDep, require
@@ -18,8 +18,10 @@ from evidex.api.schemas import (
     Page,
     ReceiptRead,
     RequestCreate,
+    RequestListItem,
     RequestRead,
     RequestSummary,
+    ReviewIn,
     TransitionIn,
 )
 from evidex.cases import service
@@ -35,24 +37,31 @@ Writer = Annotated[Principal, Depends(require(Role.competent_authority, Role.cen
 
 def _read(req: RequestRow, principal: Principal, law: service.Law) -> RequestRead:
     out = RequestRead.model_validate(req)
-    out.allowed_events = law.lifecycle.events_from(req.direction, req.status, principal.role)  # type: ignore[arg-type]
+    out.allowed_events = law.lifecycle.events_from(req.direction, req.status, principal.role,  # type: ignore[arg-type]
+                                                      req.request_type, req.urgent)
     return out
 
 
-@router.get("", response_model=Page[RequestSummary])
+@router.get("", response_model=Page[RequestListItem])
 def list_requests(
     db: SessionDep, principal: CurrentPrincipal,
     status_: Annotated[str | None, Query(alias="status", max_length=30)] = None,
     request_type: Annotated[str | None, Query(alias="type", max_length=40)] = None,
     direction: Annotated[Literal["outgoing", "incoming"] | None, Query()] = None,
     case_id: uuid.UUID | None = None,
+    sort: Annotated[Literal["due", "-due", "urgency", "created", "-created"] | None,
+                    Query(description="due date (earliest first; none last), urgency (urgent first, then due), "
+                                      "created; `-` reverses. Default: last changed first")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> Page[RequestSummary]:
+) -> Page[RequestListItem]:
+    """A desk's list: each request with its case reference, Parties, state, urgency and next due deadline."""
     rows, total = service.list_requests(db, actor=principal, status=status_, request_type=request_type,
-                                        direction=direction, case_id=case_id, limit=limit, offset=offset)
-    return Page[RequestSummary](items=[RequestSummary.model_validate(r) for r in rows], total=total, limit=limit,
-                                offset=offset)
+                                        direction=direction, case_id=case_id, sort=sort, limit=limit, offset=offset)
+    return Page[RequestListItem](items=[RequestListItem(
+        **RequestSummary.model_validate(x.request).model_dump(), case_reference=x.case_reference,
+        next_due_on=x.next_due_on, next_due_name=x.next_due_name) for x in rows], total=total, limit=limit,
+        offset=offset)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RequestRead)
@@ -102,6 +111,17 @@ def transition(request_id: uuid.UUID, body: TransitionIn, request: Request, db: 
     return run_command(db, request, principal, body, now, 200, lambda: _read(service.transition(
         db, actor=principal, law=law, request_id=request_id, event=body.event, now=now, command=cmd,
         expected_version=body.expected_version), principal, law))
+
+
+@router.post("/{request_id}/review", response_model=RequestRead,
+             responses={**NOT_FOUND, 409: {"description": "No review is due on this request"}})
+def review(request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep, law: LawDep,
+           principal: CurrentPrincipal, body: Annotated[ReviewIn | None, Body()] = None) -> JSONResponse:
+    """The second person's review of a request a 24/7 contact sent alone in an emergency (four eyes,
+    afterwards): closes its review deadline. Not by the person who sent it. The body is optional."""
+    reasons = body.reasons if body is not None else None
+    return run_command(db, request, principal, body, now, 200, lambda: _read(service.review_send(
+        db, actor=principal, law=law, request_id=request_id, now=now, reasons=reasons), principal, law))
 
 
 @router.get("/{request_id}/history", response_model=list[EventRead], responses=NOT_FOUND)
