@@ -113,6 +113,12 @@ def _visible(actor: Principal) -> sa.ColumnElement[bool]:
     return cond
 
 
+def visible_to(actor: Principal) -> sa.ColumnElement[bool]:
+    """The requests `actor` may see, as a query condition: for services reading what hangs off a
+    request (notifications, deadlines), so another Party's rows never load."""
+    return _visible(actor)
+
+
 def get_request(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt.datetime | None = None,
                 for_update: bool = False, audit_read: bool = True, domain: Domain | None = None) -> Request:
     q = sa.select(Request).where(Request.id == request_id, _visible(actor))

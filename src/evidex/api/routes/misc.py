@@ -16,7 +16,6 @@ from evidex.api.schemas import (
     AuthorityRead,
     DeadlineRead,
     Health,
-    NotificationRead,
     Page,
     PartyRead,
     UserCreate,
@@ -28,7 +27,7 @@ from evidex.parties import service as users
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 from evidex.requests import service
-from evidex.requests.models import Deadline, Notification
+from evidex.requests.models import Deadline
 from evidex.requests.models import Request as RequestRow
 
 router = APIRouter()
@@ -74,23 +73,6 @@ def _party(domain: service.Domain, code: str, on: dt.date) -> PartyRead:
                      for r, a in p.authorities.items()],
         declarations={k: v for k, v in p.declarations.items()}, reservations={k: v for k, v in p.reservations.items()},
     )
-
-
-@router.get("/notifications", response_model=Page[NotificationRead], tags=["deadlines"])
-def list_notifications(
-    db: SessionDep, principal: CurrentPrincipal, unread: bool = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> Page[NotificationRead]:
-    """Reminders, overdue deadlines and proposed next steps for this principal's requests."""
-    q = (sa.select(Notification).join(RequestRow, RequestRow.id == Notification.request_id)
-         .where(service._visible(principal)))
-    if unread:
-        q = q.where(Notification.read_at.is_(None))
-    total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
-    rows = db.execute(q.order_by(Notification.created_at.desc(), Notification.id).limit(limit).offset(offset)).scalars()
-    return Page[NotificationRead](items=[NotificationRead.model_validate(r) for r in rows], total=total,
-                                  limit=limit, offset=offset)
 
 
 @router.get("/parties", response_model=list[PartyRead], tags=["parties"])
