@@ -83,3 +83,18 @@ def api(database_url: str, tmp_path):
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, sessionmaker=make_sessionmaker(engine), clock=clock, tag=uuid.uuid4().hex[:8])
     engine.dispose()
+
+
+@pytest.fixture
+def own_api(own_database_url: str, tmp_path):
+    """An API node on a database of its own, for tests that count what the whole node holds (audit
+    entries, notifications marked read all at once, a Party's last administrator): the shared
+    PostgreSQL database holds other tests' rows."""
+    engine = make_engine(own_database_url)
+    clock = Clock()
+    app = create_app(Settings(database_url=own_database_url, environment="test", evidence_dir=tmp_path / "evidence",
+                              spool_dir=tmp_path / "spool", login_limit_per_account=UNLIMITED,
+                              login_limit_per_address=UNLIMITED), engine=engine, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client=client, sessionmaker=make_sessionmaker(engine), clock=clock, tag=uuid.uuid4().hex[:8])
+    engine.dispose()

@@ -8,7 +8,6 @@ import uuid
 
 from evidex.parties.roles import Role
 from evidex.requests.models import Notification
-from tests.api.own_node import own_api  # noqa: F401
 from tests.api.test_api import new_request
 
 HOUR = dt.timedelta(hours=1)
