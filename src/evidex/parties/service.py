@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from evidex.audit import service as audit
 from evidex.core import ratelimit
@@ -130,6 +131,8 @@ def verify_totp(db: Session, *, user: User, code: str | None, now: dt.datetime, 
     claimed = db.execute(sa.update(User).where(
         User.id == user.id, sa.or_(User.totp_last_step.is_(None), User.totp_last_step < steps[0]))
         .values(totp_last_step=steps[0]).returning(User.id).execution_options(synchronize_session=False)).first()
+    if claimed is not None:  # the loaded user says so too (an enrolment after a reset is then complete)
+        set_committed_value(user, "totp_last_step", steps[0])
     return claimed is not None
 
 
