@@ -407,12 +407,10 @@ def unlock_user(db: Session, *, actor: Principal, user: uuid.UUID | str, now: dt
     """End a lockout after repeated failed sign-ins at once (the failure count starts again)."""
     why = _reason(reason, required=False, what="unlock")
     target = _administered(db, actor=actor, user=user)
-    was_locked = target.locked_until is not None and target.locked_until > now
-    if was_locked or target.failed_logins:
+    if target.locked_until is not None or target.failed_logins:
         audit.record(db, actor=actor, action="user.unlock", object_type="user", object_id=str(target.id), at=now,
                      details={"username": target.username, "reason": why, "failed_logins": target.failed_logins,
-                              "locked_until": target.locked_until.isoformat() if was_locked and target.locked_until
-                              else None})
+                              "locked_until": target.locked_until.isoformat() if target.locked_until else None})
         target.failed_logins, target.locked_until = 0, None
     db.commit()
     return target
