@@ -5,6 +5,7 @@ or a missing reason is one line and exit 2."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pyotp
 
@@ -69,6 +70,13 @@ def test_the_operator_unlocks_deactivates_reactivates_and_resets(api):
     assert got == [("cli", "user.second_factor_reset", "phone lost"), ("cli", "user.reactivate", None),
                    ("cli", "user.deactivate", "left the ministry"),
                    ("cli", "user.unlock", "identity checked by phone")]
+    # The same log through `evidex audit list`, with the API's filters.
+    r = run_cli("audit", "list", "--actor", "cli", "--object-id", uid, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert [(e["action"], e["details"].get("reason")) for e in json.loads(r.stdout)] == [g[1:] for g in got]
+    r = run_cli("audit", "list", "--action", "user.deactivate", "--object-id", uid, env=env)
+    assert r.returncode == 0 and "user.deactivate" in r.stdout and r.stdout.strip().endswith("1 of 1 entry")
+    one_line_error(run_cli("audit", "list", "--since", "last week", env=env), "--since")
 
 
 def test_the_last_administrator_is_not_deactivated(own_api):
