@@ -151,6 +151,16 @@ def test_case_export_is_accepted_by_case_validate(api, database_url, tmp_path):
     assert sorted(o["uco-core:name"] for o in doc["@graph"] if o["@type"].endswith("InvestigativeAction")) == \
         ["exported", "exported", "opened", "produced", "produced", "sealed", "sealed"]
     assert "Conditions" not in r.stderr and "2 file(s) recorded as exported" in r.stdout
+    # The investigation is named by its case (reference and title), the request's uuid kept as identifier.
+    from evidex.cases.models import Case
+    from evidex.requests.models import Request as RequestRow
+
+    with api.sessionmaker() as db:
+        case = db.execute(sa.select(Case).join(RequestRow, RequestRow.case_id == Case.id)
+                          .where(RequestRow.id == uuid.UUID(rid))).scalar_one()
+    (inv,) = [o for o in doc["@graph"] if o["@type"] == "case-investigation:Investigation"]
+    assert inv["uco-core:name"] == f"{case.reference}: Phishing" and case.reference.startswith("K-")
+    assert inv["@id"] == f"kb:investigation-{rid}" and rid in inv["uco-core:description"]
     validator = shutil.which("case_validate") or str(__import__("pathlib").Path(sys.executable).parent / "case_validate")
     v = subprocess.run([validator, str(out)], capture_output=True, text=True, timeout=120)
     assert v.returncode == 0 and "Conforms: True" in v.stdout, v.stdout[:3000] + v.stderr[-2000:]

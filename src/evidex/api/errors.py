@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from evidex.core.crypto import IntegrityError as EvidenceDamaged
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, InvalidInput, NotFound, TooManyRequests
 from evidex.core.migrate import NotMigrated
-from evidex.parties.service import AuthError
+from evidex.parties.service import AuthError, SecondFactorEnrolmentDue
 from evidex.requests.lifecycle import TransitionNotAllowed
 
 log = logging.getLogger("evidex.api")
@@ -84,6 +84,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, e: AuthError) -> JSONResponse:
+        if isinstance(e, SecondFactorEnrolmentDue):
+            return problem(401, "second_factor_enrolment_due", str(e))
         return problem(401, "unauthenticated", str(e))
 
     @app.exception_handler(EvidexError)

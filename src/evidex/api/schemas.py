@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from evidex.parties.roles import Role
 
@@ -55,6 +55,28 @@ class UserRead(BaseModel):
     provider: str | None
     is_system: bool
     is_active: bool
+    locked_until: dt.datetime | None = Field(default=None, description="Locked after repeated failed sign-ins "
+                                                                       "until then (an administrator may unlock)")
+    deactivated_at: dt.datetime | None = None
+    second_factor_enrolment_due: bool = Field(default=False, description="The second factor was reset: the user "
+                                                                         "enrols a new one before signing in")
+
+
+class UserAdminIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=500,
+                               description="Why (recorded in the audit log); required to deactivate a user and to "
+                                           "reset a second factor")
+
+
+class SecondFactorEnrolIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SecondFactorEnrolled(BaseModel):
+    totp_uri: str = Field(description="Shown once: enrol it in an authenticator app, then sign in with its code")
 
 
 class TokenOut(BaseModel):
@@ -287,6 +309,32 @@ class NotificationRead(BaseModel):
     message: str
     created_at: dt.datetime
     read_at: dt.datetime | None
+
+
+class AuditEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    seq: int = Field(description="Position in the node's hash chain")
+    at: dt.datetime
+    actor: str = Field(description="Username (anonymous: a failed sign-in; system: the node; cli: the command line)")
+    party: str
+    action: str
+    object_type: str
+    object_id: str | None
+    personal_data: bool = Field(description="The entry records a read or change of personal data (CETS224 Art 14(8))")
+    details: dict[str, Any]
+    hash: str
+
+
+class NotificationsMarkRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    before: AwareDatetime | None = Field(default=None, description="Mark those created up to this time (default: "
+                                                                   "now)")
+    ids: list[uuid.UUID] | None = Field(default=None, max_length=200,
+                                        description="Only these (ids not visible to you are left alone)")
+
+
+class NotificationsMarked(BaseModel):
+    marked: int = Field(description="How many were unread and are now read")
 
 
 class ReceiptRead(BaseModel):

@@ -144,6 +144,12 @@ def _visible(actor: Principal) -> sa.ColumnElement[bool]:
     return cond
 
 
+def visible_to(actor: Principal) -> sa.ColumnElement[bool]:
+    """The requests `actor` may see, as a query condition: for services reading what hangs off a
+    request (notifications, deadlines), so another Party's rows never load."""
+    return _visible(actor)
+
+
 def get_request(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt.datetime | None = None,
                 for_update: bool = False, audit_read: bool = True, law: Law | None = None) -> Request:
     q = sa.select(Request).where(Request.id == request_id, _visible(actor))
@@ -224,18 +230,6 @@ def list_deadlines(db: Session, *, actor: Principal, status: str | None = None, 
         q = q.where(Deadline.due_on < due_before)
     total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
     rows = db.execute(q.order_by(Deadline.due_on.is_(None), Deadline.due_on, Deadline.id)
-                      .limit(limit).offset(offset)).scalars().all()
-    return list(rows), total
-
-
-def list_notifications(db: Session, *, actor: Principal, unread: bool = False, limit: int = 50,
-                       offset: int = 0) -> tuple[list[Notification], int]:
-    """Reminders, overdue deadlines and next steps of the requests the principal may see, newest first."""
-    q = sa.select(Notification).join(Request, Request.id == Notification.request_id).where(_visible(actor))
-    if unread:
-        q = q.where(Notification.read_at.is_(None))
-    total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
-    rows = db.execute(q.order_by(Notification.created_at.desc(), Notification.id)
                       .limit(limit).offset(offset)).scalars().all()
     return list(rows), total
 

@@ -9,7 +9,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from evidex import __version__
-from evidex.cli import db_cmd, node_cmd, parties_cmd, rules_cmd, server_cmd, tokens_cmd
+from evidex.cli import audit_cmd, db_cmd, node_cmd, parties_cmd, rules_cmd, server_cmd, tokens_cmd, users_cmd
 from evidex.cli.check import check_command
 from evidex.cli.common import emit_json
 from evidex.core.errors import EvidexError
@@ -26,10 +26,12 @@ app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(parties_cmd.app, name="parties")
 app.add_typer(db_cmd.db_app, name="db")
 app.add_typer(db_cmd.audit_app, name="audit")
+audit_cmd.register(db_cmd.audit_app)
 app.command("serve")(server_cmd.serve)
 app.command("worker")(server_cmd.worker)
 app.command("demo")(server_cmd.demo)
 app.add_typer(server_cmd.users_app, name="users")
+users_cmd.register(server_cmd.users_app)
 app.add_typer(server_cmd.requests_app, name="requests")
 app.add_typer(server_cmd.evidence_app, name="evidence")
 app.add_typer(tokens_cmd.tokens_app, name="tokens")

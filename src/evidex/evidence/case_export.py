@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from evidex.cases.models import Case
 from evidex.core.errors import NotFound
 from evidex.evidence.models import CustodyEvent, EvidenceFile
 from evidex.requests.models import Request, RequestCondition
@@ -31,9 +32,11 @@ def _dt(value: Any) -> dict[str, str]:
 
 
 def build_case(db: Session, *, party: str, request_id: uuid.UUID) -> dict[str, Any]:
-    req = db.execute(sa.select(Request).where(Request.id == request_id, Request.party == party)).scalar_one_or_none()
-    if req is None:
+    found = db.execute(sa.select(Request, Case).join(Case, Case.id == Request.case_id)
+                       .where(Request.id == request_id, Request.party == party)).one_or_none()
+    if found is None:
         raise NotFound("request not found")
+    req, case = found
     conditions = [f"{c.kind}: {c.text}" + (f" ({c.article})" if c.article else "")
                   for c in db.execute(sa.select(RequestCondition).where(
                       RequestCondition.request_id == req.id, RequestCondition.binding.is_(True))).scalars()]
@@ -88,7 +91,11 @@ def build_case(db: Session, *, party: str, request_id: uuid.UUID) -> dict[str, A
                 "uco-action:result": [{"@id": prov_id}],
             })
             objects.append({"@id": action_id})
+    # Investigators know the case by its reference (ETS185 Art 25(1): the specific investigation);
+    # the request's uuid stays, in the @id and the description, to find the record in evidex.
     graph.insert(0, {"@id": inv_id, "@type": "case-investigation:Investigation",
-                     "uco-core:name": f"evidex request {req.id}", "uco-core:description": description,
+                     "uco-core:name": f"{case.reference}: {case.title}",
+                     "uco-core:description": f"case {case.reference} ({case.title}), evidex request {req.id}: "
+                                             f"{description}",
                      "uco-core:object": objects})
     return {"@context": CONTEXT, "@graph": graph}

@@ -31,6 +31,17 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # after repeated failures
+    # Set by an administrator (audited with the reason); a deactivated user neither signs in nor uses a token.
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deactivated_by: Mapped[str | None] = mapped_column(sa.String(80))
+    # The last reset of the second factor. Until a code of the newly enrolled secret is accepted
+    # (totp_last_step is cleared by the reset), the user enrols again: no sign-in without it.
+    second_factor_reset_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    second_factor_reset_by: Mapped[str | None] = mapped_column(sa.String(80))
+
+    @property
+    def second_factor_enrolment_due(self) -> bool:
+        return self.second_factor_reset_at is not None and self.totp_last_step is None
 
 
 class ApiToken(Base):

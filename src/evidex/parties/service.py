@@ -10,16 +10,18 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pyotp
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from evidex.audit import service as audit
 from evidex.core import ratelimit
+from evidex.core.db import lock_row
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from evidex.core.secretbox import SecretBox
 from evidex.parties.models import ApiToken, User
@@ -103,6 +105,10 @@ class AuthError(Exception):
     """Authentication failed (HTTP 401); the message never says which part was wrong."""
 
 
+class SecondFactorEnrolmentDue(AuthError):
+    """The password was right, but an administrator reset the second factor: enrol a new one first."""
+
+
 def totp_secret(user: User, box: SecretBox) -> str | None:
     """The user's TOTP secret in clear (for enrolment and `evidex users totp`)."""
     return box.open(user.totp_secret) if user.totp_secret else None
@@ -125,6 +131,8 @@ def verify_totp(db: Session, *, user: User, code: str | None, now: dt.datetime, 
     claimed = db.execute(sa.update(User).where(
         User.id == user.id, sa.or_(User.totp_last_step.is_(None), User.totp_last_step < steps[0]))
         .values(totp_last_step=steps[0]).returning(User.id).execution_options(synchronize_session=False)).first()
+    if claimed is not None:  # the loaded user says so too (an enrolment after a reset is then complete)
+        set_committed_value(user, "totp_last_step", steps[0])
     return claimed is not None
 
 
@@ -167,6 +175,8 @@ def login(db: Session, *, username: str, password: str, totp_code: str | None, n
         _same_work_as_a_password_check(password)  # no timing difference tells whether the account exists
     elif not check_password(user, password):
         reason = "wrong_password"
+    elif user.second_factor_enrolment_due and not user.totp_secret:
+        reason = "second_factor_enrolment_due"
     elif user.totp_secret and not verify_totp(db, user=user, code=totp_code, now=now, box=totp_box):
         reason = "wrong_or_used_second_factor"
     audit_base: dict[str, Any] = {"username": username[:AUDIT_USERNAME], "client": client}
@@ -176,6 +186,9 @@ def login(db: Session, *, username: str, password: str, totp_code: str | None, n
         audit.record(db, actor=_anonymous(node_party), action="auth.login_failed", object_type="user",
                      object_id=str(user.id) if user is not None else None, at=now,
                      details={**audit_base, "reason": reason})
+        if reason == "second_factor_enrolment_due":  # told only to whoever knows the password
+            raise SecondFactorEnrolmentDue("your second factor was reset: enrol a new one with your password, "
+                                           "then sign in with its code")
         raise AuthError("invalid username, password or second factor")
     user.failed_logins, user.locked_until = 0, None
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
@@ -345,3 +358,159 @@ def list_users(db: Session, *, party: str) -> list[User]:
 
 def username_of(db: Session, user_id: uuid.UUID) -> str:
     return db.execute(sa.select(User.username).where(User.id == user_id)).scalar_one()
+
+
+# --------------------------------------------------------------------------- administration of users
+MAX_REASON = 500
+
+
+def _reason(reason: str | None, *, required: bool, what: str) -> str | None:
+    text = (reason or "").strip()
+    if required and not text:
+        raise Invalid(f"a reason is required to {what}")
+    if len(text) > MAX_REASON:
+        raise Invalid(f"the reason is longer than {MAX_REASON} characters")
+    return text or None
+
+
+def _administered(db: Session, *, actor: Principal, user: uuid.UUID | str) -> User:
+    """The user (by id or username) an administrator of the same Party acts on, its row locked until
+    the commit; another Party's user is not found."""
+    if actor.role is not Role.administrator:
+        raise Forbidden("users are administered by an administrator of their Party")
+    which = User.id == user if isinstance(user, uuid.UUID) else User.username == user
+    target = db.execute(sa.select(User).where(which, User.party == actor.party).with_for_update()).scalar_one_or_none()
+    if target is None:
+        raise NotFound("no such user")
+    if db.get_bind().dialect.name == "sqlite":  # no row locks: take the write lock, then read again
+        lock_row(db, User.id, target.id)
+        db.refresh(target)
+    return target
+
+
+def _revoke_credentials(db: Session, *, user: User, now: dt.datetime, tokens: bool) -> dict[str, int]:
+    from evidex.parties.models import UserSession
+
+    def revoke(model: type[UserSession] | type[ApiToken]) -> int:
+        done = db.execute(sa.update(model).where(model.user_id == user.id, model.revoked_at.is_(None))
+                          .values(revoked_at=now).execution_options(synchronize_session=False))
+        return cast("sa.CursorResult[Any]", done).rowcount or 0
+
+    revoked = {"sessions": revoke(UserSession)}
+    if tokens:
+        revoked["api_tokens"] = revoke(ApiToken)
+    return revoked
+
+
+def unlock_user(db: Session, *, actor: Principal, user: uuid.UUID | str, now: dt.datetime,
+                reason: str | None = None) -> User:
+    """End a lockout after repeated failed sign-ins at once (the failure count starts again)."""
+    why = _reason(reason, required=False, what="unlock")
+    target = _administered(db, actor=actor, user=user)
+    if target.locked_until is not None or target.failed_logins:
+        audit.record(db, actor=actor, action="user.unlock", object_type="user", object_id=str(target.id), at=now,
+                     details={"username": target.username, "reason": why, "failed_logins": target.failed_logins,
+                              "locked_until": target.locked_until.isoformat() if target.locked_until else None})
+        target.failed_logins, target.locked_until = 0, None
+    db.commit()
+    return target
+
+
+def deactivate_user(db: Session, *, actor: Principal, user: uuid.UUID | str, reason: str | None,
+                    now: dt.datetime) -> User:
+    """Deactivate a user: no sign-in, and every session and API token of theirs revoked at once.
+    Refused for oneself and for the Party's last active administrator (a person), so the node keeps
+    someone who can administer it."""
+    why = _reason(reason, required=True, what="deactivate a user")
+    target = _administered(db, actor=actor, user=user)
+    if target.id == actor.user_id:
+        raise Forbidden("you cannot deactivate yourself; ask another administrator")
+    if not target.is_active:
+        db.commit()
+        return target
+    if target.role == Role.administrator and not target.is_system:
+        others = db.execute(sa.select(User.id).where(
+            User.party == target.party, User.role == Role.administrator.value, User.is_active.is_(True),
+            User.is_system.is_(False), User.id != target.id).with_for_update()).all()
+        if not others:
+            raise Conflict(f"{target.username} is the last active administrator of {target.party}")
+    target.is_active, target.deactivated_at, target.deactivated_by = False, now, actor.username
+    revoked = _revoke_credentials(db, user=target, now=now, tokens=True)
+    audit.record(db, actor=actor, action="user.deactivate", object_type="user", object_id=str(target.id), at=now,
+                 details={"username": target.username, "reason": why, "revoked": revoked})
+    db.commit()
+    return target
+
+
+def reactivate_user(db: Session, *, actor: Principal, user: uuid.UUID | str, now: dt.datetime,
+                    reason: str | None = None) -> User:
+    """Let a deactivated user sign in again. Their old sessions and tokens stay revoked."""
+    why = _reason(reason, required=False, what="reactivate a user")
+    target = _administered(db, actor=actor, user=user)
+    if not target.is_active:
+        target.is_active, target.deactivated_at, target.deactivated_by = True, None, None
+        audit.record(db, actor=actor, action="user.reactivate", object_type="user", object_id=str(target.id),
+                     at=now, details={"username": target.username, "reason": why})
+    db.commit()
+    return target
+
+
+def reset_second_factor(db: Session, *, actor: Principal, user: uuid.UUID | str, reason: str | None,
+                        now: dt.datetime) -> User:
+    """Forget a person's TOTP secret (a lost or compromised device): their sessions are revoked and
+    they sign in again only after enrolling a new second factor with their password."""
+    why = _reason(reason, required=True, what="reset a second factor")
+    target = _administered(db, actor=actor, user=user)
+    if target.is_system:
+        raise Invalid("a system user has no second factor (it uses API tokens)")
+    if target.id == actor.user_id:
+        raise Forbidden("you cannot reset your own second factor; ask another administrator")
+    target.totp_secret, target.totp_last_step = None, None
+    target.second_factor_reset_at, target.second_factor_reset_by = now, actor.username
+    revoked = _revoke_credentials(db, user=target, now=now, tokens=False)
+    audit.record(db, actor=actor, action="user.second_factor_reset", object_type="user", object_id=str(target.id),
+                 at=now, details={"username": target.username, "reason": why, "revoked": revoked})
+    db.commit()
+    return target
+
+
+def enrol_second_factor(db: Session, *, username: str, password: str, now: dt.datetime, totp_box: SecretBox,
+                        node_party: str, client: str, per_account: int, per_address: int,
+                        window_seconds: int) -> tuple[str, User]:
+    """After a reset, a person enrols a new TOTP secret with their password (returned in clear, once);
+    until a code of it is accepted at sign-in they may enrol again (a new secret replaces it). Counted,
+    limited and audited like a sign-in: a wrong password counts towards the lockout."""
+    try:
+        check_login_rate(db, username=username, client=client, now=now, per_account=per_account,
+                         per_address=per_address, window_seconds=window_seconds)
+    except TooManyRequests:
+        db.commit()  # the attempt counts
+        raise
+    user = db.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
+    reason: str | None = None
+    if user is None or not user.is_active or user.is_system or not user.password_hash:
+        reason = "not_a_person_who_may_sign_in"
+    elif user.locked_until is not None and now < user.locked_until:
+        reason = "locked"
+    if reason is not None or user is None:
+        _same_work_as_a_password_check(password)
+    elif not check_password(user, password):
+        reason = "wrong_password"
+    elif not user.second_factor_enrolment_due:
+        reason = "no_enrolment_due"
+    details: dict[str, Any] = {"username": username[:AUDIT_USERNAME], "client": client}
+    if reason is not None or user is None:
+        if user is not None and reason == "wrong_password":
+            _count_failure(db, user=user, now=now, node_party=node_party, details=details)
+        audit.record(db, actor=_anonymous(node_party), action="auth.second_factor_enrol_failed", object_type="user",
+                     object_id=str(user.id) if user is not None else None, at=now, details={**details, "reason": reason})
+        db.commit()
+        if reason == "no_enrolment_due":  # told only to whoever knows the password
+            raise Conflict("no second-factor enrolment is due for this account")
+        raise AuthError("invalid username or password")
+    plain = pyotp.random_base32()
+    user.totp_secret, user.totp_last_step = totp_box.seal(plain), None
+    audit.record(db, actor=principal_of(user), action="auth.second_factor_enrol", object_type="user",
+                 object_id=str(user.id), at=now, details={"client": client})
+    db.commit()
+    return plain, user

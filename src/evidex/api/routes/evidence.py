@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import StreamingResponse
 
 from evidex.api.deps import CurrentPrincipal, NowDep, SessionDep
+from evidex.api.disposition import content_disposition
 from evidex.api.schemas import (
     Custody,
     CustodyEventRead,
@@ -98,7 +99,8 @@ def complete(evidence_id: uuid.UUID, request: Request, db: SessionDep, now: NowD
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 def content(evidence_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep,
             principal: CurrentPrincipal) -> StreamingResponse:
-    """The file, verified against its hash before a byte is sent (409 names the damaged chunk)."""
+    """The file, verified against its hash before a byte is sent (409 names the damaged chunk), under
+    its original name (`Content-Disposition` per RFC 6266 and RFC 8187, the name made safe)."""
     ev, stream = evidence.open_content(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, now=now)
     conditions = evidence.binding_conditions(db, ev.request_id)
     db.commit()
@@ -106,7 +108,7 @@ def content(evidence_id: uuid.UUID, request: Request, db: SessionDep, now: NowDe
                              headers={"X-Evidex-SHA256": ev.sha256 or "",
                                       # JSON with \u escapes: header values are ASCII
                                       "X-Evidex-Conditions": json.dumps(conditions),
-                                      "Content-Disposition": f'attachment; filename="{ev.id}"'})
+                                      "Content-Disposition": content_disposition(ev.name, fallback=str(ev.id))})
 
 
 @router.get("/evidence/{evidence_id}/custody", response_model=Custody, responses=NOT_FOUND)
@@ -235,4 +237,4 @@ def onward_transfer(evidence_id: uuid.UUID, body: OnwardTransferIn, request: Req
                              headers={"X-Evidex-SHA256": ev.sha256 or "",
                                       "X-Evidex-Conditions": json.dumps(conditions),
                                       "X-Evidex-Authorisation": json.dumps(auth.reference if auth else None),
-                                      "Content-Disposition": f'attachment; filename="{ev.id}"'})
+                                      "Content-Disposition": content_disposition(ev.name, fallback=str(ev.id))})

@@ -15,7 +15,6 @@ from evidex.api.schemas import (
     AuthorityRead,
     DeadlineRead,
     Health,
-    NotificationRead,
     Page,
     PartyRead,
     UserCreate,
@@ -65,18 +64,6 @@ def _party(law: service.Law, code: str, on: dt.date) -> PartyRead:
                      for r, a in p.authorities.items()],
         declarations={k: v for k, v in p.declarations.items()}, reservations={k: v for k, v in p.reservations.items()},
     )
-
-
-@router.get("/notifications", response_model=Page[NotificationRead], tags=["deadlines"])
-def list_notifications(
-    db: SessionDep, principal: CurrentPrincipal, unread: bool = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> Page[NotificationRead]:
-    """Reminders, overdue deadlines and proposed next steps for this principal's requests."""
-    rows, total = service.list_notifications(db, actor=principal, unread=unread, limit=limit, offset=offset)
-    return Page[NotificationRead](items=[NotificationRead.model_validate(r) for r in rows], total=total,
-                                  limit=limit, offset=offset)
 
 
 @router.get("/parties", response_model=list[PartyRead], tags=["parties"])
