@@ -32,18 +32,22 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jws
 from joserfc.errors import JoseError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
+from evidex.core.canonical import canonical_json
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, NotFound
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.evidence import crypto
 from evidex.evidence import service as evidence
 from evidex.evidence.models import EvidenceFile, EvidencePackage
+from evidex.exchange import protocol
 from evidex.exchange import service as exchange
-from evidex.exchange.envelope import SIGNATURE_ALG, EnvelopeRejected, Headers
+from evidex.exchange.envelope import SIGNATURE_ALG, EnvelopeRejected
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.models import OutboxMessage, Peer, Receipt
+from evidex.exchange.protocol import Headers
 from evidex.exchange.spool import Spool
 from evidex.parties.roles import Principal
 from evidex.requests import service as requests
@@ -52,8 +56,7 @@ from evidex.requests.models import Request
 log = logging.getLogger("evidex.evidence")
 MAC_HEADER = "X-Evidex-Package-MAC"
 MANIFEST_VERSION = 1
-MAX_FILES = 10_000
-PACKAGE_TYPES = ("evidence_manifest", "evidence_receipt")
+MAX_FILES = protocol.MAX_PACKAGE_FILES
 
 
 class Throttled(Exception):
@@ -96,10 +99,6 @@ class PackageRejected(EvidexError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
-
-
-def canonical(manifest: dict[str, Any]) -> bytes:
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def mac(key: bytes, package_id: uuid.UUID, resource: str) -> str:
@@ -155,30 +154,31 @@ def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeId
             raise Conflict(f"evidence {eid} is {ev.status}: only sealed files are sent")
         files.append(ev)
     package_id = uuid.uuid4()
-    manifest: dict[str, Any] = {
-        "version": MANIFEST_VERSION, "package_id": str(package_id),
-        "request": {"conversation_id": req.conversation_id, "requesting_party": req.requesting_party,
-                    "requested_party": req.requested_party, "request_type": req.request_type},
-        "producer": {"party": node.party, "node_key": node.signing_jwk["kid"], "user": actor.username,
-                     "role": str(actor.role)},
-        "created_at": now.astimezone(dt.UTC).isoformat(),
-        "conditions": evidence.binding_conditions(db, req.id),  # conditions travel with the data
-        "chunk_size": crypto.CHUNK_SIZE,
-        "files": [{"position": i, "name": ev.name, "media_type": ev.media_type, "size": ev.declared_size,
-                   "sha256": ev.sha256, "source_evidence_id": str(ev.id), "custody_head": getattr(evidence.last_custody(db, ev.id), "hash", None)}
-                  for i, ev in enumerate(files)],
-    }
-    body = canonical(manifest)
+    manifest = protocol.Manifest(
+        version=MANIFEST_VERSION, package_id=package_id,
+        request=protocol.ManifestRequest(conversation_id=req.conversation_id, requesting_party=req.requesting_party,
+                                         requested_party=req.requested_party, request_type=req.request_type),
+        producer=protocol.ManifestProducer(party=node.party, node_key=node.signing_jwk["kid"], user=actor.username,
+                                           role=str(actor.role)),
+        created_at=now.astimezone(dt.UTC),
+        conditions=evidence.binding_conditions(db, req.id),  # conditions travel with the data
+        chunk_size=crypto.CHUNK_SIZE,
+        files=[protocol.ManifestFile(position=i, name=ev.name, media_type=ev.media_type, size=ev.declared_size,
+                                     sha256=ev.sha256 or "", source_evidence_id=str(ev.id),
+                                     custody_head=getattr(evidence.last_custody(db, ev.id), "hash", None))
+               for i, ev in enumerate(files)],
+    )
+    body = canonical_json(manifest.model_dump(mode="json"))  # the bytes signed, and stored as they were signed
     sha = hashlib.sha256(body).hexdigest()
     signature = jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": node.signing_jwk["kid"]}, body,
                                       node.signing_okp(), algorithms=[SIGNATURE_ALG])
     key = AESGCM.generate_key(bit_length=256)
-    msg = exchange.enqueue(db, node=node, recipient=req.requesting_party, type="evidence_manifest",
-                           conversation_id=req.conversation_id, now=now,
-                           payload={"manifest": manifest, "signature": signature,
-                                    "transfer_key": base64.b64encode(key).decode()})
+    msg = exchange.send(db, node=node, recipient=req.requesting_party, conversation_id=req.conversation_id, now=now,
+                        message=protocol.EvidenceManifestMessage(manifest=manifest, signature=signature,
+                                                                 transfer_key=base64.b64encode(key).decode()))
+    manifest_json: dict[str, Any] = json.loads(body)
     pkg = EvidencePackage(id=package_id, party=actor.party, direction="outgoing", peer=req.requesting_party,
-                          request_id=req.id, conversation_id=req.conversation_id, manifest=manifest,
+                          request_id=req.id, conversation_id=req.conversation_id, manifest=manifest_json,
                           manifest_sha256=sha, signature=signature, transfer_key=base64.b64encode(key).decode(),
                           manifest_msg_id=msg.msg_id, status="sending", problems=[], attempts=0,
                           next_attempt_at=now, created_by=actor.username, created_at=now)
@@ -294,37 +294,35 @@ def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, v
 
 # --------------------------------------------------------------------------- the receiving node
 def register_manifest(db: Session, *, node: NodeIdentity, vault: evidence.Vault, headers: Headers,
-                      payload: dict[str, Any], now: dt.datetime) -> EvidencePackage:
+                      message: protocol.EvidenceManifestMessage, now: dt.datetime) -> EvidencePackage:
     """An arriving manifest (applied in the receiving transaction): check its signature by the
-    sending node, tie it to our request, and prepare a file record for each file."""
-    manifest, signature, key = payload.get("manifest"), payload.get("signature"), payload.get("transfer_key")
-    if not (isinstance(manifest, dict) and isinstance(signature, str) and isinstance(key, str)):
-        raise exchange.FederationError("an evidence manifest carries manifest, signature and transfer_key")
-    body = canonical(manifest)
+    sending node, tie it to our request, and prepare a file record for each file. The manifest
+    kept is the one the signature carries, as its bytes were signed."""
     try:
-        kid = jws.extract_compact(signature.encode("ascii")).headers().get("kid")
+        kid = jws.extract_compact(message.signature.encode("ascii")).headers().get("kid")
         signing = exchange.load_trust(db).signing_key(headers.sender, str(kid), now)
-        if jws.deserialize_compact(signature, signing, algorithms=[SIGNATURE_ALG]).payload != body:
-            raise ValueError("the signature is over another manifest")
+        signed = jws.deserialize_compact(message.signature, signing, algorithms=[SIGNATURE_ALG]).payload
     except (JoseError, ValueError, UnicodeEncodeError, EnvelopeRejected) as e:
         raise exchange.FederationError(f"the manifest is not signed by {headers.sender}'s node: {e}") from e
     try:
-        package_id = uuid.UUID(str(manifest["package_id"]))
-        files = manifest["files"]
-        transfer_key = base64.b64decode(key, validate=True)
-        if manifest.get("chunk_size") != crypto.CHUNK_SIZE or len(transfer_key) != 32:
+        manifest = protocol.Manifest.model_validate_json(signed, strict=True)
+    except ValidationError as e:
+        raise exchange.FederationError(f"the signed manifest is not a manifest: {protocol.describe(e)}") from e
+    if manifest != message.manifest:
+        raise exchange.FederationError(f"the manifest is not signed by {headers.sender}'s node: "
+                                       "the signature is over another manifest")
+    try:
+        transfer_key = base64.b64decode(message.transfer_key, validate=True)
+        if manifest.chunk_size != crypto.CHUNK_SIZE or len(transfer_key) != 32:
             raise ValueError("chunk size or transfer key")
-        if manifest["request"]["conversation_id"] != headers.conversation_id or \
-                manifest["producer"]["party"] != headers.sender:
+        if manifest.request.conversation_id != headers.conversation_id or manifest.producer.party != headers.sender:
             raise ValueError("the manifest names another request or producer than its envelope")
-        if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
-            raise ValueError("files")
-        for i, f in enumerate(files):
-            if f["position"] != i or not (isinstance(f["size"], int) and 0 <= f["size"] <= vault.limits.max_file_bytes) \
-                    or not isinstance(f["sha256"], str) or len(f["sha256"]) != 64:
+        for i, f in enumerate(manifest.files):
+            if f.position != i or f.size > vault.limits.max_file_bytes:
                 raise ValueError(f"file {i}")
-    except (KeyError, TypeError, ValueError) as e:
+    except ValueError as e:
         raise exchange.FederationError(f"not a valid evidence manifest: {e}") from e
+    package_id = manifest.package_id
     if db.get(EvidencePackage, package_id) is not None:
         raise exchange.FederationError(f"package {package_id} is already known here")
     req = requests.find_by_conversation(db, party=node.party, conversation_id=headers.conversation_id)
@@ -332,19 +330,19 @@ def register_manifest(db: Session, *, node: NodeIdentity, vault: evidence.Vault,
         raise exchange.FederationError(f"no request of this node to {headers.sender} in conversation "
                                        f"{headers.conversation_id}")
     pkg = EvidencePackage(id=package_id, party=node.party, direction="incoming", peer=headers.sender,
-                          request_id=req.id, conversation_id=headers.conversation_id, manifest=manifest,
-                          manifest_sha256=hashlib.sha256(body).hexdigest(), signature=signature, transfer_key=key,
-                          manifest_msg_id=headers.msg_id, status="receiving", problems=[], attempts=0,
-                          created_by=f"{headers.sender} node", created_at=now)
+                          request_id=req.id, conversation_id=headers.conversation_id, manifest=json.loads(signed),
+                          manifest_sha256=hashlib.sha256(signed).hexdigest(), signature=message.signature,
+                          transfer_key=message.transfer_key, manifest_msg_id=headers.msg_id, status="receiving",
+                          problems=[], attempts=0, created_by=f"{headers.sender} node", created_at=now)
     db.add(pkg)
-    for f in files:
-        ev = evidence.new_file(db, vault=vault, party=node.party, request_id=req.id, name=str(f["name"])[:300],
-                               media_type=str(f.get("media_type") or "application/octet-stream")[:120],
-                               size=f["size"], sha256=f["sha256"], status="receiving", created_by=None, now=now)
-        ev.package_id, ev.package_position = package_id, f["position"]
+    for f in manifest.files:
+        ev = evidence.new_file(db, vault=vault, party=node.party, request_id=req.id, name=f.name[:300],
+                               media_type=(f.media_type or "application/octet-stream")[:120],
+                               size=f.size, sha256=f.sha256, status="receiving", created_by=None, now=now)
+        ev.package_id, ev.package_position = package_id, f.position
     audit.record(db, actor=Principal.system(node.party), action="evidence.package_announced",
                  object_type="evidence_package", object_id=str(package_id), at=now,
-                 details={"from": headers.sender, "files": len(files), "manifest_sha256": pkg.manifest_sha256})
+                 details={"from": headers.sender, "files": len(manifest.files), "manifest_sha256": pkg.manifest_sha256})
     return pkg
 
 
@@ -465,8 +463,8 @@ def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: Evidenc
     token = exchange.sign_claims(node, "package", claims)
     db.add(Receipt(msg_id=str(pkg.id), conversation_id=pkg.conversation_id, kind="package", issuer=node.party,
                    positive=positive, token=token, at=now))
-    exchange.enqueue(db, node=node, recipient=pkg.peer, type="evidence_receipt", conversation_id=pkg.conversation_id,
-                     payload={"token": token}, now=now)
+    exchange.send(db, node=node, recipient=pkg.peer, conversation_id=pkg.conversation_id, now=now,
+                  message=protocol.EvidenceReceiptMessage(token=token))
     audit.record(db, actor=system, action="evidence.package_" + pkg.status, object_type="evidence_package",
                  object_id=str(pkg.id), at=now, details={"from": pkg.peer, "problems": problems})
     if not positive:
@@ -475,12 +473,10 @@ def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: Evidenc
                        f"not accepted: {'; '.join(problems)[:600]}")
 
 
-def record_receipt(db: Session, *, node: NodeIdentity, headers: Headers, payload: dict[str, Any],
+def record_receipt(db: Session, *, node: NodeIdentity, headers: Headers, message: protocol.EvidenceReceiptMessage,
                    now: dt.datetime) -> None:
     """At the producing node: the receiving node's signed verdict on a package."""
-    token = payload.get("token")
-    if not isinstance(token, str):
-        raise exchange.FederationError("an evidence receipt carries a signed token")
+    token = message.token
     claims = exchange.verify_receipt(token, trust=exchange.load_trust(db), party=headers.sender, at=now)
     try:
         pkg = db.get(EvidencePackage, uuid.UUID(str(claims.get("package_id"))))
