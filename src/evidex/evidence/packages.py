@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
-from evidex.core.canonical import canonical_json
+from evidex.core.canonical import NotCanonical, canonical_json
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, NotFound
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.evidence import crypto
@@ -269,7 +269,12 @@ def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, v
     if r.status_code != 200:
         raise PackageRejected(f"{pkg.peer} answered HTTP {r.status_code} about the package: {r.text[:200]}",
                               r.status_code)
-    held = {int(f["position"]): int(f["chunks_received"]) for f in r.json().get("files", [])}
+    try:
+        held = {f.position: f.chunks_received
+                for f in protocol.PackageProgress.model_validate_json(r.content, strict=True).files}
+    except ValidationError as e:
+        raise PackageRejected(f"{pkg.peer} answered about the package with no progress: {protocol.describe(e)}",
+                              502) from e
     for f in pkg.manifest["files"]:
         pos, n = int(f["position"]), chunks_of(int(f["size"]))
         ev = db.get(EvidenceFile, uuid.UUID(f["source_evidence_id"]))
@@ -371,9 +376,10 @@ def chunk_sender(db: Session, *, package_id: uuid.UUID, resource: str, given_mac
 
 def progress(db: Session, *, package_id: uuid.UUID, given_mac: str | None) -> dict[str, Any]:
     pkg, _ = _incoming(db, package_id, "status", given_mac)
-    return {"package_id": str(pkg.id), "status": pkg.status,
-            "files": [{"position": ev.package_position, "chunks_received": ev.chunks_received}
-                      for ev in _files(db, pkg)]}
+    return protocol.PackageProgress(
+        package_id=pkg.id, status=pkg.status,
+        files=[protocol.FileProgress(position=ev.package_position or 0, chunks_received=ev.chunks_received)
+               for ev in _files(db, pkg)]).model_dump(mode="json")
 
 
 def receive_chunk(db: Session, *, vault: evidence.Vault, package_id: uuid.UUID, position: int, index: int,
@@ -428,7 +434,8 @@ def verify_received(make_session: sessionmaker[Session], node: NodeIdentity, vau
 def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: EvidencePackage,
             files: list[EvidenceFile], now: dt.datetime, spool: Spool | None) -> None:
     system = Principal.system(node.party)
-    results, problems = [], []
+    results: list[protocol.FileVerified] = []
+    problems: list[str] = []
     for ev, f in zip(files, pkg.manifest["files"], strict=True):
         try:
             size = evidence.finish(vault, ev)
@@ -451,16 +458,16 @@ def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: Evidenc
             if ev.sha256 is not None:
                 problems.append(f"file {f['position']} ({f['name']}): SHA-256 {ev.sha256}, size {size}; the signed "
                                 f"manifest says {f['sha256']}, size {f['size']}")
-        results.append({"position": f["position"], "sha256": ev.sha256, "size": size, "verified": ok})
+        results.append(protocol.FileVerified(position=f["position"], sha256=ev.sha256, size=size, verified=ok))
     positive = not problems
     pkg.status, pkg.problems, pkg.settled_at, pkg.transfer_key = ("received" if positive else "mismatch",
                                                                   problems, now, None)
     exchange.erase_from_payload(db, msg_id=pkg.manifest_msg_id, field="transfer_key",
                                 reason=f"package {pkg.id} settled ({pkg.status})", spool=spool)
-    claims = {"receipt": "package", "package_id": str(pkg.id), "manifest_sha256": pkg.manifest_sha256,
-              "conversation_id": pkg.conversation_id, "positive": positive, "files": results, "problems": problems,
-              "by": node.party, "at": now.astimezone(dt.UTC).isoformat()}
-    token = exchange.sign_claims(node, "package", claims)
+    claims = protocol.PackageReceiptClaims(package_id=pkg.id, manifest_sha256=pkg.manifest_sha256,
+                                           conversation_id=pkg.conversation_id, positive=positive, files=results,
+                                           problems=problems, by=node.party, at=now.astimezone(dt.UTC))
+    token = exchange.sign_claims(node, "package", claims.model_dump(mode="json"))
     db.add(Receipt(msg_id=str(pkg.id), conversation_id=pkg.conversation_id, kind="package", issuer=node.party,
                    positive=positive, token=token, at=now))
     exchange.send(db, node=node, recipient=pkg.peer, conversation_id=pkg.conversation_id, now=now,
@@ -477,21 +484,23 @@ def record_receipt(db: Session, *, node: NodeIdentity, headers: Headers, message
                    now: dt.datetime) -> None:
     """At the producing node: the receiving node's signed verdict on a package."""
     token = message.token
-    claims = exchange.verify_receipt(token, trust=exchange.load_trust(db), party=headers.sender, at=now)
+    signed = exchange.verify_receipt(token, trust=exchange.load_trust(db), party=headers.sender, at=now)
     try:
-        pkg = db.get(EvidencePackage, uuid.UUID(str(claims.get("package_id"))))
-    except ValueError:
-        pkg = None
+        claims = protocol.PackageReceiptClaims.model_validate_json(canonical_json(signed), strict=True)
+    except (ValidationError, NotCanonical) as e:
+        detail = protocol.describe(e) if isinstance(e, ValidationError) else str(e)
+        raise exchange.FederationError(f"the evidence receipt is not a package receipt: {detail}") from e
+    pkg = db.get(EvidencePackage, claims.package_id)
     if pkg is None or pkg.direction != "outgoing" or pkg.peer != headers.sender or \
-            claims.get("manifest_sha256") != pkg.manifest_sha256:
+            claims.manifest_sha256 != pkg.manifest_sha256:
         raise exchange.FederationError("the evidence receipt is for no package sent from here")
-    positive = claims.get("positive") is True
+    positive = claims.positive
     db.add(Receipt(msg_id=str(pkg.id), conversation_id=pkg.conversation_id, kind="package", issuer=headers.sender,
                    positive=positive, token=token, at=now))
     pkg.status, pkg.settled_at, pkg.transfer_key = ("received" if positive else "mismatch"), now, None
     exchange.erase_from_payload(db, msg_id=pkg.manifest_msg_id, field="transfer_key",
                                 reason=f"package {pkg.id} settled ({pkg.status})")
-    pkg.problems = [str(p) for p in claims.get("problems") or []]
+    pkg.problems = list(claims.problems)
     if not positive:
         exchange.alert(db, node.party, pkg.conversation_id, "evidence_mismatch", now,
                        f"{headers.sender} reports that the evidence package {pkg.id} did not match its manifest: "

@@ -219,6 +219,45 @@ class EvidenceReceiptMessage(Message):
     token: str = Field(description="JWS (Ed25519) by the receiving node over the package receipt's claims")
 
 
+class FileVerified(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+    position: int = Field(ge=0)
+    sha256: Sha256 | None = Field(None, description="as computed here; none if the file could not be read whole")
+    size: int = Field(description="bytes as received; -1 if the file could not be read whole")
+    verified: bool
+
+
+class PackageReceiptClaims(BaseModel):
+    """What the receiving node signs about a package (the token of an evidence_receipt message)."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+    receipt: Literal["package"] = "package"
+    package_id: uuid.UUID
+    manifest_sha256: Sha256 = Field(description="SHA-256 of the manifest's bytes as the producing node signed them")
+    conversation_id: str
+    positive: bool = Field(description="every file matches the signed manifest")
+    files: list[FileVerified] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)
+    by: str = Field(pattern=PARTY)
+    at: AwareDatetime
+
+
+class FileProgress(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+    position: int = Field(ge=0)
+    chunks_received: int = Field(ge=0)
+
+
+class PackageProgress(BaseModel):
+    """The receiving node's answer to GET /federation/v1/packages/{id}: the chunks it holds (the
+    producing node resumes from there)."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+    package_id: uuid.UUID
+    status: str
+    files: list[FileProgress]
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {m.TYPE: m for m in (
     RequestMessage, AcknowledgementMessage, DecisionMessage, ConditionsMessage, ConditionsAnswerMessage,
     ReceiptMessage, ErrorMessage, DataTransmittedMessage, EvidenceManifestMessage, EvidenceReceiptMessage)}
