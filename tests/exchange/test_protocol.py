@@ -11,6 +11,7 @@ import json
 
 import jsonschema
 import pytest
+import rfc8785
 import sqlalchemy as sa
 from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
@@ -48,6 +49,8 @@ def test_what_a_node_sends_fits_the_printed_schema(two_nodes):  # noqa: F811
         msg = db.execute(sa.select(OutboxMessage)).scalar_one()
         body = db.get(OutboxBody, msg.id).body
     assert msg.type == "request" and msg.headers["protocol_version"] == protocol.PROTOCOL_VERSION
+    assert body == rfc8785.dumps(json.loads(body))  # what is signed and sent is RFC 8785
+    assert msg.payload_sha256 == hashlib.sha256(body).hexdigest()
     schema = json.loads(run_cli("schema", "message", "request").stdout)
     jsonschema.validate(json.loads(body), schema)
     with pytest.raises(jsonschema.ValidationError):
