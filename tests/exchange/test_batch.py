@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from evidex.audit.models import AuditEntry
+from evidex.core.canonical import canonical_sha256
 from evidex.exchange import service as exchange
 from evidex.exchange.models import InboxMessage, OutboxMessage, Receipt
 from tests.exchange.conftest import Link
@@ -67,4 +68,4 @@ def test_large_payloads_cross_as_attachments_exactly_once(two_nodes):
         assert {i: exchange.inbox_payload(m, me.spool)["blob"] for i, m in stored.items()} == dict(enumerate(blobs))
         # over 64 KiB: each in a file of the receiver's spool, named in its row, not in the row itself
         assert all(m.body is None and me.spool.path(m.body_file or "").is_file() for m in stored.values())
-        assert all(m.payload_sha256 == exchange.canonical_sha256({"i": i, "blob": blobs[i]}) for i, m in stored.items())
+        assert all(m.payload_sha256 == canonical_sha256({"i": i, "blob": blobs[i]}) for i, m in stored.items())

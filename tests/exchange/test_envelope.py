@@ -216,3 +216,17 @@ def test_a_large_payload_travels_as_a_signed_encrypted_attachment():
         open_envelope(small, me=ME, trust=trust(RS, ME), now=NOW, seen=lambda m: False, attachment=attachment)
     # A small payload stays inside the envelope.
     assert seal_parts(payload={"a": 1}, headers=h, sender=RS, recipient_encryption_jwk=ME.encryption_jwk)[1] is None
+
+
+def test_an_attachment_reference_is_closed_an_unknown_field_or_cipher_is_refused():
+    """Payloads are open (unknown fields ignored); the attachment reference is not: a reference this node
+    does not fully understand (another cipher, a field it does not know) must not be half-read."""
+    from evidex.exchange import envelope as E
+
+    for changed in ({"mode": "cbc"}, {"alg": "A128CBC-HS256"}):
+        ref = {"alg": "A256GCM", "size": 1, "sha256": "0" * 64, "key": "AA", "nonce": "AA", **changed}
+        h2 = Headers.new(sender="RS", recipient="ME", type="request", conversation_id="req-1", now=NOW)
+        token = seal(payload={E.ATTACHMENT: ref}, headers=h2, sender=RS, recipient_encryption_jwk=ME.encryption_jwk)
+        with pytest.raises(Malformed, match="not an attachment reference") as refused:
+            open_envelope(token, me=ME, trust=trust(RS, ME), now=NOW, seen=lambda m: False, attachment=b"\0" * 32)
+        assert refused.value.authenticated  # signed by RS: answered with a signed error

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from evidex.audit.models import AuditEntry
+from evidex.core.canonical import canonical_json
 from evidex.evidence import packages
 from evidex.evidence import service as evidence
 from evidex.evidence.models import CustodyEvent, EvidenceFile, EvidencePackage
@@ -256,7 +257,7 @@ def test_a_manifest_not_signed_by_the_sending_node_is_refused(federated):
         rogue = keys.generate("ME", "https://rogue.example")
         from joserfc import jws
 
-        bad_sig = jws.serialize_compact({"alg": "Ed25519", "kid": rogue.signing_jwk["kid"]}, packages.canonical(forged),
+        bad_sig = jws.serialize_compact({"alg": "Ed25519", "kid": rogue.signing_jwk["kid"]}, canonical_json(forged),
                                         rogue.signing_okp(), algorithms=["Ed25519"])
         db.rollback()
         # Sent through the real channel (the envelope itself is authentic): RS refuses it with a signed error.

@@ -115,6 +115,23 @@ def test_a_lone_surrogate_in_a_request_document_is_refused_before_it_is_stored(a
     assert got.status_code == 200 and got.json()["document"]["elements"]["offence"] == "fraud \U0001F600"
 
 
+@pytest.mark.parametrize(("number", "what"), [("1e400", "not finite"), (str(2**60), "2^53")])
+def test_a_number_that_cannot_travel_between_nodes_is_refused_before_it_is_stored(api, number, what):  # noqa: F811
+    """json.loads reads 1e400 as infinity and keeps any integer; what nodes exchange is RFC 8785, whose
+    numbers are I-JSON's (RFC 7493): refused here, by name, not when the request is sent."""
+    case_id = _case(api)
+    raw = (f'{{"case_id": "{case_id}", "document": {{"type": "mutual_assistance", '
+           f'"elements": {{"offence": "fraud", "deadline_and_manner": {{"days": {number}}}}}}}}}').encode()
+    r = api.client.post("/api/v1/requests", content=raw,
+                        headers={**api.as_(*RS_CA), "Content-Type": "application/json"})
+    _is_problem(r, 422)
+    assert "elements.deadline_and_manner.days" in r.text and what in r.text, r.text
+    assert number not in r.text  # names the field, never echoes the input
+    with api.sessionmaker() as db:
+        assert db.execute(sa.select(sa.func.count()).select_from(RequestRow)
+                          .where(RequestRow.case_id == uuid.UUID(case_id))).scalar_one() == 0
+
+
 def test_request_documents_from_any_source_are_checked_before_they_are_stored(api):  # noqa: F811
     """Not only the API's: a document arriving from another node (register_incoming) or the CLI goes
     through the same check in the requests service."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -30,8 +31,13 @@ def _bogus_manifest(rs, me) -> tuple[bytes, bytes | None]:  # type: ignore[no-un
     with rs.sessions() as db:
         key = exchange.load_trust(db).encryption_jwk("ME", now())
     headers = Headers.new(sender="RS", recipient="ME", type="evidence_manifest", conversation_id="nowhere", now=now())
-    envelope, attachment = seal_parts(payload={"manifest": {"pad": "z" * 100 * KB}, "signature": "x",
-                                               "transfer_key": "y"},
+    manifest = {"package_id": str(uuid.uuid4()), "created_at": now().isoformat(), "chunk_size": 1024 * 1024,
+                "request": {"conversation_id": "nowhere", "requesting_party": "ME", "requested_party": "RS",
+                            "request_type": "preservation"},
+                "producer": {"party": "RS", "node_key": "k", "user": "u", "role": "r"},
+                "files": [{"position": 0, "name": "a", "size": 1, "sha256": "0" * 64, "source_evidence_id": "e"}],
+                "pad": "z" * 100 * KB}  # a well-formed manifest (its type's model), signed by no one
+    envelope, attachment = seal_parts(payload={"manifest": manifest, "signature": "x", "transfer_key": "y"},
                                       headers=headers, sender=rs.identity, recipient_encryption_jwk=key)
     return envelope.encode("ascii"), attachment
 

@@ -28,7 +28,8 @@ from joserfc.jwk import OctKey, OKPKey
 from sqlalchemy.orm import Session
 
 from evidex.audit.models import AuditEntry, AuditHead, AuditSignature
-from evidex.audit.service import GENESIS, ChainProblem, entry_hash, walk_chain
+from evidex.audit.service import GENESIS, ChainProblem, entry_canon, walk_chain
+from evidex.core.canonical import CANON_JCS, canonical_json
 from evidex.core.errors import EvidexError
 
 ED25519, HS256 = "Ed25519", "HS256"
@@ -101,8 +102,8 @@ class SignedHead:
 
     def line(self, party: str) -> str:
         """One line of `evidex audit heads export`: the JWS and, for reading, what it says."""
-        return json.dumps({"party": party, "seq": self.seq, "hash": self.hash, "at": self.at, "alg": self.alg,
-                           "kid": self.kid, "jws": self.token}, sort_keys=True)
+        return canonical_json({"party": party, "seq": self.seq, "hash": self.hash, "at": self.at, "alg": self.alg,
+                               "kid": self.kid, "jws": self.token}).decode("utf-8")
 
 
 def sign_head(db: Session, *, key: HeadKey, party: str, now: dt.datetime,
@@ -120,7 +121,7 @@ def sign_head(db: Session, *, key: HeadKey, party: str, now: dt.datetime,
     _check_extends(db, last.seq if last else 0, last.hash if last else GENESIS, head.seq, head.hash)
     at = now.astimezone(dt.UTC).isoformat()
     claims = {"typ": CLAIMS_TYPE, "party": party, "seq": head.seq, "hash": head.hash, "at": at}
-    token = jws.serialize_compact({"alg": key.alg, "kid": key.kid}, json.dumps(claims, sort_keys=True).encode("utf-8"),
+    token = jws.serialize_compact({"alg": key.alg, "kid": key.kid}, canonical_json(claims),
                                   key.key, registry=REGISTRY)
     row = AuditSignature(seq=head.seq, hash=head.hash, signed_at=now, alg=key.alg, kid=key.kid, token=token)
     db.add(row)
@@ -129,17 +130,16 @@ def sign_head(db: Session, *, key: HeadKey, party: str, now: dt.datetime,
 
 
 def _check_extends(db: Session, seq: int, hash_: str, head_seq: int, head_hash: str, batch: int = 1000) -> None:
-    prev, expected = hash_, seq + 1
+    prev, expected, canon = hash_, seq + 1, CANON_JCS
     while expected <= head_seq:
         rows = db.execute(sa.select(AuditEntry).where(AuditEntry.seq >= expected, AuditEntry.seq <= head_seq)
                           .order_by(AuditEntry.seq).limit(batch)).scalars().all()
         if not rows:
             break
         for e in rows:
-            h = entry_hash(seq=e.seq, at=e.at, actor=e.actor, party=e.party, action=e.action,
-                           object_type=e.object_type, object_id=e.object_id, personal_data=e.personal_data,
-                           details=e.details, prev_hash=prev)
-            if e.seq != expected or e.prev_hash != prev or e.hash != h:
+            found, h = entry_canon(e, prev_hash=prev, first=canon)
+            canon = found or canon
+            if e.seq != expected or e.prev_hash != prev or found is None:
                 raise ChainNotExtended(f"audit entry {e.seq} does not extend the head signed at entry {seq}: "
                                        "run `evidex audit verify`")
             prev, expected = h, expected + 1

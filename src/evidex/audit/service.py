@@ -4,7 +4,6 @@ was changed, removed or reordered."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from evidex.audit.models import AuditEntry, AuditHead
+from evidex.core.canonical import CANON_JCS, CANON_LEGACY, chain_hash, legacy_chain_hash
 from evidex.core.db import lock_row
 
 GENESIS = "0" * 64
@@ -30,13 +30,27 @@ class Actor(Protocol):
 
 
 def entry_hash(*, seq: int, at: dt.datetime, actor: str, party: str, action: str, object_type: str,
-               object_id: str | None, personal_data: bool, details: dict[str, Any], prev_hash: str) -> str:
-    canonical = json.dumps(
-        [seq, at.astimezone(dt.UTC).isoformat(timespec="microseconds"), actor, party, action, object_type,
-         object_id, personal_data, details, prev_hash],
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+               object_id: str | None, personal_data: bool, details: dict[str, Any], prev_hash: str,
+               canon: int = CANON_JCS) -> str:
+    """The entry's hash: canon 2 (RFC 8785, what is written now) or canon 1 (entries written before)."""
+    fields = [seq, at.astimezone(dt.UTC).isoformat(timespec="microseconds"), actor, party, action, object_type,
+              object_id, personal_data, details, prev_hash]
+    return chain_hash(fields) if canon == CANON_JCS else legacy_chain_hash(fields, ensure_ascii=False)
+
+
+def entry_canon(e: AuditEntry, *, prev_hash: str, first: int = CANON_JCS) -> tuple[int | None, str]:
+    """Which canon the entry's stored hash is over, linked to `prev_hash` (None: neither, it was
+    changed), and the hash recomputed in that canon (in `first`, if neither). `first` is tried
+    first: an entry is most likely written as the one before it."""
+    fields: dict[str, Any] = dict(seq=e.seq, at=e.at, actor=e.actor, party=e.party, action=e.action,
+                                  object_type=e.object_type, object_id=e.object_id,
+                                  personal_data=e.personal_data, details=e.details, prev_hash=prev_hash)
+    h = entry_hash(**fields, canon=first)
+    if h == e.hash:
+        return first, h
+    other = CANON_LEGACY if first == CANON_JCS else CANON_JCS
+    h2 = entry_hash(**fields, canon=other)
+    return (other, h2) if h2 == e.hash else (None, h)
 
 
 def record(db: Session, *, actor: Actor, action: str, object_type: str, object_id: str | None,
@@ -106,6 +120,7 @@ def walk_chain(db: Session, *, batch: int = 1000, wanted: set[int] | frozenset[i
     recomputed: dict[int, str] = {}
     count = 0
     last_seq = 0
+    canon = CANON_JCS  # entries written before RFC 8785 (canon 1) are found and verified as such
     while True:
         rows = db.execute(
             sa.select(AuditEntry).where(AuditEntry.seq > last_seq).order_by(AuditEntry.seq).limit(batch)
@@ -119,13 +134,14 @@ def walk_chain(db: Session, *, batch: int = 1000, wanted: set[int] | frozenset[i
                                                     f"{e.seq - expected_seq} entr{'y' if e.seq - expected_seq == 1 else 'ies'} removed before it"))
             if e.prev_hash != prev:
                 problems.append(ChainProblem(e.seq, "does not link to the entry before it (removed or reordered)"))
-            fields: dict[str, Any] = dict(seq=e.seq, at=e.at, actor=e.actor, party=e.party, action=e.action,
-                                          object_type=e.object_type, object_id=e.object_id,
-                                          personal_data=e.personal_data, details=e.details)
-            h = entry_hash(**fields, prev_hash=e.prev_hash)
-            if h != e.hash:
+            found, h = entry_canon(e, prev_hash=e.prev_hash, first=canon)
+            if found is None:
                 problems.append(ChainProblem(e.seq, "content changed after it was written (hash mismatch)"))
-            recomputed_prev = h if e.prev_hash == recomputed_prev else entry_hash(**fields, prev_hash=recomputed_prev)
+            canon = found or canon  # a changed entry is recomputed in the canon of the one before
+            recomputed_prev = h if e.prev_hash == recomputed_prev else entry_hash(
+                seq=e.seq, at=e.at, actor=e.actor, party=e.party, action=e.action, object_type=e.object_type,
+                object_id=e.object_id, personal_data=e.personal_data, details=e.details, prev_hash=recomputed_prev,
+                canon=canon)
             if e.seq in wanted:
                 recomputed[e.seq] = recomputed_prev
             prev, expected_seq, last_seq = e.hash, e.seq + 1, e.seq

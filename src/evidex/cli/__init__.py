@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from evidex import __version__
 from evidex.cli import audit_cmd, db_cmd, node_cmd, parties_cmd, rules_cmd, server_cmd, tokens_cmd, users_cmd
 from evidex.cli.check import check_command
-from evidex.cli.common import emit_json
+from evidex.cli.common import emit_json, fail
 from evidex.core.errors import EvidexError
 
 app = typer.Typer(
@@ -56,6 +56,18 @@ def schema_verdict() -> None:
     from evidex.rules.verdict import verdict_json_schema
 
     emit_json(verdict_json_schema())
+
+
+@schema_app.command("message")
+def schema_message(type: Annotated[str | None, typer.Argument(
+        help="A federation message type; without one, the types are listed.", show_default=False)] = None) -> None:
+    """The JSON Schema of a federation message's payload (exchange/protocol.py)."""
+    from evidex.exchange import protocol
+
+    if type not in protocol.MESSAGE_TYPES:
+        told = "name a message type" if type is None else f"unknown message type {type!r}"
+        raise fail(f"{told}; one of: {', '.join(protocol.MESSAGE_TYPES)}")
+    emit_json(protocol.json_schema(type))
 
 
 @app.callback(invoke_without_command=True)

@@ -32,19 +32,23 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jws
 from joserfc.errors import JoseError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
 from evidex.cases import service as requests
 from evidex.core import crypto
+from evidex.core.canonical import NotCanonical, canonical_json
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, NotFound
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.evidence import service as evidence
 from evidex.evidence.models import EvidenceFile, EvidencePackage
+from evidex.exchange import protocol
 from evidex.exchange import service as exchange
-from evidex.exchange.envelope import SIGNATURE_ALG, EnvelopeRejected, Headers
+from evidex.exchange.envelope import SIGNATURE_ALG, EnvelopeRejected
 from evidex.exchange.keys import NodeIdentity
 from evidex.exchange.models import OutboxMessage, Peer, Receipt
+from evidex.exchange.protocol import Headers
 from evidex.exchange.spool import Spool
 from evidex.parties.roles import Principal
 from evidex.requests.models import Request
@@ -52,8 +56,7 @@ from evidex.requests.models import Request
 log = logging.getLogger("evidex.evidence")
 MAC_HEADER = "X-Evidex-Package-MAC"
 MANIFEST_VERSION = 1
-MAX_FILES = 10_000
-PACKAGE_TYPES = ("evidence_manifest", "evidence_receipt")
+MAX_FILES = protocol.MAX_PACKAGE_FILES
 
 
 class Throttled(Exception):
@@ -96,10 +99,6 @@ class PackageRejected(EvidexError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
-
-
-def canonical(manifest: dict[str, Any]) -> bytes:
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def mac(key: bytes, package_id: uuid.UUID, resource: str) -> str:
@@ -155,30 +154,31 @@ def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeId
             raise Conflict(f"evidence {eid} is {ev.status}: only sealed files are sent")
         files.append(ev)
     package_id = uuid.uuid4()
-    manifest: dict[str, Any] = {
-        "version": MANIFEST_VERSION, "package_id": str(package_id),
-        "request": {"conversation_id": req.conversation_id, "requesting_party": req.requesting_party,
-                    "requested_party": req.requested_party, "request_type": req.request_type},
-        "producer": {"party": node.party, "node_key": node.signing_jwk["kid"], "user": actor.username,
-                     "role": str(actor.role)},
-        "created_at": now.astimezone(dt.UTC).isoformat(),
-        "conditions": evidence.binding_conditions(db, req.id),  # conditions travel with the data
-        "chunk_size": crypto.CHUNK_SIZE,
-        "files": [{"position": i, "name": ev.name, "media_type": ev.media_type, "size": ev.declared_size,
-                   "sha256": ev.sha256, "source_evidence_id": str(ev.id), "custody_head": getattr(evidence.last_custody(db, ev.id), "hash", None)}
-                  for i, ev in enumerate(files)],
-    }
-    body = canonical(manifest)
+    manifest = protocol.Manifest(
+        version=MANIFEST_VERSION, package_id=package_id,
+        request=protocol.ManifestRequest(conversation_id=req.conversation_id, requesting_party=req.requesting_party,
+                                         requested_party=req.requested_party, request_type=req.request_type),
+        producer=protocol.ManifestProducer(party=node.party, node_key=node.signing_jwk["kid"], user=actor.username,
+                                           role=str(actor.role)),
+        created_at=now.astimezone(dt.UTC),
+        conditions=evidence.binding_conditions(db, req.id),  # conditions travel with the data
+        chunk_size=crypto.CHUNK_SIZE,
+        files=[protocol.ManifestFile(position=i, name=ev.name, media_type=ev.media_type, size=ev.declared_size,
+                                     sha256=ev.sha256 or "", source_evidence_id=str(ev.id),
+                                     custody_head=getattr(evidence.last_custody(db, ev.id), "hash", None))
+               for i, ev in enumerate(files)],
+    )
+    body = canonical_json(manifest.model_dump(mode="json"))  # the bytes signed, and stored as they were signed
     sha = hashlib.sha256(body).hexdigest()
     signature = jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": node.signing_jwk["kid"]}, body,
                                       node.signing_okp(), algorithms=[SIGNATURE_ALG])
     key = AESGCM.generate_key(bit_length=256)
-    msg = exchange.enqueue(db, node=node, recipient=req.requesting_party, type="evidence_manifest",
-                           conversation_id=req.conversation_id, now=now,
-                           payload={"manifest": manifest, "signature": signature,
-                                    "transfer_key": base64.b64encode(key).decode()})
+    msg = exchange.send(db, node=node, recipient=req.requesting_party, conversation_id=req.conversation_id, now=now,
+                        message=protocol.EvidenceManifestMessage(manifest=manifest, signature=signature,
+                                                                 transfer_key=base64.b64encode(key).decode()))
+    manifest_json: dict[str, Any] = json.loads(body)
     pkg = EvidencePackage(id=package_id, party=actor.party, direction="outgoing", peer=req.requesting_party,
-                          request_id=req.id, conversation_id=req.conversation_id, manifest=manifest,
+                          request_id=req.id, conversation_id=req.conversation_id, manifest=manifest_json,
                           manifest_sha256=sha, signature=signature, transfer_key=base64.b64encode(key).decode(),
                           manifest_msg_id=msg.msg_id, status="sending", problems=[], attempts=0,
                           next_attempt_at=now, created_by=actor.username, created_at=now)
@@ -269,7 +269,12 @@ def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, v
     if r.status_code != 200:
         raise PackageRejected(f"{pkg.peer} answered HTTP {r.status_code} about the package: {r.text[:200]}",
                               r.status_code)
-    held = {int(f["position"]): int(f["chunks_received"]) for f in r.json().get("files", [])}
+    try:
+        held = {f.position: f.chunks_received
+                for f in protocol.PackageProgress.model_validate_json(r.content, strict=True).files}
+    except ValidationError as e:
+        raise PackageRejected(f"{pkg.peer} answered about the package with no progress: {protocol.describe(e)}",
+                              502) from e
     for f in pkg.manifest["files"]:
         pos, n = int(f["position"]), chunks_of(int(f["size"]))
         ev = db.get(EvidenceFile, uuid.UUID(f["source_evidence_id"]))
@@ -294,37 +299,35 @@ def _push(db: Session, pkg: EvidencePackage, peer: Peer, client: httpx.Client, v
 
 # --------------------------------------------------------------------------- the receiving node
 def register_manifest(db: Session, *, node: NodeIdentity, vault: evidence.Vault, headers: Headers,
-                      payload: dict[str, Any], now: dt.datetime) -> EvidencePackage:
+                      message: protocol.EvidenceManifestMessage, now: dt.datetime) -> EvidencePackage:
     """An arriving manifest (applied in the receiving transaction): check its signature by the
-    sending node, tie it to our request, and prepare a file record for each file."""
-    manifest, signature, key = payload.get("manifest"), payload.get("signature"), payload.get("transfer_key")
-    if not (isinstance(manifest, dict) and isinstance(signature, str) and isinstance(key, str)):
-        raise exchange.FederationError("an evidence manifest carries manifest, signature and transfer_key")
-    body = canonical(manifest)
+    sending node, tie it to our request, and prepare a file record for each file. The manifest
+    kept is the one the signature carries, as its bytes were signed."""
     try:
-        kid = jws.extract_compact(signature.encode("ascii")).headers().get("kid")
+        kid = jws.extract_compact(message.signature.encode("ascii")).headers().get("kid")
         signing = exchange.load_trust(db).signing_key(headers.sender, str(kid), now)
-        if jws.deserialize_compact(signature, signing, algorithms=[SIGNATURE_ALG]).payload != body:
-            raise ValueError("the signature is over another manifest")
+        signed = jws.deserialize_compact(message.signature, signing, algorithms=[SIGNATURE_ALG]).payload
     except (JoseError, ValueError, UnicodeEncodeError, EnvelopeRejected) as e:
         raise exchange.FederationError(f"the manifest is not signed by {headers.sender}'s node: {e}") from e
     try:
-        package_id = uuid.UUID(str(manifest["package_id"]))
-        files = manifest["files"]
-        transfer_key = base64.b64decode(key, validate=True)
-        if manifest.get("chunk_size") != crypto.CHUNK_SIZE or len(transfer_key) != 32:
+        manifest = protocol.Manifest.model_validate_json(signed, strict=True)
+    except ValidationError as e:
+        raise exchange.FederationError(f"the signed manifest is not a manifest: {protocol.describe(e)}") from e
+    if manifest != message.manifest:
+        raise exchange.FederationError(f"the manifest is not signed by {headers.sender}'s node: "
+                                       "the signature is over another manifest")
+    try:
+        transfer_key = base64.b64decode(message.transfer_key, validate=True)
+        if manifest.chunk_size != crypto.CHUNK_SIZE or len(transfer_key) != 32:
             raise ValueError("chunk size or transfer key")
-        if manifest["request"]["conversation_id"] != headers.conversation_id or \
-                manifest["producer"]["party"] != headers.sender:
+        if manifest.request.conversation_id != headers.conversation_id or manifest.producer.party != headers.sender:
             raise ValueError("the manifest names another request or producer than its envelope")
-        if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
-            raise ValueError("files")
-        for i, f in enumerate(files):
-            if f["position"] != i or not (isinstance(f["size"], int) and 0 <= f["size"] <= vault.limits.max_file_bytes) \
-                    or not isinstance(f["sha256"], str) or len(f["sha256"]) != 64:
+        for i, f in enumerate(manifest.files):
+            if f.position != i or f.size > vault.limits.max_file_bytes:
                 raise ValueError(f"file {i}")
-    except (KeyError, TypeError, ValueError) as e:
+    except ValueError as e:
         raise exchange.FederationError(f"not a valid evidence manifest: {e}") from e
+    package_id = manifest.package_id
     if db.get(EvidencePackage, package_id) is not None:
         raise exchange.FederationError(f"package {package_id} is already known here")
     req = requests.find_by_conversation(db, party=node.party, conversation_id=headers.conversation_id)
@@ -332,19 +335,19 @@ def register_manifest(db: Session, *, node: NodeIdentity, vault: evidence.Vault,
         raise exchange.FederationError(f"no request of this node to {headers.sender} in conversation "
                                        f"{headers.conversation_id}")
     pkg = EvidencePackage(id=package_id, party=node.party, direction="incoming", peer=headers.sender,
-                          request_id=req.id, conversation_id=headers.conversation_id, manifest=manifest,
-                          manifest_sha256=hashlib.sha256(body).hexdigest(), signature=signature, transfer_key=key,
-                          manifest_msg_id=headers.msg_id, status="receiving", problems=[], attempts=0,
-                          created_by=f"{headers.sender} node", created_at=now)
+                          request_id=req.id, conversation_id=headers.conversation_id, manifest=json.loads(signed),
+                          manifest_sha256=hashlib.sha256(signed).hexdigest(), signature=message.signature,
+                          transfer_key=message.transfer_key, manifest_msg_id=headers.msg_id, status="receiving",
+                          problems=[], attempts=0, created_by=f"{headers.sender} node", created_at=now)
     db.add(pkg)
-    for f in files:
-        ev = evidence.new_file(db, vault=vault, party=node.party, request_id=req.id, name=str(f["name"])[:300],
-                               media_type=str(f.get("media_type") or "application/octet-stream")[:120],
-                               size=f["size"], sha256=f["sha256"], status="receiving", created_by=None, now=now)
-        ev.package_id, ev.package_position = package_id, f["position"]
+    for f in manifest.files:
+        ev = evidence.new_file(db, vault=vault, party=node.party, request_id=req.id, name=f.name[:300],
+                               media_type=(f.media_type or "application/octet-stream")[:120],
+                               size=f.size, sha256=f.sha256, status="receiving", created_by=None, now=now)
+        ev.package_id, ev.package_position = package_id, f.position
     audit.record(db, actor=Principal.system(node.party), action="evidence.package_announced",
                  object_type="evidence_package", object_id=str(package_id), at=now,
-                 details={"from": headers.sender, "files": len(files), "manifest_sha256": pkg.manifest_sha256})
+                 details={"from": headers.sender, "files": len(manifest.files), "manifest_sha256": pkg.manifest_sha256})
     return pkg
 
 
@@ -373,9 +376,10 @@ def chunk_sender(db: Session, *, package_id: uuid.UUID, resource: str, given_mac
 
 def progress(db: Session, *, package_id: uuid.UUID, given_mac: str | None) -> dict[str, Any]:
     pkg, _ = _incoming(db, package_id, "status", given_mac)
-    return {"package_id": str(pkg.id), "status": pkg.status,
-            "files": [{"position": ev.package_position, "chunks_received": ev.chunks_received}
-                      for ev in _files(db, pkg)]}
+    return protocol.PackageProgress(
+        package_id=pkg.id, status=pkg.status,
+        files=[protocol.FileProgress(position=ev.package_position or 0, chunks_received=ev.chunks_received)
+               for ev in _files(db, pkg)]).model_dump(mode="json")
 
 
 def receive_chunk(db: Session, *, vault: evidence.Vault, package_id: uuid.UUID, position: int, index: int,
@@ -430,7 +434,8 @@ def verify_received(make_session: sessionmaker[Session], node: NodeIdentity, vau
 def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: EvidencePackage,
             files: list[EvidenceFile], now: dt.datetime, spool: Spool | None) -> None:
     system = Principal.system(node.party)
-    results, problems = [], []
+    results: list[protocol.FileVerified] = []
+    problems: list[str] = []
     for ev, f in zip(files, pkg.manifest["files"], strict=True):
         try:
             size = evidence.finish(vault, ev)
@@ -453,20 +458,20 @@ def _settle(db: Session, node: NodeIdentity, vault: evidence.Vault, pkg: Evidenc
             if ev.sha256 is not None:
                 problems.append(f"file {f['position']} ({f['name']}): SHA-256 {ev.sha256}, size {size}; the signed "
                                 f"manifest says {f['sha256']}, size {f['size']}")
-        results.append({"position": f["position"], "sha256": ev.sha256, "size": size, "verified": ok})
+        results.append(protocol.FileVerified(position=f["position"], sha256=ev.sha256, size=size, verified=ok))
     positive = not problems
     settle(pkg, "received" if positive else "mismatch", now)
     pkg.problems, pkg.transfer_key = problems, None
     exchange.erase_from_payload(db, msg_id=pkg.manifest_msg_id, field="transfer_key",
                                 reason=f"package {pkg.id} settled ({pkg.status})", spool=spool)
-    claims = {"receipt": "package", "package_id": str(pkg.id), "manifest_sha256": pkg.manifest_sha256,
-              "conversation_id": pkg.conversation_id, "positive": positive, "files": results, "problems": problems,
-              "by": node.party, "at": now.astimezone(dt.UTC).isoformat()}
-    token = exchange.sign_claims(node, "package", claims)
+    claims = protocol.PackageReceiptClaims(package_id=pkg.id, manifest_sha256=pkg.manifest_sha256,
+                                           conversation_id=pkg.conversation_id, positive=positive, files=results,
+                                           problems=problems, by=node.party, at=now.astimezone(dt.UTC))
+    token = exchange.sign_claims(node, "package", claims.model_dump(mode="json"))
     db.add(Receipt(msg_id=str(pkg.id), conversation_id=pkg.conversation_id, kind="package", issuer=node.party,
                    positive=positive, token=token, at=now))
-    exchange.enqueue(db, node=node, recipient=pkg.peer, type="evidence_receipt", conversation_id=pkg.conversation_id,
-                     payload={"token": token}, now=now)
+    exchange.send(db, node=node, recipient=pkg.peer, conversation_id=pkg.conversation_id, now=now,
+                  message=protocol.EvidenceReceiptMessage(token=token))
     audit.record(db, actor=system, action="evidence.package_" + pkg.status, object_type="evidence_package",
                  object_id=str(pkg.id), at=now, details={"from": pkg.peer, "problems": problems})
     if not positive:
@@ -482,28 +487,28 @@ def settle(pkg: EvidencePackage, status: str, now: dt.datetime) -> None:
     pkg.status, pkg.settled_at = status, max(now, pkg.created_at)
 
 
-def record_receipt(db: Session, *, node: NodeIdentity, headers: Headers, payload: dict[str, Any],
+def record_receipt(db: Session, *, node: NodeIdentity, headers: Headers, message: protocol.EvidenceReceiptMessage,
                    now: dt.datetime) -> None:
     """At the producing node: the receiving node's signed verdict on a package."""
-    token = payload.get("token")
-    if not isinstance(token, str):
-        raise exchange.FederationError("an evidence receipt carries a signed token")
-    claims = exchange.verify_receipt(token, trust=exchange.load_trust(db), party=headers.sender, at=now)
+    token = message.token
+    signed = exchange.verify_receipt(token, trust=exchange.load_trust(db), party=headers.sender, at=now)
     try:
-        pkg = db.get(EvidencePackage, uuid.UUID(str(claims.get("package_id"))))
-    except ValueError:
-        pkg = None
+        claims = protocol.PackageReceiptClaims.model_validate_json(canonical_json(signed), strict=True)
+    except (ValidationError, NotCanonical) as e:
+        detail = protocol.describe(e) if isinstance(e, ValidationError) else str(e)
+        raise exchange.FederationError(f"the evidence receipt is not a package receipt: {detail}") from e
+    pkg = db.get(EvidencePackage, claims.package_id)
     if pkg is None or pkg.direction != "outgoing" or pkg.peer != headers.sender or \
-            claims.get("manifest_sha256") != pkg.manifest_sha256:
+            claims.manifest_sha256 != pkg.manifest_sha256:
         raise exchange.FederationError("the evidence receipt is for no package sent from here")
-    positive = claims.get("positive") is True
+    positive = claims.positive
     db.add(Receipt(msg_id=str(pkg.id), conversation_id=pkg.conversation_id, kind="package", issuer=headers.sender,
                    positive=positive, token=token, at=now))
     settle(pkg, "received" if positive else "mismatch", now)
     pkg.transfer_key = None
     exchange.erase_from_payload(db, msg_id=pkg.manifest_msg_id, field="transfer_key",
                                 reason=f"package {pkg.id} settled ({pkg.status})")
-    pkg.problems = [str(p) for p in claims.get("problems") or []]
+    pkg.problems = list(claims.problems)
     if not positive:
         exchange.alert(db, node.party, pkg.conversation_id, "evidence_mismatch", now,
                        f"{headers.sender} reports that the evidence package {pkg.id} did not match its manifest: "
@@ -539,16 +544,16 @@ def files_of(db: Session, pkg: EvidencePackage) -> list[dict[str, Any]]:
 
 
 def message_handler(node: NodeIdentity, vault: evidence.Vault | None) -> Callable[
-        [Session, Headers, dict[str, Any], dt.datetime], None]:
+        [Session, Headers, protocol.EvidenceMessage, dt.datetime], None]:
     """What the exchange's applier (exchange.flows.applier) does with an evidence message: a manifest
     registers an arriving package (refused without a vault), a receipt settles a package sent."""
 
-    def handle(db: Session, headers: Headers, payload: dict[str, Any], now: dt.datetime) -> None:
-        if headers.type == "evidence_receipt":
-            record_receipt(db, node=node, headers=headers, payload=payload, now=now)
+    def handle(db: Session, headers: Headers, message: protocol.EvidenceMessage, now: dt.datetime) -> None:
+        if isinstance(message, protocol.EvidenceReceiptMessage):
+            record_receipt(db, node=node, headers=headers, message=message, now=now)
         elif vault is None:
             raise exchange.FederationError("this node stores no evidence")
         else:
-            register_manifest(db, node=node, vault=vault, headers=headers, payload=payload, now=now)
+            register_manifest(db, node=node, vault=vault, headers=headers, message=message, now=now)
 
     return handle

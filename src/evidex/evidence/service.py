@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from evidex.audit import service as audit
 from evidex.cases import service as requests
 from evidex.core import crypto
+from evidex.core.canonical import CANON_JCS, CANON_LEGACY, chain_hash, legacy_chain_hash
 from evidex.core.db import lock_row
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.core.secretbox import derive_keys
@@ -91,10 +92,12 @@ def custody(db: Session, ev: EvidenceFile, *, event: str, actor: Principal, at: 
 
 
 def custody_hash(evidence_id: uuid.UUID, seq: int, event: str, actor: str, party: str, at: dt.datetime,
-                 before: str | None, after: str | None, details: dict[str, Any], prev: str) -> str:
-    canonical = json.dumps([str(evidence_id), seq, event, actor, party, at.astimezone(dt.UTC).isoformat(),
-                            before, after, details, prev], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+                 before: str | None, after: str | None, details: dict[str, Any], prev: str,
+                 canon: int = CANON_JCS) -> str:
+    """The event's hash: canon 2 (RFC 8785, what is written now) or canon 1 (events written before)."""
+    fields = [str(evidence_id), seq, event, actor, party, at.astimezone(dt.UTC).isoformat(), before, after, details,
+              prev]
+    return chain_hash(fields) if canon == CANON_JCS else legacy_chain_hash(fields, ensure_ascii=True)
 
 
 def verify_custody(db: Session, evidence_id: uuid.UUID, signer: NodeIdentity | None = None) -> list[str]:
@@ -109,8 +112,8 @@ def verify_custody(db: Session, evidence_id: uuid.UUID, signer: NodeIdentity | N
             problems.append(f"custody event {e.seq}: {e.seq - expected} event(s) missing before it")
         if e.prev_hash != prev:
             problems.append(f"custody event {e.seq}: does not link to the event before it")
-        if custody_hash(e.evidence_id, e.seq, e.event, e.actor, e.party, e.at, e.hash_before, e.hash_after,
-                        e.details, e.prev_hash) != e.hash:
+        if all(custody_hash(e.evidence_id, e.seq, e.event, e.actor, e.party, e.at, e.hash_before, e.hash_after,
+                            e.details, e.prev_hash, canon) != e.hash for canon in (CANON_JCS, CANON_LEGACY)):
             problems.append(f"custody event {e.seq} ({e.event}): changed after it was written")
         if public is not None:
             try:

@@ -17,9 +17,7 @@ import hashlib
 import json
 import os
 import re
-import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import msgspec
@@ -29,16 +27,15 @@ from joserfc import jwe, jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 from joserfc.registry import HeaderParameter
+from pydantic import ValidationError
 
+from evidex.core.canonical import canonical_json
 from evidex.core.errors import EvidexError
 from evidex.exchange.keys import NodeIdentity
+from evidex.exchange.protocol import MESSAGE_TYPES, PROTOCOL_VERSION, AttachmentReference, Headers, describe
 
 SIGNATURE_ALG = "Ed25519"  # RFC 9864 fully-specified; joserfc warns on the polymorphic EdDSA
 KEY_WRAP_ALG, CONTENT_ALG = "ECDH-ES+A256KW", "A256GCM"
-MESSAGE_TYPES = frozenset({
-    "request", "acknowledgement", "decision", "conditions", "conditions_answer", "data_transmitted",
-    "receipt", "error", "evidence_manifest", "evidence_receipt",
-})
 DEFAULT_WINDOW = dt.timedelta(minutes=10)
 MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
 _PARTY = re.compile(r"^[A-Z]{2}$")
@@ -123,23 +120,12 @@ class Malformed(EnvelopeRejected):
     reason = "malformed"
 
 
-@dataclass(frozen=True)
-class Headers:
-    msg_id: str
-    conversation_id: str
-    sender: str  # Party code of the sending node
-    recipient: str  # Party code of the receiving node
-    type: str
-    issued_at: str  # ISO 8601 UTC
-    in_reply_to: str | None = None
-    issuing_authority: str | None = None  # the registered authority that issued a request
+class UnsupportedVersion(EnvelopeRejected):
+    reason = "unsupported_version"  # a protocol version newer than this node knows
 
-    @classmethod
-    def new(cls, *, sender: str, recipient: str, type: str, conversation_id: str, now: dt.datetime,
-            in_reply_to: str | None = None, issuing_authority: str | None = None) -> Headers:
-        return cls(msg_id=str(uuid.uuid4()), conversation_id=conversation_id, sender=sender, recipient=recipient,
-                   type=type, issued_at=now.astimezone(dt.UTC).isoformat(), in_reply_to=in_reply_to,
-                   issuing_authority=issuing_authority)
+
+class InvalidPayload(EnvelopeRejected):
+    reason = "invalid_payload"  # the payload does not fit its message type's model (protocol.py)
 
 
 class Trust(Protocol):
@@ -149,7 +135,7 @@ class Trust(Protocol):
 
 
 @functools.lru_cache(maxsize=64)
-def _public_key(jwk_json: str) -> OKPKey:
+def _public_key(jwk_json: bytes) -> OKPKey:
     """A peer's public key, imported once (every message to it is sealed with it)."""
     return OKPKey.import_key(json.loads(jwk_json))
 
@@ -158,12 +144,11 @@ def seal(*, payload: dict[str, Any] | None = None, headers: Headers, sender: Nod
          recipient_encryption_jwk: dict[str, Any], body: bytes | None = None) -> str:
     """Sign, then encrypt for the recipient. Returns a compact JWE (5 dot-separated parts). The
     payload is given as a dict or already as its JSON bytes (`body`)."""
-    protected = {"alg": SIGNATURE_ALG, "kid": sender.signing_jwk["kid"], "typ": "evidex+jws", "evx": asdict(headers)}
+    protected = {"alg": SIGNATURE_ALG, "kid": sender.signing_jwk["kid"], "typ": "evidex+jws", "evx": headers.model_dump()}
     if body is None:
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        body = canonical_json(payload)
     signed = jws.serialize_compact(protected, body, sender.signing_okp(), registry=JWS_REGISTRY)
-    recipient_key = _public_key(json.dumps({k: v for k, v in recipient_encryption_jwk.items() if k != "d"},
-                                           sort_keys=True))
+    recipient_key = _public_key(canonical_json({k: v for k, v in recipient_encryption_jwk.items() if k != "d"}))
     outer = {"alg": KEY_WRAP_ALG, "enc": CONTENT_ALG, "kid": recipient_encryption_jwk.get("kid"),
              "cty": "evidex+jws", "evx_from": headers.sender, "evx_to": headers.recipient}
     return jwe.encrypt_compact(outer, signed.encode("ascii"), recipient_key, registry=JWE_REGISTRY)
@@ -174,11 +159,6 @@ def seal(*, payload: dict[str, Any] | None = None, headers: Headers, sender: Nod
 # the message id as additional data); the bytes themselves are not base64-encoded twice over.
 ATTACH_OVER = 64 * 1024
 ATTACHMENT = "evx_attachment"
-
-
-def canonical_json(payload: dict[str, Any]) -> bytes:
-    """The payload's canonical bytes: what its SHA-256 (receipts, attachments) is taken over."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def seal_parts(*, payload: dict[str, Any] | None = None, headers: Headers, sender: NodeIdentity,
@@ -195,9 +175,9 @@ def seal_parts(*, payload: dict[str, Any] | None = None, headers: Headers, sende
                     recipient_encryption_jwk=recipient_encryption_jwk), None
     key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
     attachment = AESGCM(key).encrypt(nonce, body, headers.msg_id.encode("utf-8"))
-    reference = {ATTACHMENT: {"alg": "A256GCM", "size": len(body),
-                              "sha256": payload_sha256 or hashlib.sha256(body).hexdigest(),
-                              "key": base64.urlsafe_b64encode(key).decode(), "nonce": base64.urlsafe_b64encode(nonce).decode()}}
+    reference = {ATTACHMENT: AttachmentReference(
+        alg="A256GCM", size=len(body), sha256=payload_sha256 or hashlib.sha256(body).hexdigest(),
+        key=base64.urlsafe_b64encode(key).decode(), nonce=base64.urlsafe_b64encode(nonce).decode()).model_dump()}
     return seal(payload=reference, headers=headers, sender=sender,
                 recipient_encryption_jwk=recipient_encryption_jwk), attachment
 
@@ -223,11 +203,15 @@ def _resolve_attachment(headers: Headers, payload: dict[str, Any], attachment: b
     if attachment is None:
         raise Malformed("the message refers to an attachment that did not come with it", headers.msg_id)
     try:
-        key, nonce = base64.urlsafe_b64decode(ref["key"]), base64.urlsafe_b64decode(ref["nonce"])
+        reference = AttachmentReference.model_validate(ref)
+    except ValidationError as e:  # signed by the sender: an authenticated refusal
+        raise Malformed(f"not an attachment reference: {describe(e)}", headers.msg_id, authenticated=True) from e
+    try:
+        key, nonce = base64.urlsafe_b64decode(reference.key), base64.urlsafe_b64decode(reference.nonce)
         body = AESGCM(key).decrypt(nonce, attachment, headers.msg_id.encode("utf-8"))
-    except (InvalidTag, KeyError, TypeError, ValueError, binascii.Error) as e:
+    except (InvalidTag, TypeError, ValueError, binascii.Error) as e:
         raise Undecryptable("the attachment does not decrypt: altered in transit", headers.msg_id) from e
-    if len(body) != ref.get("size") or hashlib.sha256(body).hexdigest() != ref.get("sha256"):
+    if len(body) != reference.size or hashlib.sha256(body).hexdigest() != reference.sha256:
         raise BadSignature("the attachment differs from the SHA-256 the sender signed", headers.msg_id)
     try:
         full = parse_json(body)
@@ -236,7 +220,7 @@ def _resolve_attachment(headers: Headers, payload: dict[str, Any], attachment: b
     if not isinstance(full, dict):
         raise Malformed("the attachment is not a JSON object", headers.msg_id)
     if digests is not None:  # the verified SHA-256 of the bytes the sender signed: no need to hash again
-        digests[headers.msg_id] = ref["sha256"]
+        digests[headers.msg_id] = reference.sha256
     if bodies is not None:  # and those bytes, to be stored as they came
         bodies[headers.msg_id] = body
     return full
@@ -249,7 +233,9 @@ def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt
                   bodies: dict[str, bytes] | None = None) -> tuple[Headers, dict[str, Any]]:
     """Decrypt, verify and check an envelope (and its attachment, if it refers to one); raises an
     EnvelopeRejected subclass on any fault. For an attachment, `digests` and `bodies` receive its
-    verified SHA-256 and bytes under the message id."""
+    verified SHA-256 and bytes under the message id; for a payload inside the envelope, `bodies`
+    receives its bytes as signed (the receiver hashes and stores those, never a re-encoding: the
+    sender's canonical form is the one its receipts are over)."""
     if isinstance(token, bytes):
         if len(token) > MAX_ENVELOPE_BYTES:
             raise Malformed("envelope too large")
@@ -274,22 +260,32 @@ def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt
         # Only the (small) protected header is read before the signature is checked: which key to use.
         inner = json.loads(base64.urlsafe_b64decode(signed.split(b".", 1)[0] + b"=="))
         evx = inner["evx"]
-        headers = Headers(**{k: evx.get(k) for k in Headers.__dataclass_fields__})
+        if not isinstance(evx, dict):
+            raise TypeError("evx is not an object")
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as e:
         raise Malformed(f"the signed content is not an evidex message ({type(e).__name__}: {e})") from e
-    if not isinstance(headers.sender, str) or not _PARTY.match(headers.sender) or outer.get("evx_from") != headers.sender:
-        raise Malformed("sender missing or differs between the envelope and the signed message", headers.msg_id)
+    msg_id = evx.get("msg_id") if isinstance(evx.get("msg_id"), str) else None
+    sender = evx.get("sender")
+    if not isinstance(sender, str) or not _PARTY.match(sender) or outer.get("evx_from") != sender:
+        raise Malformed("sender missing or differs between the envelope and the signed message", msg_id)
     kid = inner.get("kid")
     if inner.get("alg") != SIGNATURE_ALG or not isinstance(kid, str):
-        raise BadSignature(f"signature algorithm must be {SIGNATURE_ALG} with a key id", headers.msg_id)
-    key = trust.signing_key(headers.sender, kid, now)  # UnknownKey / ExpiredKey / RevokedKey
+        raise BadSignature(f"signature algorithm must be {SIGNATURE_ALG} with a key id", msg_id)
+    key = trust.signing_key(sender, kid, now)  # UnknownKey / ExpiredKey / RevokedKey
     try:
         verified = jws.deserialize_compact(signed, key, registry=JWS_REGISTRY)
     except (JoseError, ValueError) as e:
-        raise BadSignature("the signature does not verify with the sender's registered key", headers.msg_id) from e
+        raise BadSignature("the signature does not verify with the sender's registered key", msg_id) from e
     try:  # from here the sender is authenticated: its refusals get a signed answer (and an audit entry)
         if verified.headers() != inner:  # what was read before verifying is what was signed
-            raise Malformed("the signed header differs from the one read", headers.msg_id)
+            raise Malformed("the signed header differs from the one read", msg_id)
+        try:
+            headers = Headers.model_validate(evx)
+        except ValidationError as e:
+            raise Malformed(f"the signed headers are not an evidex message's: {describe(e)}", msg_id) from e
+        if headers.protocol_version > PROTOCOL_VERSION:
+            raise UnsupportedVersion(f"protocol version {headers.protocol_version}; this node speaks up to "
+                                     f"{PROTOCOL_VERSION}", headers.msg_id)
         if headers.recipient != me.party or outer.get("evx_to") != me.party:
             raise WrongRecipient(f"addressed to {headers.recipient}, not {me.party}", headers.msg_id)
         if headers.type not in MESSAGE_TYPES:
@@ -315,4 +311,7 @@ def open_envelope(token: str | bytes, *, me: NodeIdentity, trust: Trust, now: dt
         e.authenticated = True
         raise
     # An attachment that does not match is not authenticated (anyone can attach bytes to a captured envelope).
-    return headers, _resolve_attachment(headers, payload, attachment, digests, bodies)
+    full = _resolve_attachment(headers, payload, attachment, digests, bodies)
+    if full is payload and bodies is not None:  # the payload was signed inside the envelope: its bytes as signed
+        bodies[headers.msg_id] = verified.payload
+    return headers, full

@@ -13,7 +13,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -25,15 +25,16 @@ from joserfc.registry import HeaderParameter
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
+from evidex.core.canonical import NotCanonical, canonical_json
 from evidex.core.db import lock_row
 from evidex.core.errors import EvidexError, Invalid, NotFound
 from evidex.core.faults import NO_FAULTS, Faults
+from evidex.exchange import protocol
 from evidex.exchange.envelope import (
     SIGNATURE_ALG,
     EnvelopeRejected,
-    Headers,
+    InvalidPayload,
     Replay,
-    canonical_json,
     open_envelope,
     seal_parts,
 )
@@ -50,6 +51,7 @@ from evidex.exchange.models import (
     Receipt,
     SpoolFile,
 )
+from evidex.exchange.protocol import Headers, Message
 from evidex.exchange.sealed import is_sealed
 from evidex.exchange.spool import ORPHAN_AFTER, SPOOL_OVER, Spool
 from evidex.exchange.trust import PeerKey, TrustList
@@ -64,10 +66,6 @@ DEAD_AFTER = dt.timedelta(hours=24)
 
 class FederationError(EvidexError):
     """Federation is not configured for this operation (no peer, no keys)."""
-
-
-def canonical_sha256(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
 # --------------------------------------------------------------------------- trust list
@@ -134,7 +132,7 @@ def sign_receipt(node: NodeIdentity, *, kind: str, msg_id: str, conversation_id:
 def sign_claims(node: NodeIdentity, kind: str, claims: dict[str, Any]) -> str:
     """A JWS (Ed25519) by this node over JSON claims: receipts and error replies alike."""
     return jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": node.signing_jwk["kid"], "evx_receipt": kind},
-                                 json.dumps(claims, sort_keys=True).encode("utf-8"), node.signing_okp(),
+                                 canonical_json(claims), node.signing_okp(),
                                  registry=RECEIPT_REGISTRY)
 
 
@@ -155,15 +153,22 @@ def enqueue(db: Session, *, node: NodeIdentity, recipient: str, type: str, conve
             payload: dict[str, Any], now: dt.datetime, in_reply_to: str | None = None,
             issuing_authority: str | None = None) -> OutboxMessage:
     """Write a message in the caller's transaction (transactional outbox), with its signed
-    submission-acceptance receipt: the sending node took it."""
+    submission-acceptance receipt: the sending node took it. The payload must fit its type's model
+    (protocol.py): this node never sends what it would refuse. Senders build the model: send()."""
     if active_peer(db, recipient) is None:
         raise FederationError(f"{recipient} is not in this node's trust list (`evidex peers add`)")
     headers = Headers.new(sender=node.party, recipient=recipient, type=type, conversation_id=conversation_id,
                           now=now, in_reply_to=in_reply_to, issuing_authority=issuing_authority)
-    body = canonical_json(payload)  # encoded once: the worker sends these bytes as they are
+    try:
+        body = canonical_json(payload)  # encoded once (RFC 8785): the worker sends these bytes as they are
+        protocol.read(type, body)
+    except NotCanonical as e:
+        raise Invalid(f"the {type} message cannot be sent: {e}") from e
+    except protocol.InvalidMessage as e:
+        raise FederationError(f"not sent: {e}") from e
     sha = hashlib.sha256(body).hexdigest()
     msg = OutboxMessage(msg_id=headers.msg_id, conversation_id=conversation_id, recipient=recipient, type=type,
-                        headers=asdict(headers), payload_sha256=sha, size=len(body), status="pending",
+                        headers=headers.model_dump(), payload_sha256=sha, size=len(body), status="pending",
                         attempts=0, next_attempt_at=now, created_at=now)
     db.add(msg)
     db.flush()
@@ -173,6 +178,13 @@ def enqueue(db: Session, *, node: NodeIdentity, recipient: str, type: str, conve
                                                              conversation_id=conversation_id, payload_sha256=sha, at=now)))
     db.flush()
     return msg
+
+
+def send(db: Session, *, node: NodeIdentity, recipient: str, message: Message, conversation_id: str,
+         now: dt.datetime, in_reply_to: str | None = None, issuing_authority: str | None = None) -> OutboxMessage:
+    """Queue a message built from its model (protocol.py): its type is the model's."""
+    return enqueue(db, node=node, recipient=recipient, type=message.TYPE, conversation_id=conversation_id,
+                   payload=message.wire(), now=now, in_reply_to=in_reply_to, issuing_authority=issuing_authority)
 
 
 @dataclass
@@ -401,7 +413,7 @@ def _retry(msg: OutboxMessage, now: dt.datetime, error: str) -> str:
 
 
 # --------------------------------------------------------------------------- receiving
-Applier = Callable[[Session, Headers, dict[str, Any], dt.datetime], None]
+Applier = Callable[[Session, Headers, Message, dt.datetime], None]  # a received message, validated
 
 
 def receive(db: Session, *, node: NodeIdentity, envelope: bytes, now: dt.datetime, apply: Applier,
@@ -418,7 +430,7 @@ class _NotApplicable(Exception):
 
 
 MAX_BATCH = 1000
-Opened = tuple[Headers, dict[str, Any], str, bytes]  # headers, payload, its SHA-256, its bytes as stored
+Opened = tuple[Headers, Message, str, bytes]  # headers, payload (validated), its SHA-256, its bytes as stored
 
 
 class StoreUnavailable(EvidexError):
@@ -448,16 +460,18 @@ def receive_batch(db: Session, *, node: NodeIdentity, envelopes: list[bytes], no
     bodies: dict[str, bytes] = {}
     for index, envelope in enumerate(envelopes):  # cryptography first, no database work
         try:
-            headers, payload = open_envelope(envelope, me=node, trust=trust, now=now, seen=lambda m: False,
+            headers, _ = open_envelope(envelope, me=node, trust=trust, now=now, seen=lambda m: False,
                                              attachment=(attachments or {}).get(index), digests=digests,
                                              bodies=bodies)
-            body = bodies.pop(headers.msg_id, None)
-            if body is None:  # a small payload, signed inside the envelope: stored in canonical form
-                body = canonical_json(payload)
-                sha = hashlib.sha256(body).hexdigest()
-            else:  # an attachment: its bytes as they came, with the SHA-256 the sender signed
-                sha = digests[headers.msg_id]
-            opened.append((headers, payload, sha, body))
+            # The payload's bytes as the sender signed them (inside the envelope, or its attachment),
+            # stored as they came; the SHA-256 of an attachment is the one the sender signed.
+            body = bodies.pop(headers.msg_id)
+            sha = digests.pop(headers.msg_id, None) or hashlib.sha256(body).hexdigest()
+            try:  # the sender is authenticated: a payload that does not fit its type gets a signed refusal
+                message = protocol.read(headers.type, body)
+            except protocol.InvalidMessage as e:
+                raise InvalidPayload(str(e), headers.msg_id, authenticated=True) from e
+            opened.append((headers, message, sha, body))
         except EnvelopeRejected as e:
             opened.append(e)
     large = [o for o in opened if not isinstance(o, EnvelopeRejected) and len(o[3]) > SPOOL_OVER] if spool else []
@@ -561,7 +575,7 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | Enve
         try:
             if isinstance(item, EnvelopeRejected):
                 raise item
-            headers, payload, sha, body = item
+            headers, message, sha, body = item
             if headers.msg_id in known:
                 stored_sha, sender, receipt = known[headers.msg_id]
                 if stored_sha == sha and sender == headers.sender:
@@ -584,7 +598,7 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | Enve
                                payload_sha256=sha, at=now)
         body_file = spool.name(headers.msg_id, sha) if spool is not None and len(body) > SPOOL_OVER else None
         db.add(InboxMessage(msg_id=headers.msg_id, sender=headers.sender, type=headers.type,
-                            conversation_id=headers.conversation_id, headers=asdict(headers),
+                            conversation_id=headers.conversation_id, headers=headers.model_dump(),
                             body=None if body_file else spool.seal_row(headers.msg_id, body) if spool else body,
                             body_file=body_file,
                             payload_sha256=sha, received_at=now, delivery_receipt=receipt))
@@ -592,7 +606,7 @@ def _store_and_apply(db: Session, node: NodeIdentity, opened: list[Opened | Enve
                        issuer=node.party, positive=True, token=receipt, at=now))
         known[headers.msg_id] = (sha, headers.sender, receipt)
         try:
-            apply(db, headers, payload, now)
+            apply(db, headers, message, now)
         except FederationError as e:  # authentic, but nothing here it can apply to: refused on its own
             e.msg_id = headers.msg_id  # type: ignore[attr-defined]
             raise _NotApplicable(index, e) from e
@@ -700,7 +714,10 @@ def _erased(body: bytes | bytearray, field: str, reason: str) -> bytes | None:
         return None
     payload[field] = ERASED
     payload.setdefault("erased", []).append({"field": field, "reason": reason})
-    return canonical_json(payload)
+    try:
+        return canonical_json(payload)
+    except NotCanonical:  # an older sender's number beyond I-JSON: the secret goes all the same
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 def sweep_spool(db: Session, spool: Spool, now: dt.datetime) -> int:
