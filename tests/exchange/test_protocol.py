@@ -13,7 +13,6 @@ import jsonschema
 import pytest
 import rfc8785
 import sqlalchemy as sa
-from evidex.requests.demo import example_document
 from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
 
@@ -25,6 +24,7 @@ from evidex.exchange.models import InboxMessage, OutboxBody, OutboxMessage
 from tests.conftest import run_cli
 from tests.exchange.conftest import two_nodes  # noqa: F401  (the fixture)
 from tests.exchange.test_faults import count, now, send_request
+from tests.factories import document as example_document
 
 
 def test_every_message_type_has_a_json_schema_and_only_those():
