@@ -97,7 +97,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, domain: Doma
     app.state.watcher = watcher  # started by the lifespan; `evidex serve --workers N` runs it in the parent instead
     app.state.spool = spool
     app.state.totp_box = totp_box(settings)  # TOTP secrets sealed under a key derived from the node secret
-    users.warm_up()  # the dummy password hash, made once: unknown users cost what known ones do
+    users.warm_up(settings.password_hash_profile)  # the dummy password hash, made once: unknown users cost what known ones do
     app.state.faults = faults
     app.state.package_throttle = PeerBuckets(settings.package_chunk_rate, settings.package_chunk_burst)
     app.state.applier = flows.applier(node, domain, vault) if node is not None else None

@@ -88,9 +88,12 @@ def load_settings() -> Settings:
     """Settings from the environment; a bad value is a one-line error (exit 2). Commands that load
     settings work with the database: every model is registered first (foreign keys resolve)."""
     from evidex.core.models import import_all_models
+    from evidex.parties.service import use_password_profile
 
     import_all_models()
     try:
-        return Settings()
+        settings = Settings()
     except ValueError as e:
         raise fail(f"settings: {e}") from e
+    use_password_profile(settings.password_hash_profile)
+    return settings
