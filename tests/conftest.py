@@ -14,7 +14,15 @@ import yaml
 
 from evidex.parties.service import use_password_profile
 from evidex.rules import Parties, default_parties
-from tests.dbfixtures import database_url, db, engine, own_database_url, postgres_url, sqlite_template  # noqa: F401
+from tests.dbfixtures import (  # noqa: F401
+    _postgres_databases_dropped,
+    database_url,
+    db,
+    engine,
+    own_database_url,
+    postgres_url,
+    sqlite_template,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "requests"
