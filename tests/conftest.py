@@ -5,14 +5,24 @@ import datetime as dt
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from evidex.parties.service import use_password_profile
 from evidex.rules import Parties, default_parties
-from tests.dbfixtures import database_url, db, engine, own_database_url, postgres_url, sqlite_template  # noqa: F401
+from tests.dbfixtures import (  # noqa: F401
+    _postgres_databases_dropped,
+    database_url,
+    db,
+    engine,
+    own_database_url,
+    postgres_url,
+    sqlite_template,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "requests"
@@ -67,3 +77,21 @@ def _not_the_users_data_folder(tmp_path_factory: pytest.TempPathFactory) -> None
     """Tests (and the CLI they run) never use the user's evidex folder: after `scripts/run` it holds a node
     identity, which `evidex worker` and `serve` refuse to run without its passphrase."""
     os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheapest_password_hashes() -> None:
+    """argon2 at its cheapest in the tests and in the CLI and servers they start (Settings.password_hash_profile,
+    refused in production): at production cost one hash is about 0.2 s of CPU, and the suite makes thousands.
+    Verification follows each hash's own parameters. Tests of what the cost buys use `production_hashing`."""
+    os.environ["EVIDEX_PASSWORD_HASH_PROFILE"] = "cheapest"
+    use_password_profile("cheapest")
+
+
+@pytest.fixture
+def production_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Passwords hashed at production cost in this test (the default profile, as production runs)."""
+    monkeypatch.delenv("EVIDEX_PASSWORD_HASH_PROFILE")
+    use_password_profile("rfc9106_low_memory")
+    yield
+    use_password_profile("cheapest")

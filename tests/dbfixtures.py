@@ -1,13 +1,17 @@
 """Database fixtures: every database test runs on SQLite and on real PostgreSQL.
 
 PostgreSQL: one database per test session (migrated once), each test inside a transaction that
-is rolled back. SQLite: a migrated template file, copied for each test.
+is rolled back. SQLite: a migrated template file, copied for each test. A test with a database of
+its own gets a copy of a migrated template database (CREATE DATABASE ... TEMPLATE: 0.1 s, where
+migrating takes 1.7 s), dropped in the background (a drop waits for a checkpoint: 1.5 s).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,29 +29,103 @@ POSTGRES_ADMIN_URL = os.environ.get("EVIDEX_TEST_POSTGRES_URL", "postgresql+psyc
 SKIP_POSTGRES = os.environ.get("EVIDEX_TEST_SKIP_POSTGRES") == "1"
 
 
+class _PostgresDatabases:
+    """The migrated template (made at first need, by the real migrations) and the drops of databases
+    no longer used, done by a background thread: the session waits for them at its end."""
+
+    def __init__(self) -> None:
+        self.admin: Engine | None = None
+        self.template: str | None = None
+        self.lock = threading.Lock()
+        self.drops: queue.Queue[str | None] = queue.Queue()
+        self.dropper: threading.Thread | None = None
+
+    def _admin(self) -> Engine:
+        if self.admin is None:
+            self.admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        return self.admin
+
+    def create(self, name: str, migrated: bool) -> None:
+        with self.lock:
+            template = self._template() if migrated else None
+            with self._admin().connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+
+    def _template(self) -> str:
+        if self.template is None:
+            name = f"evidex_template_{uuid.uuid4().hex[:10]}"
+            with self._admin().connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            engine = make_engine(url_of(name))
+            upgrade(engine)
+            engine.dispose()  # a template may have no open connection when it is copied
+            self.template = name
+        return self.template
+
+    def drop_later(self, name: str) -> None:
+        if self.dropper is None:
+            self.dropper = threading.Thread(target=self._drop_queued, name="drop-test-databases", daemon=True)
+            self.dropper.start()
+        self.drops.put(name)
+
+    def _drop_queued(self) -> None:
+        while (name := self.drops.get()) is not None:
+            with self._admin().connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def finish(self) -> None:
+        if self.dropper is not None:
+            self.drops.put(None)
+            self.dropper.join()
+            self.dropper = None
+        if self.template is not None:
+            with self._admin().connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)'))
+            self.template = None
+        if self.admin is not None:
+            self.admin.dispose()
+            self.admin = None
+
+
+_databases = _PostgresDatabases()
+
+
+def url_of(name: str) -> str:
+    return sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def new_postgres_database(prefix: str, migrate: bool = True) -> str:
+    """A new PostgreSQL database (a copy of the migrated template unless told otherwise): its name.
+    Give it back with drop_postgres_database."""
+    if SKIP_POSTGRES:
+        pytest.skip("EVIDEX_TEST_SKIP_POSTGRES=1")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        _databases.create(name, migrated=migrate)
+    except sa.exc.OperationalError as e:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} (scripts/test starts it): {e}")
+    return name
+
+
+def drop_postgres_database(name: str) -> None:
+    _databases.drop_later(name)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _postgres_databases_dropped() -> Iterator[None]:
+    """At the end of the session: the queued drops done, the template dropped."""
+    yield
+    _databases.finish()
+
+
 @contextmanager
 def postgres_database(prefix: str, migrate: bool = True) -> Iterator[str]:
     """A new PostgreSQL database (migrated unless told otherwise), dropped afterwards: its URL."""
-    if SKIP_POSTGRES:
-        pytest.skip("EVIDEX_TEST_SKIP_POSTGRES=1")
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    name = new_postgres_database(prefix, migrate)
     try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as e:
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} (scripts/test starts it): {e}")
-    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    if migrate:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-    try:
-        yield url
+        yield url_of(name)
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_postgres_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -193,7 +193,7 @@ def test_unmigrated_database_refuses_to_start(tmp_path):
         create_app(Settings(database_url=url, environment="test"), engine=make_engine(url))
 
 
-def test_production_refuses_the_default_secret():
+def test_production_refuses_the_default_secret(production_hashing):
     with pytest.raises(ValueError, match="EVIDEX_SECRET_KEY"):
         Settings(environment="production")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import uuid
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +17,12 @@ import sqlalchemy as sa
 
 from evidex.cases import service as requests
 from evidex.core.db import make_engine, make_sessionmaker
-from evidex.core.migrate import upgrade
 from evidex.exchange import flows, framing, keys
 from evidex.exchange import service as exchange
 from evidex.exchange.spool import Spool
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
-from tests.dbfixtures import POSTGRES_ADMIN_URL, SKIP_POSTGRES
+from tests.dbfixtures import drop_postgres_database, new_postgres_database, url_of
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 
@@ -95,29 +94,27 @@ class Link:
         return httpx.Client(transport=httpx.MockTransport(handler))
 
 
-def _url(kind: str, tmp: Path, name: str, made: list[str]) -> str:
+def _url(kind: str, tmp: Path, name: str, made: list[str], migrated_from: Path | None = None) -> str:
+    """A new database of `kind`: empty, or migrated (`migrated_from`: the SQLite template; PostgreSQL
+    copies its migrated template database). Its name is added to `made` for `_drop`."""
     if kind == "sqlite":
-        return f"sqlite:///{tmp / f'{name}.db'}"
-    if SKIP_POSTGRES:
-        pytest.skip("EVIDEX_TEST_SKIP_POSTGRES=1")
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    db = f"evidex_fed_{name.lower()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{db}"'))
-    admin.dispose()
+        path = tmp / f"{name}.db"
+        if migrated_from is not None:
+            shutil.copy(migrated_from, path)
+        return f"sqlite:///{path}"
+    db = new_postgres_database(f"evidex_fed_{name.lower()}", migrate=migrated_from is not None)
     made.append(db)
-    return sa.make_url(POSTGRES_ADMIN_URL).set(database=db).render_as_string(hide_password=False)
+    return url_of(db)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def two_nodes(request, tmp_path):
+def two_nodes(request, tmp_path, sqlite_template):
     made: list[str] = []
     engines = []
     nodes = []
     identities = {p: keys.generate(p, f"https://127.0.0.1/{p}") for p in ("RS", "ME")}
     for party in ("RS", "ME"):
-        engine = make_engine(_url(request.param, tmp_path, party, made))
-        upgrade(engine)
+        engine = make_engine(_url(request.param, tmp_path, party, made, migrated_from=sqlite_template))
         engines.append(engine)
         ident = identities[party]
         node = TestNode(ident, make_sessionmaker(engine), requests.Law(announce=flows.announcer(ident)),
@@ -139,9 +136,5 @@ def two_nodes(request, tmp_path):
 
 
 def _drop(made: list[str]) -> None:
-    if made:
-        admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            for db in made:
-                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-        admin.dispose()
+    for db in made:
+        drop_postgres_database(db)

@@ -4,9 +4,11 @@ never lends its article titles, findings or routes to the new one's verdicts."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +31,32 @@ def _missing_offence_message(v: Any) -> str:
     return str(finding.message)
 
 
+@contextlib.contextmanager
+def _collecting_new_objects_only() -> Iterator[None]:
+    """gc.collect() looks only at objects made from here on: the test session's heap is frozen
+    (gc.freeze), else each of the hundred collections scans it all (measured: 9.7 s -> 0.1 s of CPU)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def test_a_freed_rulebook_never_lends_its_article_titles_to_a_new_one(parties):
     d = load_example("subscriber_order")
     d["elements"].pop("offence")
     seen: set[int] = set()
     reused = 0
-    for i in range(100):
-        rb = _rulebook_titled(f"Title number {i}")
-        reused += id(rb) in seen
-        seen.add(id(rb))
-        message = _missing_offence_message(check(d, parties, AS_OF, rulebook=rb))
-        assert f"CETS224 Art 7 — Title number {i})" in message, (i, message)
-        del rb
-        gc.collect()
+    with _collecting_new_objects_only():
+        for i in range(100):
+            rb = _rulebook_titled(f"Title number {i}")
+            reused += id(rb) in seen
+            seen.add(id(rb))
+            message = _missing_offence_message(check(d, parties, AS_OF, rulebook=rb))
+            assert f"CETS224 Art 7 — Title number {i})" in message, (i, message)
+            del rb
+            gc.collect()
     assert reused, "CPython never reused an address: the test proved nothing"
 
 
@@ -49,14 +64,15 @@ def test_freed_party_profiles_never_lend_their_authorities_to_new_ones():
     d = load_example("subscriber_order")
     d["requesting_party"], d["requested_party"] = "AA", "BB"
     d["addressee"]["accepted_languages"] = ["en"]
-    for i in range(100):
-        bb = party("BB", authorities={"art7_notification": {"name": f"Notified authority {i}"}},
-                   declarations={"CETS224 Art 7(5)(a)": {"when": "always"}})
-        parties = Parties(parse_parties([party("AA"), bb], Path("<test>"), default_rulebook()))
-        (note,) = check(d, parties, AS_OF).route.notifications
-        assert note.to.name == f"Notified authority {i}", (i, note.to.name)
-        del parties, bb
-        gc.collect()
+    with _collecting_new_objects_only():
+        for i in range(100):
+            bb = party("BB", authorities={"art7_notification": {"name": f"Notified authority {i}"}},
+                       declarations={"CETS224 Art 7(5)(a)": {"when": "always"}})
+            parties = Parties(parse_parties([party("AA"), bb], Path("<test>"), default_rulebook()))
+            (note,) = check(d, parties, AS_OF).route.notifications
+            assert note.to.name == f"Notified authority {i}", (i, note.to.name)
+            del parties, bb
+            gc.collect()
 
 
 def test_checking_keeps_no_rulebook_or_parties_alive():

@@ -185,7 +185,8 @@ def _app(api, database_url: str, tmp_path, **settings: object) -> Iterator[TestC
         engine.dispose()
 
 
-def test_in_production_the_docs_need_a_token_unless_opened(api, database_url, tmp_path):  # noqa: F811
+def test_in_production_the_docs_need_a_token_unless_opened(api, database_url, tmp_path,  # noqa: F811
+                                                           production_hashing):
     token = api.token(*RS_CA)
     with _app(api, database_url, tmp_path) as client:
         for path in ("/docs", "/redoc", "/openapi.json"):
@@ -200,13 +201,38 @@ def test_in_production_the_docs_need_a_token_unless_opened(api, database_url, tm
 
 @pytest.mark.parametrize("secret", ["a", " changethis", "ChangeMe", "PASSWORD ", "x" * 31,
                                     "changethis" + " " * 40])
-def test_production_refuses_a_weak_secret(secret):
+def test_production_refuses_a_weak_secret(secret, production_hashing):
     with pytest.raises(ValueError, match="EVIDEX_SECRET_KEY"):
         Settings(environment="production", secret_key=secret)
 
 
-def test_production_accepts_a_strong_secret():
+def test_production_accepts_a_strong_secret(production_hashing):
     assert Settings(environment="production", secret_key=STRONG_SECRET).environment == "production"
+
+
+def test_production_refuses_the_cheapest_password_hashes(production_hashing):
+    """The test suite's argon2 profile is refused in production; development and test may use it."""
+    with pytest.raises(ValueError, match="EVIDEX_PASSWORD_HASH_PROFILE=cheapest is for test suites"):
+        Settings(environment="production", secret_key=STRONG_SECRET, password_hash_profile="cheapest")
+    for environment in ("development", "test"):
+        assert Settings(environment=environment, password_hash_profile="cheapest").password_hash_profile == "cheapest"
+
+
+def test_passwords_are_hashed_at_production_cost_by_default(production_hashing, db):
+    """Without EVIDEX_PASSWORD_HASH_PROFILE a password gets argon2id at RFC 9106's second recommendation
+    (64 MiB, 3 passes, 4 lanes); a hash made cheaply still verifies (its parameters travel with it)."""
+    from evidex.parties.service import check_password, create_user, use_password_profile
+
+    assert Settings().password_hash_profile == "rfc9106_low_memory"
+    strong = create_user(db, username="cost-strong", display_name="s", party="RS", role=Role.central_authority,
+                         now=NOW, password="correct horse battery staple")
+    assert strong.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    use_password_profile("cheapest")
+    cheap = create_user(db, username="cost-cheap", display_name="c", party="RS", role=Role.central_authority,
+                        now=NOW, password="correct horse battery staple")
+    assert cheap.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert check_password(strong, "correct horse battery staple") and check_password(cheap, "correct horse battery staple")
+    assert not check_password(cheap, "correct horse battery stapler")
 
 
 def test_an_unset_environment_warns_loudly(database_url, tmp_path):

@@ -81,7 +81,7 @@ def create_app(settings: Settings, *, node: Node | None = None, engine: Engine |
     app.state.worker = worker  # started by the lifespan; `evidex serve --workers N` runs it in the parent instead
     app.state.spool = spool
     app.state.totp_box = totp_box(settings)  # TOTP secrets sealed under a key derived from the node secret
-    users.warm_up()  # the dummy password hash, made once: unknown users cost what known ones do
+    users.warm_up(settings.password_hash_profile)  # the dummy password hash, made once: unknown users cost what known ones do
     app.state.faults = faults
     app.state.package_throttle = PeerBuckets(settings.package_chunk_rate, settings.package_chunk_burst)
     app.state.applier = (flows.applier(identity, law, packages.message_handler(identity, vault))

@@ -7,14 +7,16 @@ import json
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from evidex.core.errors import InvalidInput
-from evidex.core.settings import Settings
 from evidex.core.yamlio import load_yaml_text
 from evidex.rules import Parties, default_parties, load_parties
+
+if TYPE_CHECKING:  # pydantic-settings is loaded by the commands that read settings (not `check`)
+    from evidex.core.settings import Settings
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
@@ -87,10 +89,14 @@ def emit_json(obj: Any, pretty: bool = True) -> None:
 def load_settings() -> Settings:
     """Settings from the environment; a bad value is a one-line error (exit 2). Commands that load
     settings work with the database: every model is registered first (foreign keys resolve)."""
+    from evidex.core.settings import Settings
     from evidex.models import import_all_models
+    from evidex.parties.service import use_password_profile
 
     import_all_models()
     try:
-        return Settings()
+        settings = Settings()
     except ValueError as e:
         raise fail(f"settings: {e}") from e
+    use_password_profile(settings.password_hash_profile)
+    return settings

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from evidex.cli import audit_cmd
 from evidex.cli.common import fail, load_settings
 from evidex.node import build_node
 
@@ -133,3 +134,7 @@ def heads_export(
         raise fail(f"cannot write {out}: {e.strerror or e}") from e
     typer.echo(f"wrote {out}: {len(heads)} signed head(s)"
                + (f", the last of entry {heads[-1].seq}" if heads else ""))
+
+
+# `evidex audit list` (cli/audit_cmd.py) joins the group wherever the group is loaded.
+audit_cmd.register(audit_app)

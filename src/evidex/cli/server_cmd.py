@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from evidex.cli import users_cmd
 from evidex.cli.common import fail, load_settings
 from evidex.core.settings import Settings
 from evidex.node import Node, build_node
@@ -401,3 +402,7 @@ def export_case(
     finally:
         node.dispose()
     typer.echo(f"wrote {out}: {len(doc['@graph'])} CASE/UCO objects; {n} file(s) recorded as exported")
+
+
+# `evidex users unlock|deactivate|reactivate|reset-second-factor` (cli/users_cmd.py) join the group.
+users_cmd.register(users_app)

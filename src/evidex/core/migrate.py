@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from importlib import resources
-
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from evidex.core.errors import EvidexError
+
+# Alembic (with Mako and Pygments, ~0.25 s of CPU) is imported when a function here runs: every
+# `evidex` command imports this module, and most never touch the schema (`check`, `rules`, `--help`).
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.engine import Engine
 
 
 class NotMigrated(EvidexError):
@@ -18,6 +19,8 @@ class NotMigrated(EvidexError):
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("evidex") / "migrations"))
     if url:
@@ -26,18 +29,24 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Migrate to the latest schema; returns (before, after)."""
+    from alembic import command
+
     before = current_revision(engine)
     cfg = alembic_config()
     with engine.begin() as conn:

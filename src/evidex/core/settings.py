@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     login_limit_per_account: int = Field(default=10, ge=1)
     login_limit_per_address: int = Field(default=30, ge=1)
     login_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    # argon2 parameters of new password hashes (a hash keeps its own; verification follows it). "cheapest"
+    # is argon2-cffi's profile for test suites (a hash in microseconds instead of 0.2 s of CPU); production
+    # refuses it.
+    password_hash_profile: Literal["rfc9106_low_memory", "cheapest"] = "rfc9106_low_memory"
     api_token_days: int = Field(default=90, ge=1, le=366)  # lifetime of a new API token unless asked shorter
     # The worker signs the audit chain's head (when it moved) at most this often; `evidex audit verify` always.
     audit_sign_minutes: int = Field(default=10, ge=1, le=24 * 60)
@@ -88,6 +92,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_weak_secret_in_production(self) -> Settings:
+        if self.environment == "production" and self.password_hash_profile != "rfc9106_low_memory":
+            raise ValueError(f"EVIDEX_PASSWORD_HASH_PROFILE={self.password_hash_profile} is for test suites; "
+                             "production hashes passwords with rfc9106_low_memory (the default)")
         if self.environment == "production":
             secret = self.secret_key.get_secret_value()
             if secret.strip().lower() in KNOWN_DEFAULT_SECRETS:

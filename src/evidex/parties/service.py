@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import pyotp
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -27,7 +27,11 @@ from evidex.core.secretbox import SecretBox
 from evidex.parties.models import ApiToken, User
 from evidex.parties.roles import PEOPLE_ROLES, Principal, Role
 
-_hasher = PasswordHasher()
+# Parameters of new hashes, by Settings.password_hash_profile: RFC 9106's second recommendation (64 MiB,
+# 3 passes; argon2-cffi's default), or its cheapest for test suites (production refuses it).
+PASSWORD_HASH_PROFILES = {"rfc9106_low_memory": profiles.RFC_9106_LOW_MEMORY, "cheapest": profiles.CHEAPEST}
+_profile = "rfc9106_low_memory"
+_hasher = PasswordHasher.from_parameters(PASSWORD_HASH_PROFILES[_profile])
 MIN_PASSWORD = 12
 
 
@@ -83,7 +87,16 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(24))
 
 
-def warm_up() -> None:
+def use_password_profile(profile: str) -> None:
+    """Hash new passwords in this process with `profile` (Settings.password_hash_profile)."""
+    global _hasher, _profile
+    if profile != _profile:
+        _hasher, _profile = PasswordHasher.from_parameters(PASSWORD_HASH_PROFILES[profile]), profile
+        _dummy_hash.cache_clear()
+
+
+def warm_up(profile: str = "rfc9106_low_memory") -> None:
+    use_password_profile(profile)
     _dummy_hash()
 
 
