@@ -118,7 +118,7 @@ def test_another_partys_user_gets_not_found_everywhere(db):
             service.transition(db, actor=si, law=LAW, request_id=req.id, event="check", now=NOW)
         with pytest.raises(NotFound):
             service.get_case(db, actor=si, case_id=req.case_id)
-        assert service.list_requests(db, actor=si)[1] == 0
+        assert service.list_requests(db, actor=si, case_id=req.case_id)[1] == 0  # its case's requests: none visible
 
 
 def test_a_provider_sees_only_requests_addressed_to_it(db):
@@ -132,7 +132,7 @@ def test_a_provider_sees_only_requests_addressed_to_it(db):
     assert service.get_request(db, actor=mine, request_id=incoming.id, now=NOW).id == incoming.id
     with pytest.raises(NotFound):
         service.get_request(db, actor=other, request_id=incoming.id, now=NOW)
-    assert service.list_requests(db, actor=other)[1] == 0
+    assert service.list_requests(db, actor=other, case_id=case.id)[1] == 0
     with pytest.raises(NotFound):
         service.get_case(db, actor=mine, case_id=case.id)
 
