@@ -16,10 +16,11 @@ import pytest
 import sqlalchemy as sa
 
 from evidex.cases import service as requests
-from evidex.core.db import make_engine, make_sessionmaker
+from evidex.core.settings import Settings
 from evidex.exchange import flows, framing, keys
 from evidex.exchange import service as exchange
 from evidex.exchange.spool import Spool
+from evidex.node import build_node
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
 from tests.dbfixtures import drop_postgres_database, new_postgres_database, url_of
@@ -114,11 +115,11 @@ def two_nodes(request, tmp_path, sqlite_template):
     nodes = []
     identities = {p: keys.generate(p, f"https://127.0.0.1/{p}") for p in ("RS", "ME")}
     for party in ("RS", "ME"):
-        engine = make_engine(_url(request.param, tmp_path, party, made, migrated_from=sqlite_template))
-        engines.append(engine)
         ident = identities[party]
-        node = TestNode(ident, make_sessionmaker(engine), requests.Law(announce=flows.announcer(ident)),
-                        spool=Spool(tmp_path / party / "spool"))
+        url = _url(request.param, tmp_path, party, made, migrated_from=sqlite_template)
+        built = build_node(Settings(database_url=url, node_party=party), identity=ident)
+        engines.append(built.engine)
+        node = TestNode(ident, built.sessions, built.announcing_law, spool=Spool(tmp_path / party / "spool"))
         other = identities["ME" if party == "RS" else "RS"]
         with node.sessions() as db:
             exchange.add_peer(db, document=other.public_document(NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=365)),
