@@ -30,11 +30,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def node_env(tmp_path, database_url):
-    """A node's environment on a fresh database of each kind (PostgreSQL: the session database)."""
-    # The shared PostgreSQL session database already holds other tests' rows: a Party of its own there.
-    party = "MK" if database_url.startswith("postgresql") else "RS"
-    return {"EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_PARTY": party, "EVIDEX_NODE_DIR": str(tmp_path / "node"),
+def node_env(tmp_path, own_database_url):
+    """A node's environment on a database of its own, of each kind: the node commits, signs its audit
+    heads and verifies its whole chain, which a database shared with other tests would not let it."""
+    return {"EVIDEX_DATABASE_URL": own_database_url, "EVIDEX_NODE_PARTY": "RS", "EVIDEX_NODE_DIR": str(tmp_path / "node"),
             "EVIDEX_NODE_KEY_PASSPHRASE": "node passphrase of the test", "EVIDEX_EVIDENCE_DIR": str(tmp_path / "ev"),
             "EVIDEX_SPOOL_DIR": str(tmp_path / "spool")}
 
