@@ -448,8 +448,10 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, l
             today = law.today(req.requested_party, now)
             if req.preserved_until is None or today <= req.preserved_until:
                 until = req.preserved_until.isoformat() if req.preserved_until else "a date not yet known"
-                raise Invalid(f"'{spec.event}': the preservation runs until {until} (ETS185 Art 29(7)); "
-                              f"today is {today.isoformat()} in {req.requested_party}")
+                article = law.rulebook.article_of(PRESERVATION_PERIOD)
+                raise Invalid(f"'{spec.event}': the preservation runs until {until}"
+                              + (f" ({article})" if article else "")
+                              + f"; today is {today.isoformat()} in {req.requested_party}")
     return verdict
 
 
