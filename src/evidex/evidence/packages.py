@@ -543,6 +543,12 @@ def files_of(db: Session, pkg: EvidencePackage) -> list[dict[str, Any]]:
     return out
 
 
+def receipts_of(db: Session, pkg: EvidencePackage) -> list[Receipt]:
+    """The signed receipts for a package (the receiving node's, once it verified every file), oldest first."""
+    return list(db.execute(sa.select(Receipt).where(Receipt.msg_id == str(pkg.id), Receipt.kind == "package")
+                           .order_by(Receipt.at)).scalars())
+
+
 def message_handler(node: NodeIdentity, vault: evidence.Vault | None) -> Callable[
         [Session, Headers, protocol.EvidenceMessage, dt.datetime], None]:
     """What the exchange's applier (exchange.flows.applier) does with an evidence message: a manifest
