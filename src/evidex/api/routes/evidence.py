@@ -27,7 +27,7 @@ from evidex.api.schemas import (
     RetentionIn,
     TimelineEvent,
 )
-from evidex.core.errors import Conflict, Invalid
+from evidex.core.errors import Invalid
 from evidex.evidence import packages
 from evidex.evidence import service as evidence
 from evidex.privacy import service as privacy
@@ -167,11 +167,7 @@ def send_package(request_id: uuid.UUID, body: PackageIn, request: Request, db: S
                  principal: CurrentPrincipal) -> PackageRead:
     """Send sealed files of a received request to the requesting Party's node: a manifest signed by
     this node goes first, the files follow in verified chunks; the other node answers with a signed receipt."""
-    node = request.app.state.node
-    if node is None:
-        packages.for_request(db, actor=principal, request_id=request_id)  # 404 first for what is not visible
-        raise Conflict("this node has no federation identity (`evidex node init`)")
-    pkg = packages.create(db, actor=principal, vault=_vault(request), node=node, request_id=request_id,
+    pkg = packages.create(db, actor=principal, vault=_vault(request), node=request.app.state.node, request_id=request_id,
                           evidence_ids=body.evidence_ids, now=now)
     out = _package(db, pkg)
     db.commit()
