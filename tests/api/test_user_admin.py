@@ -155,3 +155,18 @@ def test_a_reset_second_factor_is_enrolled_again_before_the_next_sign_in(api):
     assert entry["details"]["reason"] == "phone stolen, reported 2026-11-23"
     assert [e["action"] for e in entries(api, object_type="user", object_id=uid)][:4] == \
         ["auth.second_factor_enrol_failed", "auth.login", "auth.login_failed", "auth.second_factor_enrol"]
+
+
+def test_a_user_created_by_an_administrator_is_of_its_party_and_audited(api):
+    admin = api.as_("RS", Role.administrator)
+    body = {"username": f"{api.tag}-new-247", "display_name": "Night desk", "role": "contact_24_7",
+            "password": "a long password 1"}
+    r = api.client.post("/api/v1/users", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    made = r.json()["user"]
+    assert made["party"] == "RS" and r.json()["totp_uri"].startswith("otpauth://") and r.json()["api_token"] is None
+    (entry,) = entries(api, action="user.create", object_id=made["id"])
+    assert entry["actor"] == f"{api.tag}-rs-administrator"
+    assert (entry["details"]["username"], entry["details"]["role"]) == (body["username"], "contact_24_7")
+    assert api.client.post("/api/v1/users", json={**body, "username": f"{api.tag}-x"},
+                           headers=api.as_("RS", Role.central_authority)).status_code == 403

@@ -599,7 +599,32 @@ def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.da
             d.status, d.updated_at = "cancelled", now
 
 
-def history(db: Session, *, actor: Principal, request_id: uuid.UUID) -> list[RequestEvent]:
-    get_request(db, actor=actor, request_id=request_id, audit_read=False)
+def history(db: Session, *, actor: Principal, request_id: uuid.UUID,
+            now: dt.datetime | None = None) -> list[RequestEvent]:
+    """The request's events in order. With `now`, the read is logged (CETS224 Art 14(8)): the
+    reasons given for a step may hold personal data."""
+    get_request(db, actor=actor, request_id=request_id, now=now, audit_read=now is not None)
     return list(db.execute(sa.select(RequestEvent).where(RequestEvent.request_id == request_id)
                            .order_by(RequestEvent.seq)).scalars())
+
+
+def decisions_of(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt.datetime) -> list[Decision]:
+    """The decisions taken on a request, oldest first; the read is logged (CETS224 Art 14(8)): their
+    reasons may hold personal data."""
+    get_request(db, actor=actor, request_id=request_id, now=now)
+    return list(db.execute(sa.select(Decision).where(Decision.request_id == request_id)
+                           .order_by(Decision.at)).scalars())
+
+
+def conditions_of(db: Session, *, actor: Principal, request_id: uuid.UUID) -> list[RequestCondition]:
+    """The conditions proposed or set on a request, in the order they were proposed."""
+    get_request(db, actor=actor, request_id=request_id, audit_read=False)
+    return list(db.execute(sa.select(RequestCondition).where(RequestCondition.request_id == request_id)
+                           .order_by(RequestCondition.proposed_at, RequestCondition.id)).scalars())
+
+
+def deadlines_of(db: Session, *, actor: Principal, request_id: uuid.UUID) -> list[Deadline]:
+    """The deadlines of one request, by name."""
+    get_request(db, actor=actor, request_id=request_id, audit_read=False)
+    return list(db.execute(sa.select(Deadline).where(Deadline.request_id == request_id)
+                           .order_by(Deadline.name)).scalars())

@@ -132,13 +132,15 @@ def chunks_of(size: int) -> int:
 
 
 # --------------------------------------------------------------------------- the producing node
-def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeIdentity, request_id: uuid.UUID,
-           evidence_ids: list[uuid.UUID], now: dt.datetime) -> EvidencePackage:
+def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeIdentity | None,
+           request_id: uuid.UUID, evidence_ids: list[uuid.UUID], now: dt.datetime) -> EvidencePackage:
     """Package sealed files of an incoming request for the requesting Party's node: sign the
     manifest and queue it in this transaction (outbox); the chunks follow once it is delivered."""
     if actor.role not in evidence.PRODUCERS:
         raise Forbidden(f"role {actor.role} does not produce evidence")
     req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)
+    if node is None:  # after the scoping: what the actor may not see stays not found
+        raise Conflict("this node has no federation identity (`evidex node init`)")
     if req.direction != "incoming" or req.conversation_id is None:
         raise Conflict("evidence packages answer a request received from another Party's node")
     if exchange.active_peer(db, req.requesting_party) is None:
@@ -541,6 +543,12 @@ def files_of(db: Session, pkg: EvidencePackage) -> list[dict[str, Any]]:
         out.append({**f, "evidence_id": str(ev.id) if ev else None, "status": ev.status if ev else None,
                     "chunks_received": ev.chunks_received if ev and pkg.direction == "incoming" else None})
     return out
+
+
+def receipts_of(db: Session, pkg: EvidencePackage) -> list[Receipt]:
+    """The signed receipts for a package (the receiving node's, once it verified every file), oldest first."""
+    return list(db.execute(sa.select(Receipt).where(Receipt.msg_id == str(pkg.id), Receipt.kind == "package")
+                           .order_by(Receipt.at)).scalars())
 
 
 def message_handler(node: NodeIdentity, vault: evidence.Vault | None) -> Callable[

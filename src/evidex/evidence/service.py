@@ -141,6 +141,36 @@ def files_of_request(db: Session, *, actor: Principal, request_id: uuid.UUID) ->
                            .order_by(EvidenceFile.created_at)).scalars())
 
 
+@dataclass(frozen=True)
+class CustodyReport:
+    """Custody events with the chain's check: `problems` is empty when every link holds."""
+
+    events: list[CustodyEvent]
+    problems: list[str]
+    names: dict[uuid.UUID, str] = field(default_factory=dict)  # file name by evidence id, for a timeline
+
+
+def custody_chain(db: Session, *, actor: Principal, evidence_id: uuid.UUID,
+                  signer: NodeIdentity | None = None) -> CustodyReport:
+    """A file's chain of custody, in order, checked link by link."""
+    ev = get(db, actor=actor, evidence_id=evidence_id)
+    events = list(db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
+                             .order_by(CustodyEvent.seq)).scalars())
+    return CustodyReport(events, verify_custody(db, ev.id, signer=signer), {ev.id: ev.name})
+
+
+def request_custody(db: Session, *, actor: Principal, request_id: uuid.UUID,
+                    signer: NodeIdentity | None = None) -> CustodyReport:
+    """The custody of every file of a request as one timeline; each chain checked, a problem named by its file."""
+    files = files_of_request(db, actor=actor, request_id=request_id)
+    names = {f.id: f.name for f in files}
+    events = list(db.execute(
+        sa.select(CustodyEvent).where(CustodyEvent.evidence_id.in_(list(names)))
+        .order_by(CustodyEvent.at, CustodyEvent.evidence_id, CustodyEvent.seq)).scalars()) if names else []
+    problems = [f"{f.name}: {p}" for f in files for p in verify_custody(db, f.id, signer=signer)]
+    return CustodyReport(events, problems, names)
+
+
 def start_upload(db: Session, *, actor: Principal, vault: Vault, request_id: uuid.UUID, name: str, media_type: str,
                  size: int, sha256: str, now: dt.datetime) -> EvidenceFile:
     if actor.role not in PRODUCERS:

@@ -11,6 +11,7 @@ import logging
 import random
 import ssl
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from joserfc.registry import HeaderParameter
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
+from evidex.cases import service as cases
 from evidex.core.canonical import NotCanonical, canonical_json
 from evidex.core.db import lock_row
 from evidex.core.errors import EvidexError, Invalid, NotFound
@@ -146,6 +148,16 @@ def verify_receipt(token: str, *, trust: TrustList, party: str, at: dt.datetime)
     if claims.get("by") != party:
         raise EnvelopeRejected(f"the receipt is not from {party}")
     return claims
+
+
+def receipts_of_request(db: Session, *, actor: Principal, request_id: uuid.UUID) -> list[Receipt]:
+    """The signed receipts of a request's messages (submission, delivery, retrieval, or negative),
+    seen with the request's own visibility: another Party's request is not found."""
+    req = cases.get_request(db, actor=actor, request_id=request_id, audit_read=False)
+    if req.conversation_id is None:  # never sent nor received: no message, no receipt
+        return []
+    return list(db.execute(sa.select(Receipt).where(Receipt.conversation_id == req.conversation_id)
+                           .order_by(Receipt.at, Receipt.kind)).scalars())
 
 
 # --------------------------------------------------------------------------- outbox

@@ -365,6 +365,44 @@ def revoke_token(db: Session, *, actor: Principal, token_id: uuid.UUID, now: dt.
     return row
 
 
+def current_user(db: Session, *, actor: Principal) -> User:
+    """The user acting (for `/auth/me`); a system principal without a user is not found."""
+    user = db.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or user.party != actor.party:
+        raise NotFound("no such user")
+    return user
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """A user just created, with what is shown once: a person's TOTP secret, a system's first API token."""
+
+    user: User
+    totp_secret: str | None
+    api_token: str | None
+
+
+def add_user(db: Session, *, actor: Principal, username: str, display_name: str, role: Role, now: dt.datetime,
+             totp_box: SecretBox, token_expires_at: dt.datetime, password: str | None = None,
+             provider: str | None = None, is_system: bool = False, totp_code: str | None = None) -> NewUser:
+    """An administrator creates a user of its own Party, audited. A system user gets its first API
+    token at once; one acting as an administrator only with the creator's current second factor."""
+    if is_system:
+        creator = db.get(User, actor.user_id) if actor.user_id is not None else None
+        if creator is None:
+            raise Forbidden("only a user can create system users")
+        require_second_factor_for(db, creator=creator, role=role, totp_code=totp_code, now=now, box=totp_box)
+    user = create_user(db, username=username, display_name=display_name, party=actor.party, role=role, now=now,
+                       password=password, provider=provider, is_system=is_system, totp_box=totp_box)
+    token = None
+    if is_system:
+        token, _ = issue_api_token(db, user=user, name="initial", now=now, created_by=actor,
+                                   expires_at=token_expires_at)
+    audit.record(db, actor=actor, action="user.create", object_type="user", object_id=str(user.id), at=now,
+                 details={"username": user.username, "role": user.role})
+    return NewUser(user, totp_secret(user, totp_box), token)
+
+
 def list_users(db: Session, *, party: str) -> list[User]:
     return list(db.execute(sa.select(User).where(User.party == party).order_by(User.username)).scalars())
 

@@ -67,6 +67,4 @@ def logout(db: SessionDep, now: NowDep, token: TokenDep, cred: CurrentCredential
 
 @router.get("/me", response_model=UserRead)
 def me(db: SessionDep, principal: CurrentPrincipal) -> User:
-    user = db.get(User, principal.user_id)
-    assert user is not None
-    return user
+    return users.current_user(db, actor=principal)

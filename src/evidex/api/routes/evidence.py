@@ -6,7 +6,6 @@ import json
 import uuid
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import StreamingResponse
 
@@ -28,11 +27,9 @@ from evidex.api.schemas import (
     RetentionIn,
     TimelineEvent,
 )
-from evidex.core.errors import Conflict, Invalid
+from evidex.core.errors import Invalid
 from evidex.evidence import packages
 from evidex.evidence import service as evidence
-from evidex.evidence.models import CustodyEvent
-from evidex.exchange.models import Receipt
 from evidex.privacy import service as privacy
 
 router = APIRouter(tags=["evidence"])
@@ -114,28 +111,21 @@ def content(evidence_id: uuid.UUID, request: Request, db: SessionDep, now: NowDe
 @router.get("/evidence/{evidence_id}/custody", response_model=Custody, responses=NOT_FOUND)
 def custody(evidence_id: uuid.UUID, request: Request, db: SessionDep, principal: CurrentPrincipal) -> Custody:
     """The chain of custody, checked link by link."""
-    evidence.get(db, actor=principal, evidence_id=evidence_id)
-    rows = db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == evidence_id)
-                      .order_by(CustodyEvent.seq)).scalars()
-    problems = evidence.verify_custody(db, evidence_id, signer=_vault(request).signer)
-    return Custody(intact=not problems, problems=problems, events=[CustodyEventRead.model_validate(r) for r in rows])
+    report = evidence.custody_chain(db, actor=principal, evidence_id=evidence_id, signer=_vault(request).signer)
+    return Custody(intact=not report.problems, problems=report.problems,
+                   events=[CustodyEventRead.model_validate(r) for r in report.events])
 
 
 @router.get("/requests/{request_id}/custody", response_model=RequestCustody, responses=NOT_FOUND)
 def request_custody(request_id: uuid.UUID, request: Request, db: SessionDep,
                     principal: CurrentPrincipal) -> RequestCustody:
     """The chain of custody of every file of the request as one timeline, each chain checked."""
-    files = evidence.files_of_request(db, actor=principal, request_id=request_id)
-    names = {f.id: f.name for f in files}
-    rows: list[CustodyEvent] = list(db.execute(
-        sa.select(CustodyEvent).where(CustodyEvent.evidence_id.in_(list(names)))
-        .order_by(CustodyEvent.at, CustodyEvent.evidence_id, CustodyEvent.seq)).scalars()) if names else []
-    problems = [f"{names[f.id]}: {p}" for f in files
-                for p in evidence.verify_custody(db, f.id, signer=_vault(request).signer)]
-    return RequestCustody(intact=not problems, problems=problems,
+    report = evidence.request_custody(db, actor=principal, request_id=request_id, signer=_vault(request).signer)
+    return RequestCustody(intact=not report.problems, problems=report.problems,
                           events=[TimelineEvent.model_validate({**CustodyEventRead.model_validate(r).model_dump(),
                                                                "evidence_id": r.evidence_id,
-                                                               "file_name": names[r.evidence_id]}) for r in rows])
+                                                               "file_name": report.names[r.evidence_id]})
+                                  for r in report.events])
 
 
 @router.post("/evidence/{evidence_id}/dispose", response_model=EvidenceRead, responses=NOT_FOUND)
@@ -162,14 +152,12 @@ def extend_retention(evidence_id: uuid.UUID, body: RetentionIn, db: SessionDep, 
 
 # --------------------------------------------------------------------------- packages between nodes
 def _package(db: SessionDep, pkg: Any) -> PackageRead:
-    receipts = db.execute(sa.select(Receipt).where(Receipt.msg_id == str(pkg.id), Receipt.kind == "package")
-                          .order_by(Receipt.at)).scalars()
     return PackageRead(id=pkg.id, direction=pkg.direction, peer=pkg.peer, request_id=pkg.request_id,
                        status=pkg.status, manifest_sha256=pkg.manifest_sha256, signature=pkg.signature,
                        conditions=list(pkg.manifest.get("conditions") or []), problems=list(pkg.problems or []),
                        files=[PackageFileRead.model_validate(f) for f in packages.files_of(db, pkg)],
                        receipts=[{"issuer": r.issuer, "positive": r.positive, "at": r.at.isoformat(),
-                                  "token": r.token} for r in receipts],
+                                  "token": r.token} for r in packages.receipts_of(db, pkg)],
                        last_error=pkg.last_error, created_at=pkg.created_at, settled_at=pkg.settled_at)
 
 
@@ -179,11 +167,7 @@ def send_package(request_id: uuid.UUID, body: PackageIn, request: Request, db: S
                  principal: CurrentPrincipal) -> PackageRead:
     """Send sealed files of a received request to the requesting Party's node: a manifest signed by
     this node goes first, the files follow in verified chunks; the other node answers with a signed receipt."""
-    node = request.app.state.node
-    if node is None:
-        packages.for_request(db, actor=principal, request_id=request_id)  # 404 first for what is not visible
-        raise Conflict("this node has no federation identity (`evidex node init`)")
-    pkg = packages.create(db, actor=principal, vault=_vault(request), node=node, request_id=request_id,
+    pkg = packages.create(db, actor=principal, vault=_vault(request), node=request.app.state.node, request_id=request_id,
                           evidence_ids=body.evidence_ids, now=now)
     out = _package(db, pkg)
     db.commit()

@@ -22,9 +22,8 @@ from evidex.api.schemas import (
     UserRead,
 )
 from evidex.cases import service
-from evidex.core.errors import Forbidden, NotFound
+from evidex.core.errors import NotFound
 from evidex.parties import service as users
-from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 
 router = APIRouter()
@@ -98,26 +97,14 @@ def create_user(body: UserCreate, request: Request, db: SessionDep, now: NowDep,
     (shown once; an administrator system user's token needs your current second-factor code)."""
 
     def do() -> UserCreated:
-        token = None
-        if body.is_system:  # its first token acts as its role: an administrator's needs the second factor
-            creator = db.get(User, principal.user_id)
-            if creator is None:
-                raise Forbidden("only a user can create system users")
-            users.require_second_factor_for(db, creator=creator, role=body.role, totp_code=body.totp_code, now=now,
-                                            box=box)
-        u = users.create_user(db, username=body.username, display_name=body.display_name, party=principal.party,
-                              role=body.role, now=now, password=body.password, provider=body.provider,
-                              is_system=body.is_system, totp_box=box)
-        if body.is_system:
-            token, _ = users.issue_api_token(db, user=u, name="initial", now=now, created_by=principal,
-                                             expires_at=now + dt.timedelta(days=settings.api_token_days))
-        secret = users.totp_secret(u, box)
-        uri = pyotp.TOTP(secret).provisioning_uri(name=u.username, issuer_name=f"evidex {u.party}") if secret else None
-        from evidex.audit import service as audit
-
-        audit.record(db, actor=principal, action="user.create", object_type="user", object_id=str(u.id), at=now,
-                     details={"username": u.username, "role": u.role})
-        return UserCreated(user=UserRead.model_validate(u), totp_uri=uri, api_token=token)
+        new = users.add_user(db, actor=principal, username=body.username, display_name=body.display_name,
+                             role=body.role, now=now, totp_box=box, password=body.password, provider=body.provider,
+                             is_system=body.is_system, totp_code=body.totp_code,
+                             token_expires_at=now + dt.timedelta(days=settings.api_token_days))
+        uri = pyotp.TOTP(new.totp_secret).provisioning_uri(name=new.user.username,
+                                                           issuer_name=f"evidex {new.user.party}") \
+            if new.totp_secret else None
+        return UserCreated(user=UserRead.model_validate(new.user), totp_uri=uri, api_token=new.api_token)
 
     response = run_command(db, request, principal, body, now, 201, do, secret_fields=("totp_uri", "api_token"))
     response.headers["Cache-Control"] = "no-store"

@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
@@ -25,9 +24,8 @@ from evidex.api.schemas import (
     TransitionIn,
 )
 from evidex.cases import service
-from evidex.exchange.models import Receipt
+from evidex.exchange import service as exchange
 from evidex.parties.roles import Principal, Role
-from evidex.requests.models import Deadline, Decision, RequestCondition
 from evidex.requests.models import Request as RequestRow
 
 router = APIRouter(prefix="/requests", tags=["requests"])
@@ -126,42 +124,31 @@ def review(request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep,
 
 @router.get("/{request_id}/history", response_model=list[EventRead], responses=NOT_FOUND)
 def history(request_id: uuid.UUID, db: SessionDep, now: NowDep, principal: CurrentPrincipal) -> list[EventRead]:
-    service.get_request(db, actor=principal, request_id=request_id, now=now)  # reasons may hold personal data: logged
-    out = [EventRead.model_validate(e) for e in service.history(db, actor=principal, request_id=request_id)]
-    db.commit()
+    out = [EventRead.model_validate(e) for e in service.history(db, actor=principal, request_id=request_id, now=now)]
+    db.commit()  # the read is logged
     return out
 
 
 @router.get("/{request_id}/decisions", response_model=list[DecisionRead], responses=NOT_FOUND)
 def decisions(request_id: uuid.UUID, db: SessionDep, now: NowDep, principal: CurrentPrincipal) -> list[DecisionRead]:
-    service.get_request(db, actor=principal, request_id=request_id, now=now)  # reasons may hold personal data: logged
-    rows = db.execute(sa.select(Decision).where(Decision.request_id == request_id).order_by(Decision.at)).scalars()
-    out = [DecisionRead.model_validate(r) for r in rows]
-    db.commit()
+    out = [DecisionRead.model_validate(r)
+           for r in service.decisions_of(db, actor=principal, request_id=request_id, now=now)]
+    db.commit()  # the read is logged
     return out
 
 
 @router.get("/{request_id}/conditions", response_model=list[ConditionRead], responses=NOT_FOUND)
 def conditions(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[ConditionRead]:
-    service.get_request(db, actor=principal, request_id=request_id, audit_read=False)
-    rows = db.execute(sa.select(RequestCondition).where(RequestCondition.request_id == request_id)
-                      .order_by(RequestCondition.proposed_at, RequestCondition.id)).scalars()
-    return [ConditionRead.model_validate(r) for r in rows]
+    return [ConditionRead.model_validate(r) for r in service.conditions_of(db, actor=principal, request_id=request_id)]
 
 
 @router.get("/{request_id}/deadlines", response_model=list[DeadlineRead], responses=NOT_FOUND)
 def deadlines(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[DeadlineRead]:
-    service.get_request(db, actor=principal, request_id=request_id, audit_read=False)
-    rows = db.execute(sa.select(Deadline).where(Deadline.request_id == request_id).order_by(Deadline.name)).scalars()
-    return [DeadlineRead.model_validate(r) for r in rows]
+    return [DeadlineRead.model_validate(r) for r in service.deadlines_of(db, actor=principal, request_id=request_id)]
 
 
 @router.get("/{request_id}/receipts", response_model=list[ReceiptRead], responses=NOT_FOUND)
 def receipts(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> list[ReceiptRead]:
     """Signed evidence of the messages of this request: submission, delivery, retrieval (or negative)."""
-    req = service.get_request(db, actor=principal, request_id=request_id, audit_read=False)
-    if req.conversation_id is None:
-        return []
-    rows = db.execute(sa.select(Receipt).where(Receipt.conversation_id == req.conversation_id)
-                      .order_by(Receipt.at, Receipt.kind)).scalars()
-    return [ReceiptRead.model_validate(r) for r in rows]
+    return [ReceiptRead.model_validate(r)
+            for r in exchange.receipts_of_request(db, actor=principal, request_id=request_id)]
