@@ -21,8 +21,7 @@ from evidex.demo.federation import introduce
 from evidex.evidence.models import EvidenceFile
 from evidex.parties.roles import Role
 from evidex.rules.loader import data_dir
-from tests.e2e.test_federation import Node, wait_for
-from tests.exchange.conftest import _drop, _url
+from tests.e2e.test_federation import Node, pair, wait_for  # noqa: F401  (pair: the fixture of two nodes)
 from tests.factories import document as example_document
 
 FILE_DAYS = 3  # the shipped RS profile says 365
@@ -42,17 +41,12 @@ def profiles_with_short_retention(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def pair(request, tmp_path):
-    made: list[str] = []
-    rs, me = Node("RS", tmp_path), Node("ME", tmp_path)
-    for n in (rs, me):
-        n.env["EVIDEX_DATABASE_URL"] = _url(request.param, tmp_path, n.party, made)
+@pytest.fixture
+def short_retention_pair(pair, tmp_path):  # noqa: F811  (pair: the imported fixture)
+    """The two nodes of the federation tests, RS reading its profiles from a file of its own."""
+    rs, me = pair
     rs.env["EVIDEX_PARTIES_FILE"] = str(profiles_with_short_retention(tmp_path))
-    yield rs, me
-    for n in (rs, me):
-        n.stop()
-    _drop(made)
+    return rs, me
 
 
 def evidence_at(rs: Node, evidence_id: str) -> EvidenceFile:
@@ -65,8 +59,8 @@ def retention_days(rs: Node, evidence_id: str) -> tuple[str, float]:
     return ev.status, (ev.retain_until - ev.sealed_at) / dt.timedelta(days=1)
 
 
-def test_serve_and_worker_use_the_profiles_of_the_parties_file(pair):
-    rs, me = pair
+def test_serve_and_worker_use_the_profiles_of_the_parties_file(short_retention_pair):
+    rs, me = short_retention_pair
     introduce(rs, me)
     rs.add_users(("rs-247", Role.contact_24_7), ("rs-247-b", Role.contact_24_7))
     me.add_users(("me-247", Role.contact_24_7))

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 import yaml
 
 from evidex.core.errors import RuleDataError
 from evidex.rules import load_parties, load_rulebook
 from evidex.rules.loader import data_dir
-
-
-@pytest.fixture
-def data_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "data"
-    shutil.copytree(data_dir(), dst)
-    return dst
-
-
-def edit(path: Path, fn) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    fn(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+from tests.rules.conftest import edit
 
 
 def test_shipped_data_loads():

@@ -5,16 +5,13 @@ Each behaviour test edits a copy of the shipped data and shows the verdict follo
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import pytest
-import yaml
 
 from evidex.core.errors import RuleDataError
 from evidex.rules import check, default_parties, load_parties, load_rulebook
-from evidex.rules.loader import data_dir
 from tests.factories import document as example
+from tests.rules.conftest import edit
 
 
 def document(kind: str, requested: str | None = None, issued_on: str | None = None):
@@ -24,19 +21,6 @@ def document(kind: str, requested: str | None = None, issued_on: str | None = No
     if issued_on is not None:
         d["issued_on"] = d["received_on"] = issued_on
     return d
-
-
-@pytest.fixture
-def data_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "data"
-    shutil.copytree(data_dir(), dst)
-    return dst
-
-
-def edit(path: Path, fn) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    fn(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
 
 def _type(data, name):
