@@ -118,11 +118,11 @@ def list_cases(db: Session, *, actor: Principal, limit: int = 50, offset: int = 
     """One query for the page (request counts and next due dates joined in), one for the total."""
     if actor.role is Role.service_provider:
         return [], 0
-    counts = (sa.select(Request.case_id, sa.func.count().label("n")).where(_visible(actor))
+    counts = (sa.select(Request.case_id, sa.func.count().label("n")).where(visible_to(actor))
               .group_by(Request.case_id).subquery())
     due = (sa.select(Request.case_id, sa.func.min(Deadline.due_on).label("due"))
            .join(Deadline, Deadline.request_id == Request.id)
-           .where(_visible(actor), Deadline.status.in_(OPEN_DEADLINE), Deadline.due_on.is_not(None))
+           .where(visible_to(actor), Deadline.status.in_(OPEN_DEADLINE), Deadline.due_on.is_not(None))
            .group_by(Request.case_id).subquery())
     total = db.execute(sa.select(sa.func.count()).select_from(Case).where(Case.party == actor.party)).scalar_one()
     rows = db.execute(
@@ -134,8 +134,9 @@ def list_cases(db: Session, *, actor: Principal, limit: int = 50, offset: int = 
 
 
 # --------------------------------------------------------------------------- requests
-def _visible(actor: Principal) -> sa.ColumnElement[bool]:
-    """The rows a principal may see, as a query condition (unauthorised rows never load)."""
+def visible_to(actor: Principal) -> sa.ColumnElement[bool]:
+    """The requests `actor` may see, as a query condition (unauthorised rows never load); also for
+    services reading what hangs off a request (notifications, deadlines, receipts)."""
     cond = Request.party == actor.party
     if actor.role is Role.service_provider:
         cond = sa.and_(cond, Request.direction == "incoming", Request.provider == actor.provider)
@@ -144,15 +145,9 @@ def _visible(actor: Principal) -> sa.ColumnElement[bool]:
     return cond
 
 
-def visible_to(actor: Principal) -> sa.ColumnElement[bool]:
-    """The requests `actor` may see, as a query condition: for services reading what hangs off a
-    request (notifications, deadlines), so another Party's rows never load."""
-    return _visible(actor)
-
-
 def get_request(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt.datetime | None = None,
                 for_update: bool = False, audit_read: bool = True, law: Law | None = None) -> Request:
-    q = sa.select(Request).where(Request.id == request_id, _visible(actor))
+    q = sa.select(Request).where(Request.id == request_id, visible_to(actor))
     if for_update:
         q = q.with_for_update()
     req = db.execute(q).scalar_one_or_none()
@@ -189,7 +184,7 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
     created | -created; by default the last changed first. Ties are broken by id: the order is stable."""
     if sort is not None and sort not in REQUEST_SORTS:
         raise Invalid(f"unknown sort {sort!r}; one of {', '.join(REQUEST_SORTS)}")
-    cond = [_visible(actor)]
+    cond = [visible_to(actor)]
     if status:
         cond.append(Request.status == status)
     if request_type:
@@ -223,7 +218,7 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
 def list_deadlines(db: Session, *, actor: Principal, status: str | None = None, due_before: dt.date | None = None,
                    limit: int = 50, offset: int = 0) -> tuple[list[Deadline], int]:
     """The deadlines of the requests the principal may see, the soonest first (undated last)."""
-    q = sa.select(Deadline).join(Request, Request.id == Deadline.request_id).where(_visible(actor))
+    q = sa.select(Deadline).join(Request, Request.id == Deadline.request_id).where(visible_to(actor))
     if status:
         q = q.where(Deadline.status == status)
     if due_before:
