@@ -98,7 +98,6 @@ def verify(
         if not problems:  # a broken chain is never signed: its heads would vouch for the rewrite
             signer = node.audit_key
             signed = sign_head(db, key=signer, party=settings.node_party, now=dt.datetime.now(dt.UTC))
-            db.commit()
     if problems:
         for p in problems:
             typer.echo(f"TAMPERED {p}", err=True)

@@ -4,15 +4,21 @@ binding conditions of transfer embedded in the export (ETS185 Art 28(2); CETS224
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from evidex.audit import service as audit
 from evidex.cases.models import Case
+from evidex.core.db import command
 from evidex.core.errors import NotFound
 from evidex.evidence.models import CustodyEvent, EvidenceFile
+from evidex.evidence.service import Vault, record_export
+from evidex.parties.roles import Principal
 from evidex.requests.models import Request, RequestCondition
 
 CONTEXT = {
@@ -29,6 +35,20 @@ CONTEXT = {
 
 def _dt(value: Any) -> dict[str, str]:
     return {"@type": "xsd:dateTime", "@value": value.isoformat()}
+
+
+@command
+def export_case(db: Session, *, actor: Principal, vault: Vault, request_id: uuid.UUID, target: str, now: dt.datetime,
+                write: Callable[[dict[str, Any]], None]) -> tuple[dict[str, Any], int]:
+    """Export a request's evidence records: the export is itself a custody event of each sealed file
+    (and the export shows it) and an audit entry. `write` keeps the document before the commit: an
+    export that could not be written is not recorded. Returns the document and how many files."""
+    n = record_export(db, actor=actor, vault=vault, request_id=request_id, target=target, now=now)
+    doc = build_case(db, party=actor.party, request_id=request_id)
+    audit.record(db, actor=actor, action="evidence.export_case", object_type="request", object_id=str(request_id),
+                 at=now, details={"out": target, "files": n})
+    write(doc)
+    return doc, n
 
 
 def build_case(db: Session, *, party: str, request_id: uuid.UUID) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
 from evidex.audit.models import AuditEntry
+from evidex.core.db import command
 from evidex.core.errors import Forbidden, Invalid
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
@@ -38,6 +39,7 @@ class EntryFilter:
                 for k, v in self.__dict__.items() if v is not None}
 
 
+@command
 def list_entries(db: Session, *, actor: Principal, where: EntryFilter, now: dt.datetime, limit: int = 50,
                  offset: int = 0) -> tuple[list[AuditEntry], int]:
     """Entries of `actor`'s Party, newest first, for its data-protection officer or administrator.
@@ -63,7 +65,6 @@ def list_entries(db: Session, *, actor: Principal, where: EntryFilter, now: dt.d
     audit.record(db, actor=actor, action="audit.read", object_type="audit_log", object_id=None, at=now,
            personal_data=True, details={"filter": where.as_details(), "offset": offset, "limit": limit,
                                         "shown": len(rows), "total": total})
-    db.commit()
     return rows, total
 
 
