@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from evidex.audit import service as audit
 from evidex.core import ratelimit
 from evidex.core.db import lock_row
-from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
+from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound, TooManyRequests
 from evidex.core.secretbox import SecretBox
 from evidex.parties.models import ApiToken, User
 from evidex.parties.roles import PEOPLE_ROLES, Principal, Role
@@ -401,6 +402,18 @@ def add_user(db: Session, *, actor: Principal, username: str, display_name: str,
     audit.record(db, actor=actor, action="user.create", object_type="user", object_id=str(user.id), at=now,
                  details={"username": user.username, "role": user.role})
     return NewUser(user, totp_secret(user, totp_box), token)
+
+
+LOCALE_TAG = re.compile(r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?$")  # en, fr, cnr, sr-Cyrl (BCP 47 language[-Script])
+
+
+def set_locale(db: Session, *, actor: Principal, locale: str, now: dt.datetime) -> User:
+    """The language `actor` reads the web application in (kept for their next sign-in)."""
+    if not LOCALE_TAG.match(locale):
+        raise InvalidInput(f"not a language tag: {locale[:20]!r}")
+    user = current_user(db, actor=actor)
+    user.locale = locale
+    return user
 
 
 def list_users(db: Session, *, party: str) -> list[User]:
