@@ -17,11 +17,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ADD/DROP COLUMN, not a batch copy of the table: both databases do it in place (SQLite since 3.35).
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("locale", sa.String(16), nullable=True))
+    op.add_column("users", sa.Column("locale", sa.String(16), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("locale")
+    op.drop_column("users", "locale")
