@@ -136,6 +136,14 @@ def principal(viewer: Viewer) -> Principal:
     return viewer.principal
 
 
+def require_role(viewer: Viewer, *roles: Role) -> Principal:
+    """The same role rule as the API route's `require(...)`: another role gets the 403 page."""
+    who = principal(viewer)
+    if who.role not in roles:
+        raise Forbidden(f"this needs the role {' or '.join(r.value for r in roles)}")
+    return who
+
+
 def page(request: Request, viewer: Viewer, name: str, *, title: str, status_code: int = 200,
          **context: Any) -> HTMLResponse:
     """Answer with the page `name` for `viewer`, in the viewer's language."""
