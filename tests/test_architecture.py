@@ -61,11 +61,11 @@ def _transaction_calls(source: str) -> list[str]:
 
 
 def test_the_interfaces_never_commit_nor_roll_back():
-    """Services own reads, writes and the transaction (issue 13 item 5): the API's routes and the web
-    UI's handlers parse, call a service and shape the answer; a command commits (or rolls back) in
-    the service that does it, so every interface behaves alike."""
+    """Services own reads, writes and the transaction (issue 13 item 5): the API's routes, the web
+    UI's handlers and the CLI's commands parse, call a service and shape the answer; a command commits
+    (or rolls back) in the service that does it, so every interface behaves alike."""
     assert sorted(_transaction_calls("db.commit()\nsession.rollback()\nfrom evidex.core.db import transaction\n")) \
         == ["line 1: .commit()", "line 2: .rollback()", "line 3: imports transaction"]  # the scan finds them
-    found = {str(f.relative_to(SRC)): calls for package in ("api", "web") for f in (SRC / package).rglob("*.py")
+    found = {str(f.relative_to(SRC)): calls for package in ("api", "web", "cli") for f in (SRC / package).rglob("*.py")
              if (calls := _transaction_calls(f.read_text(encoding="utf-8")))}
     assert found == {}

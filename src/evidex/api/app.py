@@ -18,7 +18,6 @@ from evidex.api.routes import audit_log, auth, cases, evidence, federation, misc
 from evidex.api.routes import users as user_admin
 from evidex.api.schemas import Problem
 from evidex.core.faults import Faults, installed
-from evidex.core.memory import retain_freed_memory
 from evidex.core.migrate import current_revision, require_migrated
 from evidex.core.secretbox import totp_box
 from evidex.core.settings import Settings
@@ -111,9 +110,3 @@ def create_app(settings: Settings, *, node: Node | None = None, engine: Engine |
         app.include_router(router, prefix=API_PREFIX, responses=common)
     return app
 
-
-def create_worker_app() -> FastAPI:
-    """The app of one of several API worker processes (`evidex serve --workers N`): settings from the
-    environment the parent validated; no deadline/outbox worker here (the parent runs the one)."""
-    retain_freed_memory()
-    return create_app(Settings())

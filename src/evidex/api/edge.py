@@ -188,6 +188,11 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-act
 DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; "
             "base-uri 'none'; form-action 'none'")
+# The web application's pages (web/): the node's own scripts, styles and images only; forms post
+# only to the node; no inline script or style anywhere.
+WEB_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+           "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+MACHINE_PREFIXES = ("/api/", "/federation/", "/openapi.json")  # answered to programs: nothing may run there
 HSTS = "max-age=31536000"
 
 
@@ -203,12 +208,15 @@ class SecurityHeaders:
             common.append((b"strict-transport-security", HSTS.encode()))
         self.api = [*common, (b"content-security-policy", API_CSP.encode())]
         self.docs = [*common, (b"content-security-policy", DOCS_CSP.encode())]
+        self.web = [*common, (b"content-security-policy", WEB_CSP.encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self.docs if scope["path"].startswith(self.docs_prefixes) else self.api
+        path = scope["path"]
+        extra = (self.docs if path.startswith(self.docs_prefixes) else
+                 self.api if path.startswith(MACHINE_PREFIXES) else self.web)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -61,11 +61,12 @@ def serve(
     workers: Annotated[int, typer.Option(help="API worker processes (one per core; the deadline and outbox worker "
                                                "runs once, in the parent).", min=1, max=64)] = 1,
 ) -> None:
-    """Start the API server (with the deadline worker in the same process by default)."""
+    """Start the node: the web application at /, the API at /api/v1 (with the deadline worker in the
+    same process by default)."""
     import uvicorn
 
-    from evidex.api.app import create_app
     from evidex.core.memory import retain_freed_memory
+    from evidex.web.site import create_site
 
     retain_freed_memory()  # payloads of megabytes: reuse freed buffers (core/memory.py)
     settings = _settings()
@@ -76,10 +77,10 @@ def serve(
         os.environ["EVIDEX_HTTPS"] = "true"
         settings = settings.model_copy(update={"https": True})
     # An identity that cannot be opened is refused while the app is built; `--workers` children check again.
-    app = create_app(settings, node=build_node(settings, threads=settings.api_threads),
-                     worker_interval=worker_interval or None)
+    app = create_site(settings, node=build_node(settings, threads=settings.api_threads),
+                      worker_interval=worker_interval or None)
     typer.echo(f"evidex node {settings.node_party} on {'https' if tls else 'http'}://{host}:{port}  "
-               "(API /api/v1, OpenAPI /openapi.json)")
+               "(web application /, API /api/v1, OpenAPI /openapi.json)")
     ssl_certfile = ssl_keyfile = None
     if tls:
         from evidex.exchange import keys
@@ -117,7 +118,7 @@ def serve(
     if node_worker is not None:
         node_worker.start()
     try:
-        uvicorn.run("evidex.api.app:create_worker_app", factory=True, workers=workers, **options)
+        uvicorn.run("evidex.web.site:create_worker_site", factory=True, workers=workers, **options)
     finally:
         if node_worker is not None:
             node_worker.stop()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from alembic import context
 
 from evidex.core.db import Base, make_engine
 from evidex.models import import_all_models
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 import_all_models()
 config = context.config
@@ -29,6 +34,13 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: object) -> None:
+    # SQLite's driver opens a transaction only before a data change, so DDL ran outside any: a run
+    # that failed half-way (a downgrade refusing) kept the schema changes of its earlier steps while
+    # the version row rolled back. An explicit BEGIN makes the whole run one transaction there too.
+    conn = cast("Connection", connection)
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite" and raw is not None and not getattr(raw, "in_transaction", True):
+        conn.exec_driver_sql("BEGIN")
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=target_metadata,

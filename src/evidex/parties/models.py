@@ -38,6 +38,9 @@ class User(Base):
     # (totp_last_step is cleared by the reset), the user enrols again: no sign-in without it.
     second_factor_reset_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     second_factor_reset_by: Mapped[str | None] = mapped_column(sa.String(80))
+    # The language the person reads the web application in (a tag of web/i18n.py LOCALES); None: the
+    # browser's Accept-Language decides.
+    locale: Mapped[str | None] = mapped_column(sa.String(16))
 
     @property
     def second_factor_enrolment_due(self) -> bool:

@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from evidex.audit import service as audit
 from evidex.core import ratelimit
 from evidex.core.db import command, lock_row, recorded, transaction
-from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
+from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound, TooManyRequests
 from evidex.core.secretbox import SecretBox
 from evidex.parties.models import ApiToken, User
 from evidex.parties.roles import PEOPLE_ROLES, Principal, Role
@@ -172,13 +173,19 @@ def check_login_rate(db: Session, *, username: str, client: str, now: dt.datetim
 
 def sign_in(db: Session, *, username: str, password: str, totp_code: str | None, client: str, now: dt.datetime,
             session_minutes: int, totp_box: SecretBox, node_party: str, per_account: int, per_address: int,
-            window_seconds: int) -> tuple[str, dt.datetime, User]:
+            window_seconds: int, locale: str | None = None) -> tuple[str, dt.datetime, User]:
     """A sign-in: the attempt counted (and limited) in a transaction of its own, so the counters are
-    shared at once and not held during the password check; then the check (`login`) in another."""
+    shared at once and not held during the password check; then the check (`login`) in another.
+    `locale`: the language chosen before signing in, which becomes the person's own if they have none."""
     check_login_rate(db, username=username, client=client, now=now, per_account=per_account,
                      per_address=per_address, window_seconds=window_seconds)
-    return login(db, username=username, password=password, totp_code=totp_code, now=now,
-                 session_minutes=session_minutes, totp_box=totp_box, node_party=node_party, client=client)
+    with transaction(db):
+        token, expires, user = login(db, username=username, password=password, totp_code=totp_code, now=now,
+                                     session_minutes=session_minutes, totp_box=totp_box, node_party=node_party,
+                                     client=client)
+        if locale is not None and user.locale is None:
+            user.locale = locale
+    return token, expires, user
 
 
 @command
@@ -444,6 +451,19 @@ def add_user_as_operator(db: Session, *, party: str, username: str, display_name
     audit.record(db, actor=Principal.system(party), action="user.create", object_type="user", object_id=str(user.id),
                  at=now, details={"username": username, "role": role.value, "via": "cli"})
     return NewUser(user, totp_secret(user, totp_box), token)
+
+
+LOCALE_TAG = re.compile(r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?$")  # en, fr, cnr, sr-Cyrl (BCP 47 language[-Script])
+
+
+@command
+def set_locale(db: Session, *, actor: Principal, locale: str, now: dt.datetime) -> User:
+    """The language `actor` reads the web application in (kept for their next sign-in)."""
+    if not LOCALE_TAG.match(locale):
+        raise InvalidInput(f"not a language tag: {locale[:20]!r}")
+    user = current_user(db, actor=actor)
+    user.locale = locale
+    return user
 
 
 def list_users(db: Session, *, party: str) -> list[User]:

@@ -133,6 +133,15 @@ class Lifecycle:
                 return case
         return None
 
+    @property
+    def emergencies(self) -> tuple[WaiverCase, ...]:
+        """The emergencies of the data (CETS224 Art 9, 10; urgent ETS185 requests): what a desk sees first."""
+        return tuple(self.spec.four_eyes_waiver.when)
+
+    @property
+    def final(self) -> frozenset[str]:
+        return frozenset(self.spec.final)
+
     def events_from(self, direction: Direction, status: str, role: Role | None = None,
                     request_type: str | None = None, urgent: bool = False) -> list[str]:
         """The events allowed now; with a request type, only those its type (and urgency) is offered."""
