@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from api_bench import PG_ADMIN, free_port  # noqa: E402
-
 from evidex.cases.service import Law  # noqa: E402
 from evidex.core.db import make_engine, make_sessionmaker  # noqa: E402
 from evidex.core.migrate import upgrade  # noqa: E402
