@@ -55,10 +55,11 @@ def emergency_condition(law: Law) -> sa.ColumnElement[bool]:
 
 
 def emergencies(db: Session, *, actor: Principal, law: Law, limit: int = 50) -> list[DeskItem]:
-    """Open emergencies the actor sees, the oldest first (the longest waiting is the most pressing)."""
+    """Emergencies still waiting for an answer or an act (lifecycle `awaiting`) that the actor sees, the
+    oldest first (the longest waiting is the most pressing)."""
     rows = db.execute(
         sa.select(Request, Case.reference).join(Case, Case.id == Request.case_id)
-        .where(visible_to(actor), emergency_condition(law), Request.status.not_in(law.lifecycle.final))
+        .where(visible_to(actor), emergency_condition(law), Request.status.in_(law.lifecycle.awaiting))
         .order_by(Request.created_at, Request.id).limit(limit)).all()
     return [DeskItem(r, ref) for r, ref in rows]
 

@@ -19,7 +19,6 @@ from evidex.web.i18n import _
 from evidex.web.page import SignedIn, page, principal, redirect
 
 router = APIRouter(include_in_schema=False)
-SOON_DAYS = 7  # "due within 7 days" (issue 14): a desk's planning horizon, not a treaty period
 POLL_SECONDS = 2  # an emergency shows on the 24/7 contact's screen within 5 s of its arrival
 
 
@@ -28,12 +27,12 @@ def dashboard(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep, l
               settings: SettingsDep) -> Response:
     actor = principal(viewer)
     today = law.today(settings.node_party, now)
-    board = desks.desk(db, actor=actor, law=law, today=today, soon_days=SOON_DAYS)
+    board = desks.desk(db, actor=actor, law=law, today=today, soon_days=settings.dashboard_horizon_days)
     with i18n.using(viewer.locale):
         title = _("Dashboard")
         notice = _("Notifications marked as read.") if request.query_params.get("notice") == "read" else None
     return page(request, viewer, "dashboard.html", title=title, board=board, today=today, now=now,
-                poll_seconds=POLL_SECONDS, soon_days=SOON_DAYS, notice=notice)
+                poll_seconds=POLL_SECONDS, soon_days=settings.dashboard_horizon_days, notice=notice)
 
 
 @router.get("/dashboard/emergencies")
