@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from evidex.parties.roles import Role
 from tests.factories import document
-from tests.web.site import Site, site
+from tests.web.site import Site, make_site
 
-__all__ = ["site"]
+
+@pytest.fixture
+def site(own_database_url: str, tmp_path: Path) -> Iterator[Site]:
+    """The site on a database of its own: a dashboard shows every request and notification of the
+    Party, so what other tests committed to the shared PostgreSQL database would show up in it."""
+    yield from make_site(own_database_url, tmp_path)
 
 
 def create(site: Site, headers: dict[str, str], kind: str, requesting: str, requested: str, **changes: object) -> str:
