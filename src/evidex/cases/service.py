@@ -177,9 +177,13 @@ class RequestListing:
 
 
 def list_requests(db: Session, *, actor: Principal, status: str | None = None, request_type: str | None = None,
-                  direction: str | None = None, case_id: uuid.UUID | None = None, sort: str | None = None,
+                  direction: str | None = None, case_id: uuid.UUID | None = None, party: str | None = None,
+                  due_before: dt.date | None = None, search: str | None = None, sort: str | None = None,
                   limit: int = 50, offset: int = 0) -> tuple[list[RequestListing], int]:
     """One query for the page (case reference and earliest open deadline joined in), one for the total.
+    `party`: the requesting or the requested Party. `due_before`: the next open deadline falls before
+    that day. `search`: part of a reference, any case: the case's, the one the document gives, the
+    conversation's (shared with the other node), or the request's id in full.
     `sort`: due | -due (requests without an open deadline last) | urgency (urgent first, then due) |
     created | -created; by default the last changed first. Ties are broken by id: the order is stable."""
     if sort is not None and sort not in REQUEST_SORTS:
@@ -193,7 +197,20 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
         cond.append(Request.direction == direction)
     if case_id:
         cond.append(Request.case_id == case_id)
-    total = db.execute(sa.select(sa.func.count()).select_from(Request).where(*cond)).scalar_one()
+    if party:
+        code = party.strip().upper()
+        cond.append(sa.or_(Request.requesting_party == code, Request.requested_party == code))
+    if due_before:
+        # The earliest open deadline is before the day exactly when any open deadline is.
+        cond.append(sa.exists().where(Deadline.request_id == Request.id, Deadline.status.in_(OPEN_DEADLINE),
+                                      Deadline.due_on < due_before))
+    needle = (search or "").strip().lower()
+    if needle:
+        cond.append(_reference_matches(needle))
+    counted = sa.select(sa.func.count()).select_from(Request)
+    if needle:  # the case's reference is searched: the count needs the case too
+        counted = counted.join(Case, Case.id == Request.case_id)
+    total = db.execute(counted.where(*cond)).scalar_one()
     ranked = (sa.select(Deadline.request_id, Deadline.due_on, Deadline.name, sa.func.row_number().over(
         partition_by=Deadline.request_id, order_by=(Deadline.due_on, Deadline.name)).label("rank"))
         .where(Deadline.party == actor.party, Deadline.status.in_(OPEN_DEADLINE), Deadline.due_on.is_not(None))
@@ -213,6 +230,20 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
         .join(Case, Case.id == Request.case_id).outerjoin(nxt, nxt.c.request_id == Request.id)
         .where(*cond).order_by(*order[sort], Request.id).limit(limit).offset(offset)).all()
     return [RequestListing(req, ref, due, name) for req, ref, due, name in rows], total
+
+
+def _reference_matches(needle: str) -> sa.ColumnElement[bool]:
+    """`needle` (lower case) within one of a request's references; `%` and `_` are plain characters."""
+    def within(column: Any) -> sa.ColumnElement[bool]:
+        return sa.func.lower(column).contains(needle, autoescape=True)  # type: ignore[no-any-return]
+
+    found = [within(Case.reference), within(Request.document["case_reference"].as_string()),
+             within(Request.conversation_id)]
+    try:
+        found.append(Request.id == uuid.UUID(needle))
+    except ValueError:
+        pass
+    return sa.or_(*found)
 
 
 def list_deadlines(db: Session, *, actor: Principal, status: str | None = None, due_before: dt.date | None = None,
