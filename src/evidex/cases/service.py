@@ -7,6 +7,7 @@ document (personal data) is written to the audit chain in the same transaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -40,6 +41,7 @@ DECISION_KIND = {"refused": "refusal", "postponed": "postponement", "partly_exec
 # Ids of named periods in rules/data/periods.yaml: the values and their articles live there.
 PRESERVATION_PERIOD = "preservation_minimum"  # how long preserved data is kept at least
 REMINDER_LEAD = "reminder_lead"  # how long before a deadline its reminder is written
+DOCUMENT_EDITABLE = ("draft", "checked", "approved")  # an outgoing request's document may change (then: draft)
 
 
 @dataclass(frozen=True)
@@ -235,14 +237,12 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
 def _reference_matches(needle: str) -> sa.ColumnElement[bool]:
     """`needle` (lower case) within one of a request's references; `%` and `_` are plain characters."""
     def within(column: Any) -> sa.ColumnElement[bool]:
-        return sa.func.lower(column).contains(needle, autoescape=True)  # type: ignore[no-any-return]
+        return sa.func.lower(column).contains(needle, autoescape=True)
 
     found = [within(Case.reference), within(Request.document["case_reference"].as_string()),
              within(Request.conversation_id)]
-    try:
+    with contextlib.suppress(ValueError):
         found.append(Request.id == uuid.UUID(needle))
-    except ValueError:
-        pass
     return sa.or_(*found)
 
 
@@ -360,7 +360,7 @@ def find_by_conversation(db: Session, *, party: str, conversation_id: str) -> Re
 def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID,
                     document: dict[str, Any], now: dt.datetime) -> Request:
     req = get_request(db, actor=actor, request_id=request_id, for_update=True, audit_read=False)
-    if req.direction != "outgoing" or req.status not in ("draft", "checked", "approved"):
+    if req.direction != "outgoing" or req.status not in DOCUMENT_EDITABLE:
         raise Conflict(f"the document can be changed only while drafting, not in status {req.status}")
     if actor.role not in DRAFTING_ROLES:
         raise Forbidden(f"role {actor.role} may not edit requests")
@@ -466,19 +466,96 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, l
                 if not isinstance(c, dict) or c.get("kind") not in kinds or not str(c.get("text", "")).strip():
                     raise Invalid(f"a condition is {{kind: {'|'.join(sorted(kinds))}, text}}")
         elif guard == "four_eyes":
-            if req.created_by is not None and req.created_by == actor.user_id:
+            if not _four_eyes_kept(req, actor):
                 raise Invalid(f"'{spec.event}' must be done by someone other than the drafter (four eyes)")
-        elif guard == "lapsed":
-            # ETS185 Art 29(7): preserved at least 60 days; it lapses only once that period has run out,
-            # counted in calendar days where the data is held (the requested Party, LEGAL.md §5).
+        elif guard == "lapsed" and not _lapsed(req, law, now):
             today = law.today(req.requested_party, now)
-            if req.preserved_until is None or today <= req.preserved_until:
-                until = req.preserved_until.isoformat() if req.preserved_until else "a date not yet known"
-                article = law.rulebook.article_of(PRESERVATION_PERIOD)
-                raise Invalid(f"'{spec.event}': the preservation runs until {until}"
-                              + (f" ({article})" if article else "")
-                              + f"; today is {today.isoformat()} in {req.requested_party}")
+            until = req.preserved_until.isoformat() if req.preserved_until else "a date not yet known"
+            article = law.rulebook.article_of(PRESERVATION_PERIOD)
+            raise Invalid(f"'{spec.event}': the preservation runs until {until}"
+                          + (f" ({article})" if article else "")
+                          + f"; today is {today.isoformat()} in {req.requested_party}")
     return verdict
+
+
+def _four_eyes_kept(req: Request, actor: Principal) -> bool:
+    """The actor is not the person who drafted the request (four eyes)."""
+    return req.created_by is None or req.created_by != actor.user_id
+
+
+def _lapsed(req: Request, law: Law, now: dt.datetime) -> bool:
+    """ETS185 Art 29(7): preserved at least 60 days; it lapses only once that period has run out,
+    counted in calendar days where the data is held (the requested Party, LEGAL.md §5)."""
+    return req.preserved_until is not None and law.today(req.requested_party, now) > req.preserved_until
+
+
+def actions_now(req: Request, *, actor: Principal, law: Law, now: dt.datetime) -> list[str]:
+    """The events `actor` may apply to `req` now: the lifecycle's for its direction, state, type and
+    urgency and the actor's role, less those a guard needing no input refuses already (four eyes: not
+    by the drafter; lapsed: not before the preservation period has run out). The other guards judge
+    what the actor gives (reasons, grounds, conditions) or the document, when the event is applied."""
+    out = []
+    for event in law.lifecycle.events_from(req.direction, req.status, actor.role,  # type: ignore[arg-type]
+                                           req.request_type, req.urgent):
+        guards = law.lifecycle.table[(req.direction, req.status, event)].guards  # type: ignore[index]
+        if ("four_eyes" in guards and not _four_eyes_kept(req, actor)) or (
+                "lapsed" in guards and not _lapsed(req, law, now)):
+            continue
+        out.append(event)
+    return out
+
+
+@dataclass(frozen=True)
+class FourEyes:
+    """Who drafted, who approved, and an emergency's send alone with its review (four_eyes_waiver)."""
+
+    drafted_by: str | None  # None: registered by the node (an incoming request)
+    drafted_at: dt.datetime | None
+    approved_by: str | None  # the approval in force (an edit voids it)
+    approved_at: dt.datetime | None
+    sent_alone_by: str | None
+    sent_alone_at: dt.datetime | None
+    waiver_article: str | None
+    review: Deadline | None  # the review's deadline (open, overdue or met)
+    reviewed_by: str | None
+    reviewed_at: dt.datetime | None
+    viewer_drafted: bool  # the viewer drafted it: someone else approves
+    viewer_sent_alone: bool  # the viewer sent it alone: someone else reviews
+    viewer_may_review: bool  # a review is due and the viewer may give it now
+
+
+def four_eyes_of(req: Request, events: list[RequestEvent], deadlines: list[Deadline], *, actor: Principal,
+                 law: Law) -> FourEyes:
+    """The four-eyes state of a request from its history and deadlines (as history() and deadlines_of()
+    return them): no query of its own."""
+    drafted: RequestEvent | None = None
+    approved: RequestEvent | None = None
+    alone: RequestEvent | None = None
+    reviewed: RequestEvent | None = None
+    for e in events:
+        if e.event == "create":
+            drafted = e
+        elif e.event == "edit":
+            approved = None  # a changed document needs a new approval
+        elif e.event == "approve":
+            approved = e
+        elif e.event == "send_alone":
+            alone, reviewed = e, None
+        elif e.event == "review":
+            reviewed = e
+    review = next((d for d in deadlines if d.name == REVIEW_DEADLINE), None)
+    waiver = law.lifecycle.spec.four_eyes_waiver
+    sent_alone_by_viewer = alone is not None and alone.actor_id is not None and alone.actor_id == actor.user_id
+    due = review is not None and review.status in OPEN_DEADLINE
+    return FourEyes(
+        drafted_by=drafted.actor if drafted and drafted.actor_id else None, drafted_at=drafted.at if drafted else None,
+        approved_by=approved.actor if approved else None, approved_at=approved.at if approved else None,
+        sent_alone_by=alone.actor if alone else None, sent_alone_at=alone.at if alone else None,
+        waiver_article=(alone.data or {}).get("waiver_article") if alone else None, review=review,
+        reviewed_by=reviewed.actor if reviewed else None, reviewed_at=reviewed.at if reviewed else None,
+        viewer_drafted=req.created_by is not None and not _four_eyes_kept(req, actor),
+        viewer_sent_alone=sent_alone_by_viewer,
+        viewer_may_review=due and actor.role in waiver.review_roles and not sent_alone_by_viewer)
 
 
 def _waiver_record(law: Law, req: Request, spec: TransitionSpec) -> dict[str, Any]:
