@@ -15,10 +15,12 @@ import sqlalchemy as sa
 
 from evidex.audit.models import AuditEntry
 from evidex.cases import service as cases
+from evidex.exchange.models import Receipt
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import principal_of
 from evidex.requests.models import Request as RequestRow
+from evidex.web import i18n
 from evidex.web.routes import requests as request_pages
 from tests.factories import document
 from tests.web.site import CSRF, Site, make_site, site
@@ -194,7 +196,7 @@ def test_the_list_comes_in_pages_and_htmx_swaps_only_the_results(own_site: Site,
     # The filter form is a plain GET form (it works without JavaScript); HTMX swaps only the results.
     form = re.search(r'<form method="get" action="/requests"[^>]*>', first)
     assert form and 'hx-get="/requests"' in form.group(0) and 'hx-target="#request-results"' in form.group(0)
-    assert 'id="request-results" data-evx-focus' in first and 'role="status"' in first
+    assert 'id="request-results" role="region" data-evx-focus' in first and 'role="status"' in first
 
 
 def test_filters_that_cannot_be_read_are_named_and_kept(site: Site) -> None:
@@ -423,7 +425,15 @@ def test_preserved_data_takes_the_day_it_was_preserved(site: Site) -> None:
                     **{"preserved_on-day": "21", "preserved_on-month": "11", "preserved_on-year": "2026"})
     assert r.status_code == 303, r.text
     assert stored(site, rid).preserved_until == dt.date(2027, 1, 20)  # 60 days (ETS185 Art 29(7))
-    assert "Preserved on 21 Nov 2026" in site.client.get(f"/requests/{rid}").text
+    html = site.client.get(f"/requests/{rid}").text
+    assert "Preserved on 21 Nov 2026" in html
+    # Lapsed only once the period has run out: until then the step is not offered, and the page says why.
+    assert "expire" not in action_forms(html) and {"renew", "release"} <= set(action_forms(html))
+    assert "it can be recorded as lapsed only after that day" in html
+    site.clock.now = dt.datetime(2027, 1, 21, 12, 0, tzinfo=dt.UTC)  # the next day in ME
+    site.client.cookies.clear()
+    site.sign_in("RS", Role.contact_24_7, "-later")  # the first session has long expired
+    assert "expire" in action_forms(site.client.get(f"/requests/{rid}").text)
 
 
 def test_an_emergency_sent_alone_is_reviewed_by_someone_else(site: Site) -> None:
@@ -456,6 +466,43 @@ def test_an_emergency_sent_alone_is_reviewed_by_someone_else(site: Site) -> None
     assert "Your review of the emergency send is recorded." in done
     assert f"Reviewed by {reviewer}" in done and "Checked: lawful" in done
     assert "review" in events_of(site, rid)
+
+
+def test_the_timeline_holds_the_receipts_in_time_order(site: Site) -> None:
+    ca = person(site, site.sign_in("RS", Role.central_authority))
+    second = person(site, site.person("RS", Role.central_authority, "-2")[0])
+    rid = new_request(site, ca)
+    for event, who in (("check", ca), ("approve", second), ("send", ca)):
+        move(site, rid, event, who)
+    conversation = stored(site, rid).conversation_id
+    assert conversation
+    with site.sessionmaker() as db:  # as the exchange records them (exchange/service.py)
+        db.add(Receipt(msg_id="m-1", conversation_id=conversation, kind="delivery", issuer="SI", positive=True,
+                       token="eyJ.sig", at=site.clock.now + dt.timedelta(minutes=2)))
+        db.add(Receipt(msg_id=conversation, conversation_id=conversation, kind="retrieval", issuer="SI",
+                       positive=False, token=None, at=site.clock.now + dt.timedelta(hours=1)))
+        db.commit()
+    site.clock.now += dt.timedelta(minutes=1)
+    move(site, rid, "record_acknowledgement", ca)
+    timeline = main(site.client.get(f"/requests/{rid}").text).split('id="timeline-heading"', 1)[1]
+    delivered = timeline.index("Delivery receipt: the receiving node has the message")
+    assert timeline.index("Record acknowledgement") < delivered
+    assert delivered < timeline.index("Negative receipt: the message was not opened in time")
+    assert "signed by the node of Slovenia (SI)" in timeline
+
+
+def test_the_pages_render_in_every_language(site: Site) -> None:
+    ca = person(site, site.sign_in("RS", Role.central_authority))
+    rid = new_request(site, ca, "preservation", "ME")
+    for locale in i18n.LOCALES:
+        page = site.client.get("/requests").text
+        r = site.client.post("/language", data={"csrf_token": token(page), "lang": locale, "next": "/requests"},
+                             follow_redirects=False)
+        assert r.status_code == 303
+        listed = site.client.get("/requests")
+        assert listed.status_code == 200 and f'<html lang="{locale}"' in listed.text
+        detail = site.client.get(f"/requests/{rid}")
+        assert detail.status_code == 200 and f'<html lang="{locale}"' in detail.text, locale
 
 
 def test_a_form_without_its_csrf_token_changes_nothing(site: Site) -> None:

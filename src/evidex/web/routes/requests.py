@@ -85,12 +85,14 @@ RECEIPT_LABELS = {
     "submission": lazy("Submission receipt: the sending node took the message"),
     "delivery": lazy("Delivery receipt: the receiving node has the message"),
     "retrieval": lazy("Retrieval receipt: the message was opened"),
+    "package": lazy("Evidence package receipt: the files arrived as the signed manifest lists them"),
 }
 REGISTERED = lazy("Registered as received")  # an incoming request entered by hand
 NEGATIVE_RECEIPT_LABELS = {
     "submission": lazy("Negative receipt: the sending node did not take the message"),
     "delivery": lazy("Negative receipt: the message could not be delivered"),
     "retrieval": lazy("Negative receipt: the message was not opened in time"),
+    "package": lazy("Evidence package receipt: the files do not match the signed manifest"),
 }
 HISTORY_ONLY = {  # events the history records besides the lifecycle table's
     "create": lazy("Drafted"),
