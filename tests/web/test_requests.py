@@ -98,7 +98,9 @@ def post_action(site: Site, rid: uuid.UUID, event: str, page: str | None = None,
 
 
 def main(html: str) -> str:
-    return html.split('<main', 1)[1].split('</main>', 1)[0]
+    body = html.split('<main', 1)[1].split('</main>', 1)[0]
+    assert not re.search(r">\s*None\s*<", body), "a missing value shown as None"
+    return body
 
 
 # ---------------------------------------------------------------------------------- the list
@@ -386,6 +388,7 @@ def test_conditions_are_proposed_one_or_more_and_shown(site: Site) -> None:
     move(site, rid, "acknowledge", registrar)
     site.sign_in("RS", Role.central_authority)
     html = site.client.get(f"/requests/{rid}").text
+    main(html)
     assert "propose_conditions" in action_forms(html)
     # Without JavaScript, "add another condition" gives the form a second slot, keeping the first.
     r = post_action(site, rid, "propose_conditions", page=html, condition_slots="1", add_condition="1",
