@@ -166,6 +166,7 @@ def test_the_list_shows_what_a_desk_needs_filtered_sorted_and_searched(own_site:
         db.commit()
         other_id = other.id
     assert site.client.get(f"/requests?case={other_id}").status_code == 404
+    assert site.client.get("/requests?case=not-a-case").status_code == 404
 
 
 def test_the_list_comes_in_pages_and_htmx_swaps_only_the_results(own_site: Site,
@@ -212,6 +213,9 @@ def test_filters_that_cannot_be_read_are_named_and_kept(site: Site) -> None:
     assert 'value="31.12.2026"' in body
     assert "<title>Error:" in r.text
     assert "govuk-table" not in body
+    # HTMX swaps no error answer: the browser is sent to the whole page, which shows the errors.
+    r = site.client.get("/requests?due_before=31.12.2026", headers={"HX-Request": "true"})
+    assert r.status_code == 204 and r.headers["HX-Redirect"] == "/requests?due_before=31.12.2026"
 
 
 # ---------------------------------------------------------------------------------- the request page
@@ -340,7 +344,8 @@ def test_a_transition_by_form_happens_once_even_if_the_form_is_sent_twice(site: 
     r = post_action(site, rid, "approve", page=page)
     assert r.status_code == 303 and r.headers["location"] == f"/requests/{rid}?notice=done&event=approve"
     done = site.client.get(r.headers["location"])
-    assert "govuk-notification-banner--success" in done.text and "Done: Approve. The request is now: approved" in done.text
+    assert "govuk-notification-banner--success" in done.text
+    assert "Done: Approve. The request is now: approved" in done.text
     again = post_action(site, rid, "approve", page=page)  # the same form, sent a second time
     assert again.status_code == 409
     assert "changed since you opened the page" in again.text and "Nothing was done" in again.text

@@ -379,6 +379,11 @@ def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid
     return req
 
 
+def document_editable(req: Request, actor: Principal) -> bool:
+    """May `actor` change the document of `req` now (update_document would accept it)?"""
+    return req.direction == "outgoing" and req.status in DOCUMENT_EDITABLE and actor.role in DRAFTING_ROLES
+
+
 def check_request(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID,
                   now: dt.datetime) -> Verdict:
     """Run the rules engine on the stored document now; store and return the verdict."""

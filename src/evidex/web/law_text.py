@@ -121,7 +121,8 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         spec = rulebook.types.get(request_type)
         return spec.article if spec else ""
 
-    return {"type_title": type_title, "party_name": party_name, "type_article": type_article, "state_label": state_label, "state_description": state_description,
+    return {"type_title": type_title, "party_name": party_name, "type_article": type_article,
+            "state_label": state_label, "state_description": state_description,
             "role_label": role_label, "article_title": article_title, "event_label": event_label,
             "element_label": element_label, "element_article": element_article, "ground_text": ground_text,
             "deadline_label": deadline_label, "condition_kind_label": condition_kind_label,

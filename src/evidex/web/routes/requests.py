@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from evidex.api.deps import LawDep, NowDep, SessionDep
 from evidex.cases import service as cases
-from evidex.core.errors import Conflict, Invalid
+from evidex.core.errors import Conflict, Invalid, NotFound
 from evidex.exchange import service as exchange
 from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import TransitionNotAllowed, TransitionSpec
@@ -151,8 +151,8 @@ def _filters(params: QueryParams, law: cases.Law) -> Filters:
     if values["case"]:
         try:
             f.query["case_id"] = uuid.UUID(values["case"])
-        except ValueError:
-            f.errors["case"] = _("This case is not known")
+        except ValueError as e:
+            raise NotFound("case not found") from e  # as a case of another Party: no such case here
     try:
         f.page = max(1, min(int(params.get("page") or 1), 100_000))
     except ValueError:
@@ -194,13 +194,17 @@ def request_list(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep
                                           offset=(f.page - 1) * PAGE_SIZE)
     last = max(1, -(-total // PAGE_SIZE))
     context = {
-        "filters": f, "filtered": any(f.values[k] for k in f.values if k not in ("sort",)), "rows": rows, "total": total, "page_number": f.page, "last_page": last,
+        "filters": f, "filtered": any(v for k, v in f.values.items() if k != "sort"), "rows": rows, "total": total,
+        "page_number": f.page, "last_page": last,
         "page_links": _page_links(f.page, last), "url": lambda **kw: _url("/requests", f.values, **kw),
         "sorts": SORTS, "directions": DIRECTIONS, "today": law.today(actor.party, now),
         "party_codes": law.parties.codes(), "type_codes": list(law.rulebook.types),
         "state_codes": list(law.lifecycle.states),
     }
     fragment = request.headers.get("hx-request") and not request.headers.get("hx-history-restore-request")
+    if fragment and f.errors:  # HTMX swaps no 4xx answer: the whole page shows the error summary
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Response(status_code=204, headers={"HX-Redirect": here})
     return page(request, viewer, "requests/_results.html" if fragment else "requests/list.html", title=title,
                 status_code=422 if f.errors else 200, error_count=len(f.errors), **context)
 
@@ -351,7 +355,8 @@ def _display(value: Any, key: str | None = None, named: Any = readable) -> Any:
 def _document_rows(req: RequestRow, law: cases.Law, words: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """(label, article, value) for each part of the document: the top-level fields in the order of the
     document format, then the type's elements in the order of the rule data, then any others."""
-    element_label, element_article, as_words = words["element_label"], words["element_article"], words["authority_label"]
+    element_label, element_article = words["element_label"], words["element_article"]
+    as_words = words["authority_label"]
     doc = req.document or {}
     rtype = law.rulebook.types.get(req.request_type)
     of_type = {e.name for e in (*rtype.elements, *rtype.optional_elements)} if rtype else set()
@@ -417,9 +422,11 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
     four_eyes = cases.four_eyes_of(req, events, deadlines, actor=actor, law=law)
     actions = _actions(req, actor, law, now)
     offered = {a.event for a in actions}
-    # What the table allows this role but a guard withholds now (four eyes, a preservation not lapsed): said in words.
-    withheld = {g for ev in law.lifecycle.events_from(req.direction, req.status, actor.role,  # type: ignore[arg-type]
-                                                      req.request_type, req.urgent) if ev not in offered
+    # What the table allows this role but a guard withholds now (four eyes, a preservation not yet
+    # lapsed): the page says why.
+    allowed = law.lifecycle.events_from(req.direction, req.status, actor.role,  # type: ignore[arg-type]
+                                        req.request_type, req.urgent)
+    withheld = {g for ev in allowed if ev not in offered
                 for g in law.lifecycle.table[(req.direction, req.status, ev)].guards}  # type: ignore[index]
     if failed is not None:
         for a in actions:
@@ -445,11 +452,10 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
     return page(request, viewer, "requests/detail.html", title=title, status_code=status_code,
                 error_count=len(errors) + (1 if problem else 0), req=req, case=case, events=events,
                 conditions=conditions, deadlines=deadlines, four_eyes=four_eyes, actions=actions,
-                timeline=timeline, document_rows=rows, verdict=_verdict_view(req.verdict), notice=notice, withheld=withheld,
-                errors=errors, problem=problem, problems=problems or [], review_values=review_values or {},
-                today=law.today(actor.party, now), editable=req.direction == "outgoing"
-                and req.status in cases.DOCUMENT_EDITABLE and actor.role in cases.DRAFTING_ROLES,
-                condition_kinds=law.lifecycle.condition_kinds)
+                timeline=timeline, document_rows=rows, verdict=_verdict_view(req.verdict), notice=notice,
+                withheld=withheld, errors=errors, problem=problem, problems=problems or [],
+                review_values=review_values or {}, today=law.today(actor.party, now),
+                editable=cases.document_editable(req, actor), condition_kinds=law.lifecycle.condition_kinds)
 
 
 @router.get("/requests/{request_id:uuid}")
