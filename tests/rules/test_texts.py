@@ -242,6 +242,28 @@ def test_serbian_latin_is_the_exact_transliteration_of_serbian_cyrillic():
         assert latin == transliterate(TEXTS.text(key, "sr-Cyrl")), key
 
 
+# Ekavian stems that Montenegrin (ijekavian) writes otherwise: zahtjev, primjena, obavijest, vrijeme,
+# djelo, mjera, prije, djelimično (oblique "vremena" is ijekavian too).
+EKAVIAN = re.compile(r"\b(zahtev\w*|primen\w*|obavest\w*|obavešt\w*|vreme|dela|delo|mer[aeiu]|pre|delimi\w*)\b", re.I)
+
+
+def test_montenegrin_is_latin_and_ijekavian():
+    for key in TEXTS.source:
+        text = TEXTS.text(key, "cnr")
+        assert not CYRILLIC.search(text), (key, text)
+        assert not EKAVIAN.search(text), (key, text)
+
+
+def test_rules_show_in_montenegrin_uses_the_terms_of_the_montenegrin_treaty_text():
+    r = run_cli("rules", "show", "preservation", "--lang", "cnr")
+    assert r.returncode == 0, r.stderr
+    # The terms of the Montenegrin translation of ETS185 (shared/seeds/002: Art 27, 29, 35).
+    for term in ("Brzo čuvanje uskladištenih računarskih podataka", "Zamoljena članica",
+                 "Članica koja upućuje zahtjev", "Mjesto za kontakte 24/7", "Centralni organ", "obostrana kažnjivost"):
+        assert term in r.stdout, term
+    assert TEXTS.article_title("ETS185 Art 29(1)", "cnr") == "Brzo čuvanje računarskih podataka"  # as the text titles it
+
+
 def test_rules_show_in_serbian_uses_the_terms_of_the_serbian_treaty_text():
     r = run_cli("rules", "show", "preservation", "--lang", "sr-Cyrl")
     assert r.returncode == 0, r.stderr
