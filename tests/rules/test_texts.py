@@ -264,6 +264,18 @@ def test_rules_show_in_montenegrin_uses_the_terms_of_the_montenegrin_treaty_text
     assert TEXTS.article_title("ETS185 Art 29(1)", "cnr") == "Brzo čuvanje računarskih podataka"  # as the text titles it
 
 
+def test_slovenian_uses_the_slovenian_terms_and_alphabet():
+    for key in TEXTS.source:
+        text = TEXTS.text(key, "sl")
+        assert not CYRILLIC.search(text) and not re.search("[ćđĆĐ]", text), (key, text)  # not in Slovenian
+    r = run_cli("rules", "show", "preservation", "--lang", "sl")
+    assert r.returncode == 0, r.stderr
+    for term in ("Hitna hramba shranjenih računalniških podatkov", "Zaprošena pogodbenica", "Pogodbenica prosilka",
+                 "Osrednji organ", "Kontaktna točka 24/7", "dvojna kaznivost"):
+        assert term in r.stdout, term
+    assert TEXTS.instrument_title("ETS185", "sl") == "Konvencija o kibernetski kriminaliteti"
+
+
 def test_rules_show_in_serbian_uses_the_terms_of_the_serbian_treaty_text():
     r = run_cli("rules", "show", "preservation", "--lang", "sr-Cyrl")
     assert r.returncode == 0, r.stderr
