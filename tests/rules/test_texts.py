@@ -31,8 +31,7 @@ def _load(data: Path):
 
 
 def test_locales_are_the_six_tags_in_one_place():
-    assert LOCALES[0] == "en" and "sr-Cyrl" in LOCALES
-    assert set(LOCALES) <= {"en", "sr-Cyrl", "sr-Latn", "cnr", "sl", "fr"}
+    assert LOCALES == ("en", "sr-Cyrl", "sr-Latn", "cnr", "sl", "fr")
     assert check_locale("sr-Cyrl") == "sr-Cyrl"
     for bad in ("sr", "SR-cyrl", "de", ""):
         with pytest.raises(UnknownLocale, match="evidex speaks"):
@@ -274,6 +273,18 @@ def test_slovenian_uses_the_slovenian_terms_and_alphabet():
                  "Osrednji organ", "Kontaktna točka 24/7", "dvojna kaznivost"):
         assert term in r.stdout, term
     assert TEXTS.instrument_title("ETS185", "sl") == "Konvencija o kibernetski kriminaliteti"
+
+
+def test_french_uses_the_terms_of_the_french_authentic_text():
+    r = run_cli("rules", "show", "preservation", "--lang", "fr")
+    assert r.returncode == 0, r.stderr
+    for term in ("Conservation rapide de données informatiques stockées", "Partie requise", "Partie requérante",
+                 "Autorité centrale", "Point de contact 24/7", "double incrimination"):
+        assert term in r.stdout, term
+    assert TEXTS.instrument_title("ETS185", "fr") == "Convention sur la cybercriminalité"
+    assert "entraide" in TEXTS.type_title("mutual_assistance", "fr").lower()
+    r = run_cli("rules", "list", "--lang", "fr")
+    assert "Divulgation d'informations relatives aux abonnés" in r.stdout
 
 
 def test_rules_show_in_serbian_uses_the_terms_of_the_serbian_treaty_text():

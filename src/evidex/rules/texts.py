@@ -35,7 +35,7 @@ from evidex.rules.refs import parse_reference
 from evidex.rules.schema import RequestTypeSpec
 
 # The one list of languages (BCP 47 tags): the web, the CLI and the data use this tuple.
-LOCALES: tuple[str, ...] = ("en", "sr-Cyrl", "sr-Latn", "cnr", "sl")
+LOCALES: tuple[str, ...] = ("en", "sr-Cyrl", "sr-Latn", "cnr", "sl", "fr")
 SOURCE_LOCALE = "en"  # the rule data's own language: no file of its own
 GroundKind = Literal["refusal", "postponement"]
 
