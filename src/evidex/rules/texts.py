@@ -161,9 +161,6 @@ class Texts:
             raise UnknownLocale(locale)
         return table[key]
 
-    def has(self, key: str) -> bool:
-        return key in self.source
-
     def keys_with_prefix(self, prefix: str) -> list[str]:
         return [k for k in self.source if k == prefix or k.startswith(prefix + ".")]
 
