@@ -345,7 +345,7 @@ def test_a_transition_by_form_happens_once_even_if_the_form_is_sent_twice(site: 
     assert r.status_code == 303 and r.headers["location"] == f"/requests/{rid}?notice=done&event=approve"
     done = site.client.get(r.headers["location"])
     assert "govuk-notification-banner--success" in done.text
-    assert "Done: Approve. The request is now: approved" in done.text
+    assert "Done: Approve for sending. The request is now: Approved" in done.text
     again = post_action(site, rid, "approve", page=page)  # the same form, sent a second time
     assert again.status_code == 409
     assert "changed since you opened the page" in again.text and "Nothing was done" in again.text
@@ -494,7 +494,7 @@ def test_the_timeline_holds_the_receipts_in_time_order(site: Site) -> None:
     move(site, rid, "record_acknowledgement", ca)
     timeline = main(site.client.get(f"/requests/{rid}").text).split('id="timeline-heading"', 1)[1]
     delivered = timeline.index("Delivery receipt: the receiving node has the message")
-    assert timeline.index("Record acknowledgement") < delivered
+    assert timeline.index("Record that receipt was acknowledged") < delivered
     assert delivered < timeline.index("Negative receipt: the message was not opened in time")
     assert "signed by the node of Slovenia (SI)" in timeline
 

@@ -21,8 +21,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-LOCALES: tuple[str, ...] = ("en", "sr-Cyrl", "sr-Latn", "cnr", "sl", "fr")
-DEFAULT_LOCALE = "en"
+from evidex.rules.texts import LOCALES as LOCALES  # one list of languages for the law and the pages
+from evidex.rules.texts import SOURCE_LOCALE
+
+DEFAULT_LOCALE = SOURCE_LOCALE
 # Each language named in itself (the switcher), as its speakers write it.
 NATIVE_NAMES: dict[str, str] = {
     "en": "English",
@@ -185,4 +187,10 @@ def format_days(delta: dt.timedelta) -> str:
     """A calendar-day countdown: `today`, `in 3 days`, `2 days ago`."""
     if delta.days == 0:
         return gettext("today")
-    return format_delta(dt.timedelta(days=delta.days))
+    # Always in days (a deadline in "2 weeks" is too vague to act on): with this threshold Babel stays
+    # at the granularity unit.
+    text = dates.format_timedelta(dt.timedelta(days=delta.days), granularity="day", threshold=10**9,
+                                  add_direction=True, format="long", locale=babel_locale(current()))
+    if current() == "cnr":
+        text = re.sub(r"\bpre\b", "prije", text)
+    return text

@@ -6,21 +6,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from evidex.cases.service import REVIEW_DEADLINE, Law
+from evidex.cases.service import Law
 from evidex.web.i18n import _, lazy
 
-ROLE_LABELS = {
-    "competent_authority": lazy("Competent authority"),
-    "central_authority": lazy("Central authority"),
-    "contact_24_7": lazy("24/7 point of contact"),
-    "service_provider": lazy("Service provider"),
-    "notified_authority": lazy("Notified authority"),
-    "data_protection_officer": lazy("Data protection officer"),
-    "administrator": lazy("Administrator"),
-    "system": lazy("This node"),
+# Deadlines of the node's own lifecycle, not of a request type's data.
+NODE_DEADLINES = {"four_eyes_review": lazy("Review by a second person (an emergency sent alone)")}
+
+NOTIFICATION_KINDS = {
+    "reminder": lazy("Reminder"),
+    "overdue": lazy("Overdue"),
+    "next_step": lazy("Next step"),
+    "review_due": lazy("Review due"),
+    "dead_letter": lazy("Not delivered"),
+    "negative_receipt": lazy("No receipt"),
+    "evidence_mismatch": lazy("Evidence does not match"),
+    "package": lazy("Evidence package"),
+    "retention_review": lazy("Retention review"),
 }
-# The names the lifecycle gives conditions and decisions, and the review deadline this node keeps
-# (cases.service): words for them until the rule data carries its own (then read from there).
+# The names the lifecycle gives conditions and decisions: words for them until the rule data carries
+# its own (then read from there).
 CONDITION_KIND_LABELS = {
     "confidentiality": lazy("Confidentiality"),
     "use_limitation": lazy("Limitation of use"),
@@ -32,7 +36,6 @@ DECISION_LABELS = {
     "partial_execution": lazy("Partial execution"),
     "conditions": lazy("Conditions"),
 }
-REVIEW_DEADLINE_LABEL = lazy("A second person's review of a request sent alone in an emergency")
 
 
 def readable(name: str) -> str:
@@ -44,39 +47,41 @@ def readable(name: str) -> str:
 
 def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
     """The template functions for `law` in `locale` (called while rendering, in that locale)."""
-    rulebook, lifecycle = law.rulebook, law.lifecycle
+    texts, rulebook = law.texts, law.rulebook
 
     def type_title(request_type: str) -> str:
-        spec = rulebook.types.get(request_type)
-        return spec.title if spec else request_type
+        return texts.type_title(request_type, locale)
 
     def state_label(state: str) -> str:
-        return state.replace("_", " ")
+        return texts.state_label(state, locale)
 
     def state_description(state: str) -> str:
-        return lifecycle.states.get(state, state)
+        return texts.state_description(state, locale)
 
     def role_label(role: str) -> str:
-        label = ROLE_LABELS.get(str(role))
-        return _(label) if label else str(role)
+        return texts.role_label(str(role), locale)
 
     def article_title(reference: str) -> str:
-        return rulebook.article_title(reference) or ""
+        return texts.article_title(reference, locale) or ""
 
     def event_label(event: str) -> str:
-        return readable(event)
+        return texts.event_label(event, locale)
+
+    def deadline_label(request_type: str, name: str, article: str) -> str:
+        found = texts.deadline_text(request_type, name, article, locale)
+        if found:
+            return found
+        own = NODE_DEADLINES.get(name)
+        return _(own) if own else name.replace("_", " ")
+
+    def notification_kind(kind: str) -> str:
+        label = NOTIFICATION_KINDS.get(kind)
+        return _(label) if label else kind.replace("_", " ")
 
     def element_label(request_type: str, name: str) -> str:
-        spec = rulebook.types.get(request_type)
-        if spec is not None:
-            for e in (*spec.elements, *spec.optional_elements):
-                if e.name == name:
-                    return e.label
-            for entry in rulebook.entries_for(request_type):  # elements a Party's declaration adds
-                for e in getattr(entry.effect, "elements", None) or ():
-                    if e.name == name:
-                        return str(e.label)
-        return readable(name)
+        """An element of the type (or one a declaration adds), else the name as words (an element
+        only a Party's own law requires)."""
+        return texts.element_label(request_type, name, locale) or readable(name)
 
     def element_article(request_type: str, name: str) -> str:
         spec = rulebook.types.get(request_type)
@@ -86,20 +91,13 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         return ""
 
     def ground_text(request_type: str, article: str) -> str:
+        """What a refusal or postponement ground of the type's catalogue means, in words."""
         spec = rulebook.types.get(request_type)
-        for g in (*spec.refusal_grounds, *spec.postponement_grounds) if spec else ():
-            if g.article == article:
-                return g.message
+        if spec is not None:
+            for kind, grounds in (("refusal", spec.refusal_grounds), ("postponement", spec.postponement_grounds)):
+                if any(g.article == article for g in grounds):
+                    return texts.ground_text(request_type, kind, article, locale)  # type: ignore[arg-type]
         return article_title(article)
-
-    def deadline_label(request_type: str, name: str) -> str:
-        if name == REVIEW_DEADLINE:
-            return _(REVIEW_DEADLINE_LABEL)
-        spec = rulebook.types.get(request_type)
-        for d in spec.deadlines if spec else ():
-            if d.name == name:
-                return d.description
-        return readable(name)
 
     def condition_kind_label(kind: str) -> str:
         label = CONDITION_KIND_LABELS.get(kind)
@@ -110,8 +108,11 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         return _(label) if label else readable(kind)
 
     def authority_label(authority: str) -> str:
-        label = ROLE_LABELS.get(str(authority))
-        return _(label) if label else readable(authority)
+        """An authority a route or a document names (an actor of the rule data, or a role)."""
+        for key, label in ((f"actor.{authority}", texts.actor_label), (f"role.{authority}", texts.role_label)):
+            if key in texts.source:
+                return label(str(authority), locale)
+        return readable(authority)
 
     def party_name(code: str) -> str:
         versions = law.parties.versions(str(code))
@@ -121,9 +122,9 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         spec = rulebook.types.get(request_type)
         return spec.article if spec else ""
 
-    return {"type_title": type_title, "party_name": party_name, "type_article": type_article,
-            "state_label": state_label, "state_description": state_description,
-            "role_label": role_label, "article_title": article_title, "event_label": event_label,
-            "element_label": element_label, "element_article": element_article, "ground_text": ground_text,
-            "deadline_label": deadline_label, "condition_kind_label": condition_kind_label,
+    return {"type_title": type_title, "deadline_label": deadline_label, "notification_kind": notification_kind,
+            "state_label": state_label, "state_description": state_description, "role_label": role_label,
+            "article_title": article_title, "event_label": event_label, "element_label": element_label,
+            "element_article": element_article, "ground_text": ground_text, "party_name": party_name,
+            "type_article": type_article, "condition_kind_label": condition_kind_label,
             "decision_label": decision_label, "authority_label": authority_label}

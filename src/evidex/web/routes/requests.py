@@ -288,11 +288,18 @@ def _timeline(req: RequestRow, events: list[Any], decisions: list[Any], receipts
     rtype = law.rulebook.types.get(req.request_type)
     route = (req.verdict or {}).get("route") or {}
     unmatched = list(decisions)
+    table_events = {t.event for t in law.lifecycle.spec.transitions}
     out: list[Entry] = []
     for e in events:
         data = e.data or {}
         label = REGISTERED if e.event == "create" and req.direction == "incoming" else HISTORY_ONLY.get(e.event)
-        entry = Entry(at=e.at, order=(0, e.seq), title=_(label) if label else event_label(e.event),
+        if label is not None:
+            title = _(label)
+        elif e.event in table_events:
+            title = event_label(e.event)
+        else:  # not an event of today's table (history is never rewritten)
+            title = readable(e.event)
+        entry = Entry(at=e.at, order=(0, e.seq), title=title,
                       who=e.actor, role=e.actor_role, from_state=e.from_status, to_state=e.to_status,
                       reasons=e.reasons, grounds=[str(g) for g in data.get("grounds") or []],
                       conditions=[c for c in data.get("conditions") or [] if isinstance(c, dict)])
@@ -440,9 +447,10 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
         rows = _document_rows(req, law, words)
         notice = None
         key, event = request.query_params.get("notice"), request.query_params.get("event", "")
-        if key in NOTICES and status_code == 200 and (
-                key != "done" or any(t.event == event for t in law.lifecycle.spec.transitions)):
+        if status_code == 200 and key == "done" and any(t.event == event for t in law.lifecycle.spec.transitions):
             notice = _(NOTICES[key], action=words["event_label"](event), state=words["state_label"](req.status))
+        elif status_code == 200 and key in NOTICES and key != "done":
+            notice = _(NOTICES[key])
         title = words["type_title"](req.request_type)
     errors: list[dict[str, str]] = []
     if failed is not None:
