@@ -236,7 +236,7 @@ def install_error_pages(app: Any) -> None:
         return web_error(request, exc)
 
     for cls in list(api_handlers):
-        if cls not in (500, Exception):
+        if cls != 500:  # Starlette keeps the last-resort handler under both 500 and Exception
             app.add_exception_handler(cls, web_or_api)
     for cls in (SignInRequired, CsrfRejected):
         app.add_exception_handler(cls, web_or_api)
