@@ -10,15 +10,28 @@ import hashlib
 import os
 import re
 import uuid
+from collections.abc import Iterator
+from html import unescape
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from evidex.audit.models import AuditEntry
-from evidex.evidence.models import CustodyEvent, EvidenceFile
+from evidex.cases.models import Case
+from evidex.core.settings import Settings
+from evidex.demo import evidence as evidence_demo
+from evidex.demo.data import load_demo
+from evidex.evidence.models import CustodyEvent, EvidenceFile, EvidencePackage
+from evidex.exchange import keys
+from evidex.node import build_node
 from evidex.parties.roles import Role
+from evidex.requests.models import Request as RequestRow
+from evidex.web.site import create_site
 from tests import factories
+from tests.api.conftest import UNLIMITED, Clock
 from tests.web.site import CSRF, Site, site
 
 __all__ = ["site"]
@@ -56,10 +69,10 @@ def stored_file(site: Site, rid: uuid.UUID) -> EvidenceFile:
                           .order_by(EvidenceFile.created_at.desc())).scalars().first()
 
 
-def text_of(html: str) -> str:
+def text_of(page: str) -> str:
     """The page's main content as words (tags dropped, spaces joined), to read sentences in it."""
-    main = html.split('<main', 1)[1]
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main))
+    main = page.split('<main', 1)[1]
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", main)))
 
 
 def test_a_file_uploaded_by_the_plain_form_is_listed_with_its_sha256(site: Site) -> None:
@@ -317,3 +330,67 @@ def test_the_session_cookie_counts_on_the_upload_routes_only_and_only_with_its_c
     site.client.cookies.clear()
     site.sign_in("RS", Role.central_authority, "-other")
     assert api_call(site, "GET", f"/evidence/{eid}", token).status_code == 401
+
+
+# --------------------------------------------------------------------------- packages between nodes
+@pytest.fixture
+def demo_site(own_database_url: str, tmp_path: Path) -> Iterator[tuple[Site, uuid.UUID]]:
+    """A node with an identity and the demo's evidence package, arrived from ME's node (the demo runs
+    ME's node in process, signs the manifest there and sends the files over its API)."""
+    clock = Clock()
+    settings = Settings(database_url=own_database_url, environment="test", node_party="RS",
+                        evidence_dir=tmp_path / "evidence", spool_dir=tmp_path / "spool",
+                        login_limit_per_account=UNLIMITED, login_limit_per_address=UNLIMITED)
+    node = build_node(settings, identity=keys.generate("RS", "https://rs.demo-node.invalid"))
+    with node.sessions() as db:
+        load_demo(db, law=node.law, party="RS", now=clock.now)
+        db.commit()
+    assert evidence_demo.load(node=node, now=clock.now, echo=lambda _line: None)
+    with node.sessions() as db:
+        rid = db.execute(sa.select(RequestRow.id).join(Case, Case.id == RequestRow.case_id)
+                         .where(Case.reference == evidence_demo.REFERENCE)).scalar_one()
+    with TestClient(create_site(settings, node=node, clock=clock), raise_server_exceptions=False) as client:
+        yield Site(client, node.sessions, clock, uuid.uuid4().hex[:8]), rid
+    node.dispose()
+
+
+def test_a_received_package_is_shown_verified_against_its_signed_manifest(demo_site: tuple[Site, uuid.UUID]) -> None:
+    site, rid = demo_site
+    site.sign_in("RS", Role.central_authority)
+    words = text_of(site.client.get(f"/requests/{rid}/evidence").text)
+    assert "Received from ME" in words and "Received and verified" in words
+    assert "Against the signed manifest Verified" in words
+    assert "Signature Verified Signed by the node of ME" in words
+    assert "The manifest kept here is, byte for byte, the one signed." in words
+    assert "Signed receipt from RS: every file verified" in words
+    assert words.count("Matches") == 2 and "from the node of ME" in words
+    with site.sessionmaker() as db:
+        pkg = db.execute(sa.select(EvidencePackage).where(EvidencePackage.request_id == rid)).scalar_one()
+        received = db.execute(sa.select(EvidenceFile).where(EvidenceFile.package_id == pkg.id)).scalars().all()
+    for ev in received:  # each file's custody: received, then verified against the manifest
+        custody = text_of(site.client.get(f"/evidence/{ev.id}/custody").text)
+        assert "1. Received from the producing Party's node Verified" in custody
+        assert "2. Verified against the signed manifest Verified" in custody
+        assert "Each is signed by this node." in custody and "it matches its SHA-256" in custody
+
+    # The manifest kept here altered (a file's SHA-256): no longer the one signed.
+    manifest = dict(pkg.manifest)
+    manifest["files"] = [dict(f) for f in manifest["files"]]
+    manifest["files"][0]["sha256"] = "0" * 64
+    with site.sessionmaker() as db:
+        db.execute(sa.update(EvidencePackage).where(EvidencePackage.id == pkg.id).values(manifest=manifest))
+        db.commit()
+    words = text_of(site.client.get(f"/requests/{rid}/evidence").text)
+    assert "Against the signed manifest Not verified" in words
+    assert "The manifest kept here differs from the one signed." in words
+    assert "Does not match" in words  # the file held here against the altered manifest
+
+    # The signature replaced by one of another key: it no longer verifies.
+    head, payload, _sig = pkg.signature.split(".")
+    with site.sessionmaker() as db:
+        db.execute(sa.update(EvidencePackage).where(EvidencePackage.id == pkg.id)
+                   .values(manifest=pkg.manifest, signature=f"{head}.{payload}.{'A' * 86}"))
+        db.commit()
+    words = text_of(site.client.get(f"/requests/{rid}/evidence").text)
+    assert "Signature Does not verify" in words and "Against the signed manifest Not verified" in words
+    assert "The manifest kept here is, byte for byte, the one signed." in words

@@ -27,7 +27,7 @@ LARGE_BODY = 2 * MIB
 LARGE_READS = 4
 # A file posted whole by the evidence page's plain form (a browser without its upload script, web/):
 # small files only; a larger one goes through the resumable chunk API, 1 MiB at a time.
-FORM_UPLOAD_BYTES = 16 * MIB
+FORM_UPLOAD_BYTES = 16_000_000  # 16 MB, as the page says it
 NUL_MARKERS = (b"\\u0000", b"\x00")
 _SURROGATE_ESCAPES = (b"\\ud", b"\\uD")
 

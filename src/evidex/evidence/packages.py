@@ -585,31 +585,32 @@ def check_manifest(db: Session, pkg: EvidencePackage, node: NodeIdentity | None)
     signature by the producing node (this node for a package sent, the peer's key in the trust list
     for one received), the stored manifest against the signed bytes, each file against its hash."""
     signed_by = pkg.party if pkg.direction == "outgoing" else pkg.peer
-    payload: bytes | None = None
-    problem: str | None = None
+    signed: bytes | None = None  # the bytes the signature carries, whether or not it verifies
+    valid, problem = False, None
     try:
-        kid = str(jws.extract_compact(pkg.signature.encode("ascii")).headers().get("kid"))
+        compact = jws.extract_compact(pkg.signature.encode("ascii"))
+        signed, kid = compact.payload, str(compact.headers().get("kid"))
         if pkg.direction == "outgoing":
             if node is None or node.signing_jwk["kid"] != kid:
                 raise ValueError("signed by a key this node no longer holds")
             key = OKPKey.import_key(node.signing_jwk)
-        else:
+        else:  # the peer's key as it stood when the manifest arrived (a later revocation does not undo it)
             key = exchange.load_trust(db).signing_key(pkg.peer, kid, pkg.created_at)
-        payload = jws.deserialize_compact(pkg.signature, key, algorithms=[SIGNATURE_ALG]).payload
+        valid = jws.deserialize_compact(pkg.signature, key, algorithms=[SIGNATURE_ALG]).payload == signed
     except (JoseError, ValueError, UnicodeEncodeError, EnvelopeRejected) as e:
         problem = str(e) or type(e).__name__
     try:
         kept = canonical_json(pkg.manifest)
     except NotCanonical:
         kept = b""
-    intact = payload is not None and kept == payload and hashlib.sha256(kept).hexdigest() == pkg.manifest_sha256
+    intact = signed is not None and kept == signed and hashlib.sha256(kept).hexdigest() == pkg.manifest_sha256
     files = [FileAgainstManifest(position=int(f["position"]), name=str(f["name"]), size=int(f["size"]),
                                  sha256=str(f["sha256"]),
                                  evidence_id=uuid.UUID(f["evidence_id"]) if f.get("evidence_id") else None,
                                  status=f.get("status"),
                                  stored_sha256=f.get("stored_sha256"))
              for f in _files_with_hashes(db, pkg)]
-    return ManifestCheck(signed_by, payload is not None, problem, intact, files)
+    return ManifestCheck(signed_by, valid, problem, intact, files)
 
 
 def _files_with_hashes(db: Session, pkg: EvidencePackage) -> list[dict[str, Any]]:
