@@ -21,6 +21,19 @@ ROLE_LABELS = {
 }
 
 
+NOTIFICATION_KINDS = {
+    "reminder": lazy("Reminder"),
+    "overdue": lazy("Overdue"),
+    "next_step": lazy("Next step"),
+    "review_due": lazy("Review due"),
+    "dead_letter": lazy("Not delivered"),
+    "negative_receipt": lazy("No receipt"),
+    "evidence_mismatch": lazy("Evidence does not match"),
+    "package": lazy("Evidence package"),
+    "retention_review": lazy("Retention review"),
+}
+
+
 def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
     """The template functions for `law` in `locale` (called while rendering, in that locale)."""
     rulebook, lifecycle = law.rulebook, law.lifecycle
@@ -42,5 +55,14 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
     def article_title(reference: str) -> str:
         return rulebook.article_title(reference) or ""
 
-    return {"type_title": type_title, "state_label": state_label, "state_description": state_description,
+    def deadline_label(request_type: str, name: str) -> str:
+        spec = rulebook.types.get(request_type)
+        found = next((d for d in spec.deadlines if d.name == name), None) if spec else None
+        return found.description if found is not None and found.description else name.replace("_", " ")
+
+    def notification_kind(kind: str) -> str:
+        label = NOTIFICATION_KINDS.get(kind)
+        return _(label) if label else kind.replace("_", " ")
+
+    return {"type_title": type_title, "deadline_label": deadline_label, "notification_kind": notification_kind, "state_label": state_label, "state_description": state_description,
             "role_label": role_label, "article_title": article_title}
