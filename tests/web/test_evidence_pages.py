@@ -394,3 +394,27 @@ def test_a_received_package_is_shown_verified_against_its_signed_manifest(demo_s
     words = text_of(site.client.get(f"/requests/{rid}/evidence").text)
     assert "Signature Does not verify" in words and "Against the signed manifest Not verified" in words
     assert "The manifest kept here is, byte for byte, the one signed." in words
+
+
+def test_a_cookie_holding_an_api_token_is_refused_even_with_a_matching_csrf_header(site: Site) -> None:
+    """The cookie is a person's session or nothing: an API token put there (with the CSRF header
+    made for it, as only the node could) does not act through the cookie path."""
+    import datetime as dt
+
+    from evidex.parties.models import User
+    from evidex.parties.service import issue_api_token
+
+    rid = new_request(site)
+    name = site.sign_in("RS", Role.central_authority)
+    with site.sessionmaker() as db:
+        user = db.execute(sa.select(User).where(User.username == name)).scalar_one()
+        api_token, _row = issue_api_token(db, user=user, name="system", now=site.clock.now,
+                                          expires_at=site.clock.now + dt.timedelta(days=1))
+        db.commit()
+    body = {"name": "a.bin", "size": 4, "sha256": hashlib.sha256(b"data").hexdigest()}
+    assert site.client.post(f"/api/v1/requests/{rid}/evidence", json=body,
+                            headers={"Authorization": f"Bearer {api_token}"}).status_code == 201  # as a Bearer: yes
+    site.client.cookies.set("evidex_session", api_token)
+    made = site.client.app.state.web_security.csrf_token(api_token)
+    r = site.client.post(f"/api/v1/requests/{rid}/evidence", json=body, headers={"X-CSRF-Token": made})
+    assert r.status_code == 401

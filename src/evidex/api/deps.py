@@ -100,14 +100,14 @@ async def get_uploader_token(request: Request,
     token = browser(request) if browser is not None else None
     if not token:
         raise AuthError("authentication required")
-    request.state.browser_session = True
+    request.state.via_cookie = True
     return token
 
 
 def get_uploader_credential(request: Request, db: SessionDep, now: NowDep,
                             token: Annotated[str, Depends(get_uploader_token)]) -> Credential:
     cred = get_credential(db, now, token)
-    if getattr(request.state, "browser_session", False) and cred.kind != "session":
+    if getattr(request.state, "via_cookie", False) and cred.kind != "session":
         raise AuthError("authentication required")  # a cookie carries a person's session, never an API token
     return cred
 

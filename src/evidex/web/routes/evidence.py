@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -108,7 +109,7 @@ def files_page(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: Se
     return _files_page(request, viewer, db, request_id, notice=notice, uploaded=evidence_id)
 
 
-def _files_page(request: Request, viewer: Viewer, db: Any, request_id: uuid.UUID, *, notice: str | None = None,
+def _files_page(request: Request, viewer: Viewer, db: Session, request_id: uuid.UUID, *, notice: str | None = None,
                 uploaded: uuid.UUID | None = None, errors: dict[str, str] | None = None,
                 values: dict[str, str] | None = None, status_code: int = 200) -> Response:
     actor = principal(viewer)
