@@ -25,7 +25,9 @@ from evidex.core.jsontext import unstorable_text
 from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec, default_lifecycle
 from evidex.requests.models import Deadline, Decision, Notification, Request, RequestCondition, RequestEvent
+from evidex.requests.texts import default_texts
 from evidex.rules import Parties, Rulebook, Verdict, check, default_parties, default_rulebook
+from evidex.rules.texts import Texts
 
 # The one deadline of a preservation (ETS185 Art 29(7)): the rules engine's earliest end until the data
 # is preserved, then the end of the period actually running (`preserved_until`).
@@ -44,12 +46,15 @@ REMINDER_LEAD = "reminder_lead"  # how long before a deadline its reminder is wr
 
 @dataclass(frozen=True)
 class Law:
-    """The law a node works with: the rulebook, the Party profiles and the lifecycle (built once, passed
-    explicitly). Not called a law: in CETS224 Art 6 a law is a law name."""
+    """The law a node works with: the rulebook, the Party profiles, the lifecycle and their labels
+    (built once, passed explicitly). Not called a law: in CETS224 Art 6 a law is a law name."""
 
     parties: Parties = field(default_factory=default_parties)
     rulebook: Rulebook = field(default_factory=default_rulebook)
     lifecycle: Lifecycle = field(default_factory=default_lifecycle)
+    # The law's labels in every language (rules/data/i18n/), checked against the shipped rule data
+    # and lifecycle when the law is built: a stale or missing translation stops the node at start-up.
+    texts: Texts = field(default_factory=default_texts)
     # Called in the same transaction after each transition (event name) and each audited read
     # ("read"): federation hooks its outbox here, so this package never imports the exchange.
     announce: Callable[[Session, Request, str, dt.datetime], None] | None = None

@@ -21,8 +21,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-LOCALES: tuple[str, ...] = ("en", "sr-Cyrl", "sr-Latn", "cnr", "sl", "fr")
-DEFAULT_LOCALE = "en"
+from evidex.rules.texts import LOCALES as LOCALES  # one list of languages for the law and the pages
+from evidex.rules.texts import SOURCE_LOCALE
+
+DEFAULT_LOCALE = SOURCE_LOCALE
 # Each language named in itself (the switcher), as its speakers write it.
 NATIVE_NAMES: dict[str, str] = {
     "en": "English",

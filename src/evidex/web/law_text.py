@@ -9,17 +9,8 @@ from typing import Any
 from evidex.cases.service import Law
 from evidex.web.i18n import _, lazy
 
-ROLE_LABELS = {
-    "competent_authority": lazy("Competent authority"),
-    "central_authority": lazy("Central authority"),
-    "contact_24_7": lazy("24/7 point of contact"),
-    "service_provider": lazy("Service provider"),
-    "notified_authority": lazy("Notified authority"),
-    "data_protection_officer": lazy("Data protection officer"),
-    "administrator": lazy("Administrator"),
-    "system": lazy("This node"),
-}
-
+# Deadlines of the node's own lifecycle, not of a request type's data.
+NODE_DEADLINES = {"four_eyes_review": lazy("Review by a second person (an emergency sent alone)")}
 
 NOTIFICATION_KINDS = {
     "reminder": lazy("Reminder"),
@@ -36,33 +27,36 @@ NOTIFICATION_KINDS = {
 
 def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
     """The template functions for `law` in `locale` (called while rendering, in that locale)."""
-    rulebook, lifecycle = law.rulebook, law.lifecycle
+    texts = law.texts
 
     def type_title(request_type: str) -> str:
-        spec = rulebook.types.get(request_type)
-        return spec.title if spec else request_type
+        return texts.type_title(request_type, locale)
 
     def state_label(state: str) -> str:
-        return state.replace("_", " ")
+        return texts.state_label(state, locale)
 
     def state_description(state: str) -> str:
-        return lifecycle.states.get(state, state)
+        return texts.state_description(state, locale)
 
     def role_label(role: str) -> str:
-        label = ROLE_LABELS.get(str(role))
-        return _(label) if label else str(role)
+        return texts.role_label(str(role), locale)
 
     def article_title(reference: str) -> str:
-        return rulebook.article_title(reference) or ""
+        return texts.article_title(reference, locale) or ""
 
-    def deadline_label(request_type: str, name: str) -> str:
-        spec = rulebook.types.get(request_type)
-        found = next((d for d in spec.deadlines if d.name == name), None) if spec else None
-        return found.description if found is not None and found.description else name.replace("_", " ")
+    def event_label(event: str) -> str:
+        return texts.event_label(event, locale)
+
+    def deadline_label(request_type: str, name: str, article: str) -> str:
+        found = texts.deadline_text(request_type, name, article, locale)
+        if found:
+            return found
+        own = NODE_DEADLINES.get(name)
+        return _(own) if own else name.replace("_", " ")
 
     def notification_kind(kind: str) -> str:
         label = NOTIFICATION_KINDS.get(kind)
         return _(label) if label else kind.replace("_", " ")
 
     return {"type_title": type_title, "deadline_label": deadline_label, "notification_kind": notification_kind, "state_label": state_label, "state_description": state_description,
-            "role_label": role_label, "article_title": article_title}
+            "role_label": role_label, "article_title": article_title, "event_label": event_label}
