@@ -371,14 +371,11 @@ def export_case(
 ) -> None:
     """Export a request's evidence as CASE/UCO JSON-LD (files, hashes, provenance, custody actions)."""
     from evidex.cli.common import parse_id
-    from evidex.evidence.case_export import build_case
+    from evidex.evidence.case_export import export_case as case_export
 
     rid = parse_id(request_id, "a request")
     import os
     from pathlib import Path
-
-    from evidex.audit import service as audit
-    from evidex.evidence.service import record_export
 
     settings = _settings()
     node = _node(settings)
@@ -387,12 +384,8 @@ def export_case(
     actor, now = Principal.system(settings.node_party), dt.datetime.now(dt.UTC)
     try:
         with node.sessions() as db:
-            # The export is itself a custody event of each file, and the export shows it.
-            n = record_export(db, actor=actor, vault=node.vault, request_id=rid, target=str(target.resolve()),
-                              now=now)
-            doc = build_case(db, party=settings.node_party, request_id=rid)
-            audit.record(db, actor=actor, action="evidence.export_case", object_type="request", object_id=str(rid),
-                         at=now, details={"out": str(target.resolve()), "files": n})
+            doc, n = case_export(db, actor=actor, vault=node.vault, request_id=rid, target=str(target.resolve()),
+                                 now=now)
             with open(tmp, "w", encoding="utf-8") as f:
                 json.dump(doc, f, indent=2, ensure_ascii=False)
             db.commit()

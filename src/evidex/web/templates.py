@@ -38,6 +38,7 @@ def environment() -> jinja2.Environment:
         date=i18n.format_date,
         datetime=i18n.format_datetime,
         number=i18n.format_number,
+        filesize=i18n.format_bytes,
         delta=i18n.format_delta,
         delta_days=i18n.format_days,
     )
