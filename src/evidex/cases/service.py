@@ -26,6 +26,8 @@ from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec, default_lifecycle
 from evidex.requests.models import Deadline, Decision, Notification, Request, RequestCondition, RequestEvent
 from evidex.rules import Parties, Rulebook, Verdict, check, default_parties, default_rulebook
+from evidex.rules import form as rule_form
+from evidex.rules.form import DraftForm
 
 # The one deadline of a preservation (ETS185 Art 29(7)): the rules engine's earliest end until the data
 # is preserved, then the end of the period actually running (`preserved_until`).
@@ -254,6 +256,22 @@ def _run_check(law: Law, document: dict[str, Any], now: dt.datetime) -> Verdict:
         raise Invalid(f"the request document cannot be read: {e}") from e
 
 
+def check_document(law: Law, document: dict[str, Any], now: dt.datetime) -> Verdict:
+    """The rules engine's verdict on a document that is not stored (a draft still being written).
+    Pure: nothing is written nor audited, as the document has not left the officer's screen."""
+    return _run_check(law, json_safe(document), now)
+
+
+def draft_form(law: Law, *, request_type: str, requesting: str, requested: str, now: dt.datetime) -> DraftForm:
+    """What a document of `request_type` from `requesting` to `requested` must or may show today
+    (in the requested Party's time zone), with the article requiring each element."""
+    try:
+        return rule_form.draft_form(law.rulebook, law.parties, request_type, requesting, requested,
+                                    law.today(requested, now))
+    except InvalidInput as e:
+        raise Invalid(str(e)) from e
+
+
 def create_request(db: Session, *, actor: Principal, law: Law, case_id: uuid.UUID,
                    document: dict[str, Any], now: dt.datetime, direction: Direction = "outgoing") -> Request:
     if direction == "outgoing" and actor.role not in DRAFTING_ROLES:
@@ -326,10 +344,18 @@ def find_by_conversation(db: Session, *, party: str, conversation_id: str) -> Re
                       ).scalar_one_or_none()
 
 
+DRAFTING_STATES = ("draft", "checked", "approved")  # before it is sent, a document may still change
+
+
+def is_editable(req: Request) -> bool:
+    """Whether the request's document may still be changed: an outgoing one not yet sent."""
+    return req.direction == "outgoing" and req.status in DRAFTING_STATES
+
+
 def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID,
                     document: dict[str, Any], now: dt.datetime) -> Request:
     req = get_request(db, actor=actor, request_id=request_id, for_update=True, audit_read=False)
-    if req.direction != "outgoing" or req.status not in ("draft", "checked", "approved"):
+    if not is_editable(req):
         raise Conflict(f"the document can be changed only while drafting, not in status {req.status}")
     if actor.role not in DRAFTING_ROLES:
         raise Forbidden(f"role {actor.role} may not edit requests")
