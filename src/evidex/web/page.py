@@ -37,6 +37,7 @@ class NavItem:
 # The main navigation, in order. A page appears here when it exists (and only for the roles that may open it).
 NAVIGATION: list[NavItem] = [
     NavItem("/", lazy("Dashboard"), ALL_PEOPLE),
+    NavItem("/requests/new", lazy("New request"), WRITERS),
 ]
 
 

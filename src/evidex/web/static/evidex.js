@@ -19,3 +19,17 @@ document.body.addEventListener("htmx:configRequest", (event) => {
   const meta = document.querySelector('meta[name="csrf-token"]');
   if (meta) { event.detail.headers["X-CSRF-Token"] = meta.content; }
 });
+
+// Controls only a page without JavaScript needs (e.g. "Show the form" where HTMX updates the form
+// itself) are removed, so that Enter in a field does not press them.
+document.querySelectorAll("[data-evx-nojs]").forEach((el) => el.remove());
+
+// A region being refreshed says so (aria-busy; evidex.css dims it) until its answer arrives.
+document.body.addEventListener("htmx:beforeRequest", (event) => {
+  const target = event.detail && event.detail.target;
+  if (target && target.dataset && target.dataset.evxBusy !== undefined) { target.setAttribute("aria-busy", "true"); }
+});
+document.body.addEventListener("htmx:afterRequest", (event) => {
+  const target = event.detail && event.detail.target;
+  if (target && target.removeAttribute) { target.removeAttribute("aria-busy"); }
+});
