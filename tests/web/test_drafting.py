@@ -260,7 +260,7 @@ def _saved_document_of_example(name: str, requested: str, case_reference: str | 
 def test_save_creates_the_draft_the_api_shows(site: Site, name: str) -> None:
     site.sign_in("RS", Role.central_authority)
     page = site.client.get(f"/requests/new?example={name}")
-    assert "Filled in from the example" in page.text
+    assert "Filled in from an example" in page.text
     values = form_of(page.text).values
     values.update({"action": "save", "case_mode": "new", "case_new_reference": f"{site.tag}-K-1",
                    "case_new_title": "Hospital extortion"})

@@ -102,6 +102,8 @@ def evaluate(law: cases.Law, actor: Principal, now: dt.datetime, values: dict[st
     if not request_type or not requested:
         return Drafting(values, request_type, requested, None, None, None, None, errors)
     form = cases.draft_form(law, request_type=request_type, requesting=actor.party, requested=requested, now=now)
+    if "sent_by" not in values:  # the form had no sender field yet: the viewer's own role sends
+        values = {**values, "sent_by": _default_sender(actor)}
     old_type = (rendered_for or "").split("|", 1)[0]
     if rendered_for is not None and old_type != request_type:
         values = drafting.keep_only(values, form)
