@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Secrets replaced by a rotation: their evidence keys still unwrap until `evidex evidence rewrap` has run.
     previous_secret_keys: list[SecretStr] = []
     session_minutes: int = Field(default=480, gt=0, le=7 * 24 * 60)
+    # The dashboard's planning horizon: deadlines due within this many days are listed (a desk's
+    # choice, not a treaty period).
+    dashboard_horizon_days: int = Field(default=7, ge=1, le=90)
     parties_file: Path | None = None  # Party profiles replacing the shipped (example) set
     node_dir: Path = Field(default_factory=lambda: data_home() / "node")  # keys from `evidex node init`
     node_key_passphrase: SecretStr | None = None  # opens the node's private keys (federation)

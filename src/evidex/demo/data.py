@@ -17,6 +17,7 @@ from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
 from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec
+from evidex.requests.models import Request
 
 DEMO_PASSWORD = "evidex-demo-2026"  # demo only: printed by `evidex demo`, never used in production
 DEMO_PROVIDER = {"RS": "Primer Telekom a.d.", "ME": "Primjer Chat d.o.o.", "SI": "Zgled Mail d.o.o."}
@@ -97,6 +98,27 @@ def load_demo(db: Session, *, law: service.Law, party: str, now: dt.datetime) ->
                          party=party, role=Role.central_authority, now=now, password=DEMO_PASSWORD)
     people["second"] = principal_of(second)
     n = 0
+
+    def story(kind: str, direction: Direction, partner: str, state: str, start: dt.datetime, *,
+              creator: Principal, title: str, now_for_lapse: dt.datetime) -> Request:
+        nonlocal n
+        n += 1
+        steps = shortest_path(law.lifecycle, direction, state, kind)
+        requesting, requested = (party, partner) if direction == "outgoing" else (partner, party)
+        case = service.create_case(db, actor=creator, reference=f"DEMO-{n:03d}", title=title, now=start)
+        req = service.create_request(db, actor=creator, law=law, case_id=case.id,
+                                     document=example_document(kind, requesting, requested), now=start,
+                                     direction=direction)
+        for t in steps:
+            role = t.roles[0]
+            actor = Principal.system(party) if role is Role.system else people[role.value]
+            if "four_eyes" in t.guards and req.created_by == actor.user_id:
+                actor = people["second"]
+            req = service.transition(db, actor=actor, law=law, request_id=req.id, event=t.event,
+                                     now=now_for_lapse if "lapsed" in t.guards else start,
+                                     command=command_for(t, req.request_type))
+        return req
+
     for direction in ("outgoing", "incoming"):
         for kind, partner in PARTNER.items():
             for state in sorted(law.lifecycle.states):
@@ -107,27 +129,27 @@ def load_demo(db: Session, *, law: service.Law, party: str, now: dt.datetime) ->
                 if kind == "preservation" and state not in ("draft", "received") and _reachable(
                         law.lifecycle, direction, state, "mutual_assistance"):
                     continue  # the states both share are shown by the mutual assistance requests
-                n += 1
-                requesting, requested = (party, partner) if direction == "outgoing" else (partner, party)
-                creator = people["central_authority"]
                 # A lapsed preservation was preserved more than the period ago (ETS185 Art 29(7)): its story
                 # starts then, so that its state and its dates agree.
                 lapses = any("lapsed" in t.guards for t in steps)
                 period = law.rulebook.value(service.PRESERVATION_PERIOD, on=now.date())
                 start = now - dt.timedelta(days=period + 1) if lapses else now
-                case = service.create_case(db, actor=creator, reference=f"DEMO-{n:03d}",
-                                           title=f"Demo: {kind.replace('_', ' ')} {direction}, {state}", now=start)
-                req = service.create_request(db, actor=creator, law=law, case_id=case.id,
-                                             document=example_document(kind, requesting, requested), now=start,
-                                             direction=direction)
-                for t in steps:
-                    role = t.roles[0]
-                    actor = Principal.system(party) if role is Role.system else people[role.value]
-                    if "four_eyes" in t.guards and req.created_by == actor.user_id:
-                        actor = people["second"]
-                    req = service.transition(db, actor=actor, law=law, request_id=req.id, event=t.event,
-                                             now=now if "lapsed" in t.guards else start,
-                                             command=command_for(t, req.request_type))
+                story(kind, direction, partner, state, start, creator=people["central_authority"],
+                      title=f"Demo: {kind.replace('_', ' ')} {direction}, {state}", now_for_lapse=now)
+    # What a desk meets on a working day (the dashboard): an emergency that has just arrived, one the
+    # 24/7 contact sent alone last night (its review is due: CETS224 Art 9, four eyes afterwards), and a
+    # preservation whose minimum period ends within the week (ETS185 Art 29(7)).
+    partner = PARTNER["preservation"]
+    story("emergency_disclosure", "incoming", partner, "received", now - dt.timedelta(minutes=20),
+          creator=people["contact_24_7"], title="Demo: emergency disclosure received", now_for_lapse=now)
+    night = now - dt.timedelta(hours=9)
+    alone = story("emergency_disclosure", "outgoing", partner, "draft", night, creator=people["contact_24_7"],
+                  title="Demo: emergency disclosure sent alone at night", now_for_lapse=now)
+    service.transition(db, actor=people["contact_24_7"], law=law, request_id=alone.id, event="send_alone", now=night,
+                       command=service.Command())
+    period = law.rulebook.value(service.PRESERVATION_PERIOD, on=now.date())
+    story("preservation", "outgoing", partner, "preserved", now - dt.timedelta(days=period - 5),
+          creator=people["contact_24_7"], title="Demo: preservation ending this week", now_for_lapse=now)
     return True, logins(db, party)
 
 

@@ -65,6 +65,7 @@ class LifecycleFile(BaseModel):
     initial: dict[Direction, str]
     states: dict[str, str]
     final: list[str]
+    awaiting: list[str]
     deadlines_end: DeadlinesEnd
     # The kinds of condition the `conditions` guard accepts, each with the article it cites (or none).
     condition_kinds: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], Reference | None] = Field(min_length=1)
@@ -133,6 +134,20 @@ class Lifecycle:
                 return case
         return None
 
+    @property
+    def emergencies(self) -> tuple[WaiverCase, ...]:
+        """The emergencies of the data (CETS224 Art 9, 10; urgent ETS185 requests): what a desk sees first."""
+        return tuple(self.spec.four_eyes_waiver.when)
+
+    @property
+    def final(self) -> frozenset[str]:
+        return frozenset(self.spec.final)
+
+    @property
+    def awaiting(self) -> frozenset[str]:
+        """States in which the request still waits for an answer or an act (not final, not answered)."""
+        return frozenset(self.spec.awaiting)
+
     def events_from(self, direction: Direction, status: str, role: Role | None = None,
                     request_type: str | None = None, urgent: bool = False) -> list[str]:
         """The events allowed now; with a request type, only those its type (and urgency) is offered."""
@@ -167,9 +182,13 @@ def _validate(spec: LifecycleFile, where: str, request_types: Collection[str] | 
     for d, s in spec.initial.items():
         if s not in states:
             raise RuleDataError(f"{where}: initial.{d}: unknown state {s!r}")
-    for s in spec.final:
-        if s not in states:
-            raise RuleDataError(f"{where}: final: unknown state {s!r}")
+    for key in ("final", "awaiting"):
+        for s in getattr(spec, key):
+            if s not in states:
+                raise RuleDataError(f"{where}: {key}: unknown state {s!r}")
+    if set(spec.awaiting) & set(spec.final):
+        raise RuleDataError(f"{where}: awaiting: a final state waits for nothing: "
+                            f"{', '.join(sorted(set(spec.awaiting) & set(spec.final)))}")
     ends = spec.deadlines_end
     for key in ("met", "cancelled"):
         for s in getattr(ends, key):

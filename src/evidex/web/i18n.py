@@ -185,4 +185,10 @@ def format_days(delta: dt.timedelta) -> str:
     """A calendar-day countdown: `today`, `in 3 days`, `2 days ago`."""
     if delta.days == 0:
         return gettext("today")
-    return format_delta(dt.timedelta(days=delta.days))
+    # Always in days (a deadline in "2 weeks" is too vague to act on): with this threshold Babel stays
+    # at the granularity unit.
+    text = dates.format_timedelta(dt.timedelta(days=delta.days), granularity="day", threshold=10**9,
+                                  add_direction=True, format="long", locale=babel_locale(current()))
+    if current() == "cnr":
+        text = re.sub(r"\bpre\b", "prije", text)
+    return text

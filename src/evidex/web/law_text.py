@@ -42,6 +42,19 @@ DATA_CATEGORY_LABELS = {"subscriber": lazy("Subscriber information"), "traffic":
 ADDRESSEE_KIND_LABELS = {"service_provider": lazy("Service provider"), "registrar": lazy("Registrar (domain names)")}
 
 
+NOTIFICATION_KINDS = {
+    "reminder": lazy("Reminder"),
+    "overdue": lazy("Overdue"),
+    "next_step": lazy("Next step"),
+    "review_due": lazy("Review due"),
+    "dead_letter": lazy("Not delivered"),
+    "negative_receipt": lazy("No receipt"),
+    "evidence_mismatch": lazy("Evidence does not match"),
+    "package": lazy("Evidence package"),
+    "retention_review": lazy("Retention review"),
+}
+
+
 def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
     """The template functions for `law` in `locale` (called while rendering, in that locale)."""
     rulebook, lifecycle = law.rulebook, law.lifecycle
@@ -89,11 +102,6 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
                 return spec.mla_elements.label.format(element=element.replace("_", " "), party=requested_party)
         return element.replace("_", " ").replace(".", ": ").capitalize()
 
-    def deadline_label(request_type: str, name: str) -> str:
-        spec = rulebook.types.get(request_type)
-        found = next((d.description for d in spec.deadlines if d.name == name), None) if spec else None
-        return found or name.replace("_", " ").capitalize()
-
     def actor_label(name: str) -> str:
         label = ACTOR_LABELS.get(str(name))
         return _(label) if label else str(name).replace("_", " ")
@@ -114,8 +122,18 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         label = ADDRESSEE_KIND_LABELS.get(str(kind))
         return _(label) if label else str(kind)
 
-    return {"type_title": type_title, "state_label": state_label, "state_description": state_description,
-            "role_label": role_label, "article_title": article_title, "type_article": type_article,
-            "type_help": type_help, "element_label": element_label, "deadline_label": deadline_label,
-            "actor_label": actor_label, "party_name": party_name, "authority_kind_label": authority_kind_label,
-            "data_category_label": data_category_label, "addressee_kind_label": addressee_kind_label}
+    def deadline_label(request_type: str, name: str) -> str:
+        spec = rulebook.types.get(request_type)
+        found = next((d for d in spec.deadlines if d.name == name), None) if spec else None
+        return found.description if found is not None and found.description else name.replace("_", " ")
+
+    def notification_kind(kind: str) -> str:
+        label = NOTIFICATION_KINDS.get(kind)
+        return _(label) if label else kind.replace("_", " ")
+
+    return {"type_title": type_title, "deadline_label": deadline_label, "notification_kind": notification_kind,
+            "state_label": state_label, "state_description": state_description, "role_label": role_label,
+            "article_title": article_title, "type_article": type_article, "type_help": type_help,
+            "element_label": element_label, "actor_label": actor_label, "party_name": party_name,
+            "authority_kind_label": authority_kind_label, "data_category_label": data_category_label,
+            "addressee_kind_label": addressee_kind_label}

@@ -157,12 +157,18 @@ def page(request: Request, viewer: Viewer, name: str, *, title: str, status_code
                for item in NAVIGATION if role in item.roles]
     response = templates.render(request, name, {
         **law_text.helpers(request.app.state.law, viewer.locale), "node_party": request.app.state.settings.node_party,
-        "viewer": viewer, "title": title, "csrf_token": sec.csrf_token(viewer.csrf_binding), "csrf_field": CSRF_FIELD,
+        "tz": node_timezone(request), "viewer": viewer, "title": title, "csrf_token": sec.csrf_token(viewer.csrf_binding), "csrf_field": CSRF_FIELD,
         "navigation": nav, "current_path": request.url.path,
         "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         **context}, locale=viewer.locale, status_code=status_code)
     finish(response, viewer, sec)
     return response
+
+
+def node_timezone(request: Request) -> str:
+    """Times are shown in the node Party's time zone (its profile), as its deadlines are counted."""
+    tz: str = request.app.state.law.party_timezones().get(request.app.state.settings.node_party, "UTC")
+    return tz
 
 
 def finish(response: Response, viewer: Viewer, sec: WebSecurity) -> None:

@@ -1,34 +1,57 @@
-"""The dashboard: what needs the viewer now (emergencies first, deadlines, notifications)."""
+"""The dashboard: what needs the viewer now. Emergencies first (CETS224 Art 9 and 10, urgent ETS185
+requests) with the time since receipt, refreshed every few seconds without a reload, with a visible
+and (if the person turns it on) audible alert when a new one arrives; then deadlines overdue and due
+within 7 days, drafts waiting for a second person, delivery problems and notifications."""
 
 from __future__ import annotations
 
-import datetime as dt
+import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from evidex.api.deps import NowDep, SessionDep
+from evidex.api.deps import LawDep, NowDep, SessionDep, SettingsDep
+from evidex.cases import desk as desks
 from evidex.cases import notifications
-from evidex.cases import service as cases
 from evidex.web import i18n
 from evidex.web.i18n import _
-from evidex.web.page import SignedIn, page, principal
+from evidex.web.page import SignedIn, page, principal, redirect
 
 router = APIRouter(include_in_schema=False)
-SOON_DAYS = 7  # "due within 7 days" (issue 14): a desk's planning horizon, not a treaty period
+POLL_SECONDS = 2  # an emergency shows on the 24/7 contact's screen within 5 s of its arrival
 
 
 @router.get("/")
-def dashboard(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep) -> Response:
+def dashboard(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep, law: LawDep,
+              settings: SettingsDep) -> Response:
     actor = principal(viewer)
-    urgent, _total = cases.list_requests(db, actor=actor, sort="urgency", limit=20)
-    emergencies = [x for x in urgent if x.request.urgent]
-    soon, soon_total = cases.list_deadlines(db, actor=actor, status="open",
-                                            due_before=now.date() + dt.timedelta(days=SOON_DAYS + 1), limit=20)
-    overdue, overdue_total = cases.list_deadlines(db, actor=actor, status="overdue", limit=20)
-    unread, unread_total = notifications.list_notifications(db, actor=actor, unread=True, limit=10)
+    today = law.today(settings.node_party, now)
+    board = desks.desk(db, actor=actor, law=law, today=today, soon_days=settings.dashboard_horizon_days)
     with i18n.using(viewer.locale):
         title = _("Dashboard")
-    return page(request, viewer, "dashboard.html", title=title, emergencies=emergencies, soon=soon,
-                soon_total=soon_total, overdue=overdue, overdue_total=overdue_total, unread=unread,
-                unread_total=unread_total, today=now.date(), now=now)
+        notice = _("Notifications marked as read.") if request.query_params.get("notice") == "read" else None
+    return page(request, viewer, "dashboard.html", title=title, board=board, today=today, now=now,
+                poll_seconds=POLL_SECONDS, soon_days=settings.dashboard_horizon_days, notice=notice)
+
+
+@router.get("/dashboard/emergencies")
+def emergencies_fragment(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep, law: LawDep) -> Response:
+    """The emergencies region alone (HTMX polls it); a full page without HTMX."""
+    items = desks.emergencies(db, actor=principal(viewer), law=law)
+    if not request.headers.get("hx-request"):
+        return redirect("/")
+    return page(request, viewer, "dashboard/_emergencies.html", title="", emergencies=items, now=now,
+                poll_seconds=POLL_SECONDS)
+
+
+@router.post("/notifications/read")
+def mark_read(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep,
+              notification_id: Annotated[uuid.UUID | None, Form()] = None) -> Response:
+    """Mark one notification read, or (no id) all of them."""
+    actor = principal(viewer)
+    if notification_id is not None:
+        notifications.mark_read(db, actor=actor, notification_id=notification_id, now=now)
+    else:
+        notifications.mark_all_read(db, actor=actor, now=now)
+    return redirect("/?notice=read#notifications-heading")
