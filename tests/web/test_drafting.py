@@ -262,7 +262,7 @@ def test_save_creates_the_draft_the_api_shows(site: Site, name: str) -> None:
     page = site.client.get(f"/requests/new?example={name}")
     assert "Filled in from an example" in page.text
     values = form_of(page.text).values
-    values.update({"action": "save", "case_mode": "new", "case_new_reference": f"{site.tag}-K-1",
+    values.update({"action": "save", "case": "new", "case_new_reference": f"{site.tag}-K-1",
                    "case_new_title": "Hospital extortion"})
     r = site.client.post("/requests/new", data=values, follow_redirects=False)
     assert r.status_code == 303, text(r.text)[:2000]
@@ -278,7 +278,7 @@ def test_save_creates_the_draft_the_api_shows(site: Site, name: str) -> None:
 
 def _new_draft(site: Site, name: str = "subscriber_order") -> str:
     values = form_of(site.client.get(f"/requests/new?example={name}").text).values
-    values.update({"action": "save", "case_mode": "new", "case_new_reference": f"{site.tag}-{name}",
+    values.update({"action": "save", "case": "new", "case_new_reference": f"{site.tag}-{name}",
                    "case_new_title": "A case"})
     r = site.client.post("/requests/new", data=values, follow_redirects=False)
     assert r.status_code == 303
@@ -291,7 +291,7 @@ def test_a_draft_of_an_existing_case_takes_its_reference_when_the_document_names
                             headers=bearer(site)).json()
     page = site.client.get(f"/requests/new?example=preservation&case={case['id']}")
     values = form_of(page.text).values
-    assert values["case_mode"] == "existing" and values["case_existing_id"] == case["id"]
+    assert values["case"] == case["id"]
     values.update({"action": "save", "case_reference": ""})
     r = site.client.post("/requests/new", data=values, follow_redirects=False)
     assert r.status_code == 303
@@ -336,12 +336,13 @@ def test_errors_re_render_the_form_with_the_values_and_write_nothing(own_site: S
     site = own_site
     site.sign_in("RS", Role.central_authority)
     values = form_of(site.client.get("/requests/new?example=subscriber_order").text).values
-    values.update({"action": "save", "issued_on-day": "31", "issued_on-month": "2", "case_mode": "new",
+    values.update({"action": "save", "issued_on-day": "31", "issued_on-month": "2", "case": "new",
                    "case_new_reference": f"{site.tag}-K-9", "case_new_title": "", "el-deadline_and_manner-days": "ten",
                    "el-offence": "Extortion (ransom demands)"})
     r = site.client.post("/requests/new", data=values)
     assert r.status_code == 422
     assert "There is a problem" in r.text and r.text.count("govuk-error-message") >= 3
+    assert "<title>Error: New request" in r.text
     for anchor in ("#issued_on-day", "#case_new_title", "#el-deadline_and_manner-days"):
         assert f'href="{anchor}"' in r.text
     kept = form_of(r.text).values
@@ -357,7 +358,7 @@ def test_a_case_reference_taken_already_is_said_on_its_field_and_nothing_is_writ
     site.sign_in("RS", Role.central_authority)
     site.client.post("/api/v1/cases", json={"reference": f"{site.tag}-DUP", "title": "First"}, headers=bearer(site))
     values = form_of(site.client.get("/requests/new?example=preservation").text).values
-    values.update({"action": "save", "case_mode": "new", "case_new_reference": f"{site.tag}-DUP",
+    values.update({"action": "save", "case": "new", "case_new_reference": f"{site.tag}-DUP",
                    "case_new_title": "Second"})
     r = site.client.post("/requests/new", data=values)
     assert r.status_code == 422
@@ -373,7 +374,7 @@ def test_a_domain_refusal_is_shown_in_words_and_nothing_is_half_written(own_site
     site = own_site
     site.sign_in("RS", Role.central_authority)
     values = form_of(site.client.get("/requests/new?example=preservation").text).values
-    values.update({"action": "save", "case_mode": "new", "case_new_reference": f"{site.tag}-NUL",
+    values.update({"action": "save", "case": "new", "case_new_reference": f"{site.tag}-NUL",
                    "case_new_title": "A case", "el-offence": "Fraud\x00"})
     r = site.client.post("/requests/new", data=values)
     assert r.status_code == 422

@@ -58,8 +58,8 @@ def urgency(law: cases.Law, request_type: str) -> Urgency:
 def _posted(request: Request) -> dict[str, str]:
     form = getattr(request.state, "form", None)
     values = {k: v for k, v in form.items() if isinstance(v, str)} if form is not None else {}
-    mode = values.get("case_mode")  # the case: an existing one (its id), or a new one
-    values["case"] = NEW_CASE if mode == "new" else values.get("case_existing_id", "") if mode == "existing" else ""
+    if not values.get("case") and values.get("case_new_reference", "").strip():
+        values["case"] = NEW_CASE  # a new case named without choosing "a new case" in the list
     return values
 
 
@@ -171,7 +171,7 @@ def new_request(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep,
     actor = require_role(viewer, *cases.DRAFTING_ROLES)
     values: dict[str, str] = {"sent_by": _default_sender(actor)}
     if case:
-        values.update({"case": case, "case_mode": "existing", "case_existing_id": case})
+        values["case"] = case
     loaded = None
     if example:
         doc = cases.json_safe(examples.load_example(example))  # as it would be stored; unknown: the 404 page
@@ -197,9 +197,7 @@ def new_request(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep,
 
 def _new_case_errors(values: dict[str, str]) -> dict[str, str]:
     errors = {}
-    if values.get("case_mode") == "existing" and not values.get("case"):
-        errors["case_existing"] = _("Choose the case from the list")
-    elif values.get("case", "") == "":
+    if values.get("case", "") == "":
         errors["case"] = _("Choose a case, or open a new one")
     elif values.get("case") == NEW_CASE:
         if not values.get("case_new_reference", "").strip():
@@ -232,12 +230,11 @@ def draft_new_request(request: Request, viewer: SignedIn, db: SessionDep, now: N
             else:
                 db.commit()
                 return redirect(f"/requests/{req.id}?notice=draft_saved")
-    failed = bool(errors or d.basis_errors or (d.draft and d.draft.errors))
-    status = 422 if failed and action != "refresh" else 200
-    return page(request, viewer, "drafting/draft.html", title=title, status_code=status,
-                error_count=len(errors) if failed else 0,
-                **_context(law, actor, d, mode="new", action="/requests/new", check_url="/requests/new/check",
-                           errors=errors, cases_listed=_cases(db, actor), now=now))
+    context = _context(law, actor, d, mode="new", action="/requests/new", check_url="/requests/new/check",
+                       errors=errors, cases_listed=_cases(db, actor), now=now)
+    failed = bool(context["error_list"])
+    return page(request, viewer, "drafting/draft.html", title=title, status_code=422 if failed else 200,
+                error_count=len(context["error_list"]) if failed else 0, **context)
 
 
 def _save_new(db: Session, actor: Principal, law: cases.Law, now: dt.datetime, values: dict[str, str],
@@ -333,12 +330,12 @@ def update_request(request_id: uuid.UUID, request: Request, viewer: SignedIn, db
             else:
                 db.commit()
                 return redirect(f"/requests/{req.id}?notice=draft_updated")
-    failed = bool(errors or d.basis_errors or (d.draft and d.draft.errors))
-    return page(request, viewer, "drafting/draft.html", title=title,
-                status_code=422 if failed and action != "refresh" else 200, error_count=len(errors) if failed else 0,
-                **_context(law, actor, d, mode="edit", action=f"/requests/{req.id}/edit",
-                           check_url=f"/requests/{req.id}/edit/check", errors=errors, cases_listed=[], now=now, req=req,
-                           case_reference=case.reference))
+    context = _context(law, actor, d, mode="edit", action=f"/requests/{req.id}/edit",
+                       check_url=f"/requests/{req.id}/edit/check", errors=errors, cases_listed=[], now=now, req=req,
+                       case_reference=case.reference)
+    failed = bool(context["error_list"])
+    return page(request, viewer, "drafting/draft.html", title=title, status_code=422 if failed else 200,
+                error_count=len(context["error_list"]) if failed else 0, **context)
 
 
 @router.post("/requests/{request_id}/edit/check")
