@@ -28,6 +28,8 @@ from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec, defa
 from evidex.requests.models import Deadline, Decision, Notification, Request, RequestCondition, RequestEvent
 from evidex.requests.texts import default_texts
 from evidex.rules import Parties, Rulebook, Verdict, check, default_parties, default_rulebook
+from evidex.rules import form as rule_form
+from evidex.rules.form import DraftForm
 from evidex.rules.texts import Texts
 
 # The one deadline of a preservation (ETS185 Art 29(7)): the rules engine's earliest end until the data
@@ -290,6 +292,22 @@ def _run_check(law: Law, document: dict[str, Any], now: dt.datetime) -> Verdict:
         raise Invalid(f"the request document cannot be read: {e}") from e
 
 
+def check_document(law: Law, document: dict[str, Any], now: dt.datetime) -> Verdict:
+    """The rules engine's verdict on a document that is not stored (a draft still being written).
+    Pure: nothing is written nor audited, as the document has not left the officer's screen."""
+    return _run_check(law, json_safe(document), now)
+
+
+def draft_form(law: Law, *, request_type: str, requesting: str, requested: str, now: dt.datetime) -> DraftForm:
+    """What a document of `request_type` from `requesting` to `requested` must or may show today
+    (in the requested Party's time zone), with the article requiring each element."""
+    try:
+        return rule_form.draft_form(law.rulebook, law.parties, request_type, requesting, requested,
+                                    law.today(requested, now))
+    except InvalidInput as e:
+        raise Invalid(str(e)) from e
+
+
 def create_request(db: Session, *, actor: Principal, law: Law, case_id: uuid.UUID,
                    document: dict[str, Any], now: dt.datetime, direction: Direction = "outgoing") -> Request:
     if direction == "outgoing" and actor.role not in DRAFTING_ROLES:
@@ -362,10 +380,17 @@ def find_by_conversation(db: Session, *, party: str, conversation_id: str) -> Re
                       ).scalar_one_or_none()
 
 
+
+
+def is_editable(req: Request) -> bool:
+    """Whether the request's document may still be changed: an outgoing one not yet sent."""
+    return req.direction == "outgoing" and req.status in DOCUMENT_EDITABLE
+
+
 def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID,
                     document: dict[str, Any], now: dt.datetime) -> Request:
     req = get_request(db, actor=actor, request_id=request_id, for_update=True, audit_read=False)
-    if req.direction != "outgoing" or req.status not in DOCUMENT_EDITABLE:
+    if not is_editable(req):
         raise Conflict(f"the document can be changed only while drafting, not in status {req.status}")
     if actor.role not in DRAFTING_ROLES:
         raise Forbidden(f"role {actor.role} may not edit requests")
@@ -386,7 +411,7 @@ def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid
 
 def document_editable(req: Request, actor: Principal) -> bool:
     """May `actor` change the document of `req` now (update_document would accept it)?"""
-    return req.direction == "outgoing" and req.status in DOCUMENT_EDITABLE and actor.role in DRAFTING_ROLES
+    return is_editable(req) and actor.role in DRAFTING_ROLES
 
 
 def check_request(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID,

@@ -11,6 +11,12 @@ from evidex.web.i18n import _, lazy
 
 # Deadlines of the node's own lifecycle, not of a request type's data.
 NODE_DEADLINES = {"four_eyes_review": lazy("Review by a second person (an emergency sent alone)")}
+# The document format's closed vocabularies (rules/schema.py), in words.
+AUTHORITY_KIND_LABELS = {"prosecutor": lazy("Prosecutor"), "judge": lazy("Judge"), "court": lazy("Court"),
+                         "police": lazy("Police"), "other": lazy("Other")}
+DATA_CATEGORY_LABELS = {"subscriber": lazy("Subscriber information"), "traffic": lazy("Traffic data"),
+                        "content": lazy("Content data"), "registration": lazy("Domain name registration information")}
+ADDRESSEE_KIND_LABELS = {"service_provider": lazy("Service provider"), "registrar": lazy("Registrar (domain names)")}
 
 NOTIFICATION_KINDS = {
     "reminder": lazy("Reminder"),
@@ -67,7 +73,7 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
     def event_label(event: str) -> str:
         return texts.event_label(event, locale)
 
-    def deadline_label(request_type: str, name: str, article: str) -> str:
+    def deadline_label(request_type: str, name: str, article: str = "") -> str:
         found = texts.deadline_text(request_type, name, article, locale)
         if found:
             return found
@@ -78,10 +84,33 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         label = NOTIFICATION_KINDS.get(kind)
         return _(label) if label else kind.replace("_", " ")
 
-    def element_label(request_type: str, name: str) -> str:
-        """An element of the type (or one a declaration adds), else the name as words (an element
-        only a Party's own law requires)."""
-        return texts.element_label(request_type, name, locale) or readable(name)
+    def element_label(request_type: str, name: str, requested_party: str = "") -> str:
+        """An element of the type (or one a declaration adds); one the requested Party's own law
+        requires (mla_elements) as the data words it; else the name as words."""
+        found = texts.element_label(request_type, name, locale)
+        if found:
+            return found
+        spec = rulebook.types.get(request_type)
+        if spec is not None and spec.mla_elements is not None and requested_party and any(
+                name in p.mla_required_elements for p in law.parties.versions(requested_party)):
+            return spec.mla_elements.label.format(element=readable(name), party=requested_party)
+        return readable(name)
+
+    def type_help(request_type: str) -> str:
+        """One line on how a request of the type travels: its first channel in the data."""
+        return texts.channel_text(request_type, 0, locale) if request_type in rulebook.types else ""
+
+    def authority_kind_label(kind: str) -> str:
+        label = AUTHORITY_KIND_LABELS.get(str(kind))
+        return _(label) if label else str(kind)
+
+    def data_category_label(category: str) -> str:
+        label = DATA_CATEGORY_LABELS.get(str(category))
+        return _(label) if label else str(category)
+
+    def addressee_kind_label(kind: str) -> str:
+        label = ADDRESSEE_KIND_LABELS.get(str(kind))
+        return _(label) if label else str(kind)
 
     def element_article(request_type: str, name: str) -> str:
         spec = rulebook.types.get(request_type)
@@ -127,4 +156,6 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
             "article_title": article_title, "event_label": event_label, "element_label": element_label,
             "element_article": element_article, "ground_text": ground_text, "party_name": party_name,
             "type_article": type_article, "condition_kind_label": condition_kind_label,
-            "decision_label": decision_label, "authority_label": authority_label}
+            "decision_label": decision_label, "authority_label": authority_label, "actor_label": authority_label,
+            "type_help": type_help, "authority_kind_label": authority_kind_label,
+            "data_category_label": data_category_label, "addressee_kind_label": addressee_kind_label}

@@ -38,6 +38,7 @@ class NavItem:
 NAVIGATION: list[NavItem] = [
     NavItem("/", lazy("Dashboard"), ALL_PEOPLE),
     NavItem("/requests", lazy("Requests"), ALL_PEOPLE),
+    NavItem("/requests/new", lazy("New request"), WRITERS),
 ]
 
 
