@@ -37,6 +37,11 @@ class NavItem:
 # The main navigation, in order. A page appears here when it exists (and only for the roles that may open it).
 NAVIGATION: list[NavItem] = [
     NavItem("/", lazy("Dashboard"), ALL_PEOPLE),
+    NavItem("/parties", lazy("Parties"), ALL_PEOPLE),
+    NavItem("/law", lazy("The law"), ALL_PEOPLE),
+    NavItem("/audit", lazy("Audit log"), frozenset({Role.data_protection_officer, Role.administrator})),
+    NavItem("/admin/users", lazy("Users"), frozenset({Role.administrator})),
+    NavItem("/admin/outbox", lazy("Outbox"), frozenset({Role.administrator})),
 ]
 
 
