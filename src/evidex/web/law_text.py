@@ -96,12 +96,14 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         grounds = (spec.refusal_grounds if kind == "refusal" else spec.postponement_grounds) if spec else []
         return next((g.message for g in grounds if g.article == article), article)
 
-    def deadline_description(request_type: str, name: str) -> str:
+    def deadline_description(request_type: str, index: int) -> str:
+        """By position: a type may have two deadlines of one name under different conditions (Art 8(6)(a))."""
         spec = rulebook.types.get(request_type)
-        return next((d.description for d in spec.deadlines if d.name == name), name) if spec else name
+        return spec.deadlines[index].description if spec and 0 <= index < len(spec.deadlines) else ""
 
-    def on_lapse_text(request_type: str, deadline: str) -> str:
-        step = rulebook.next_step(request_type, deadline)
+    def on_lapse_text(request_type: str, index: int) -> str:
+        spec = rulebook.types.get(request_type)
+        step = spec.deadlines[index].on_lapse if spec and 0 <= index < len(spec.deadlines) else None
         return step.message if step else ""
 
     def channel_means(request_type: str, index: int) -> str:

@@ -29,7 +29,10 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # Jinja's newstyle wrappers substitute the variables (num and any other) themselves: give them the
+    # translation unformatted (i18n.ngettext formats with `num` only, for Python callers).
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, lambda s, p, n: i18n.translations(i18n.current()).ungettext(s, p, n), newstyle=True)
     env.filters.update(
         date=i18n.format_date,
         datetime=i18n.format_datetime,
