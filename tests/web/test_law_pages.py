@@ -17,10 +17,10 @@ from evidex.cases.service import Law
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.settings import Settings
 from evidex.node import build_node
-from evidex.rules import load_parties, load_rulebook
-from evidex.rules.loader import data_dir
 from evidex.parties.roles import Role
+from evidex.rules import load_parties, load_rulebook
 from evidex.rules.explain import declarations_of
+from evidex.rules.loader import data_dir
 from evidex.web import i18n
 from evidex.web.page import ALL_PEOPLE
 from evidex.web.site import create_site
