@@ -98,7 +98,7 @@ def test_a_declaration_not_yet_in_force_says_from_when(site: Site) -> None:
     card = site.client.get(f"/parties/{code}").text
     with i18n.using("en"):
         since = i18n.format_date(d.since)
-    assert f"in force from {since}" in card and "Not in effect today" in card
+    assert f"In force from {since}" in card and "Not in effect today" in card
 
 
 def test_the_law_shows_each_types_elements_with_their_articles(site: Site) -> None:
