@@ -14,7 +14,7 @@ import pyotp
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from evidex.api.deps import NowDep, SessionDep, SettingsDep, TotpBoxDep
+from evidex.api.deps import LawDep, NowDep, SessionDep, SettingsDep, TotpBoxDep
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.exchange import service as exchange
 from evidex.parties import service as users
@@ -199,7 +199,8 @@ OUTBOX_LIMIT = 50
 
 
 @router.get("/admin/outbox")
-def outbox_page(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep, settings: SettingsDep) -> Response:
+def outbox_page(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep, settings: SettingsDep,
+                law: LawDep) -> Response:
     who = require_role(viewer, ADMIN)
     party = settings.node_party
     waiting, waiting_total = exchange.list_outbox(db, actor=who, node_party=party, status="pending",
@@ -212,5 +213,5 @@ def outbox_page(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep,
         title = _("Outbox")
     return page(request, viewer, "admin/outbox.html", title=title, waiting=waiting, waiting_total=waiting_total,
                 dead=dead, dead_total=dead_total, negative=negative, negative_total=negative_total, summary=summary,
-                now=now, limit=OUTBOX_LIMIT, dead_after_hours=int(exchange.DEAD_AFTER.total_seconds() // 3600),
+                now=now, limit=OUTBOX_LIMIT, timezone=law.party_timezones().get(party, "UTC"), dead_after_hours=int(exchange.DEAD_AFTER.total_seconds() // 3600),
                 receipt_hours={k: int(v.total_seconds() // 3600) for k, v in exchange.RECEIPT_TIMEOUTS.items()})
