@@ -10,6 +10,7 @@ import typer
 from evidex.cli.common import emit_json, fail
 from evidex.core.errors import EvidexError
 from evidex.rules import default_rulebook
+from evidex.rules.explain import deadlines_of
 from evidex.rules.texts import LOCALES, SOURCE_LOCALE, Texts, check_locale
 
 app = typer.Typer(help="Explain request types: elements, articles, routes, deadlines.", no_args_is_help=True)
@@ -90,9 +91,9 @@ def show_type(
         out.append(f"      {texts.channel_text(t, i, lang)}")
     if spec.deadlines:
         out += ["", "Deadlines:"]
-        for d in spec.deadlines:
-            days = (f"{rb.value(d.period, on=dt.date.today())} ({d.period})" if d.period is not None
-                    else f"from element {d.days_from_element}")
+        for dl in deadlines_of(rb, spec, dt.date.today()):
+            d = dl.spec
+            days = f"{dl.days} ({d.period})" if dl.days is not None else f"from element {d.days_from_element}"
             longer = f", or {d.longer_of_element}.days if longer" if d.longer_of_element else ""
             out.append(f"  {d.name}: {days} days{longer} from {d.start.replace('_', ' ')} ({d.article})")
             out.append(f"      {texts.deadline_text(t, d.name, d.article, lang)}")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from evidex.cases.service import Law
+from evidex.rules.schema import Condition
 from evidex.web.i18n import _, lazy
 
 # Deadlines of the node's own lifecycle, not of a request type's data.
@@ -49,6 +50,43 @@ def readable(name: str) -> str:
     fallback where the data has no label of its own."""
     text = str(name).replace("_", " ").replace(".", " – ").strip()
     return text[:1].upper() + text[1:]
+
+# The authorities a Party registers and the senders a channel names (rules/schema.py AuthorityRole,
+# SentBy, ChannelFrom/To), each with the article that creates it.
+AUTHORITY_LABELS = {
+    "central_authority": lazy("Central authority"),  # ETS185 Art 27(2)
+    "contact_24_7": lazy("24/7 point of contact"),  # ETS185 Art 35
+    "art6_consultation": lazy("Authority consulted on domain name registration requests"),  # CETS224 Art 6(6)
+    "art7_notification": lazy("Authority notified of orders to service providers"),  # CETS224 Art 7(5)(e)
+    "art8_sending": lazy("Authority sending orders for giving effect"),  # CETS224 Art 8(10)(a)
+    "art8_receiving": lazy("Authority receiving orders for giving effect"),  # CETS224 Art 8(10)(b)
+    "competent_authority": lazy("Competent authority"),
+    "judicial_authority": lazy("Judicial authority"),
+    "issuing_authority": lazy("Issuing authority"),
+    "interpol": lazy("INTERPOL"),
+    "addressee": lazy("Addressee (service provider or registrar)"),
+    "sender": lazy("Sender"),
+}
+OBLIGED = {
+    "requesting": lazy("Requesting Party"),
+    "requested": lazy("Requested Party"),
+    "addressee": lazy("Addressee"),
+    "notified_authority": lazy("Notified authority"),
+}
+DEADLINE_STARTS = {
+    "received_or_issued": lazy("from receipt (or issue)"),
+    "service": lazy("from service on the addressee"),
+}
+EFFECTS = {  # declarations.yaml: the closed vocabulary of what a declaration or reservation changes
+    "excludes_type": lazy("Excludes a request type"),
+    "requires_supervision": lazy("Requires supervision of the issuing authority"),
+    "requires_elements": lazy("Requires additional elements"),
+    "requires_one_of": lazy("Requires one of several elements"),
+    "redirect_channels": lazy("Redirects the channel"),
+    "notification": lazy("Requires simultaneous notification"),
+    "dual_criminality": lazy("Dual criminality may be required"),
+    "condition": lazy("Changes a condition of the rules"),
+}
 
 
 def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
@@ -141,7 +179,8 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         for key, label in ((f"actor.{authority}", texts.actor_label), (f"role.{authority}", texts.role_label)):
             if key in texts.source:
                 return label(str(authority), locale)
-        return readable(authority)
+        own = AUTHORITY_LABELS.get(str(authority))
+        return _(own) if own else readable(authority)
 
     def party_name(code: str) -> str:
         versions = law.parties.versions(str(code))
@@ -151,6 +190,93 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         spec = rulebook.types.get(request_type)
         return spec.article if spec else ""
 
+    def _deadline(request_type: str, index: int, on_lapse: bool = False) -> str:
+        """By position: a type may have two deadlines of one name under different conditions (Art 8(6)(a))."""
+        spec = rulebook.types.get(request_type)
+        if spec is None or not 0 <= index < len(spec.deadlines):
+            return ""
+        d = spec.deadlines[index]
+        return texts.deadline_text(request_type, d.name, d.article, locale, on_lapse=on_lapse) or ""
+
+    def deadline_description(request_type: str, index: int) -> str:
+        return _deadline(request_type, index)
+
+    def on_lapse_text(request_type: str, index: int) -> str:
+        return _deadline(request_type, index, on_lapse=True)
+
+    def channel_means(request_type: str, index: int) -> str:
+        spec = rulebook.types.get(request_type)
+        return texts.channel_text(request_type, index, locale) if spec and 0 <= index < len(spec.channels) else ""
+
+    def urgent_means(request_type: str) -> str:
+        spec = rulebook.types.get(request_type)
+        return spec.urgent_means.means if spec and spec.urgent_means else ""
+
+    def obligation_text(request_type: str, index: int) -> str:
+        spec = rulebook.types.get(request_type)
+        return texts.obligation_text(request_type, index, locale) if spec and 0 <= index < len(
+            spec.obligations) else ""
+
+    def declaration_title(reference: str) -> str:
+        return texts.declaration_text(reference, locale) if reference in rulebook.catalogue else reference
+
+    def declaration_message(reference: str) -> str:
+        return texts.declaration_message(reference, locale) if reference in rulebook.catalogue else ""
+
+    def effect_label(kind: str) -> str:
+        label = EFFECTS.get(kind)
+        return _(label) if label else kind
+
+    def period_description(period: str) -> str:
+        return texts.period_text(period, locale) if period in rulebook.periods else period
+
+    def period_practice(period: str) -> str:
+        p = rulebook.periods.get(period)
+        return p.practice or "" if p else ""
+
+    def instrument_title(code: str) -> str:
+        return texts.instrument_title(code, locale) if code in rulebook.instruments else code
+
+    def obliged_label(by: str) -> str:
+        label = OBLIGED.get(by)
+        return _(label) if label else by
+
+    def deadline_start(start: str) -> str:
+        label = DEADLINE_STARTS.get(start)
+        return _(label) if label else start
+
+    def condition_text(condition: Condition | dict[str, Any] | None) -> str:
+        """When a rule applies (rules/schema.py Condition: all of its keys hold), in words; a Party's
+        declaration may state one as a mapping."""
+        if condition is None:
+            return ""
+        if isinstance(condition, dict):
+            given = condition
+            try:
+                condition = Condition.model_validate(given)
+            except ValueError:
+                return ", ".join(f"{k}: {v}" for k, v in given.items())
+        parts: list[str] = []
+        if condition.urgent is not None:
+            parts.append(_("urgent") if condition.urgent else _("not urgent"))
+        if condition.mla_treaty is not None:
+            parts.append(_("a mutual assistance treaty is in force between the Parties") if condition.mla_treaty
+                         else _("no mutual assistance treaty is in force between the Parties"))
+        if condition.sent_by:
+            parts.append(_("sent by %(who)s", who=", ".join(authority_label(w) for w in condition.sent_by)))
+        if condition.data_category:
+            parts.append(_("data of the category %(categories)s", categories=", ".join(condition.data_category)))
+        if condition.element_present:
+            parts.append(_("the document gives “%(element)s”", element=condition.element_present.replace("_", " ")))
+        if condition.declared:
+            parts.append(_("the requested Party made %(reference)s", reference=condition.declared))
+        if condition.not_declared:
+            parts.append(_("the requested Party did not make %(reference)s", reference=condition.not_declared))
+        if condition.notification is not None:
+            parts.append(_("with simultaneous notification") if condition.notification
+                         else _("without simultaneous notification"))
+        return "; ".join(parts)
+
     return {"type_title": type_title, "deadline_label": deadline_label, "notification_kind": notification_kind,
             "state_label": state_label, "state_description": state_description, "role_label": role_label,
             "article_title": article_title, "event_label": event_label, "element_label": element_label,
@@ -158,4 +284,10 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
             "type_article": type_article, "condition_kind_label": condition_kind_label,
             "decision_label": decision_label, "authority_label": authority_label, "actor_label": authority_label,
             "type_help": type_help, "authority_kind_label": authority_kind_label,
-            "data_category_label": data_category_label, "addressee_kind_label": addressee_kind_label}
+            "data_category_label": data_category_label, "addressee_kind_label": addressee_kind_label,
+            "deadline_description": deadline_description, "on_lapse_text": on_lapse_text,
+            "channel_means": channel_means, "urgent_means": urgent_means, "obligation_text": obligation_text,
+            "declaration_title": declaration_title, "declaration_message": declaration_message,
+            "effect_label": effect_label, "period_description": period_description, "period_practice": period_practice,
+            "instrument_title": instrument_title, "obliged_label": obliged_label,
+            "deadline_start": deadline_start, "condition_text": condition_text}

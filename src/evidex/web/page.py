@@ -39,6 +39,11 @@ NAVIGATION: list[NavItem] = [
     NavItem("/", lazy("Dashboard"), ALL_PEOPLE),
     NavItem("/requests", lazy("Requests"), ALL_PEOPLE),
     NavItem("/requests/new", lazy("New request"), WRITERS),
+    NavItem("/parties", lazy("Parties"), ALL_PEOPLE),
+    NavItem("/law", lazy("The law"), ALL_PEOPLE),
+    NavItem("/audit", lazy("Audit log"), frozenset({Role.data_protection_officer, Role.administrator})),
+    NavItem("/admin/users", lazy("Users"), frozenset({Role.administrator})),
+    NavItem("/admin/outbox", lazy("Outbox"), frozenset({Role.administrator})),
 ]
 
 
