@@ -30,6 +30,7 @@ from tests.conftest import ROOT, run_cli
 from tests.exchange.conftest import _drop, _url
 from tests.factories import document as example_document
 from tests.faulty_node import command as faulty
+from tests.servers import free_port
 
 PASSPHRASE = "node key passphrase 2026"
 
@@ -39,7 +40,7 @@ class Node(DemoNode):
     its database."""
 
     def __init__(self, party: str, tmp: Path) -> None:
-        super().__init__(party, tmp, PASSPHRASE)
+        super().__init__(party, tmp, PASSPHRASE, port=free_port())  # a port no other test process is handed
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[override]
         r = run_cli(*args, env=self.env)
