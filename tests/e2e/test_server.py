@@ -15,6 +15,8 @@ from evidex.core.db import make_engine
 from tests.conftest import run_cli
 from tests.servers import demo_login, start_serve, stop
 
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
+
 
 @pytest.fixture
 def node_env(tmp_path, own_database_url):

@@ -28,6 +28,8 @@ from tests.exchange import conftest as exchange_fixtures
 from tests.exchange.test_faults import now
 from tests.servers import free_port
 
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
+
 MARKER = "personal-data-of-the-subscriber-7f3a"
 KEY = "transfer-key-material-91c2"
 SECRET = "node secret of the at-rest test"

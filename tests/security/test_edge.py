@@ -22,6 +22,8 @@ import pytest
 from tests.conftest import ROOT, run_cli
 from tests.servers import free_port, stop, wait_until_serving
 
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
+
 MIB = 1024 * 1024
 HOLD = 10  # seconds the slow clients hold their connections
 
