@@ -83,19 +83,23 @@ def _tail(log: Path | None) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log is not None and log.exists() else ""
 
 
-def start_serve(node_env: dict[str, str], *extra: str, seconds: float = 60,
-                identity: bool = False) -> tuple[subprocess.Popen[str], str]:
-    """`evidex db upgrade`, (with `identity`: `evidex node init`, so the demo includes an evidence package
-    that arrived from a partner node, as `scripts/run` has it), `evidex demo`, then `evidex serve` (plus
-    `extra`) on a free port; returns the process and its API base once /health answers. Its output
-    goes to serve.log beside the node's folder (a pipe that nobody reads would stop it once full)."""
+def prepare_node(node_env: dict[str, str], *, identity: bool = False, url: str = "http://127.0.0.1:8000") -> None:
+    """`evidex db upgrade`, (with `identity`: `evidex node init --url URL`, so the demo includes an evidence
+    package that arrived from a partner node, as `scripts/run` has it), then `evidex demo`."""
     assert run_cli("db", "upgrade", env=node_env).returncode == 0
-    port = free_port()
     if identity:
-        made = run_cli("node", "init", "--url", f"http://127.0.0.1:{port}", env=node_env)
+        made = run_cli("node", "init", "--url", url, env=node_env)
         assert made.returncode == 0, made.stderr
     demo = run_cli("demo", env=node_env)
     assert demo.returncode == 0, demo.stderr
+
+
+def serve(node_env: dict[str, str], *extra: str, port: int | None = None,
+          seconds: float = 60) -> tuple[subprocess.Popen[str], str]:
+    """`evidex serve` (plus `extra`) on a free port; returns the process and its API base once /health
+    answers. Its output goes to serve.log beside the node's folder (a pipe that nobody reads would stop
+    it once full)."""
+    port = port or free_port()
     env = {**os.environ, **node_env, "PYTHONIOENCODING": "utf-8"}
     log = Path(node_env["EVIDEX_NODE_DIR"]).with_name("serve.log")
     with open(log, "a") as out:
@@ -104,6 +108,12 @@ def start_serve(node_env: dict[str, str], *extra: str, seconds: float = 60,
     base = f"http://127.0.0.1:{port}/api/v1"
     wait_until_serving(proc, f"{base}/health", seconds, log=log)
     return proc, base
+
+
+def start_serve(node_env: dict[str, str], *extra: str, seconds: float = 60) -> tuple[subprocess.Popen[str], str]:
+    """A node with the demo data (prepare_node), served (serve)."""
+    prepare_node(node_env)
+    return serve(node_env, *extra, seconds=seconds)
 
 
 def demo_login(node_env: dict[str, str], base: str) -> dict[str, str]:

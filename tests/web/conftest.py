@@ -7,6 +7,7 @@ Without it the browser tests are skipped, except under CI (CI set), where they m
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import start_serve, stop
+from tests.servers import prepare_node, serve, stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 # axe-core's tags for WCAG 2.0 and 2.1, levels A and AA.
@@ -74,17 +75,31 @@ class LiveNode:
     env: dict[str, str]  # its database, node folder, passphrase: for `run_cli(..., env=)` and direct reads
 
 
+def _node_env(folder: Path) -> dict[str, str]:
+    return {"EVIDEX_DATABASE_URL": f"sqlite:///{folder / 'evidex.db'}", "EVIDEX_NODE_PARTY": "RS",
+            "EVIDEX_NODE_DIR": str(folder / "node"), "EVIDEX_NODE_KEY_PASSPHRASE": "node passphrase of the test",
+            "EVIDEX_EVIDENCE_DIR": str(folder / "ev"), "EVIDEX_SPOOL_DIR": str(folder / "spool"),
+            "EVIDEX_ENVIRONMENT": "test"}
+
+
+@pytest.fixture(scope="session")
+def _demo_node_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A node's folder made once per test process by the real commands: a migrated SQLite database with
+    the demo data, and a node identity (so the demo includes an evidence package that arrived from a
+    partner node, as `scripts/run` has it). Each module serves a copy of its own."""
+    folder = tmp_path_factory.mktemp("demo-node")
+    prepare_node(_node_env(folder), identity=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
-def live_node_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
-    """A real `evidex serve` process for the tests of one module, stopped after them: a migrated SQLite
-    database with the demo data (and a node identity, so the demo includes an evidence package that
-    arrived from a partner node, as `scripts/run` has it)."""
-    tmp = tmp_path_factory.mktemp("live-node")
-    env = {"EVIDEX_DATABASE_URL": f"sqlite:///{tmp / 'evidex.db'}", "EVIDEX_NODE_PARTY": "RS",
-           "EVIDEX_NODE_DIR": str(tmp / "node"), "EVIDEX_NODE_KEY_PASSPHRASE": "node passphrase of the test",
-           "EVIDEX_EVIDENCE_DIR": str(tmp / "ev"), "EVIDEX_SPOOL_DIR": str(tmp / "spool"),
-           "EVIDEX_ENVIRONMENT": "test"}
-    proc, api = start_serve(env, identity=True)
+def live_node_process(_demo_node_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
+    """A real `evidex serve` process for the tests of one module, on a copy of the demo node's folder
+    (what one module changes, the next does not see); stopped after the module."""
+    folder = tmp_path_factory.mktemp("live-node") / "node-folder"
+    shutil.copytree(_demo_node_folder, folder)
+    env = _node_env(folder)
+    proc, api = serve(env)
     try:
         yield LiveNode(url=api.removesuffix("/api/v1"), env=env)
     finally:
