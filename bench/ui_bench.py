@@ -53,8 +53,7 @@ def fill(url: str, total: int) -> tuple[str, str]:
     upgrade(engine)
     sessions = make_sessionmaker(engine)
     with sessions() as db:
-        load_demo(db, law=Law(), party="RS", now=NOW)
-        db.commit()
+        load_demo(db, law=Law(), party="RS", now=NOW)  # one transaction, committed by the demo
     with sessions() as db:
         u = create_user(db, username="bench-ca", display_name="Bench central authority", party="RS",
                         role=Role.central_authority, now=NOW, password=PASSWORD)

@@ -6,6 +6,7 @@ from __future__ import annotations
 def import_all_models() -> None:
     import evidex.audit.models
     import evidex.cases.models
+    import evidex.core.idempotency
     import evidex.core.ratelimit
     import evidex.evidence.models
     import evidex.exchange.models

@@ -5,6 +5,7 @@ mismatch reported to both sides; a tampered chunk, a wrong MAC and a forged mani
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from evidex.audit.models import AuditEntry
 from evidex.core.canonical import canonical_json
+from evidex.core.db import transaction
 from evidex.evidence import packages
 from evidex.evidence import service as evidence
 from evidex.evidence.models import CustodyEvent, EvidenceFile, EvidencePackage
@@ -32,6 +34,11 @@ from tests.exchange.test_faults import deliver, incoming, now, send_request
 from tests.faulty_node import Installed
 
 MiB = 1024 * 1024
+
+
+class Undo(Exception):
+    """Raised to roll back what a test did only to read its result."""
+
 CHUNK = re.compile(r"^/[A-Z]{2}/federation/v1/packages/([0-9a-f-]{36})(?:/files/(\d+)/chunks/(\d+))?$")
 
 
@@ -249,17 +256,20 @@ def test_a_manifest_not_signed_by_the_sending_node_is_refused(federated):
     (got,) = incoming(me)
     eid = produce(me, vaults["ME"], got.id, b"data", "a.txt")
     with me.sessions() as db:
-        pkg = packages.create(db, actor=me.people["p247"], vault=vaults["ME"], node=me.identity, request_id=got.id,
-                              evidence_ids=[eid], now=now())
-        # A forger's key signs a changed manifest (another hash): RS must refuse it.
-        forged = dict(pkg.manifest)
-        forged["files"] = [{**pkg.manifest["files"][0], "sha256": "ab" * 32}]
+        # Only a real manifest is wanted, not its package: the command is rolled back (it joins the
+        # transaction opened here, which the Undo ends).
+        with contextlib.suppress(Undo), transaction(db):
+            pkg = packages.create(db, actor=me.people["p247"], vault=vaults["ME"], node=me.identity,
+                                  request_id=got.id, evidence_ids=[eid], now=now())
+            # A forger's key signs a changed manifest (another hash): RS must refuse it.
+            forged = dict(pkg.manifest)
+            forged["files"] = [{**pkg.manifest["files"][0], "sha256": "ab" * 32}]
+            raise Undo
         rogue = keys.generate("ME", "https://rogue.example")
         from joserfc import jws
 
         bad_sig = jws.serialize_compact({"alg": "Ed25519", "kid": rogue.signing_jwk["kid"]}, canonical_json(forged),
                                         rogue.signing_okp(), algorithms=["Ed25519"])
-        db.rollback()
         # Sent through the real channel (the envelope itself is authentic): RS refuses it with a signed error.
         exchange.enqueue(db, node=me.identity, recipient="RS", type="evidence_manifest", now=now(),
                          conversation_id=got.conversation_id,

@@ -11,8 +11,8 @@ from typing import Any
 import pyotp
 import sqlalchemy as sa
 
+from evidex.core.idempotency import IdempotencyKey
 from evidex.parties.roles import Role
-from evidex.requests.models import IdempotencyKey
 from tests.api import conftest as api_fixtures
 from tests.conftest import run_cli
 from tests.security.signin_helpers import login, person

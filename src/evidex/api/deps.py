@@ -1,4 +1,4 @@
-"""Typed dependencies: the session (one transaction per call), the clock, the principal, roles."""
+"""Typed dependencies: the session (the services commit their work), the clock, the principal, roles."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from evidex.core.errors import Forbidden
 from evidex.core.secretbox import SecretBox
 from evidex.core.settings import Settings
 from evidex.parties.roles import Principal, Role
-from evidex.parties.service import AuthError, Credential, principal_of, resolve_token, touch_token
+from evidex.parties.service import AuthError, Credential, authenticate, principal_of
 
 _bearer = HTTPBearer(auto_error=False, description="A session token (evs_…) from /auth/login or an API token (evx_…)")
 
@@ -23,14 +23,10 @@ _bearer = HTTPBearer(auto_error=False, description="A session token (evs_…) fr
 # Cheap dependencies are `async def`: FastAPI runs a sync dependency in a worker thread, and a
 # thread hop per dependency per call cost more than the work itself (see bench/api_bench.py).
 async def get_db(request: Request) -> AsyncIterator[Session]:
-    session: Session = request.app.state.sessionmaker()  # no I/O until first use
-    try:
+    # No I/O until first use. The services commit their work; closing ends (rolls back) whatever
+    # the call left open: a read, or a command that failed.
+    with request.app.state.sessionmaker() as session:
         yield session
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 async def get_now(request: Request) -> dt.datetime:
@@ -61,11 +57,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_credential(db: SessionDep, now: NowDep, token: TokenDep) -> Credential:
-    cred = resolve_token(db, token=token, now=now)
-    if cred.stale_use:  # last use shown, written at most once a minute per token (not on every read)
-        touch_token(db, token_id=cred.token_id, now=now)
-        db.commit()
-    return cred
+    return authenticate(db, token=token, now=now)
 
 
 CurrentCredential = Annotated[Credential, Depends(get_credential)]

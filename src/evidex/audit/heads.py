@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from evidex.audit.models import AuditEntry, AuditHead, AuditSignature
 from evidex.audit.service import GENESIS, ChainProblem, entry_canon, walk_chain
 from evidex.core.canonical import CANON_JCS, canonical_json
+from evidex.core.db import command
 from evidex.core.errors import EvidexError
 
 ED25519, HS256 = "Ed25519", "HS256"
@@ -106,6 +107,7 @@ class SignedHead:
                                "kid": self.kid, "jws": self.token}).decode("utf-8")
 
 
+@command
 def sign_head(db: Session, *, key: HeadKey, party: str, now: dt.datetime,
               min_interval: dt.timedelta | None = None) -> AuditSignature | None:
     """Sign the chain's head if it moved since the last signed head (and, with `min_interval`, that

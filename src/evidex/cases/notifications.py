@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
 from evidex.cases.service import visible_to
+from evidex.core.db import command
 from evidex.core.errors import Invalid, NotFound
 from evidex.parties.roles import Principal
 from evidex.requests.models import Notification, Request
@@ -31,6 +32,7 @@ def list_notifications(db: Session, *, actor: Principal, unread: bool = False, l
     return list(rows.scalars()), total
 
 
+@command
 def mark_read(db: Session, *, actor: Principal, notification_id: uuid.UUID, now: dt.datetime) -> Notification:
     """Mark one notification read (once: marking it again changes nothing); 404 for one not visible."""
     row = db.execute(sa.select(Notification).join(Request, Request.id == Notification.request_id)
@@ -42,10 +44,10 @@ def mark_read(db: Session, *, actor: Principal, notification_id: uuid.UUID, now:
         row.read_at = now
         audit.record(db, actor=actor, action="notification.read", object_type="notification",
                      object_id=str(row.id), at=now, details={"request_id": str(row.request_id)})
-    db.commit()
     return row
 
 
+@command
 def mark_all_read(db: Session, *, actor: Principal, now: dt.datetime, before: dt.datetime | None = None,
                   ids: Sequence[uuid.UUID] | None = None) -> int:
     """Mark read every unread notification `actor` sees that was created up to `before` (default now),
@@ -65,5 +67,4 @@ def mark_all_read(db: Session, *, actor: Principal, now: dt.datetime, before: dt
         audit.record(db, actor=actor, action="notification.read_all", object_type="notification", object_id=None,
                      at=now, details={"before": until.isoformat(), "ids": len(ids) if ids is not None else None,
                                       "count": count})
-    db.commit()
     return count

@@ -2,7 +2,8 @@
 
 Party scoping lives in the queries: another Party's (or another provider's) objects are never
 loaded, and asking for one answers NotFound. Every change and every read of a request's
-document (personal data) is written to the audit chain in the same transaction.
+document (personal data) is written to the audit chain in the same transaction, which the
+service commits (`@command`; a failure rolls it all back).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
 from evidex.cases.models import Case
+from evidex.core.db import command, transaction
 from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound, RuleDataError
 from evidex.core.jsontext import unstorable_text
 from evidex.parties.roles import Principal, Role
@@ -91,6 +93,7 @@ class Law:
 
 
 # --------------------------------------------------------------------------- cases
+@command
 def create_case(db: Session, *, actor: Principal, reference: str, title: str, now: dt.datetime) -> Case:
     if actor.role not in DRAFTING_ROLES:
         raise Forbidden(f"role {actor.role} may not open cases")
@@ -163,11 +166,13 @@ def get_request(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt
     if req is None:
         raise NotFound("request not found")
     if audit_read and now is not None:
-        # CETS224 Art 14(8): every read of a record holding personal data is logged.
-        audit.record(db, actor=actor, action="request.read", object_type="request", object_id=str(req.id),
-                     at=now, personal_data=True)
-        if law is not None and law.announce is not None and actor.role is not Role.system:
-            law.announce(db, req, "read", now)  # e.g. the retrieval receipt to the sending node
+        # CETS224 Art 14(8): every read of a record holding personal data is logged, and the log
+        # committed with the read (joining the command that reads, if any).
+        with transaction(db):
+            audit.record(db, actor=actor, action="request.read", object_type="request", object_id=str(req.id),
+                         at=now, personal_data=True)
+            if law is not None and law.announce is not None and actor.role is not Role.system:
+                law.announce(db, req, "read", now)  # e.g. the retrieval receipt to the sending node
     return req
 
 
@@ -308,6 +313,7 @@ def draft_form(law: Law, *, request_type: str, requesting: str, requested: str, 
         raise Invalid(str(e)) from e
 
 
+@command
 def create_request(db: Session, *, actor: Principal, law: Law, case_id: uuid.UUID,
                    document: dict[str, Any], now: dt.datetime, direction: Direction = "outgoing") -> Request:
     if direction == "outgoing" and actor.role not in DRAFTING_ROLES:
@@ -341,6 +347,7 @@ def create_request(db: Session, *, actor: Principal, law: Law, case_id: uuid.UUI
     return req
 
 
+@command
 def register_incoming(db: Session, *, law: Law, party: str, sender: str, document: dict[str, Any],
                       conversation_id: str, now: dt.datetime) -> Request:
     """A request that arrived from another Party's node (signature already verified): registered as
@@ -387,6 +394,7 @@ def is_editable(req: Request) -> bool:
     return req.direction == "outgoing" and req.status in DOCUMENT_EDITABLE
 
 
+@command
 def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID,
                     document: dict[str, Any], now: dt.datetime) -> Request:
     req = get_request(db, actor=actor, request_id=request_id, for_update=True, audit_read=False)
@@ -414,6 +422,7 @@ def document_editable(req: Request, actor: Principal) -> bool:
     return is_editable(req) and actor.role in DRAFTING_ROLES
 
 
+@command
 def check_request(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID,
                   now: dt.datetime) -> Verdict:
     """Run the rules engine on the stored document now; store and return the verdict."""
@@ -436,6 +445,7 @@ class Command:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@command
 def transition(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID, event: str,
                now: dt.datetime, command: Command | None = None, expected_version: int | None = None) -> Request:
     """Apply one event of the lifecycle table, with its guards, effects, deadlines and audit."""
@@ -619,6 +629,7 @@ def _review_due(db: Session, req: Request, actor: Principal, law: Law, article: 
                                 f"a second person's review is due by {due.isoformat()}.", created_at=now))
 
 
+@command
 def review_send(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID, now: dt.datetime,
                 reasons: str | None = None) -> Request:
     """The second person's review of a request a 24/7 contact sent alone: closes the review deadline.
@@ -737,6 +748,7 @@ def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.da
             d.status, d.updated_at = "cancelled", now
 
 
+@command
 def history(db: Session, *, actor: Principal, request_id: uuid.UUID,
             now: dt.datetime | None = None) -> list[RequestEvent]:
     """The request's events in order. With `now`, the read is logged (CETS224 Art 14(8)): the
@@ -746,6 +758,7 @@ def history(db: Session, *, actor: Principal, request_id: uuid.UUID,
                            .order_by(RequestEvent.seq)).scalars())
 
 
+@command
 def decisions_of(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt.datetime) -> list[Decision]:
     """The decisions taken on a request, oldest first; the read is logged (CETS224 Art 14(8)): their
     reasons may hold personal data."""

@@ -80,7 +80,6 @@ def peers_add(file: Annotated[Path, typer.Argument(help="The peer's node.json (f
     with sessions() as db:
         peer = exchange.add_peer(db, document=document if isinstance(document, dict) else {},
                                  now=dt.datetime.now(dt.UTC), actor=Principal.system(s.node_party))
-        db.commit()
         typer.echo(f"peer {peer.party} at {peer.url} trusted")
     engine.dispose()
 
@@ -117,7 +116,6 @@ def peers_remove(party: str) -> None:
     s, engine, sessions = _db()
     with sessions() as db:
         exchange.remove_peer(db, party=party.upper(), now=dt.datetime.now(dt.UTC), actor=Principal.system(s.node_party))
-        db.commit()
     engine.dispose()
     typer.echo(f"peer {party.upper()} removed; its keys are revoked")
 

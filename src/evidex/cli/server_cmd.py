@@ -210,7 +210,6 @@ def demo(
     now = dt.datetime.now(dt.UTC)
     with built.sessions() as db:
         created, logins = load_demo(db, law=built.law, party=settings.node_party, now=now)
-        db.commit()
     node = built.identity
     try:
         if node is None:
@@ -253,33 +252,23 @@ def users_create(
 ) -> None:
     """Create a user of this node's Party; people choose a password and get a TOTP secret."""
     from evidex.core.secretbox import totp_box
-    from evidex.parties.service import create_user, issue_api_token, totp_secret
+    from evidex.parties.service import add_user_as_operator
 
     settings = _settings()
     password = None
     if not system:
         password = typer.prompt("Password (12 characters or more)", hide_input=True, confirmation_prompt=True)
-    node = _node(settings)
     now = dt.datetime.now(dt.UTC)
-    box = totp_box(settings)
-    with node.sessions() as db:
-        u = create_user(db, username=username, display_name=display_name or username, party=settings.node_party,
-                        role=Role(role.value), now=now, password=password, provider=provider, is_system=system,
-                        totp_box=box)
-        token = issue_api_token(db, user=u, name="initial", now=now,
-                                expires_at=now + dt.timedelta(days=settings.api_token_days))[0] if system else None
-        secret = totp_secret(u, box)
-        from evidex.audit import service as audit
-
-        audit.record(db, actor=Principal.system(settings.node_party), action="user.create", object_type="user",
-                     object_id=str(u.id), at=now, details={"username": username, "role": role.value, "via": "cli"})
-        db.commit()
-    node.dispose()
+    with _node(settings) as node, node.sessions() as db:
+        new = add_user_as_operator(db, party=settings.node_party, username=username,
+                                   display_name=display_name or username, role=Role(role.value), now=now,
+                                   totp_box=totp_box(settings), password=password, provider=provider,
+                                   is_system=system, token_expires_at=now + dt.timedelta(days=settings.api_token_days))
     typer.echo(f"created {username} ({role.value}, {settings.node_party})")
-    if token:
-        typer.echo(f"API token (shown once; expires in {settings.api_token_days} days): {token}")
-    elif secret:
-        typer.echo(f"TOTP secret (shown once; add it to an authenticator app): {secret}")
+    if new.api_token:
+        typer.echo(f"API token (shown once; expires in {settings.api_token_days} days): {new.api_token}")
+    elif new.totp_secret:
+        typer.echo(f"TOTP secret (shown once; add it to an authenticator app): {new.totp_secret}")
 
 
 @users_app.command("totp")
@@ -370,25 +359,26 @@ def export_case(
     out: Annotated[str, typer.Option("--out", help="Where to write the CASE/UCO JSON-LD.")],
 ) -> None:
     """Export a request's evidence as CASE/UCO JSON-LD (files, hashes, provenance, custody actions)."""
-    from evidex.cli.common import parse_id
-    from evidex.evidence.case_export import export_case as case_export
-
-    rid = parse_id(request_id, "a request")
     import os
     from pathlib import Path
 
+    from evidex.cli.common import parse_id
+    from evidex.evidence.case_export import export_case
+
+    rid = parse_id(request_id, "a request")
     settings = _settings()
     node = _node(settings)
     target = Path(out)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
-    actor, now = Principal.system(settings.node_party), dt.datetime.now(dt.UTC)
+
+    def write(document: dict[str, Any]) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(document, f, indent=2, ensure_ascii=False)
+
     try:
         with node.sessions() as db:
-            doc, n = case_export(db, actor=actor, vault=node.vault, request_id=rid, target=str(target.resolve()),
-                                 now=now)
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(doc, f, indent=2, ensure_ascii=False)
-            db.commit()
+            doc, n = export_case(db, actor=Principal.system(settings.node_party), vault=node.vault, request_id=rid,
+                                 target=str(target.resolve()), now=dt.datetime.now(dt.UTC), write=write)
         os.replace(tmp, target)
     except OSError as e:
         tmp.unlink(missing_ok=True)

@@ -57,5 +57,4 @@ def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (
     settings = load_settings()
     with build_node(settings) as node, node.sessions() as db:
         row = revoke_token(db, actor=_operator(settings.node_party), token_id=tid, now=dt.datetime.now(dt.UTC))
-        db.commit()
     typer.echo(f"revoked {row.id} ({row.name})")

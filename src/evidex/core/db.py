@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -89,3 +92,71 @@ def lock_row(db: Session, key: Any, value: Any) -> None:
                    .execution_options(synchronize_session=False))
     else:
         db.execute(sa.select(key).where(key == value).with_for_update())
+
+
+# --------------------------------------------------------------------------- the unit of work
+# Services own the transaction: each command (and each read that is logged) commits inside the
+# service that does it, so the API, the web UI, the CLI and the worker call it alike and never
+# commit or roll back themselves. The session's `info` carries how deep the blocks are nested and
+# which refusals must be kept.
+_DEPTH = "evidex.transaction_depth"
+_KEPT = "evidex.kept_refusals"
+P = ParamSpec("P")
+R = TypeVar("R")
+E = TypeVar("E", bound=BaseException)
+
+
+@contextmanager
+def transaction(db: Session) -> Iterator[Session]:
+    """One unit of work: when the block ends, what the session wrote in its current transaction
+    (before the block too) is committed; if the block raises, it is rolled back — unless the error
+    was `recorded`. Inside another block it joins that one, and the outermost ends the transaction:
+    a command made of commands (a received batch, the demo) is still one transaction."""
+    depth: int = db.info.get(_DEPTH, 0)
+    db.info[_DEPTH] = depth + 1
+    try:
+        yield db
+    except BaseException as e:
+        if depth == 0:
+            _end(db, commit=any(k is e for k in db.info.get(_KEPT, ())))
+        raise
+    else:
+        if depth == 0:
+            _end(db, commit=True)
+    finally:
+        db.info[_DEPTH] = depth
+        if depth == 0:
+            db.info.pop(_KEPT, None)
+
+
+def _end(db: Session, *, commit: bool) -> None:
+    if not commit:
+        db.rollback()
+        return
+    try:
+        db.commit()
+    except BaseException:
+        db.rollback()  # a commit that failed leaves the session unusable until rolled back
+        raise
+
+
+def command(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
+    """A service function that is one unit of work (`transaction`): it commits when it returns and
+    rolls back what it wrote when it raises; called from another command, it joins it."""
+
+    @functools.wraps(fn)
+    def run(db: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with transaction(db):
+            return fn(db, *args, **kwargs)
+
+    return run
+
+
+def recorded(db: Session, error: E) -> E:
+    """`error`, marked as a refusal whose record is kept: when it ends the unit of work, what was
+    written (a failed sign-in's count and audit entry, a rejected file's status) is committed, not
+    rolled back. Any other error still rolls everything back. `raise recorded(db, AuthError(...))`."""
+    if not db.info.get(_DEPTH):
+        raise RuntimeError("recorded() outside a transaction: nothing would commit the record")
+    db.info.setdefault(_KEPT, []).append(error)
+    return error

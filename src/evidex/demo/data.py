@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from evidex.cases import examples, service
+from evidex.core.db import command
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
@@ -78,8 +79,10 @@ def example_document(kind: str, requesting: str, requested: str) -> dict[str, An
     return doc
 
 
+@command
 def load_demo(db: Session, *, law: service.Law, party: str, now: dt.datetime) -> tuple[bool, list[DemoLogin]]:
-    """Create the demo users and requests of `party`; returns (created now?, logins)."""
+    """Create the demo users and requests of `party`, all in one transaction (the marker user with
+    everything else: a demo cut short leaves nothing); returns (created now?, logins)."""
     marker = f"{party.lower()}-admin"
     if db.execute(sa.select(User.id).where(User.username == marker)).first():
         return False, logins(db, party)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.cases import service as requests
 from evidex.cases.models import Case
+from evidex.core.db import transaction
 from evidex.core.migrate import upgrade
 from evidex.core.settings import Settings
 from evidex.demo.data import example_document
@@ -93,12 +94,10 @@ def load(*, node: Node, now: dt.datetime, echo: Callable[[str], None]) -> bool:
         valid = (now - dt.timedelta(days=1), now + dt.timedelta(days=365))
         with here() as db:
             exchange.add_peer(db, document=p_node.public_document(*valid), now=now, actor=Principal.system(party))
-            db.commit()
-        with there() as db:
+        with there() as db, transaction(db):
             exchange.add_peer(db, document=ident.public_document(*valid), now=now, actor=Principal.system(partner))
             p_ca = principal_of(create_user(db, username=f"{partner.lower()}-demo-ca", display_name="Partner CA",
                                             party=partner, role=Role.central_authority, now=now))
-            db.commit()
 
         def client_for(peer: Peer) -> httpx.Client:
             return TestClient(apps[peer.party])  # the other node's real API application
@@ -115,7 +114,7 @@ def load(*, node: Node, now: dt.datetime, echo: Callable[[str], None]) -> bool:
                     return
 
         # 1. This node's central authority sends a mutual assistance request (four eyes).
-        with here() as db:
+        with here() as db, transaction(db):
             case = requests.create_case(db, actor=ca, reference=REFERENCE,
                                         title=f"Demo: executed request, evidence package arrived from {partner}",
                                         now=now)
@@ -123,13 +122,12 @@ def load(*, node: Node, now: dt.datetime, echo: Callable[[str], None]) -> bool:
                                           document=example_document("mutual_assistance", party, partner))
             for who, event in ((ca, "check"), (ca2, "approve"), (ca, "send")):
                 requests.transition(db, actor=who, law=law, request_id=req.id, event=event, now=now)
-            db.commit()
             rid = req.id
         pump()
         # 2. The partner executes it, seals what its provider produced, and sends the package.
         files = _records(party, partner)
         vault: evidence.Vault = apps[partner].state.vault
-        with there() as db:
+        with there() as db, transaction(db):
             got = db.execute(sa.select(Request).where(Request.direction == "incoming")).scalar_one()
             for event in ("acknowledge", "start_execution", "execute"):
                 requests.transition(db, actor=p_ca, law=p_law, request_id=got.id, event=event, now=now)
@@ -146,7 +144,6 @@ def load(*, node: Node, now: dt.datetime, echo: Callable[[str], None]) -> bool:
             pkg = packages.create(db, actor=p_ca, vault=vault, node=p_node, request_id=got.id, evidence_ids=ids,
                                   now=now)
             requests.transition(db, actor=p_ca, law=p_law, request_id=got.id, event="transmit_data", now=now)
-            db.commit()
             pid = pkg.id
         pump()
         ok = _report(here, there, rid, pid, echo)
@@ -155,7 +152,6 @@ def load(*, node: Node, now: dt.datetime, echo: Callable[[str], None]) -> bool:
             # no longer verify the manifest it signed then (trust.signing_key: at >= revoked_at)
             exchange.remove_peer(db, party=partner, now=now + dt.timedelta(seconds=1),
                                  actor=Principal.system(party))
-            db.commit()
         partner_node.dispose()
     if not ok:
         raise RuntimeError("the demo evidence package did not arrive intact")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from evidex.audit import service as audit
 from evidex.cases import service as cases
 from evidex.cases.models import Case
+from evidex.core.db import command
 from evidex.core.errors import NotFound
 from evidex.evidence import service as evidence
 from evidex.evidence.models import CustodyEvent, EvidenceFile
@@ -106,14 +108,18 @@ def build_case(db: Session, *, party: str, request_id: uuid.UUID) -> dict[str, A
     return {"@context": CONTEXT, "@graph": graph}
 
 
+@command
 def export_case(db: Session, *, actor: Principal, vault: evidence.Vault, request_id: uuid.UUID, target: str,
-                now: dt.datetime) -> tuple[dict[str, Any], int]:
+                now: dt.datetime, write: Callable[[dict[str, Any]], None] | None = None) -> tuple[dict[str, Any], int]:
     """The CASE/UCO document of a request `actor` may see, for `target` (a file, a download): the
     export is first recorded as a custody event of each sealed file, so the document shows it too,
-    and audited. Returns the document and how many files were recorded as exported."""
+    and audited, in one transaction. `write` keeps the document before the commit: an export that
+    could not be written is not recorded. Returns the document and how many files were recorded."""
     req = cases.get_request(db, actor=actor, request_id=request_id, audit_read=False)  # same visibility
     n = evidence.record_export(db, actor=actor, vault=vault, request_id=req.id, target=target, now=now)
     doc = build_case(db, party=actor.party, request_id=req.id)
     audit.record(db, actor=actor, action="evidence.export_case", object_type="request", object_id=str(req.id),
                  at=now, details={"out": target, "files": n})
+    if write is not None:
+        write(doc)
     return doc, n

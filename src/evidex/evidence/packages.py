@@ -40,6 +40,7 @@ from evidex.audit import service as audit
 from evidex.cases import service as requests
 from evidex.core import crypto
 from evidex.core.canonical import NotCanonical, canonical_json
+from evidex.core.db import command, transaction
 from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, NotFound
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.evidence import service as evidence
@@ -133,6 +134,7 @@ def chunks_of(size: int) -> int:
 
 
 # --------------------------------------------------------------------------- the producing node
+@command
 def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeIdentity | None,
            request_id: uuid.UUID, evidence_ids: list[uuid.UUID], now: dt.datetime) -> EvidencePackage:
     """Package sealed files of an incoming request for the requesting Party's node: sign the
@@ -372,9 +374,11 @@ def _files(db: Session, pkg: EvidencePackage) -> list[EvidenceFile]:
 
 
 def chunk_sender(db: Session, *, package_id: uuid.UUID, resource: str, given_mac: str | None) -> str:
-    """The peer sending a chunk, once its MAC has verified (the rate limit counts only real chunks)."""
-    pkg, _ = _incoming(db, package_id, resource, given_mac)
-    return pkg.peer
+    """The peer sending a chunk, once its MAC has verified (the rate limit counts only real chunks).
+    Its transaction ends here: the connection goes back to the pool while the chunk's body is read."""
+    with transaction(db):
+        pkg, _ = _incoming(db, package_id, resource, given_mac)
+        return pkg.peer
 
 
 def progress(db: Session, *, package_id: uuid.UUID, given_mac: str | None) -> dict[str, Any]:
@@ -385,6 +389,7 @@ def progress(db: Session, *, package_id: uuid.UUID, given_mac: str | None) -> di
                for ev in _files(db, pkg)]).model_dump(mode="json")
 
 
+@command
 def receive_chunk(db: Session, *, vault: evidence.Vault, package_id: uuid.UUID, position: int, index: int,
                   blob: bytes, given_mac: str | None) -> dict[str, Any]:
     """Verify one chunk (its tag under the package key) and store it under this node's own key.
@@ -407,7 +412,6 @@ def receive_chunk(db: Session, *, vault: evidence.Vault, package_id: uuid.UUID, 
         evidence.store_chunk(vault, ev, index, plain)
     except (Invalid, Conflict) as e:
         raise PackageRejected(str(e), 422) from e
-    db.commit()
     return {"position": position, "chunks_received": ev.chunks_received}
 
 

@@ -22,7 +22,7 @@ from evidex.audit import service as audit
 from evidex.cases import service as requests
 from evidex.core import crypto
 from evidex.core.canonical import CANON_JCS, CANON_LEGACY, chain_hash, legacy_chain_hash
-from evidex.core.db import lock_row
+from evidex.core.db import command, lock_row, recorded
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.core.secretbox import derive_keys
 from evidex.evidence.models import CustodyEvent, EvidenceFile, EvidencePackage
@@ -267,6 +267,7 @@ def upload_file(db: Session, *, actor: Principal, vault: Vault, request_id: uuid
     return complete(db, actor=actor, vault=vault, evidence_id=ev.id, now=now)
 
 
+@command
 def start_upload(db: Session, *, actor: Principal, vault: Vault, request_id: uuid.UUID, name: str, media_type: str,
                  size: int, sha256: str, now: dt.datetime) -> EvidenceFile:
     if actor.role not in PRODUCERS:
@@ -305,6 +306,7 @@ def _expected_chunks(ev: EvidenceFile) -> int:
     return max(1, -(-ev.declared_size // ev.chunk_size))
 
 
+@command
 def put_chunk(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, index: int, data: bytes,
               now: dt.datetime) -> EvidenceFile:
     """Store chunk `index` (exactly chunk_size bytes, except the last). Resending a stored chunk
@@ -402,6 +404,7 @@ def new_file(db: Session, *, vault: Vault, party: str, request_id: uuid.UUID, na
     return ev
 
 
+@command
 def complete(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, now: dt.datetime) -> EvidenceFile:
     """Mark the last chunk, hash what was stored, and seal — or reject a hash that differs."""
     ev = _own_upload(db, actor=actor, evidence_id=evidence_id)
@@ -410,8 +413,9 @@ def complete(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.U
         ev.status = "rejected"
         audit.record(db, actor=actor, action="evidence.rejected", object_type="evidence", object_id=str(ev.id),
                      at=now, details={"declared": ev.declared_sha256, "computed": ev.sha256})
-        db.commit()
-        raise Invalid(f"the file's SHA-256 is {ev.sha256}, not the declared {ev.declared_sha256}: rejected")
+        # The rejection stays (status and audit entry): the file can never be sealed.
+        raise recorded(db, Invalid(f"the file's SHA-256 is {ev.sha256}, not the declared {ev.declared_sha256}: "
+                                   "rejected"))
     ev.status, ev.sealed_at, ev.retain_until = "sealed", now, vault.retain_until(ev.party, now)
     custody(db, ev, event="produced", actor=actor, at=now, vault=vault, hash_after=ev.sha256,
              details={"name": ev.name, "size": size, "media_type": ev.media_type})
@@ -422,6 +426,7 @@ def complete(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.U
     return ev
 
 
+@command
 def open_content(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID,
                  now: dt.datetime) -> tuple[EvidenceFile, Iterator[bytes]]:
     """Verify the stored file against its hash, record the opening (custody, audit), then stream it."""
@@ -453,6 +458,7 @@ def verified_content(vault: Vault, ev: EvidenceFile) -> Iterator[bytes]:
 DISPOSERS = frozenset({Role.data_protection_officer, Role.central_authority})
 
 
+@command
 def dispose(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, reason: str,
             now: dt.datetime) -> EvidenceFile:
     """Disposal (CETS224 Art 14(5)): the data key is erased (cryptographic erasure) and the stored

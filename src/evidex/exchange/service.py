@@ -29,7 +29,7 @@ from evidex.audit import service as audit
 from evidex.cases import service as cases
 from evidex.cases.models import Case
 from evidex.core.canonical import NotCanonical, canonical_json
-from evidex.core.db import lock_row
+from evidex.core.db import command, lock_row, transaction
 from evidex.core.errors import EvidexError, Forbidden, Invalid, NotFound
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.exchange import protocol
@@ -78,6 +78,7 @@ def load_trust(db: Session) -> TrustList:
     return TrustList([PeerKey(r.party, r.jwk, r.valid_from, r.valid_until, r.revoked_at) for r in rows])
 
 
+@command
 def add_peer(db: Session, *, document: dict[str, Any], now: dt.datetime, actor: Principal) -> Peer:
     """Import a peer's public node document (its `node.json`); new keys are added, old ones kept
     so that what they signed still verifies (rotation)."""
@@ -109,6 +110,7 @@ def add_peer(db: Session, *, document: dict[str, Any], now: dt.datetime, actor: 
     return peer
 
 
+@command
 def remove_peer(db: Session, *, party: str, now: dt.datetime, actor: Principal) -> None:
     """Stop trusting a peer: its keys are revoked now (what they signed before stays verifiable)."""
     peer = db.get(Peer, party)
@@ -522,14 +524,12 @@ def _store(db: Session, node: NodeIdentity, opened: list[Opened | EnvelopeReject
     refused: dict[int, FederationError] = {}
     while True:
         try:
-            results = _store_and_apply(db, node, opened, refused, now, apply, spool, source)
+            # One transaction for the batch: what a message applies (a transition, a registration)
+            # joins it; one that cannot be applied rolls it back, and the batch is stored again without it.
+            with transaction(db):
+                return _store_and_apply(db, node, opened, refused, now, apply, spool, source)
         except _NotApplicable as e:
-            db.rollback()
             refused[e.index] = e.error
-            continue
-        break
-    db.commit()
-    return results
 
 
 def _reserve(db: Session, spool: Spool, files: list[tuple[str, str, int]], now: dt.datetime) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from evidex.audit import service as audit
 from evidex.core import ratelimit
-from evidex.core.db import lock_row
+from evidex.core.db import command, lock_row, recorded, transaction
 from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound, TooManyRequests
 from evidex.core.secretbox import SecretBox
 from evidex.parties.models import ApiToken, User
@@ -155,10 +155,12 @@ def _anonymous(party: str) -> Principal:
     return Principal(user_id=None, username="anonymous", party=party, role=Role.system)
 
 
+@command
 def check_login_rate(db: Session, *, username: str, client: str, now: dt.datetime, per_account: int,
                      per_address: int, window_seconds: int) -> None:
     """Count a login attempt for its account and its client address; TooManyRequests beyond either
-    limit. Both counts are made before either is judged, so an address over its limit still counts."""
+    limit, and the attempt still counts. Both counts are made before either is judged, so an
+    address over its limit still counts."""
     over: list[TooManyRequests] = []
     for key, limit in ((f"login:address:{client}", per_address), (f"login:account:{username.lower()}", per_account)):
         try:
@@ -166,15 +168,33 @@ def check_login_rate(db: Session, *, username: str, client: str, now: dt.datetim
         except TooManyRequests as e:
             over.append(e)
     if over:
-        raise max(over, key=lambda e: e.retry_after)
+        raise recorded(db, max(over, key=lambda e: e.retry_after))
 
 
+def sign_in(db: Session, *, username: str, password: str, totp_code: str | None, client: str, now: dt.datetime,
+            session_minutes: int, totp_box: SecretBox, node_party: str, per_account: int, per_address: int,
+            window_seconds: int, locale: str | None = None) -> tuple[str, dt.datetime, User]:
+    """A sign-in: the attempt counted (and limited) in a transaction of its own, so the counters are
+    shared at once and not held during the password check; then the check (`login`) in another.
+    `locale`: the language chosen before signing in, which becomes the person's own if they have none."""
+    check_login_rate(db, username=username, client=client, now=now, per_account=per_account,
+                     per_address=per_address, window_seconds=window_seconds)
+    with transaction(db):
+        token, expires, user = login(db, username=username, password=password, totp_code=totp_code, now=now,
+                                     session_minutes=session_minutes, totp_box=totp_box, node_party=node_party,
+                                     client=client)
+        if locale is not None and user.locale is None:
+            user.locale = locale
+    return token, expires, user
+
+
+@command
 def login(db: Session, *, username: str, password: str, totp_code: str | None, now: dt.datetime,
           session_minutes: int, totp_box: SecretBox, node_party: str,
           client: str | None = None) -> tuple[str, dt.datetime, User]:
     """Password plus second factor (TOTP) for people; systems use API tokens, never passwords.
-    Every outcome is audited in the caller's transaction, which the caller commits even on
-    AuthError (the failure count and its audit entry must stay)."""
+    Every outcome is audited; a failure is committed with its count and audit entry (the count
+    locks the account) before AuthError reaches the caller."""
     from evidex.parties.models import UserSession
 
     user = db.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
@@ -201,9 +221,9 @@ def login(db: Session, *, username: str, password: str, totp_code: str | None, n
                      object_id=str(user.id) if user is not None else None, at=now,
                      details={**audit_base, "reason": reason})
         if reason == "second_factor_enrolment_due":  # told only to whoever knows the password
-            raise SecondFactorEnrolmentDue("your second factor was reset: enrol a new one with your password, "
-                                           "then sign in with its code")
-        raise AuthError("invalid username, password or second factor")
+            raise recorded(db, SecondFactorEnrolmentDue("your second factor was reset: enrol a new one with your "
+                                                        "password, then sign in with its code"))
+        raise recorded(db, AuthError("invalid username, password or second factor"))
     user.failed_logins, user.locked_until = 0, None
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
     expires = now + dt.timedelta(minutes=session_minutes)
@@ -272,6 +292,17 @@ def touch_token(db: Session, *, token_id: uuid.UUID, now: dt.datetime) -> None:
         .values(last_used_at=now).execution_options(synchronize_session=False))
 
 
+def authenticate(db: Session, *, token: str, now: dt.datetime) -> Credential:
+    """The credential behind a bearer token (`resolve_token`), its last use recorded: written at most
+    once a minute per token (not on every read), and committed at once in a transaction of its own."""
+    cred = resolve_token(db, token=token, now=now)
+    if cred.stale_use:
+        with transaction(db):
+            touch_token(db, token_id=cred.token_id, now=now)
+    return cred
+
+
+@command
 def logout(db: Session, *, token: str, actor: Principal, now: dt.datetime) -> None:
     """Revoke the credential used: a session, or an API token (which then never works again)."""
     from evidex.parties.models import UserSession
@@ -310,6 +341,7 @@ def issue_api_token(db: Session, *, user: User, name: str, now: dt.datetime, exp
     return token, row
 
 
+@command
 def create_api_token(db: Session, *, actor: Principal, user_id: uuid.UUID | None, name: str, scope: str,
                      expires_at: dt.datetime, totp_code: str | None, now: dt.datetime,
                      totp_box: SecretBox) -> tuple[str, ApiToken]:
@@ -354,6 +386,7 @@ def list_tokens(db: Session, *, actor: Principal, include_revoked: bool = False)
     return [(t, name) for t, name in db.execute(q.order_by(ApiToken.created_at, ApiToken.id)).all()]
 
 
+@command
 def revoke_token(db: Session, *, actor: Principal, token_id: uuid.UUID, now: dt.datetime) -> ApiToken:
     row = db.execute(sa.select(ApiToken).join(User, User.id == ApiToken.user_id)
                      .where(ApiToken.id == token_id, _visible_tokens(actor))).scalar_one_or_none()
@@ -383,6 +416,7 @@ class NewUser:
     api_token: str | None
 
 
+@command
 def add_user(db: Session, *, actor: Principal, username: str, display_name: str, role: Role, now: dt.datetime,
              totp_box: SecretBox, token_expires_at: dt.datetime, password: str | None = None,
              provider: str | None = None, is_system: bool = False, totp_code: str | None = None) -> NewUser:
@@ -404,9 +438,25 @@ def add_user(db: Session, *, actor: Principal, username: str, display_name: str,
     return NewUser(user, totp_secret(user, totp_box), token)
 
 
+@command
+def add_user_as_operator(db: Session, *, party: str, username: str, display_name: str, role: Role, now: dt.datetime,
+                         totp_box: SecretBox, token_expires_at: dt.datetime, password: str | None = None,
+                         provider: str | None = None, is_system: bool = False) -> NewUser:
+    """The node's operator (`evidex users create`) creates a user of the node's Party, audited as the
+    node via the command line: a person gets a TOTP secret, a system its first API token."""
+    user = create_user(db, username=username, display_name=display_name, party=party, role=role, now=now,
+                       password=password, provider=provider, is_system=is_system, totp_box=totp_box)
+    token = issue_api_token(db, user=user, name="initial", now=now, expires_at=token_expires_at)[0] \
+        if is_system else None
+    audit.record(db, actor=Principal.system(party), action="user.create", object_type="user", object_id=str(user.id),
+                 at=now, details={"username": username, "role": role.value, "via": "cli"})
+    return NewUser(user, totp_secret(user, totp_box), token)
+
+
 LOCALE_TAG = re.compile(r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?$")  # en, fr, cnr, sr-Cyrl (BCP 47 language[-Script])
 
 
+@command
 def set_locale(db: Session, *, actor: Principal, locale: str, now: dt.datetime) -> User:
     """The language `actor` reads the web application in (kept for their next sign-in)."""
     if not LOCALE_TAG.match(locale):
@@ -476,6 +526,7 @@ def _revoke_credentials(db: Session, *, user: User, now: dt.datetime, tokens: bo
     return revoked
 
 
+@command
 def unlock_user(db: Session, *, actor: Principal, user: uuid.UUID | str, now: dt.datetime,
                 reason: str | None = None) -> User:
     """End a lockout after repeated failed sign-ins at once (the failure count starts again)."""
@@ -486,10 +537,10 @@ def unlock_user(db: Session, *, actor: Principal, user: uuid.UUID | str, now: dt
                      details={"username": target.username, "reason": why, "failed_logins": target.failed_logins,
                               "locked_until": target.locked_until.isoformat() if target.locked_until else None})
         target.failed_logins, target.locked_until = 0, None
-    db.commit()
     return target
 
 
+@command
 def deactivate_user(db: Session, *, actor: Principal, user: uuid.UUID | str, reason: str | None,
                     now: dt.datetime) -> User:
     """Deactivate a user: no sign-in, and every session and API token of theirs revoked at once.
@@ -500,7 +551,6 @@ def deactivate_user(db: Session, *, actor: Principal, user: uuid.UUID | str, rea
     if target.id == actor.user_id:
         raise Forbidden("you cannot deactivate yourself; ask another administrator")
     if not target.is_active:
-        db.commit()
         return target
     if target.role == Role.administrator and not target.is_system:
         others = db.execute(sa.select(User.id).where(
@@ -512,10 +562,10 @@ def deactivate_user(db: Session, *, actor: Principal, user: uuid.UUID | str, rea
     revoked = _revoke_credentials(db, user=target, now=now, tokens=True)
     audit.record(db, actor=actor, action="user.deactivate", object_type="user", object_id=str(target.id), at=now,
                  details={"username": target.username, "reason": why, "revoked": revoked})
-    db.commit()
     return target
 
 
+@command
 def reactivate_user(db: Session, *, actor: Principal, user: uuid.UUID | str, now: dt.datetime,
                     reason: str | None = None) -> User:
     """Let a deactivated user sign in again. Their old sessions and tokens stay revoked."""
@@ -525,10 +575,10 @@ def reactivate_user(db: Session, *, actor: Principal, user: uuid.UUID | str, now
         target.is_active, target.deactivated_at, target.deactivated_by = True, None, None
         audit.record(db, actor=actor, action="user.reactivate", object_type="user", object_id=str(target.id),
                      at=now, details={"username": target.username, "reason": why})
-    db.commit()
     return target
 
 
+@command
 def reset_second_factor(db: Session, *, actor: Principal, user: uuid.UUID | str, reason: str | None,
                         now: dt.datetime) -> User:
     """Forget a person's TOTP secret (a lost or compromised device): their sessions are revoked and
@@ -544,22 +594,18 @@ def reset_second_factor(db: Session, *, actor: Principal, user: uuid.UUID | str,
     revoked = _revoke_credentials(db, user=target, now=now, tokens=False)
     audit.record(db, actor=actor, action="user.second_factor_reset", object_type="user", object_id=str(target.id),
                  at=now, details={"username": target.username, "reason": why, "revoked": revoked})
-    db.commit()
     return target
 
 
+@command
 def enrol_second_factor(db: Session, *, username: str, password: str, now: dt.datetime, totp_box: SecretBox,
                         node_party: str, client: str, per_account: int, per_address: int,
                         window_seconds: int) -> tuple[str, User]:
     """After a reset, a person enrols a new TOTP secret with their password (returned in clear, once);
     until a code of it is accepted at sign-in they may enrol again (a new secret replaces it). Counted,
     limited and audited like a sign-in: a wrong password counts towards the lockout."""
-    try:
-        check_login_rate(db, username=username, client=client, now=now, per_account=per_account,
-                         per_address=per_address, window_seconds=window_seconds)
-    except TooManyRequests:
-        db.commit()  # the attempt counts
-        raise
+    check_login_rate(db, username=username, client=client, now=now, per_account=per_account,
+                     per_address=per_address, window_seconds=window_seconds)  # refused: the attempt still counts
     user = db.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
     reason: str | None = None
     if user is None or not user.is_active or user.is_system or not user.password_hash:
@@ -578,13 +624,11 @@ def enrol_second_factor(db: Session, *, username: str, password: str, now: dt.da
             _count_failure(db, user=user, now=now, node_party=node_party, details=details)
         audit.record(db, actor=_anonymous(node_party), action="auth.second_factor_enrol_failed", object_type="user",
                      object_id=str(user.id) if user is not None else None, at=now, details={**details, "reason": reason})
-        db.commit()
         if reason == "no_enrolment_due":  # told only to whoever knows the password
-            raise Conflict("no second-factor enrolment is due for this account")
-        raise AuthError("invalid username or password")
+            raise recorded(db, Conflict("no second-factor enrolment is due for this account"))
+        raise recorded(db, AuthError("invalid username or password"))
     plain = pyotp.random_base32()
     user.totp_secret, user.totp_last_step = totp_box.seal(plain), None
     audit.record(db, actor=principal_of(user), action="auth.second_factor_enrol", object_type="user",
                  object_id=str(user.id), at=now, details={"client": client})
-    db.commit()
     return plain, user

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from evidex.audit import service as audit
 from evidex.audit.heads import HeadKey, Verification, verify_and_sign
 from evidex.audit.models import AuditEntry
+from evidex.core.db import command
 from evidex.core.errors import Forbidden, Invalid, NotFound
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
@@ -39,6 +40,7 @@ class EntryFilter:
                 for k, v in self.__dict__.items() if v is not None}
 
 
+@command
 def list_entries(db: Session, *, actor: Principal, where: EntryFilter, now: dt.datetime, limit: int = 50,
                  offset: int = 0) -> tuple[list[AuditEntry], int]:
     """Entries of `actor`'s Party, newest first, for its data-protection officer or administrator.
@@ -64,7 +66,6 @@ def list_entries(db: Session, *, actor: Principal, where: EntryFilter, now: dt.d
     audit.record(db, actor=actor, action="audit.read", object_type="audit_log", object_id=None, at=now,
            personal_data=True, details={"filter": where.as_details(), "offset": offset, "limit": limit,
                                         "shown": len(rows), "total": total})
-    db.commit()
     return rows, total
 
 
@@ -82,6 +83,7 @@ VERIFY_ACTION = "audit.verify"
 PROBLEMS_KEPT = 20  # of a broken chain's problems, the first ones are recorded with the check (the CLI names all)
 
 
+@command
 def verify_log(db: Session, *, actor: Principal, node_party: str, keys: dict[str, HeadKey], signer: HeadKey,
                now: dt.datetime) -> tuple[Verification, AuditEntry]:
     """`evidex audit verify` for the data-protection officer or an administrator of the node's Party: the
@@ -99,7 +101,6 @@ def verify_log(db: Session, *, actor: Principal, node_party: str, keys: dict[str
                                   "problems": [str(p) for p in result.problems[:PROBLEMS_KEPT]],
                                   "signed_heads_checked": result.checked,
                                   "signed_head": result.signed.seq if result.signed is not None else None})
-    db.commit()
     return result, entry
 
 

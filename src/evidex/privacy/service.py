@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
 from evidex.cases import service as requests
+from evidex.core.db import command, recorded
 from evidex.core.errors import Conflict, Forbidden, Invalid
 from evidex.evidence.models import EvidenceFile, OnwardAuthorisation
 from evidex.evidence.service import DISPOSERS, Vault, custody, erase, get, verified_content
@@ -24,6 +25,7 @@ RETENTION_WARNING = dt.timedelta(days=30)
 RETENTION_KEEPERS = DISPOSERS
 
 
+@command
 def extend_retention(db: Session, *, actor: Principal, evidence_id: uuid.UUID, until: dt.datetime, reason: str,
                      now: dt.datetime) -> EvidenceFile:
     """The periodic review of CETS224 Art 14(5): the data are still needed, so they are kept longer."""
@@ -88,6 +90,7 @@ ONWARD_RECORDERS = frozenset({Role.central_authority, Role.data_protection_offic
 ONWARD_SENDERS = frozenset({Role.central_authority, Role.competent_authority})
 
 
+@command
 def record_onward_authorisation(db: Session, *, actor: Principal, request_id: uuid.UUID, recipient: str,
                                 purpose: str, reference: str, now: dt.datetime) -> OnwardAuthorisation:
     """Record the transferring Party's authorisation to pass the data it supplied for this request
@@ -118,6 +121,7 @@ def onward_authorisations(db: Session, *, actor: Principal, request_id: uuid.UUI
                            .order_by(OnwardAuthorisation.recorded_at)).scalars())
 
 
+@command
 def onward_transfer(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID, recipient: str,
                     purpose: str, now: dt.datetime) -> tuple[EvidenceFile, OnwardAuthorisation | None, Iterator[bytes]]:
     """A copy for a third State or international organisation. Data another Party supplied go on
@@ -139,9 +143,9 @@ def onward_transfer(db: Session, *, actor: Principal, vault: Vault, evidence_id:
         if authorisation is None:
             audit.record(db, actor=actor, action="evidence.onward_refused", object_type="evidence",
                          object_id=str(ev.id), at=now, details={"recipient": recipient})
-            db.commit()
-            raise Forbidden(f"CETS224 Art 14(10): no authorisation of {req.requested_party} to transfer these data "
-                            f"to {recipient} has been recorded for this request")
+            # The refused attempt stays in the audit log.
+            raise recorded(db, Forbidden(f"CETS224 Art 14(10): no authorisation of {req.requested_party} to transfer "
+                                         f"these data to {recipient} has been recorded for this request"))
     if ev.status != "sealed" or ev.sha256 is None:
         raise Conflict(f"the evidence is {ev.status}")
     stream = verified_content(vault, ev)

@@ -109,22 +109,6 @@ class Deadline(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class IdempotencyKey(Base):
-    """A POST's Idempotency-Key and the answer it got, stored in the same transaction."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (sa.UniqueConstraint("user_id", "key"),)
-
-    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(sa.String(200))
-    method_path: Mapped[str] = mapped_column(sa.String(300))
-    body_hash: Mapped[str] = mapped_column(sa.String(64))
-    status_code: Mapped[int] = mapped_column(sa.Integer)
-    response: Mapped[Any] = mapped_column(sa.JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-
-
 class Notification(Base):
     """An alert for the users of a Party: a reminder, an overdue deadline, a proposed next step.
     (deadline_id, kind) is unique: a worker that dies and runs again never duplicates one."""

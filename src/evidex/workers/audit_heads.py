@@ -23,7 +23,6 @@ def records_pass(make_session: sessionmaker[Session], now: dt.datetime, *, audit
         db.commit()
     try:
         with make_session() as db:
-            if sign_head(db, key=audit_key, party=party, now=now, min_interval=sign_every) is not None:
-                db.commit()
+            sign_head(db, key=audit_key, party=party, now=now, min_interval=sign_every)  # commits what it signs
     except ChainNotExtended as e:  # never sign a rewritten chain; say so loudly, every pass
         log.error("audit head NOT signed: %s", e)

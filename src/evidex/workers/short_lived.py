@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def sweep_short_lived(make_session: sessionmaker[Session], now: dt.datetime) -> None:
     """Idempotency answers after 24 h, login rate-limit windows after a day."""
-    from evidex.core import ratelimit
-    from evidex.requests import idempotency
+    from evidex.core import idempotency, ratelimit
 
     with make_session() as db:
         idempotency.sweep(db, now=now)

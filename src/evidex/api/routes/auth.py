@@ -5,7 +5,6 @@ from fastapi import APIRouter, Request, Response, status
 
 from evidex.api.deps import CurrentCredential, CurrentPrincipal, NowDep, SessionDep, SettingsDep, TokenDep, TotpBoxDep
 from evidex.api.schemas import LoginIn, Problem, SecondFactorEnrolIn, SecondFactorEnrolled, TokenOut, UserRead
-from evidex.core.errors import TooManyRequests
 from evidex.parties import service as users
 from evidex.parties.models import User
 
@@ -19,24 +18,11 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 def login(body: LoginIn, request: Request, response: Response, db: SessionDep, now: NowDep, settings: SettingsDep,
           box: TotpBoxDep) -> TokenOut:
     """Password and second factor (TOTP) for people. Returns a session token that expires."""
-    client = request.client.host if request.client else "unknown"
-    try:
-        users.check_login_rate(db, username=body.username, client=client, now=now,
-                               per_account=settings.login_limit_per_account,
-                               per_address=settings.login_limit_per_address,
-                               window_seconds=settings.login_limit_window_seconds)
-    except TooManyRequests:
-        db.commit()  # the attempt counts
-        raise
-    db.commit()  # the counters are shared at once, not held for the password check
-    try:
-        token, expires, user = users.login(db, username=body.username, password=body.password,
-                                           totp_code=body.totp_code, now=now, session_minutes=settings.session_minutes,
-                                           totp_box=box, node_party=settings.node_party, client=client)
-    except users.AuthError:
-        db.commit()  # keep the failure count and its audit entry: the count locks the account
-        raise
-    db.commit()
+    token, expires, user = users.sign_in(
+        db, username=body.username, password=body.password, totp_code=body.totp_code, now=now,
+        client=request.client.host if request.client else "unknown", session_minutes=settings.session_minutes,
+        totp_box=box, node_party=settings.node_party, per_account=settings.login_limit_per_account,
+        per_address=settings.login_limit_per_address, window_seconds=settings.login_limit_window_seconds)
     response.headers["Cache-Control"] = "no-store"
     return TokenOut(token=token, expires_at=expires, user=UserRead.model_validate(user))
 
@@ -62,7 +48,6 @@ def enrol_second_factor(body: SecondFactorEnrolIn, request: Request, response: R
 def logout(db: SessionDep, now: NowDep, token: TokenDep, cred: CurrentCredential) -> None:
     """Revoke the credential used: the session, or the API token (even one with the scope read)."""
     users.logout(db, token=token, actor=users.principal_of(cred.user), now=now)
-    db.commit()
 
 
 @router.get("/me", response_model=UserRead)

@@ -53,9 +53,7 @@ def start(request_id: uuid.UUID, body: EvidenceStart, request: Request, db: Sess
     """Announce a file: its name, size and SHA-256. Then PUT its chunks in order, then complete."""
     ev = evidence.start_upload(db, actor=principal, vault=_vault(request), request_id=request_id, name=body.name,
                                media_type=body.media_type, size=body.size, sha256=body.sha256, now=now)
-    out = _read(db, ev)
-    db.commit()
-    return out
+    return _read(db, ev)
 
 
 @router.get("/evidence/{evidence_id}", response_model=EvidenceRead, responses=NOT_FOUND)
@@ -77,9 +75,7 @@ async def put_chunk(evidence_id: uuid.UUID, index: Annotated[int, Path(ge=0, le=
             raise Invalid("a chunk holds at most 1 MiB")
     ev = evidence.put_chunk(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, index=index,
                             data=bytes(data), now=now)
-    out = _read(db, ev)
-    db.commit()
-    return out
+    return _read(db, ev)
 
 
 @router.post("/evidence/{evidence_id}/complete", response_model=EvidenceRead, responses=NOT_FOUND)
@@ -87,9 +83,7 @@ def complete(evidence_id: uuid.UUID, request: Request, db: SessionDep, now: NowD
              principal: Uploader) -> EvidenceRead:
     """Seal: the hash of what was stored must equal the declared one, or the file is rejected (422)."""
     ev = evidence.complete(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, now=now)
-    out = _read(db, ev)
-    db.commit()
-    return out
+    return _read(db, ev)
 
 
 @router.get("/evidence/{evidence_id}/content", responses={**NOT_FOUND, 200: {"content": {
@@ -100,7 +94,6 @@ def content(evidence_id: uuid.UUID, request: Request, db: SessionDep, now: NowDe
     its original name (`Content-Disposition` per RFC 6266 and RFC 8187, the name made safe)."""
     ev, stream = evidence.open_content(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, now=now)
     conditions = evidence.binding_conditions(db, ev.request_id)
-    db.commit()
     return StreamingResponse(stream, media_type="application/octet-stream",
                              headers={"X-Evidex-SHA256": ev.sha256 or "",
                                       # JSON with \u escapes: header values are ASCII
@@ -134,9 +127,7 @@ def dispose(evidence_id: uuid.UUID, body: DisposeIn, request: Request, db: Sessi
     """Dispose of a file (CETS224 Art 14(5)): cryptographic erasure; the manifest and custody chain remain."""
     ev = evidence.dispose(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, reason=body.reason,
                           now=now)
-    out = _read(db, ev)
-    db.commit()
-    return out
+    return _read(db, ev)
 
 
 @router.post("/evidence/{evidence_id}/retention", response_model=EvidenceRead, responses=NOT_FOUND)
@@ -145,9 +136,7 @@ def extend_retention(evidence_id: uuid.UUID, body: RetentionIn, db: SessionDep, 
     """Periodic review (CETS224 Art 14(5)): keep a file longer, with the reason it is still needed."""
     ev = privacy.extend_retention(db, actor=principal, evidence_id=evidence_id, until=body.retain_until,
                                    reason=body.reason, now=now)
-    out = _read(db, ev)
-    db.commit()
-    return out
+    return _read(db, ev)
 
 
 # --------------------------------------------------------------------------- packages between nodes
@@ -169,9 +158,7 @@ def send_package(request_id: uuid.UUID, body: PackageIn, request: Request, db: S
     this node goes first, the files follow in verified chunks; the other node answers with a signed receipt."""
     pkg = packages.create(db, actor=principal, vault=_vault(request), node=request.app.state.node, request_id=request_id,
                           evidence_ids=body.evidence_ids, now=now)
-    out = _package(db, pkg)
-    db.commit()
-    return out
+    return _package(db, pkg)
 
 
 @router.get("/requests/{request_id}/evidence-packages", response_model=list[PackageRead], responses=NOT_FOUND)
@@ -194,9 +181,7 @@ def record_authorisation(request_id: uuid.UUID, body: OnwardAuthorisationIn, db:
     international organisation (CETS224 Art 14(10))."""
     row = privacy.record_onward_authorisation(db, actor=principal, request_id=request_id, recipient=body.recipient,
                                                purpose=body.purpose, reference=body.reference, now=now)
-    out = OnwardAuthorisationRead.model_validate(row)
-    db.commit()
-    return out
+    return OnwardAuthorisationRead.model_validate(row)
 
 
 @router.get("/requests/{request_id}/onward-authorisations", response_model=list[OnwardAuthorisationRead],
@@ -216,7 +201,6 @@ def onward_transfer(evidence_id: uuid.UUID, body: OnwardTransferIn, request: Req
     ev, auth, stream = privacy.onward_transfer(db, actor=principal, vault=_vault(request), evidence_id=evidence_id,
                                                 recipient=body.recipient, purpose=body.purpose, now=now)
     conditions = evidence.binding_conditions(db, ev.request_id)
-    db.commit()
     return StreamingResponse(stream, media_type="application/octet-stream",
                              headers={"X-Evidex-SHA256": ev.sha256 or "",
                                       "X-Evidex-Conditions": json.dumps(conditions),

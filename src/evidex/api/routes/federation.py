@@ -101,7 +101,6 @@ async def package_chunk(package_id: uuid.UUID, position: Annotated[int, Path(ge=
                                      given_mac=request.headers.get(packages.MAC_HEADER))
     except packages.PackageRejected as e:
         return _rejected(e)
-    db.rollback()  # the connection goes back to the pool while the body is read
     wait = request.app.state.package_throttle.take(peer)
     if wait:
         return JSONResponse({"detail": f"too many chunks from {peer}: send again in {math.ceil(wait)} s"},

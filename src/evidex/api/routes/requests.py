@@ -82,9 +82,7 @@ def create_request(body: RequestCreate, request: Request, db: SessionDep, now: N
 def get_request(request_id: uuid.UUID, db: SessionDep, now: NowDep, law: LawDep,
                 principal: CurrentPrincipal) -> RequestRead:
     req = service.get_request(db, actor=principal, request_id=request_id, now=now, law=law)  # audited read
-    out = _read(req, principal, law)
-    db.commit()
-    return out
+    return _read(req, principal, law)
 
 
 @router.put("/{request_id}/document", response_model=RequestRead, responses=NOT_FOUND)
@@ -92,9 +90,7 @@ def update_document(request_id: uuid.UUID, body: DocumentUpdate, db: SessionDep,
                     principal: Writer) -> RequestRead:
     req = service.update_document(db, actor=principal, law=law, request_id=request_id,
                                   document=body.document, now=now)
-    out = _read(req, principal, law)
-    db.commit()
-    return out
+    return _read(req, principal, law)
 
 
 @router.post("/{request_id}/check", response_model=dict[str, Any], responses=NOT_FOUND)
@@ -131,17 +127,14 @@ def review(request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep,
 
 @router.get("/{request_id}/history", response_model=list[EventRead], responses=NOT_FOUND)
 def history(request_id: uuid.UUID, db: SessionDep, now: NowDep, principal: CurrentPrincipal) -> list[EventRead]:
-    out = [EventRead.model_validate(e) for e in service.history(db, actor=principal, request_id=request_id, now=now)]
-    db.commit()  # the read is logged
-    return out
+    # The read is logged (CETS224 Art 14(8)): the reasons given for a step may hold personal data.
+    return [EventRead.model_validate(e) for e in service.history(db, actor=principal, request_id=request_id, now=now)]
 
 
 @router.get("/{request_id}/decisions", response_model=list[DecisionRead], responses=NOT_FOUND)
 def decisions(request_id: uuid.UUID, db: SessionDep, now: NowDep, principal: CurrentPrincipal) -> list[DecisionRead]:
-    out = [DecisionRead.model_validate(r)
-           for r in service.decisions_of(db, actor=principal, request_id=request_id, now=now)]
-    db.commit()  # the read is logged
-    return out
+    return [DecisionRead.model_validate(r)  # the read is logged
+            for r in service.decisions_of(db, actor=principal, request_id=request_id, now=now)]
 
 
 @router.get("/{request_id}/conditions", response_model=list[ConditionRead], responses=NOT_FOUND)

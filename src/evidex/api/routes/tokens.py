@@ -56,4 +56,3 @@ def create_token(body: TokenCreate, request: Request, db: SessionDep, now: NowDe
 def revoke_token(token_id: uuid.UUID, db: SessionDep, now: NowDep, principal: CurrentPrincipal) -> None:
     """Revoke one of your tokens (an administrator: any of its Party's). It never works again."""
     users.revoke_token(db, actor=principal, token_id=token_id, now=now)
-    db.commit()

@@ -115,7 +115,6 @@ def create_user(request: Request, viewer: SignedIn, db: SessionDep, now: NowDep,
         return _new_form(request, viewer, values, taken, status_code=422)
     except Invalid as e:
         return _new_form(request, viewer, values, {}, problem=str(e), status_code=422)
-    db.commit()
     secret = new.totp_secret or ""
     uri = pyotp.TOTP(secret).provisioning_uri(name=new.user.username, issuer_name=f"evidex {new.user.party}")
     with i18n.using(viewer.locale):

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from evidex.api.deps import NowDep, SessionDep, SettingsDep, TotpBoxDep
-from evidex.core.errors import TooManyRequests
 from evidex.parties import service as users
 from evidex.web import i18n
 from evidex.web.i18n import _, lazy
@@ -43,34 +42,22 @@ def sign_in(request: Request, viewer: ViewerDep, db: SessionDep, now: NowDep, se
     with i18n.using(viewer.locale):
         title = _("Sign in")
         failed = _(SIGN_IN_FAILED)
-    try:
-        users.check_login_rate(db, username=username, client=client, now=now,
-                               per_account=settings.login_limit_per_account,
-                               per_address=settings.login_limit_per_address,
-                               window_seconds=settings.login_limit_window_seconds)
-    except TooManyRequests:
-        db.commit()  # the attempt counts
-        raise
-    db.commit()  # the counters are shared at once, not held for the password check
-    try:
-        token, _expires, user = users.login(db, username=username.strip(), password=password,
-                                            totp_code=totp_code.strip() or None, now=now,
-                                            session_minutes=settings.session_minutes, totp_box=box,
-                                            node_party=settings.node_party, client=client)
+    try:  # counted and limited per account and address; a failure is recorded (and counts) by the service
+        token, _expires, _user = users.sign_in(
+            db, username=username.strip(), password=password, totp_code=totp_code.strip() or None, now=now,
+            client=client, session_minutes=settings.session_minutes, totp_box=box, node_party=settings.node_party,
+            per_account=settings.login_limit_per_account, per_address=settings.login_limit_per_address,
+            window_seconds=settings.login_limit_window_seconds,
+            locale=viewer.locale if viewer.locale != i18n.DEFAULT_LOCALE else None)
     except users.SecondFactorEnrolmentDue:
-        db.commit()
         with i18n.using(viewer.locale):
             due = _("Your second factor was reset by an administrator. Enrol a new authenticator with your "
                     "administrator, then sign in with its code.")
         return page(request, viewer, "sign_in.html", title=title, next=safe_next(next), username=username,
                     error=due, message=None, signed_out=False, status_code=401)
     except users.AuthError:
-        db.commit()  # keep the failure count and its audit entry: the count locks the account
         return page(request, viewer, "sign_in.html", title=title, next=safe_next(next), username=username,
                     error=failed, message=None, signed_out=False, error_count=1, status_code=401)
-    if user.locale is None and viewer.locale != i18n.DEFAULT_LOCALE:
-        user.locale = viewer.locale  # the language chosen before signing in becomes the person's own
-    db.commit()
     sec = web_security(request)
     response = redirect(safe_next(next))
     response.set_cookie(sec.cookie_name(SESSION_COOKIE), token,
@@ -82,7 +69,6 @@ def sign_in(request: Request, viewer: ViewerDep, db: SessionDep, now: NowDep, se
 def sign_out(request: Request, viewer: ViewerDep, db: SessionDep, now: NowDep) -> Response:
     if viewer.session_token is not None and viewer.principal is not None:
         users.logout(db, token=viewer.session_token, actor=viewer.principal, now=now)
-        db.commit()
     sec = web_security(request)
     response = redirect("/sign-in?signed_out=1")
     response.delete_cookie(sec.cookie_name(SESSION_COOKIE), path="/", secure=sec.https, httponly=True,
@@ -97,7 +83,6 @@ def choose_language(request: Request, viewer: ViewerDep, db: SessionDep, now: No
     locale = lang if lang in i18n.LOCALES else i18n.DEFAULT_LOCALE
     if viewer.principal is not None:
         users.set_locale(db, actor=viewer.principal, locale=locale, now=now)
-        db.commit()
     sec = web_security(request)
     response = redirect(safe_next(next))
     response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, httponly=True, samesite="strict",

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from evidex.api.deps import LawDep, NowDep, SessionDep
 from evidex.cases import examples
 from evidex.cases import service as cases
+from evidex.core.db import transaction
 from evidex.core.errors import Conflict, Invalid, NotFound
 from evidex.parties.roles import Principal
 from evidex.requests.models import Request as RequestRow
@@ -221,14 +222,11 @@ def draft_new_request(request: Request, viewer: SignedIn, db: SessionDep, now: N
             try:
                 req = _save_new(db, actor, law, now, values, d.draft.document)
             except Conflict:
-                db.rollback()
                 errors["case_new_reference"] = _("A case with this reference exists already: choose it from "
                                                  "the list, or give the new case another reference")
             except Invalid as e:
-                db.rollback()  # nothing half-written: not the new case without its request
                 errors["save"] = _("The request could not be saved: %(reason)s", reason=str(e))
             else:
-                db.commit()
                 return redirect(f"/requests/{req.id}?notice=draft_saved")
     context = _context(law, actor, d, mode="new", action="/requests/new", check_url="/requests/new/check",
                        errors=errors, cases_listed=_cases(db, actor), now=now)
@@ -239,15 +237,16 @@ def draft_new_request(request: Request, viewer: SignedIn, db: SessionDep, now: N
 
 def _save_new(db: Session, actor: Principal, law: cases.Law, now: dt.datetime, values: dict[str, str],
               document: dict[str, Any]) -> RequestRow:
-    if values.get("case") == NEW_CASE:
-        case_id = cases.create_case(db, actor=actor, reference=values.get("case_new_reference", ""),
-                                    title=values.get("case_new_title", ""), now=now).id
-    else:
-        try:
-            case_id = uuid.UUID(values.get("case", ""))
-        except ValueError as e:
-            raise Invalid("choose a case") from e
-    return cases.create_request(db, actor=actor, law=law, case_id=case_id, document=document, now=now)
+    with transaction(db):  # one unit of work: never the new case without its request
+        if values.get("case") == NEW_CASE:
+            case_id = cases.create_case(db, actor=actor, reference=values.get("case_new_reference", ""),
+                                        title=values.get("case_new_title", ""), now=now).id
+        else:
+            try:
+                case_id = uuid.UUID(values.get("case", ""))
+            except ValueError as e:
+                raise Invalid("choose a case") from e
+        return cases.create_request(db, actor=actor, law=law, case_id=case_id, document=document, now=now)
 
 
 @router.post("/requests/new/check")
@@ -288,7 +287,6 @@ def edit_request(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: 
                  law: LawDep) -> Response:
     actor = require_role(viewer, *cases.DRAFTING_ROLES)
     req = _editable(db, actor, request_id, now, law)
-    db.commit()  # the read is logged
     if not cases.is_editable(req):
         return _not_editable(request, viewer, req)
     case = cases.get_case(db, actor=actor, case_id=req.case_id)
@@ -325,10 +323,8 @@ def update_request(request_id: uuid.UUID, request: Request, viewer: SignedIn, db
             try:
                 cases.update_document(db, actor=actor, law=law, request_id=req.id, document=d.draft.document, now=now)
             except (Invalid, Conflict) as e:
-                db.rollback()
                 errors["save"] = _("The draft could not be saved: %(reason)s", reason=str(e))
             else:
-                db.commit()
                 return redirect(f"/requests/{req.id}?notice=draft_updated")
     context = _context(law, actor, d, mode="edit", action=f"/requests/{req.id}/edit",
                        check_url=f"/requests/{req.id}/edit/check", errors=errors, cases_listed=[], now=now, req=req,

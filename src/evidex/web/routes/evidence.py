@@ -186,9 +186,7 @@ def upload(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: Sessio
                                   media_type=(chosen.content_type or "application/octet-stream")[:120],
                                   source=chosen.file, declared_sha256=declared or None, now=now)
     except Invalid as e:  # over a limit or quota, or not the declared SHA-256 (then rejected and recorded)
-        db.rollback()
         return _files_page(request, viewer, db, request_id, errors={"file": str(e)}, values=values, status_code=422)
-    db.commit()
     return redirect(f"/requests/{request_id}/evidence?notice=uploaded&evidence_id={ev.id}")
 
 
@@ -211,7 +209,6 @@ def download(evidence_id: uuid.UUID, request: Request, viewer: SignedIn, db: Ses
                        "Tell your node's administrator and the data protection officer.", detail=str(e))
         return error_page(request, 409, detail)
     conditions = evidence.binding_conditions(db, ev.request_id)
-    db.commit()
     return StreamingResponse(stream, media_type="application/octet-stream",
                              headers={"X-Evidex-SHA256": ev.sha256 or "",
                                       "X-Evidex-Conditions": json.dumps(conditions),
@@ -225,7 +222,6 @@ def export(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: Sessio
     actor = principal(viewer)
     doc, _n = case_export.export_case(db, actor=actor, vault=_vault(request), request_id=request_id,
                                       target=f"download by {actor.username} ({actor.party}), web", now=now)
-    db.commit()
     return JSONResponse(doc, media_type="application/ld+json", headers={
         "Content-Disposition": content_disposition(f"case-uco-{request_id}.jsonld", fallback=str(request_id))})
 

@@ -440,7 +440,6 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
             if a.event == failed.event:
                 a.values, a.errors, a.open, a.condition_slots = (failed.values, failed.errors, True,
                                                                  failed.condition_slots)
-    db.commit()  # the reads are logged
     with i18n.using(viewer.locale):
         words = law_text.helpers(law, viewer.locale)
         timeline = _timeline(req, events, decisions, receipts, law, words["event_label"])
@@ -553,29 +552,23 @@ def transition(request: Request, request_id: uuid.UUID, viewer: SignedIn, db: Se
         if form.get("add_condition") and action.conditions:
             action.condition_slots = min(action.condition_slots + 1, CONDITION_SLOTS_MAX)
             action.errors.clear()
-            db.rollback()
             return _request_page(request, viewer, db, now, law, request_id, failed=action)
         if action.errors:
-            db.rollback()
             return _request_page(request, viewer, db, now, law, request_id, status_code=422, failed=action)
         try:
             cases.transition(db, actor=actor, law=law, request_id=request_id, event=event, now=now, command=command,
                              expected_version=expected)
         except (Conflict, StaleDataError):
-            db.rollback()
             problem = _("This request changed since you opened the page (someone else acted on it, or the form "
                         "was sent twice). Nothing was done now. Check its state below and act again if still needed.")
             return _request_page(request, viewer, db, now, law, request_id, status_code=409, failed=action,
                                  problem=problem)
         except TransitionNotAllowed as exc:
-            db.rollback()
             return _request_page(request, viewer, db, now, law, request_id, status_code=409, failed=action,
                                  problem=_("This cannot be done now: %(why)s", why=str(exc)))
         except Invalid as exc:
-            db.rollback()
             return _request_page(request, viewer, db, now, law, request_id, status_code=422, failed=action,
                                  problem=_("This was refused: %(why)s", why=str(exc)), problems=exc.problems)
-    db.commit()
     return redirect(_url(f"/requests/{request_id}", {}, notice="done", event=event))
 
 
@@ -587,16 +580,13 @@ def review(request: Request, request_id: uuid.UUID, viewer: SignedIn, db: Sessio
     reasons = str(_form(request).get("reasons") or "").strip()
     with i18n.using(viewer.locale):
         if len(reasons) > REASONS_MAX:
-            db.rollback()
             return _request_page(request, viewer, db, now, law, request_id, status_code=422, review_values={
                 "reasons": reasons, "error": _("Enter at most %(num)d characters", num=REASONS_MAX)})
         try:
             cases.review_send(db, actor=actor, law=law, request_id=request_id, now=now, reasons=reasons or None)
         except (Conflict, Invalid) as exc:
-            db.rollback()
             return _request_page(request, viewer, db, now, law, request_id,
                                  status_code=409 if isinstance(exc, Conflict) else 422,
                                  problem=_("The review was refused: %(why)s", why=str(exc)),
                                  review_values={"reasons": reasons})
-    db.commit()
     return redirect(f"/requests/{request_id}?notice=reviewed")
