@@ -44,6 +44,23 @@ COMPLETE = [
 ]
 
 
+# Files of long-running tests go first: scripts/test hands whole files to two processes (xdist
+# --dist loadfile), and a long file handed out last leaves one process working alone at the end.
+# Long: marked `slow` (pytestmark) or using these fixtures (a browser, a served node).
+LONG_FIXTURES = frozenset({"browser", "live_node_process"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False  # xdist's own order (most tests first) puts the long files last
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    long_files = {item.path for item in items
+                  if item.get_closest_marker("slow") is not None or not LONG_FIXTURES.isdisjoint(item.fixturenames)}
+    items.sort(key=lambda item: item.path not in long_files)  # stable: each file stays whole and in order
+
+
 @pytest.fixture(scope="session")
 def parties() -> Parties:
     return default_parties()

@@ -27,6 +27,9 @@ from evidex.core.migrate import upgrade
 
 POSTGRES_ADMIN_URL = os.environ.get("EVIDEX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SKIP_POSTGRES = os.environ.get("EVIDEX_TEST_SKIP_POSTGRES") == "1"
+# Each xdist worker (scripts/test runs two) makes its own databases and its own template on the one
+# server: the worker's name in theirs tells whose a database left behind by a killed run was.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 class _PostgresDatabases:
@@ -53,7 +56,7 @@ class _PostgresDatabases:
 
     def _template(self) -> str:
         if self.template is None:
-            name = f"evidex_template_{uuid.uuid4().hex[:10]}"
+            name = f"evidex_template_{WORKER}_{uuid.uuid4().hex[:10]}"
             with self._admin().connect() as conn:
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
             engine = make_engine(url_of(name))
@@ -99,7 +102,7 @@ def new_postgres_database(prefix: str, migrate: bool = True) -> str:
     Give it back with drop_postgres_database."""
     if SKIP_POSTGRES:
         pytest.skip("EVIDEX_TEST_SKIP_POSTGRES=1")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{WORKER}_{uuid.uuid4().hex[:10]}"
     try:
         _databases.create(name, migrated=migrate)
     except sa.exc.OperationalError as e:

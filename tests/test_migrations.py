@@ -12,6 +12,8 @@ from evidex.core.migrate import NotMigrated, head_revision, require_migrated
 from tests.conftest import run_cli
 from tests.dbfixtures import postgres_database
 
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_url(request, tmp_path):

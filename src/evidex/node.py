@@ -13,14 +13,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.core.db import make_engine, make_sessionmaker
+from evidex.core.errors import InvalidInput
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.core.migrate import require_migrated
 from evidex.core.settings import Settings
@@ -112,9 +114,7 @@ class Node:
     @property
     def audit_key(self) -> HeadKey:
         """What the node signs its audit heads with (its identity key, else the HMAC of its secret)."""
-        from evidex.audit import heads
-
-        return heads.signing_key(self.identity, self.settings.secret_key.get_secret_value())
+        return audit_signing_key(self.settings, self.identity)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -145,3 +145,28 @@ def build_node(settings: Settings, *, engine: Engine | None = None, law: Law | N
             engine.dispose()
             raise
     return Node(settings, engine, law, identity)
+
+
+def audit_signing_key(settings: Settings, identity: NodeIdentity | None) -> HeadKey:
+    """What a node signs its audit heads with: its identity's Ed25519 key, else the HMAC of its secret."""
+    from evidex.audit import heads
+
+    return heads.signing_key(identity, settings.secret_key.get_secret_value())
+
+
+def audit_verification_keys(settings: Settings, earlier_documents: Iterable[dict[str, Any]] = ()) -> dict[str, HeadKey]:
+    """What checks the node's signed audit heads: the public signing key of its node.json (no passphrase
+    needed), of `earlier_documents` (node documents before a key rotation), and the HMAC keys of its
+    current and previous secrets."""
+    from evidex.audit.heads import public_keys
+    from evidex.exchange.keys import PUBLIC_FILE
+
+    docs = list(earlier_documents)
+    path = settings.node_dir / PUBLIC_FILE
+    if path.exists():
+        try:
+            docs.insert(0, json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise InvalidInput(f"{path}: not a node document ({e})") from e
+    secrets = [settings.secret_key.get_secret_value(), *(s.get_secret_value() for s in settings.previous_secret_keys)]
+    return public_keys(docs, secrets)

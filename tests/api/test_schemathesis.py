@@ -4,11 +4,14 @@ mode): refused with a documented 4xx problem, never a 500."""
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from evidex.parties.roles import Role
+
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
 
 EXAMPLES = 20
 NEGATIVE_EXAMPLES = 5

@@ -8,10 +8,13 @@ import datetime as dt
 import json
 
 import pyotp
+import pytest
 
 from evidex.parties.roles import Role
 from tests.api.conftest import PASSWORD
 from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
 
 
 def env_of(api) -> dict[str, str]:

@@ -10,6 +10,8 @@ import yaml
 
 from tests.conftest import COMPLETE, EXAMPLES, ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
+
 
 def test_check_admissible_json_is_one_object_exit_0():
     r = run_cli("check", "--format", "json", "--as-of", "2026-11-23", str(EXAMPLES / "subscriber_order.yaml"))

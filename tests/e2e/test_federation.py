@@ -30,6 +30,9 @@ from tests.conftest import ROOT, run_cli
 from tests.exchange.conftest import _drop, _url
 from tests.factories import document as example_document
 from tests.faulty_node import command as faulty
+from tests.servers import free_port
+
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
 
 PASSPHRASE = "node key passphrase 2026"
 
@@ -39,7 +42,7 @@ class Node(DemoNode):
     its database."""
 
     def __init__(self, party: str, tmp: Path) -> None:
-        super().__init__(party, tmp, PASSPHRASE)
+        super().__init__(party, tmp, PASSPHRASE, port=free_port())  # a port no other test process is handed
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[override]
         r = run_cli(*args, env=self.env)
@@ -56,7 +59,8 @@ class Node(DemoNode):
         return self.query(lambda db: list(db.execute(sa.select(model).where(*where)).scalars()))
 
 
-def wait_for(check, what: str, seconds: float = 30):  # type: ignore[no-untyped-def]
+def wait_for(check, what: str, seconds: float = 60):  # type: ignore[no-untyped-def]
+    """`check()` once true. Generous (only a failing test waits it out): the machine may be loaded by a parallel run."""
     try:
         return wait(check, what, seconds)
     except RuntimeError as e:

@@ -24,6 +24,8 @@ from evidex.rules.loader import data_dir
 from tests.e2e.test_federation import Node, pair, wait_for  # noqa: F401  (pair: the fixture of two nodes)
 from tests.factories import document as example_document
 
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
+
 FILE_DAYS = 3  # the shipped RS profile says 365
 
 

@@ -17,6 +17,8 @@ from tests.exchange.conftest import _drop, _url
 from tests.factories import document as example_document
 from tests.faulty_node import command as faulty
 
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
+
 MiB = 1024 * 1024
 
 

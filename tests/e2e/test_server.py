@@ -3,30 +3,19 @@ loopback port, a person logging in with password and TOTP over real HTTP."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-import pyotp
 import pytest
 import sqlalchemy as sa
 
 from evidex.core.db import make_engine
-from evidex.demo.data import DEMO_PASSWORD
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli
+from tests.servers import demo_login, start_serve, stop
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
 
 
 @pytest.fixture
@@ -82,59 +71,6 @@ def _check_arrived_package(node_env) -> None:
     engine.dispose()
 
 
-def start_serve(node_env: dict[str, str], *extra: str, attempts: int = 100) -> tuple[subprocess.Popen[str], str]:
-    """`evidex db upgrade`, `evidex demo`, then `evidex serve` (plus `extra`) on a free port; returns
-    the process and its API base once /health answers."""
-    assert run_cli("db", "upgrade", env=node_env).returncode == 0
-    run_cli("demo", env=node_env)
-    port = free_port()
-    env = {**os.environ, **node_env, "PYTHONIOENCODING": "utf-8"}
-    proc = subprocess.Popen([sys.executable, "-m", "evidex", "serve", "--port", str(port), "--worker-interval", "1",
-                             *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}/api/v1"
-    for _ in range(attempts):
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    stop(proc, 10)
-    pytest.fail("server did not start")
-
-
-def demo_login(node_env: dict[str, str], base: str) -> dict[str, str]:
-    """The demo central authority logged in with password and TOTP: its Authorization header. The
-    secret is sealed at rest once used (opened here with the node's key), and a code works once: a
-    second sign-in in the same 30 s waits for the next code, as a person would."""
-    from evidex.core.secretbox import totp_box
-    from evidex.core.settings import Settings
-
-    username = f"{node_env['EVIDEX_NODE_PARTY'].lower()}-central-authority"
-    engine = make_engine(node_env["EVIDEX_DATABASE_URL"])
-    with engine.connect() as c:
-        sealed, last_step = c.execute(sa.text("select totp_secret, totp_last_step from users where username = :u"),
-                                      {"u": username}).one()
-    engine.dispose()
-    totp = pyotp.TOTP(totp_box(Settings(database_url=node_env["EVIDEX_DATABASE_URL"])).open(sealed))
-    while last_step is not None and totp.timecode(dt.datetime.now(dt.UTC)) <= last_step:
-        time.sleep(0.5)
-    r = httpx.post(f"{base}/auth/login", json={"username": username, "password": DEMO_PASSWORD,
-                                               "totp_code": totp.now()})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-def stop(proc: subprocess.Popen[str], timeout: float) -> bool:
-    """SIGINT, then wait; False if it had to be killed."""
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=timeout)
-        return True
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return False
-
-
 def test_serve_real_process_login_and_create(node_env):
     proc, base = start_serve(node_env)
     try:
@@ -164,7 +100,7 @@ def _children(pid: int) -> list[int]:
 def test_serve_with_several_worker_processes(node_env):
     """`evidex serve --workers 2`: two API processes share the port and the database; logins, writes
     and reads work whichever process answers; the parent stops them all."""
-    proc, base = start_serve(node_env, "--workers", "2", attempts=200)
+    proc, base = start_serve(node_env, "--workers", "2")
     try:
         servers = [c for c in _children(proc.pid) if b"spawn" in Path(f"/proc/{c}/cmdline").read_bytes()]
         assert len(servers) == 2, servers

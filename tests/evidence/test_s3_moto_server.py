@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from evidex.evidence.storage import S3Storage, StorageError, open_storage
 from evidex.parties.roles import Role
 from tests.api.conftest import Api, Clock
 from tests.api.test_api import new_request
+from tests.servers import free_port
 
 MiB = 1024 * 1024
 BUCKET = "evidex-evidence"
@@ -37,9 +37,7 @@ BUCKET = "evidex-evidence"
 @pytest.fixture(scope="module")
 def moto_server():
     """A moto S3 server process on a free loopback port, with the AWS settings boto3 reads."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"

@@ -16,6 +16,8 @@ from evidex.rules import check, default_parties, default_rulebook
 from evidex.rules.verdict import verdict_json_schema
 from tests.conftest import AS_OF, COMPLETE, load_example, remove, run_cli
 
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
+
 PARTIES = default_parties()
 SCHEMA = verdict_json_schema()
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)

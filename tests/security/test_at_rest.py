@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -27,6 +26,9 @@ from evidex.exchange.spool import SPOOL_OVER, Spool
 from tests.conftest import ROOT, run_cli
 from tests.exchange import conftest as exchange_fixtures
 from tests.exchange.test_faults import now
+from tests.servers import free_port
+
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
 
 MARKER = "personal-data-of-the-subscriber-7f3a"
 KEY = "transfer-key-material-91c2"
@@ -199,9 +201,7 @@ def test_a_server_whose_node_identity_cannot_be_opened_refuses_to_start(database
     env = {**os.environ, "EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_DIR": str(_node_dir(tmp_path)),
            "EVIDEX_ENVIRONMENT": "test",
            "EVIDEX_EVIDENCE_DIR": str(tmp_path / "ev"), "EVIDEX_SPOOL_DIR": str(tmp_path / "spool")}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     for extra in ((), ("--workers", "2")):
         try:
             r = subprocess.run([sys.executable, "-m", "evidex", "serve", "--port", str(port), *extra], env=env,

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from joserfc import jws
@@ -21,6 +22,8 @@ from evidex.core.db import make_engine, make_sessionmaker
 from evidex.parties.roles import Role
 from tests.conftest import run_cli
 from tests.factories import NOW, new_request, user
+
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
 
 LAW = service.Law()
 PASSPHRASE = "audit heads passphrase 2026"

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import threading
@@ -19,9 +20,12 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.e2e.test_server import free_port, stop
+from tests.servers import free_port, stop, wait_until_serving
+
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
 
 MIB = 1024 * 1024
+HOLD = 10  # seconds the slow clients hold their connections
 
 
 @dataclass
@@ -64,14 +68,8 @@ def _start(tmp: Path, *extra: str, env_extra: dict[str, str] | None = None) -> N
                              *extra], cwd=ROOT, env={**os.environ, **env, "PYTHONIOENCODING": "utf-8"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     node = Node(proc, port, token, scheme)
-    for _ in range(150):
-        try:
-            if httpx.get(f"{node.base}/api/v1/health", timeout=1, verify=False).status_code == 200:
-                return node
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    stop(proc, 10)
-    pytest.fail("server did not start")
+    wait_until_serving(proc, f"{node.base}/api/v1/health", verify=False)
+    return node
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +137,9 @@ def _closed(s: socket.socket) -> bool:
 
 def test_16_slow_clients_do_not_stop_health_nor_a_signed_in_get(node: Node) -> None:
     """16 clients (twice the request slots) send their headers, then trickle a login body for 10 s;
-    meanwhile /health and a signed-in GET answer within 1 s each. A 17th trickles its headers: it is
-    answered 408 and cut when the header deadline (10 s) passes."""
-    stop_at = time.monotonic() + 10
+    meanwhile /health and a signed-in GET answer, each well before the slow clients let go. A 17th
+    trickles its headers: it is answered 408 and cut when the header deadline (10 s) passes."""
+    stop_at = time.monotonic() + HOLD
     sockets = [_connect(node) for _ in range(16)]
     for s in sockets:
         s.sendall(_head("/api/v1/auth/login", 4000))
@@ -157,18 +155,22 @@ def test_16_slow_clients_do_not_stop_health_nor_a_signed_in_get(node: Node) -> N
 
     trickler = threading.Thread(target=trickle)
     trickler.start()
-    worst = 0.0
+    took: list[float] = []
     try:
         with httpx.Client(base_url=node.base, timeout=5) as client:
             while time.monotonic() < stop_at - 0.5:
                 for path, headers in (("/api/v1/health", {}), ("/api/v1/cases", node.auth)):
                     t = time.monotonic()
                     r = client.get(path, headers=headers)
-                    elapsed = time.monotonic() - t
+                    took.append(time.monotonic() - t)
                     assert r.status_code == 200, (path, r.status_code)
-                    worst = max(worst, elapsed)
                 time.sleep(0.2)
-        assert worst < 1.0, f"an answer took {worst:.2f} s while slow clients held their bodies"
+        # An answer queued behind the slow clients would wait until they let go (HOLD s; the client
+        # gives up after 5 s). Answered at once, each takes milliseconds; on a machine loaded by a
+        # parallel test run one may wait a second or so for a CPU, never seconds on end.
+        worst, typical = max(took), statistics.median(took)
+        assert worst < HOLD / 4, f"an answer took {worst:.2f} s while slow clients held their bodies"
+        assert typical < 0.25, f"answers took {typical:.2f} s (median) while slow clients held their bodies"
         slow_headers.settimeout(5)
         status, headers, _ = _read_response(slow_headers)
         assert status == 408 and headers.get("connection") == "close" and _closed(slow_headers)

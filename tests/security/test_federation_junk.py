@@ -26,6 +26,8 @@ from evidex.exchange.models import JunkCount
 from tests.conftest import ROOT, run_cli
 from tests.exchange.conftest import NOW, two_nodes  # noqa: F401 (the fixture)
 
+pytestmark = pytest.mark.slow  # long-running: started first by parallel runs (tests/conftest.py)
+
 CLOCK = [NOW]
 
 

@@ -116,3 +116,19 @@ def test_an_unknown_page_is_a_404_page_not_json(site: Site) -> None:
     assert r.headers["content-type"].startswith("text/html")
     assert "Page not found" in r.text
     assert site.client.get("/api/v1/no-such").headers["content-type"].startswith("application/problem+json")
+
+
+def test_an_unexpected_failure_is_an_html_page_without_a_trace(site: Site, monkeypatch) -> None:
+    from evidex.cases import desk
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    site.sign_in("RS", Role.central_authority)
+    monkeypatch.setattr(desk, "desk", broken)
+    r = site.client.get("/")
+    assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+    assert "Sorry, something went wrong" in r.text and "Nothing you entered has been saved" in r.text
+    assert "secret internal detail" not in r.text and "Traceback" not in r.text
+    api = site.client.get("/api/v1/no-such-route")
+    assert api.headers["content-type"].startswith("application/problem+json")

@@ -72,6 +72,46 @@ async def get_principal(request: Request, cred: CurrentCredential) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+# The evidence upload routes (start, state, chunk, complete) also take the web application's session
+# cookie, for the upload script of its pages (web/static/upload.js): a browser script cannot read
+# that HttpOnly cookie to make a Bearer header of it, and a second, script-readable credential would
+# be one an injected script could steal. The cookie counts only with the CSRF header bound to that
+# same session (an HMAC under the node's key), which another site's page can neither read nor make;
+# the cookie is SameSite=Strict besides. The check is the web application's (web/security.py), given
+# to the API as `app.state.browser_session` when the pages are mounted (the API imports nothing of
+# them): without the pages, these routes are Bearer-only like every other. Every other API route
+# stays Bearer-only, and a Bearer header, when sent, is always what counts.
+BrowserSession = Callable[[Request], str | None]
+
+
+async def get_uploader_token(request: Request,
+                             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    if credentials is not None:
+        return await get_token(credentials)
+    browser: BrowserSession | None = getattr(request.app.state, "browser_session", None)
+    token = browser(request) if browser is not None else None
+    if not token:
+        raise AuthError("authentication required")
+    request.state.via_cookie = True
+    return token
+
+
+def get_uploader_credential(request: Request, db: SessionDep, now: NowDep,
+                            token: Annotated[str, Depends(get_uploader_token)]) -> Credential:
+    cred = get_credential(db, now, token)
+    if getattr(request.state, "via_cookie", False) and cred.kind != "session":
+        raise AuthError("authentication required")  # a cookie carries a person's session, never an API token
+    return cred
+
+
+async def get_uploader(request: Request,
+                       cred: Annotated[Credential, Depends(get_uploader_credential)]) -> Principal:
+    return await get_principal(request, cred)
+
+
+Uploader = Annotated[Principal, Depends(get_uploader)]
+
+
 def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A route dependency: the principal must hold one of `roles` (declared on the route)."""
 

@@ -25,6 +25,9 @@ MIB = 1024 * 1024
 # bodies arriving at once cannot hold more than LARGE_READS x their limit in memory.
 LARGE_BODY = 2 * MIB
 LARGE_READS = 4
+# A file posted whole by the evidence page's plain form (a browser without its upload script, web/):
+# small files only; a larger one goes through the resumable chunk API, 1 MiB at a time.
+FORM_UPLOAD_BYTES = 16_000_000  # 16 MB, as the page says it
 NUL_MARKERS = (b"\\u0000", b"\x00")
 _SURROGATE_ESCAPES = (b"\\ud", b"\\uD")
 
@@ -47,6 +50,7 @@ def route_limits() -> tuple[RouteLimit, ...]:
         RouteLimit("PUT", re.compile(r"^/federation/v1/packages/[^/]+/files/[^/]+/chunks/[^/]+$"),
                    CHUNK_SIZE + TAG + framing),
         RouteLimit("POST", re.compile(r"^/federation/v1/(batch|messages)$"), MAX_ENVELOPE_BYTES),
+        RouteLimit("POST", re.compile(r"^/requests/[^/]+/evidence$"), FORM_UPLOAD_BYTES + framing),
     )
 
 

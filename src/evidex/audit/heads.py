@@ -246,3 +246,40 @@ def _verified(head: SignedHead, keys: dict[str, HeadKey], problems: list[ChainPr
                                            f"{claims['seq']}: altered"))
         return None
     return claims
+
+
+@dataclass
+class Verification:
+    """What `evidex audit verify` (and the audit page's button) found: the entries walked, the problems
+    (none: intact), the signed heads checked per kind of key, and the head signed now if intact."""
+
+    entries: int
+    problems: list[ChainProblem]
+    checked: dict[str, int]
+    signed: AuditSignature | None = None
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_broken_entry(self) -> int | None:
+        """The lowest entry number a problem names (None: intact, or only heads disagree)."""
+        return min((p.seq for p in self.problems if p.seq is not None), default=None)
+
+
+def verify_and_sign(db: Session, *, keys: dict[str, HeadKey], signer: HeadKey, party: str, now: dt.datetime,
+                    witness: list[SignedHead] | None = None, problems: list[ChainProblem] | None = None,
+                    ) -> Verification:
+    """Check the chain against every signed head (verify_heads) and, when nothing is wrong, sign its head
+    (flushed; the caller commits): a broken chain is never signed, its heads would vouch for the rewrite.
+    `problems`: found before (unreadable witness lines), reported with the rest."""
+    check = verify_heads(db, keys=keys, witness=witness)
+    found = check.problems + list(problems or [])
+    signed = None
+    if not found:
+        try:
+            signed = sign_head(db, key=signer, party=party, now=now)
+        except ChainNotExtended as e:  # written to meanwhile by someone rewriting it: report, never sign
+            found.append(ChainProblem(None, str(e)))
+    return Verification(check.entries, found, check.checked, signed)

@@ -8,6 +8,7 @@ service commits (`@command`; a failure rolls it all back).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -27,7 +28,11 @@ from evidex.core.jsontext import unstorable_text
 from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec, default_lifecycle
 from evidex.requests.models import Deadline, Decision, Notification, Request, RequestCondition, RequestEvent
+from evidex.requests.texts import default_texts
 from evidex.rules import Parties, Rulebook, Verdict, check, default_parties, default_rulebook
+from evidex.rules import form as rule_form
+from evidex.rules.form import DraftForm
+from evidex.rules.texts import Texts
 
 # The one deadline of a preservation (ETS185 Art 29(7)): the rules engine's earliest end until the data
 # is preserved, then the end of the period actually running (`preserved_until`).
@@ -42,16 +47,20 @@ DECISION_KIND = {"refused": "refusal", "postponed": "postponement", "partly_exec
 # Ids of named periods in rules/data/periods.yaml: the values and their articles live there.
 PRESERVATION_PERIOD = "preservation_minimum"  # how long preserved data is kept at least
 REMINDER_LEAD = "reminder_lead"  # how long before a deadline its reminder is written
+DOCUMENT_EDITABLE = ("draft", "checked", "approved")  # an outgoing request's document may change (then: draft)
 
 
 @dataclass(frozen=True)
 class Law:
-    """The law a node works with: the rulebook, the Party profiles and the lifecycle (built once, passed
-    explicitly). Not called a law: in CETS224 Art 6 a law is a law name."""
+    """The law a node works with: the rulebook, the Party profiles, the lifecycle and their labels
+    (built once, passed explicitly). Not called a law: in CETS224 Art 6 a law is a law name."""
 
     parties: Parties = field(default_factory=default_parties)
     rulebook: Rulebook = field(default_factory=default_rulebook)
     lifecycle: Lifecycle = field(default_factory=default_lifecycle)
+    # The law's labels in every language (rules/data/i18n/), checked against the shipped rule data
+    # and lifecycle when the law is built: a stale or missing translation stops the node at start-up.
+    texts: Texts = field(default_factory=default_texts)
     # Called in the same transaction after each transition (event name) and each audited read
     # ("read"): federation hooks its outbox here, so this package never imports the exchange.
     announce: Callable[[Session, Request, str, dt.datetime], None] | None = None
@@ -182,9 +191,13 @@ class RequestListing:
 
 
 def list_requests(db: Session, *, actor: Principal, status: str | None = None, request_type: str | None = None,
-                  direction: str | None = None, case_id: uuid.UUID | None = None, sort: str | None = None,
+                  direction: str | None = None, case_id: uuid.UUID | None = None, party: str | None = None,
+                  due_before: dt.date | None = None, search: str | None = None, sort: str | None = None,
                   limit: int = 50, offset: int = 0) -> tuple[list[RequestListing], int]:
     """One query for the page (case reference and earliest open deadline joined in), one for the total.
+    `party`: the requesting or the requested Party. `due_before`: the next open deadline falls before
+    that day. `search`: part of a reference, any case: the case's, the one the document gives, the
+    conversation's (shared with the other node), or the request's id in full.
     `sort`: due | -due (requests without an open deadline last) | urgency (urgent first, then due) |
     created | -created; by default the last changed first. Ties are broken by id: the order is stable."""
     if sort is not None and sort not in REQUEST_SORTS:
@@ -198,7 +211,20 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
         cond.append(Request.direction == direction)
     if case_id:
         cond.append(Request.case_id == case_id)
-    total = db.execute(sa.select(sa.func.count()).select_from(Request).where(*cond)).scalar_one()
+    if party:
+        code = party.strip().upper()
+        cond.append(sa.or_(Request.requesting_party == code, Request.requested_party == code))
+    if due_before:
+        # The earliest open deadline is before the day exactly when any open deadline is.
+        cond.append(sa.exists().where(Deadline.request_id == Request.id, Deadline.status.in_(OPEN_DEADLINE),
+                                      Deadline.due_on < due_before))
+    needle = (search or "").strip().lower()
+    if needle:
+        cond.append(_reference_matches(needle))
+    counted = sa.select(sa.func.count()).select_from(Request)
+    if needle:  # the case's reference is searched: the count needs the case too
+        counted = counted.join(Case, Case.id == Request.case_id)
+    total = db.execute(counted.where(*cond)).scalar_one()
     ranked = (sa.select(Deadline.request_id, Deadline.due_on, Deadline.name, sa.func.row_number().over(
         partition_by=Deadline.request_id, order_by=(Deadline.due_on, Deadline.name)).label("rank"))
         .where(Deadline.party == actor.party, Deadline.status.in_(OPEN_DEADLINE), Deadline.due_on.is_not(None))
@@ -218,6 +244,18 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
         .join(Case, Case.id == Request.case_id).outerjoin(nxt, nxt.c.request_id == Request.id)
         .where(*cond).order_by(*order[sort], Request.id).limit(limit).offset(offset)).all()
     return [RequestListing(req, ref, due, name) for req, ref, due, name in rows], total
+
+
+def _reference_matches(needle: str) -> sa.ColumnElement[bool]:
+    """`needle` (lower case) within one of a request's references; `%` and `_` are plain characters."""
+    def within(column: Any) -> sa.ColumnElement[bool]:
+        return sa.func.lower(column).contains(needle, autoescape=True)
+
+    found = [within(Case.reference), within(Request.document["case_reference"].as_string()),
+             within(Request.conversation_id)]
+    with contextlib.suppress(ValueError):
+        found.append(Request.id == uuid.UUID(needle))
+    return sa.or_(*found)
 
 
 def list_deadlines(db: Session, *, actor: Principal, status: str | None = None, due_before: dt.date | None = None,
@@ -257,6 +295,22 @@ def _run_check(law: Law, document: dict[str, Any], now: dt.datetime) -> Verdict:
         return check(document, law.parties, as_of, rulebook=law.rulebook)
     except InvalidInput as e:
         raise Invalid(f"the request document cannot be read: {e}") from e
+
+
+def check_document(law: Law, document: dict[str, Any], now: dt.datetime) -> Verdict:
+    """The rules engine's verdict on a document that is not stored (a draft still being written).
+    Pure: nothing is written nor audited, as the document has not left the officer's screen."""
+    return _run_check(law, json_safe(document), now)
+
+
+def draft_form(law: Law, *, request_type: str, requesting: str, requested: str, now: dt.datetime) -> DraftForm:
+    """What a document of `request_type` from `requesting` to `requested` must or may show today
+    (in the requested Party's time zone), with the article requiring each element."""
+    try:
+        return rule_form.draft_form(law.rulebook, law.parties, request_type, requesting, requested,
+                                    law.today(requested, now))
+    except InvalidInput as e:
+        raise Invalid(str(e)) from e
 
 
 @command
@@ -333,11 +387,18 @@ def find_by_conversation(db: Session, *, party: str, conversation_id: str) -> Re
                       ).scalar_one_or_none()
 
 
+
+
+def is_editable(req: Request) -> bool:
+    """Whether the request's document may still be changed: an outgoing one not yet sent."""
+    return req.direction == "outgoing" and req.status in DOCUMENT_EDITABLE
+
+
 @command
 def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID,
                     document: dict[str, Any], now: dt.datetime) -> Request:
     req = get_request(db, actor=actor, request_id=request_id, for_update=True, audit_read=False)
-    if req.direction != "outgoing" or req.status not in ("draft", "checked", "approved"):
+    if not is_editable(req):
         raise Conflict(f"the document can be changed only while drafting, not in status {req.status}")
     if actor.role not in DRAFTING_ROLES:
         raise Forbidden(f"role {actor.role} may not edit requests")
@@ -354,6 +415,11 @@ def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid
                  personal_data=True)
     _recompute_deadlines(db, req, verdict, now, law)
     return req
+
+
+def document_editable(req: Request, actor: Principal) -> bool:
+    """May `actor` change the document of `req` now (update_document would accept it)?"""
+    return is_editable(req) and actor.role in DRAFTING_ROLES
 
 
 @command
@@ -445,19 +511,96 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, l
                 if not isinstance(c, dict) or c.get("kind") not in kinds or not str(c.get("text", "")).strip():
                     raise Invalid(f"a condition is {{kind: {'|'.join(sorted(kinds))}, text}}")
         elif guard == "four_eyes":
-            if req.created_by is not None and req.created_by == actor.user_id:
+            if not _four_eyes_kept(req, actor):
                 raise Invalid(f"'{spec.event}' must be done by someone other than the drafter (four eyes)")
-        elif guard == "lapsed":
-            # ETS185 Art 29(7): preserved at least 60 days; it lapses only once that period has run out,
-            # counted in calendar days where the data is held (the requested Party, LEGAL.md §5).
+        elif guard == "lapsed" and not _lapsed(req, law, now):
             today = law.today(req.requested_party, now)
-            if req.preserved_until is None or today <= req.preserved_until:
-                until = req.preserved_until.isoformat() if req.preserved_until else "a date not yet known"
-                article = law.rulebook.article_of(PRESERVATION_PERIOD)
-                raise Invalid(f"'{spec.event}': the preservation runs until {until}"
-                              + (f" ({article})" if article else "")
-                              + f"; today is {today.isoformat()} in {req.requested_party}")
+            until = req.preserved_until.isoformat() if req.preserved_until else "a date not yet known"
+            article = law.rulebook.article_of(PRESERVATION_PERIOD)
+            raise Invalid(f"'{spec.event}': the preservation runs until {until}"
+                          + (f" ({article})" if article else "")
+                          + f"; today is {today.isoformat()} in {req.requested_party}")
     return verdict
+
+
+def _four_eyes_kept(req: Request, actor: Principal) -> bool:
+    """The actor is not the person who drafted the request (four eyes)."""
+    return req.created_by is None or req.created_by != actor.user_id
+
+
+def _lapsed(req: Request, law: Law, now: dt.datetime) -> bool:
+    """ETS185 Art 29(7): preserved at least 60 days; it lapses only once that period has run out,
+    counted in calendar days where the data is held (the requested Party, LEGAL.md §5)."""
+    return req.preserved_until is not None and law.today(req.requested_party, now) > req.preserved_until
+
+
+def actions_now(req: Request, *, actor: Principal, law: Law, now: dt.datetime) -> list[str]:
+    """The events `actor` may apply to `req` now: the lifecycle's for its direction, state, type and
+    urgency and the actor's role, less those a guard needing no input refuses already (four eyes: not
+    by the drafter; lapsed: not before the preservation period has run out). The other guards judge
+    what the actor gives (reasons, grounds, conditions) or the document, when the event is applied."""
+    out = []
+    for event in law.lifecycle.events_from(req.direction, req.status, actor.role,  # type: ignore[arg-type]
+                                           req.request_type, req.urgent):
+        guards = law.lifecycle.table[(req.direction, req.status, event)].guards  # type: ignore[index]
+        if ("four_eyes" in guards and not _four_eyes_kept(req, actor)) or (
+                "lapsed" in guards and not _lapsed(req, law, now)):
+            continue
+        out.append(event)
+    return out
+
+
+@dataclass(frozen=True)
+class FourEyes:
+    """Who drafted, who approved, and an emergency's send alone with its review (four_eyes_waiver)."""
+
+    drafted_by: str | None  # None: registered by the node (an incoming request)
+    drafted_at: dt.datetime | None
+    approved_by: str | None  # the approval in force (an edit voids it)
+    approved_at: dt.datetime | None
+    sent_alone_by: str | None
+    sent_alone_at: dt.datetime | None
+    waiver_article: str | None
+    review: Deadline | None  # the review's deadline (open, overdue or met)
+    reviewed_by: str | None
+    reviewed_at: dt.datetime | None
+    viewer_drafted: bool  # the viewer drafted it: someone else approves
+    viewer_sent_alone: bool  # the viewer sent it alone: someone else reviews
+    viewer_may_review: bool  # a review is due and the viewer may give it now
+
+
+def four_eyes_of(req: Request, events: list[RequestEvent], deadlines: list[Deadline], *, actor: Principal,
+                 law: Law) -> FourEyes:
+    """The four-eyes state of a request from its history and deadlines (as history() and deadlines_of()
+    return them): no query of its own."""
+    drafted: RequestEvent | None = None
+    approved: RequestEvent | None = None
+    alone: RequestEvent | None = None
+    reviewed: RequestEvent | None = None
+    for e in events:
+        if e.event == "create":
+            drafted = e
+        elif e.event == "edit":
+            approved = None  # a changed document needs a new approval
+        elif e.event == "approve":
+            approved = e
+        elif e.event == "send_alone":
+            alone, reviewed = e, None
+        elif e.event == "review":
+            reviewed = e
+    review = next((d for d in deadlines if d.name == REVIEW_DEADLINE), None)
+    waiver = law.lifecycle.spec.four_eyes_waiver
+    sent_alone_by_viewer = alone is not None and alone.actor_id is not None and alone.actor_id == actor.user_id
+    due = review is not None and review.status in OPEN_DEADLINE
+    return FourEyes(
+        drafted_by=drafted.actor if drafted and drafted.actor_id else None, drafted_at=drafted.at if drafted else None,
+        approved_by=approved.actor if approved else None, approved_at=approved.at if approved else None,
+        sent_alone_by=alone.actor if alone else None, sent_alone_at=alone.at if alone else None,
+        waiver_article=(alone.data or {}).get("waiver_article") if alone else None, review=review,
+        reviewed_by=reviewed.actor if reviewed else None, reviewed_at=reviewed.at if reviewed else None,
+        viewer_drafted=req.created_by is not None and not _four_eyes_kept(req, actor),
+        viewer_sent_alone=sent_alone_by_viewer,
+        viewer_may_review=due and actor.role in waiver.review_roles and not sent_alone_by_viewer)
 
 
 def _waiver_record(law: Law, req: Request, spec: TransitionSpec) -> dict[str, Any]:

@@ -48,21 +48,16 @@ audit_app.add_typer(heads_app, name="heads")
 
 
 def _verification_keys(settings: Any, documents: list[Path]) -> dict[str, Any]:
-    """The node's public signing keys (node.json needs no passphrase; --key adds earlier documents)
-    and the HMAC keys of its current and previous secrets."""
-    from evidex.audit.heads import public_keys
-    from evidex.exchange.keys import PUBLIC_FILE
+    """The node's keys (node.py) and those of earlier node documents given with --key."""
+    from evidex.node import audit_verification_keys
 
     docs = []
-    for path in [settings.node_dir / PUBLIC_FILE, *documents]:
-        if path == settings.node_dir / PUBLIC_FILE and not path.exists():
-            continue
+    for path in documents:
         try:
             docs.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError) as e:
             raise fail(f"{path}: not a node document ({e})") from e
-    secrets = [settings.secret_key.get_secret_value(), *(s.get_secret_value() for s in settings.previous_secret_keys)]
-    return public_keys(docs, secrets)
+    return audit_verification_keys(settings, docs)
 
 
 @audit_app.command("verify")
@@ -78,7 +73,7 @@ def verify(
     later hashes were recomputed. When intact, sign the current head."""
     import datetime as dt
 
-    from evidex.audit.heads import read_witness, sign_head, verify_heads
+    from evidex.audit.heads import read_witness, verify_and_sign
 
     settings = _settings()
     keys = _verification_keys(settings, key or [])
@@ -91,23 +86,20 @@ def verify(
         got, bad = read_witness(text.splitlines(), str(path))
         heads += got
         problems += bad
-    signed = None
     with build_node(settings) as node, node.sessions() as db:
-        check = verify_heads(db, keys=keys, witness=heads)
-        problems = check.problems + problems
-        if not problems:  # a broken chain is never signed: its heads would vouch for the rewrite
-            signer = node.audit_key
-            signed = sign_head(db, key=signer, party=settings.node_party, now=dt.datetime.now(dt.UTC))
-    if problems:
-        for p in problems:
+        result = verify_and_sign(db, keys=keys, signer=node.audit_key, party=settings.node_party,
+                                 now=dt.datetime.now(dt.UTC), witness=heads, problems=problems)
+        db.commit()
+    if result.problems:
+        for p in result.problems:
             typer.echo(f"TAMPERED {p}", err=True)
-        typer.echo(f"audit chain BROKEN: {len(problems)} problem(s) in {check.entries} entries", err=True)
+        typer.echo(f"audit chain BROKEN: {len(result.problems)} problem(s) in {result.entries} entries", err=True)
         raise typer.Exit(1)
-    kinds = "; ".join(f"{n} by {label}" for label, n in check.checked.items())
-    typer.echo(f"audit chain intact: {check.entries} entries; "
+    kinds = "; ".join(f"{n} by {label}" for label, n in result.checked.items())
+    typer.echo(f"audit chain intact: {result.entries} entries; "
                + (f"signed heads checked: {kinds}" if kinds else "no signed head yet (only the hash chain was checked)"))
-    if signed is not None:
-        typer.echo(f"signed the head of entry {signed.seq} ({keys.get(signed.kid, signer).label})")
+    if result.signed is not None:
+        typer.echo(f"signed the head of entry {result.signed.seq} ({keys.get(result.signed.kid, node.audit_key).label})")
 
 
 @heads_app.command("export")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from evidex.cli.common import emit_json, fail, load_settings
 from evidex.core.settings import Settings
 from evidex.node import build_node
-from evidex.parties.roles import Principal
+from evidex.parties.roles import Principal, Role
 
 node_app = typer.Typer(help="This node's federation identity (keys, certificate).", no_args_is_help=True)
 peers_app = typer.Typer(help="The trust list: other Parties' nodes.", no_args_is_help=True)
@@ -87,18 +87,17 @@ def peers_add(file: Annotated[Path, typer.Argument(help="The peer's node.json (f
 @peers_app.command("list")
 def peers_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The trust list."""
-    import sqlalchemy as sa
+    from evidex.exchange import service as exchange
 
-    from evidex.exchange.models import Peer, PeerKeyRow
-
-    _, engine, sessions = _db()
+    s, engine, sessions = _db()
+    operator = Principal(user_id=None, username="cli", party=s.node_party, role=Role.administrator)
     with sessions() as db:
         rows = []
-        for p in db.execute(sa.select(Peer).order_by(Peer.party)).scalars():
-            ks = db.execute(sa.select(PeerKeyRow).where(PeerKeyRow.party == p.party)).scalars().all()
+        for v in exchange.list_peers(db, actor=operator, node_party=s.node_party):
+            p = v.peer
             rows.append({"party": p.party, "url": p.url, "removed_at": p.removed_at.isoformat() if p.removed_at else None,
                          "keys": [{"kid": k.kid, "use": k.use, "valid_until": k.valid_until.isoformat(),
-                                   "revoked": k.revoked_at is not None} for k in ks]})
+                                   "revoked": k.revoked_at is not None} for k in v.keys]})
     engine.dispose()
     if json_out:
         emit_json(rows)

@@ -10,6 +10,7 @@ import typer
 
 from evidex.cli.common import emit_json, fail, get_parties, parse_date
 from evidex.rules import default_rulebook
+from evidex.rules.explain import declarations_of
 
 app = typer.Typer(help="List and show Party profiles (authorities, declarations, reservations).", no_args_is_help=True)
 
@@ -56,7 +57,6 @@ def show_party(code: Annotated[str, typer.Argument(help="ISO 3166-1 alpha-2 code
         data["in_effect"] = parties.in_effect(p, on)
         emit_json(data)
         return
-    effective = parties.in_effect(p, on)
     # The article that makes a Party's own requirements apply, as the rule data cites it (ETS185 Art 25(4)).
     mla_articles = ", ".join(sorted({t.mla_elements.article for t in rb.types.values() if t.mla_elements}))
     out = [f"{p.code} — {p.display_name()}  (source: {p.source}; profile valid from {p.valid_from or 'always'})",
@@ -69,10 +69,8 @@ def show_party(code: Annotated[str, typer.Argument(help="ISO 3166-1 alpha-2 code
         contact = ", ".join(x for x in (a.contact.model_dump().values() if a.contact else []) if x)
         out.append(f"  {role:<18} {a.name}" + (f" — {contact}" if contact else ""))
     out += ["", f"Declarations and reservations in effect on {on.isoformat()}:"]
-    for ref in (*p.declarations, *p.reservations):
-        entry = rb.catalogue[ref]
-        state = "in effect" if ref in effective else "not in effect"
-        params = effective.get(ref) or {}
-        extra = f" {params}" if params else ""
-        out.append(f"  {ref} ({entry.kind}, {state}): {entry.title}{extra}")
+    for d in declarations_of(p, rb, on):
+        state = "in effect" if d.in_effect else "not in effect"
+        extra = f" {d.parameters}" if d.in_effect and d.parameters else ""
+        out.append(f"  {d.reference} ({d.kind}, {state}): {d.title}{extra}")
     typer.echo("\n".join(out))

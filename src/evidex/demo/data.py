@@ -4,19 +4,15 @@ Running it twice changes nothing (the demo administrator marks that it ran)."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections import deque
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.orm import Session
 
-from evidex.cases import service
+from evidex.cases import examples, service
 from evidex.core.db import command
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
@@ -78,13 +74,7 @@ def command_for(t: TransitionSpec, request_type: str) -> service.Command:
 
 
 def example_document(kind: str, requesting: str, requested: str) -> dict[str, Any]:
-    root = Path(str(resources.files("evidex"))).parents[1] / "examples" / "requests"
-    path = root / f"{kind}.yaml"
-    if path.exists():
-        doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    else:  # installed without the examples folder: the document travels with the demo module
-        doc = copy.deepcopy(_FALLBACK[kind])
-    doc = service.json_safe(doc)
+    doc = service.json_safe(examples.load_example(kind))  # shipped with the package (cases/examples.py)
     doc["requesting_party"], doc["requested_party"] = requesting, requested
     return doc
 
@@ -178,60 +168,3 @@ def logins(db: Session, party: str) -> list[DemoLogin]:
     rows = db.execute(sa.select(User).where(User.party == party, User.username.like(f"{party.lower()}-%"))
                       .order_by(User.username)).scalars()
     return [DemoLogin(u.username, u.role, u.totp_secret) for u in rows]
-
-
-_FALLBACK: dict[str, dict[str, Any]] = {
- "mutual_assistance": {
-  "type": "mutual_assistance",
-  "requesting_party": "RS",
-  "requested_party": "SI",
-  "case_reference": "VTK-KTR-1127/2026",
-  "issued_on": "2026-11-22",
-  "language": "en",
-  "sent_by": "central_authority",
-  "issuing_authority": {
-   "name": "Special Prosecutor's Office for High-Tech Crime, Belgrade",
-   "kind": "prosecutor",
-   "contact": {
-    "email": "mla@vtk.example.rs"
-   }
-  },
-  "elements": {
-   "offence": "Computer-related fraud (Criminal Code of Serbia, Art 301)",
-   "facts_summary": "A phishing campaign against Serbian bank customers used a mail relay operated in Slovenia",
-   "assistance_sought": "Search of the relay's stored logs and disclosure of the account records of the sender",
-   "data_description": "SMTP logs 1-15 November 2026 and account records of relay customer 'bnk-notify'",
-   "domestic_legal_basis": "Criminal Procedure Code of Serbia, Art 143-146",
-   "preservation_reference": "SI preservation ref. 24-7/2026/881 of 2026-11-16"
-  }
- },
- "preservation": {
-  "type": "preservation",
-  "requesting_party": "RS",
-  "requested_party": "ME",
-  "case_reference": "VTK-KTR-1127/2026",
-  "issued_on": "2026-11-20",
-  "received_on": "2026-11-20",
-  "language": "en",
-  "urgent": True,
-  "sent_by": "contact_24_7",
-  "issuing_authority": {
-   "name": "Special Prosecutor's Office for High-Tech Crime, Belgrade",
-   "kind": "prosecutor",
-   "contact": {
-    "email": "24-7@vtk.example.rs",
-    "phone": "+381 11 000 0002"
-   }
-  },
-  "elements": {
-   "offence": "Computer-related fraud (phishing of online banking credentials)",
-   "offence_convention_article": "ETS185 Art 8",
-   "facts_summary": "Between 2 and 14 November 2026 at least 212 customers of a Serbian bank entered their credentials on a look-alike site; stolen funds of EUR 380,000 were moved within hours.",
-   "data_description": "Stored content, logs and account records of the hosting account serving bank-login.example.me",
-   "data_relation_to_offence": "The account hosted the phishing kit and received the harvested credentials",
-   "custodian_or_location": "Hosting provider Primjer Hosting d.o.o., Podgorica; server 192.0.2.44",
-   "preservation_necessity": "The provider deletes inactive accounts' logs after 30 days; the kit was taken offline on 15 November",
-   "intent_to_request_mla": "Serbia will submit a request for mutual assistance for search and disclosure of the data"
-  }
- }
-}

@@ -148,7 +148,10 @@ def load(*, node: Node, now: dt.datetime, echo: Callable[[str], None]) -> bool:
         pump()
         ok = _report(here, there, rid, pid, echo)
         with here() as db:  # the partner is gone: revoke its keys (what they signed still verifies)
-            exchange.remove_peer(db, party=partner, now=now, actor=Principal.system(party))
+            # a moment after the package arrived (at `now`): a key revoked at that very instant would
+            # no longer verify the manifest it signed then (trust.signing_key: at >= revoked_at)
+            exchange.remove_peer(db, party=partner, now=now + dt.timedelta(seconds=1),
+                                 actor=Principal.system(party))
         partner_node.dispose()
     if not ok:
         raise RuntimeError("the demo evidence package did not arrive intact")

@@ -35,14 +35,16 @@ PASSWORD = "federation demo 2026"
 class DemoNode:
     _ports: ClassVar[set[int]] = set()  # handed out in this process: two nodes never get the same port
 
-    def __init__(self, party: str, root: Path, passphrase: str) -> None:
-        while True:
+    def __init__(self, party: str, root: Path, passphrase: str, port: int | None = None) -> None:
+        """`port`: the one to serve on; by default a free one the kernel hands out."""
+        while port is None:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
-                self.port = int(s.getsockname()[1])
-            if self.port not in DemoNode._ports:
-                DemoNode._ports.add(self.port)
-                break
+                port = int(s.getsockname()[1])
+            if port in DemoNode._ports:
+                port = None
+        DemoNode._ports.add(port)
+        self.port = port
         self.party, self.dir = party, root / party
         self.url = f"https://127.0.0.1:{self.port}"
         self.env = {**os.environ, "EVIDEX_DATABASE_URL": f"sqlite:///{self.dir / 'evidex.db'}",
@@ -72,8 +74,10 @@ class DemoNode:
         """This node's database (the node process's own settings, as far as the database goes)."""
         return build_node(Settings(database_url=self.env["EVIDEX_DATABASE_URL"], node_party=self.party))
 
-    def start(self, *extra: str, probe_cert: tuple[str, str] | None = None) -> None:
-        """Start `evidex serve --tls` (plus `extra` options); `probe_cert` answers a mutual-TLS node's demand."""
+    def start(self, *extra: str, probe_cert: tuple[str, str] | None = None, seconds: float = 90) -> None:
+        """Start `evidex serve --tls` (plus `extra` options); `probe_cert` answers a mutual-TLS node's demand.
+        Waits up to `seconds` for it to answer (on a busy machine `--workers 2` may take tens of seconds
+        to start); a node that exits is reported at once."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "node.log", "ab") as log:  # the server's own log, kept beside its database
             self.proc = subprocess.Popen([*self.command, "serve", "--tls", "--port", str(self.port),
@@ -84,7 +88,8 @@ class DemoNode:
         ctx.check_hostname = False
         if probe_cert is not None:
             ctx.load_cert_chain(*probe_cert)
-        for _ in range(200):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the {self.party} node exited (code {self.proc.returncode}) on port {self.port}")
             try:
@@ -93,7 +98,7 @@ class DemoNode:
                         return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError(f"the {self.party} node did not start")
+        raise RuntimeError(f"the {self.party} node did not start within {seconds:.0f} s")
 
     def stop(self) -> None:
         for c in self.clients:

@@ -13,11 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
+from evidex.cases import service as cases
 from evidex.cases.models import Case
 from evidex.core.db import command
 from evidex.core.errors import NotFound
+from evidex.evidence import service as evidence
 from evidex.evidence.models import CustodyEvent, EvidenceFile
-from evidex.evidence.service import Vault, record_export
 from evidex.parties.roles import Principal
 from evidex.requests.models import Request, RequestCondition
 
@@ -35,20 +36,6 @@ CONTEXT = {
 
 def _dt(value: Any) -> dict[str, str]:
     return {"@type": "xsd:dateTime", "@value": value.isoformat()}
-
-
-@command
-def export_case(db: Session, *, actor: Principal, vault: Vault, request_id: uuid.UUID, target: str, now: dt.datetime,
-                write: Callable[[dict[str, Any]], None]) -> tuple[dict[str, Any], int]:
-    """Export a request's evidence records: the export is itself a custody event of each sealed file
-    (and the export shows it) and an audit entry. `write` keeps the document before the commit: an
-    export that could not be written is not recorded. Returns the document and how many files."""
-    n = record_export(db, actor=actor, vault=vault, request_id=request_id, target=target, now=now)
-    doc = build_case(db, party=actor.party, request_id=request_id)
-    audit.record(db, actor=actor, action="evidence.export_case", object_type="request", object_id=str(request_id),
-                 at=now, details={"out": target, "files": n})
-    write(doc)
-    return doc, n
 
 
 def build_case(db: Session, *, party: str, request_id: uuid.UUID) -> dict[str, Any]:
@@ -119,3 +106,20 @@ def build_case(db: Session, *, party: str, request_id: uuid.UUID) -> dict[str, A
                                              f"{description}",
                      "uco-core:object": objects})
     return {"@context": CONTEXT, "@graph": graph}
+
+
+@command
+def export_case(db: Session, *, actor: Principal, vault: evidence.Vault, request_id: uuid.UUID, target: str,
+                now: dt.datetime, write: Callable[[dict[str, Any]], None] | None = None) -> tuple[dict[str, Any], int]:
+    """The CASE/UCO document of a request `actor` may see, for `target` (a file, a download): the
+    export is first recorded as a custody event of each sealed file, so the document shows it too,
+    and audited, in one transaction. `write` keeps the document before the commit: an export that
+    could not be written is not recorded. Returns the document and how many files were recorded."""
+    req = cases.get_request(db, actor=actor, request_id=request_id, audit_read=False)  # same visibility
+    n = evidence.record_export(db, actor=actor, vault=vault, request_id=req.id, target=target, now=now)
+    doc = build_case(db, party=actor.party, request_id=req.id)
+    audit.record(db, actor=actor, action="evidence.export_case", object_type="request", object_id=str(req.id),
+                 at=now, details={"out": target, "files": n})
+    if write is not None:
+        write(doc)
+    return doc, n

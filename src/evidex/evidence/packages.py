@@ -32,6 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jws
 from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -546,6 +547,82 @@ def files_of(db: Session, pkg: EvidencePackage) -> list[dict[str, Any]]:
             db.get(EvidenceFile, uuid.UUID(f["source_evidence_id"]))
         out.append({**f, "evidence_id": str(ev.id) if ev else None, "status": ev.status if ev else None,
                     "chunks_received": ev.chunks_received if ev and pkg.direction == "incoming" else None})
+    return out
+
+
+@dataclass(frozen=True)
+class FileAgainstManifest:
+    """A file of a package as the signed manifest describes it, beside this node's stored record."""
+
+    position: int
+    name: str
+    size: int
+    sha256: str  # as the manifest says
+    evidence_id: uuid.UUID | None
+    status: str | None
+    stored_sha256: str | None  # what this node computed from the bytes it holds (None until complete)
+
+    @property
+    def matches(self) -> bool | None:
+        """True or False once this node holds the whole file; None while it is still arriving."""
+        return None if self.stored_sha256 is None else self.stored_sha256 == self.sha256
+
+
+@dataclass(frozen=True)
+class ManifestCheck:
+    """A package checked against its signed manifest: the producing node's signature, the stored
+    manifest being the one signed, and each file's SHA-256 against the manifest's."""
+
+    signed_by: str  # the Party whose node signed the manifest
+    signature_valid: bool
+    signature_problem: str | None  # why the signature does not verify (English, from the key checks)
+    manifest_intact: bool  # the manifest kept here is, byte for byte, the one signed (and its SHA-256)
+    files: list[FileAgainstManifest]
+
+    @property
+    def verified(self) -> bool:
+        return self.signature_valid and self.manifest_intact and all(f.matches is not False for f in self.files)
+
+
+def check_manifest(db: Session, pkg: EvidencePackage, node: NodeIdentity | None) -> ManifestCheck:
+    """Check `pkg` (already read through for_request or get) against its signed manifest now: the
+    signature by the producing node (this node for a package sent, the peer's key in the trust list
+    for one received), the stored manifest against the signed bytes, each file against its hash."""
+    signed_by = pkg.party if pkg.direction == "outgoing" else pkg.peer
+    signed: bytes | None = None  # the bytes the signature carries, whether or not it verifies
+    valid, problem = False, None
+    try:
+        compact = jws.extract_compact(pkg.signature.encode("ascii"))
+        signed, kid = compact.payload, str(compact.headers().get("kid"))
+        if pkg.direction == "outgoing":
+            if node is None or node.signing_jwk["kid"] != kid:
+                raise ValueError("signed by a key this node no longer holds")
+            key = OKPKey.import_key(node.signing_jwk)
+        else:  # the peer's key as it stood when the manifest arrived (a later revocation does not undo it)
+            key = exchange.load_trust(db).signing_key(pkg.peer, kid, pkg.created_at)
+        valid = jws.deserialize_compact(pkg.signature, key, algorithms=[SIGNATURE_ALG]).payload == signed
+    except (JoseError, ValueError, UnicodeEncodeError, EnvelopeRejected) as e:
+        problem = str(e) or type(e).__name__
+    try:
+        kept = canonical_json(pkg.manifest)
+    except NotCanonical:
+        kept = b""
+    intact = signed is not None and kept == signed and hashlib.sha256(kept).hexdigest() == pkg.manifest_sha256
+    files = [FileAgainstManifest(position=int(f["position"]), name=str(f["name"]), size=int(f["size"]),
+                                 sha256=str(f["sha256"]),
+                                 evidence_id=uuid.UUID(f["evidence_id"]) if f.get("evidence_id") else None,
+                                 status=f.get("status"),
+                                 stored_sha256=f.get("stored_sha256"))
+             for f in _files_with_hashes(db, pkg)]
+    return ManifestCheck(signed_by, valid, problem, intact, files)
+
+
+def _files_with_hashes(db: Session, pkg: EvidencePackage) -> list[dict[str, Any]]:
+    """files_of, with the SHA-256 this node computed for each file it holds (sealed or rejected)."""
+    out = files_of(db, pkg)
+    for f in out:
+        ev = db.get(EvidenceFile, uuid.UUID(f["evidence_id"])) if f["evidence_id"] else None
+        f["stored_sha256"] = ev.sha256 if ev is not None and ev.party == pkg.party else None
     return out
 
 

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from joserfc import jws
@@ -25,10 +25,11 @@ from evidex.core.canonical import CANON_JCS, CANON_LEGACY, chain_hash, legacy_ch
 from evidex.core.db import command, lock_row, recorded
 from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.core.secretbox import derive_keys
-from evidex.evidence.models import CustodyEvent, EvidenceFile
-from evidex.evidence.storage import Storage
+from evidex.evidence.models import CustodyEvent, EvidenceFile, EvidencePackage
+from evidex.evidence.storage import Storage, StorageError
 from evidex.exchange.envelope import SIGNATURE_ALG
 from evidex.exchange.keys import NodeIdentity
+from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 
 GENESIS = "0" * 64
@@ -100,30 +101,57 @@ def custody_hash(evidence_id: uuid.UUID, seq: int, event: str, actor: str, party
     return chain_hash(fields) if canon == CANON_JCS else legacy_chain_hash(fields, ensure_ascii=True)
 
 
-def verify_custody(db: Session, evidence_id: uuid.UUID, signer: NodeIdentity | None = None) -> list[str]:
-    """Problems in a file's custody chain (empty: intact), each naming the event. With the node's
-    identity, each event's signature is checked too: a forger who rewrites the chain and all its
-    hashes still cannot sign."""
-    problems, prev, expected = [], GENESIS, 1
+@dataclass(frozen=True)
+class CustodyFinding:
+    """One broken link of a custody chain: the event it concerns (`seq`, `event`) and what is wrong
+    (`kind`: missing_before, unlinked, altered, unsigned), so a page can say it in the reader's language."""
+
+    seq: int
+    event: str
+    kind: str
+    missing: int = 0  # missing_before: how many events are missing before this one
+
+    @property
+    def message(self) -> str:
+        if self.kind == "missing_before":
+            return f"custody event {self.seq}: {self.missing} event(s) missing before it"
+        if self.kind == "unlinked":
+            return f"custody event {self.seq}: does not link to the event before it"
+        if self.kind == "altered":
+            return f"custody event {self.seq} ({self.event}): changed after it was written"
+        return f"custody event {self.seq} ({self.event}): not signed by this node, or not as it stands"
+
+
+def check_custody(db: Session, evidence_id: uuid.UUID, signer: NodeIdentity | None = None) -> list[CustodyFinding]:
+    """The broken links of a file's custody chain (empty: intact). With the node's identity, each
+    event's signature is checked too: a forger who rewrites the chain and all its hashes still
+    cannot sign."""
+    found: list[CustodyFinding] = []
+    prev, expected = GENESIS, 1
     public = OKPKey.import_key(signer.signing_jwk) if signer is not None else None
     for e in db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == evidence_id)
                         .order_by(CustodyEvent.seq)).scalars():
         if e.seq != expected:
-            problems.append(f"custody event {e.seq}: {e.seq - expected} event(s) missing before it")
+            found.append(CustodyFinding(e.seq, e.event, "missing_before", e.seq - expected))
         if e.prev_hash != prev:
-            problems.append(f"custody event {e.seq}: does not link to the event before it")
+            found.append(CustodyFinding(e.seq, e.event, "unlinked"))
         if all(custody_hash(e.evidence_id, e.seq, e.event, e.actor, e.party, e.at, e.hash_before, e.hash_after,
                             e.details, e.prev_hash, canon) != e.hash for canon in (CANON_JCS, CANON_LEGACY)):
-            problems.append(f"custody event {e.seq} ({e.event}): changed after it was written")
+            found.append(CustodyFinding(e.seq, e.event, "altered"))
         if public is not None:
             try:
                 signed = jws.deserialize_compact(e.signature or "", public, algorithms=[SIGNATURE_ALG]).payload
                 if signed.decode("ascii") != e.hash:
                     raise ValueError
             except (JoseError, ValueError, UnicodeDecodeError):
-                problems.append(f"custody event {e.seq} ({e.event}): not signed by this node, or not as it stands")
+                found.append(CustodyFinding(e.seq, e.event, "unsigned"))
         prev, expected = e.hash, e.seq + 1
-    return problems
+    return found
+
+
+def verify_custody(db: Session, evidence_id: uuid.UUID, signer: NodeIdentity | None = None) -> list[str]:
+    """Problems in a file's custody chain (empty: intact), each naming the event (check_custody in words)."""
+    return [f.message for f in check_custody(db, evidence_id, signer)]
 
 
 def get(db: Session, *, actor: Principal, evidence_id: uuid.UUID) -> EvidenceFile:
@@ -148,6 +176,7 @@ class CustodyReport:
     events: list[CustodyEvent]
     problems: list[str]
     names: dict[uuid.UUID, str] = field(default_factory=dict)  # file name by evidence id, for a timeline
+    findings: list[CustodyFinding] = field(default_factory=list)  # the problems, one per broken link
 
 
 def custody_chain(db: Session, *, actor: Principal, evidence_id: uuid.UUID,
@@ -156,7 +185,8 @@ def custody_chain(db: Session, *, actor: Principal, evidence_id: uuid.UUID,
     ev = get(db, actor=actor, evidence_id=evidence_id)
     events = list(db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
                              .order_by(CustodyEvent.seq)).scalars())
-    return CustodyReport(events, verify_custody(db, ev.id, signer=signer), {ev.id: ev.name})
+    findings = check_custody(db, ev.id, signer=signer)
+    return CustodyReport(events, [f.message for f in findings], {ev.id: ev.name}, findings)
 
 
 def request_custody(db: Session, *, actor: Principal, request_id: uuid.UUID,
@@ -169,6 +199,72 @@ def request_custody(db: Session, *, actor: Principal, request_id: uuid.UUID,
         .order_by(CustodyEvent.at, CustodyEvent.evidence_id, CustodyEvent.seq)).scalars()) if names else []
     problems = [f"{f.name}: {p}" for f in files for p in verify_custody(db, f.id, signer=signer)]
     return CustodyReport(events, problems, names)
+
+
+@dataclass(frozen=True)
+class FileListing:
+    """A file of a request as a desk lists it: who added it (the uploader's username, or the Party
+    whose node sent it) and whether its custody chain holds (None: no custody event yet)."""
+
+    file: EvidenceFile
+    uploaded_by: str | None
+    received_from: str | None
+    custody_intact: bool | None
+
+
+def list_files(db: Session, *, actor: Principal, request_id: uuid.UUID,
+               signer: NodeIdentity | None = None) -> list[FileListing]:
+    """The files of a request with their uploader or sender, each custody chain checked."""
+    req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)  # same visibility
+    rows = db.execute(
+        sa.select(EvidenceFile, User.username, EvidencePackage.peer)
+        .outerjoin(User, User.id == EvidenceFile.created_by)
+        .outerjoin(EvidencePackage, sa.and_(EvidencePackage.id == EvidenceFile.package_id,
+                                            EvidencePackage.direction == "incoming"))
+        .where(EvidenceFile.request_id == req.id, EvidenceFile.party == actor.party)
+        .order_by(EvidenceFile.created_at, EvidenceFile.id)).all()
+    with_events = set(db.execute(sa.select(CustodyEvent.evidence_id).distinct().where(
+        CustodyEvent.evidence_id.in_([ev.id for ev, _u, _p in rows]))).scalars()) if rows else set()
+    return [FileListing(ev, username, peer if ev.created_by is None else None,
+                        (not check_custody(db, ev.id, signer=signer)) if ev.id in with_events else None)
+            for ev, username, peer in rows]
+
+
+def verify_stored(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID) -> str | None:
+    """Read a sealed file back from storage and compare it with its recorded SHA-256, without
+    opening it to anyone (no custody event): None if it matches, else what is wrong."""
+    ev = get(db, actor=actor, evidence_id=evidence_id)
+    if ev.status != "sealed" or ev.sha256 is None:
+        raise Conflict(f"the evidence is {ev.status}: only a sealed file can be checked")
+    try:
+        verified_content(vault, ev)  # verifies everything before it returns a stream, never read here
+    except crypto.IntegrityError as e:
+        return str(e)
+    except (NotFound, StorageError) as e:  # the file's record exists, its stored object is gone or unreachable
+        return f"the stored file cannot be read: {e}"
+    return None
+
+
+def upload_file(db: Session, *, actor: Principal, vault: Vault, request_id: uuid.UUID, name: str, media_type: str,
+                source: BinaryIO, declared_sha256: str | None, now: dt.datetime) -> EvidenceFile:
+    """A whole file at once (a browser form without its upload script): hashed as it is read, then
+    stored through the same resumable steps as the chunk API (start, chunks, complete), so it is
+    sealed, audited and in custody exactly like one. `declared_sha256`, if the uploader has one
+    (e.g. from the provider's production letter), must match or the file is rejected."""
+    digest, size = hashlib.sha256(), 0
+    source.seek(0)
+    while piece := source.read(crypto.CHUNK_SIZE):
+        digest.update(piece)
+        size += len(piece)
+    ev = start_upload(db, actor=actor, vault=vault, request_id=request_id, name=name, media_type=media_type,
+                      size=size, sha256=declared_sha256 or digest.hexdigest(), now=now)
+    source.seek(0)
+    index = 0
+    while index == 0 or index * crypto.CHUNK_SIZE < size:
+        put_chunk(db, actor=actor, vault=vault, evidence_id=ev.id, index=index, data=source.read(crypto.CHUNK_SIZE),
+                  now=now)
+        index += 1
+    return complete(db, actor=actor, vault=vault, evidence_id=ev.id, now=now)
 
 
 @command

@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evidex.audit import service as audit
 from evidex.cases import service as cases
+from evidex.cases.models import Case
 from evidex.core.canonical import NotCanonical, canonical_json
 from evidex.core.db import command, lock_row, transaction
-from evidex.core.errors import EvidexError, Invalid, NotFound
+from evidex.core.errors import EvidexError, Forbidden, Invalid, NotFound
 from evidex.core.faults import NO_FAULTS, Faults
 from evidex.exchange import protocol
 from evidex.exchange.envelope import (
@@ -57,7 +58,8 @@ from evidex.exchange.protocol import Headers, Message
 from evidex.exchange.sealed import is_sealed
 from evidex.exchange.spool import ORPHAN_AFTER, SPOOL_OVER, Spool
 from evidex.exchange.trust import PeerKey, TrustList
-from evidex.parties.roles import Principal
+from evidex.parties.roles import Principal, Role
+from evidex.requests.models import Request
 
 log = logging.getLogger("evidex.exchange")
 RECEIPT_REGISTRY = jws.JWSRegistry(
@@ -753,6 +755,69 @@ def sweep_spool(db: Session, spool: Spool, now: dt.datetime) -> int:
     if removed:
         log.info("spool: %d orphan file(s) removed", removed)
     return removed
+
+
+# --------------------------------------------------------------------------- what the administrator reads
+def _node_administrator(actor: Principal, node_party: str) -> None:
+    """The trust list and the outbox are the node's: read by an administrator of its Party."""
+    if actor.role is not Role.administrator or actor.party != node_party:
+        raise Forbidden(f"the node's trust list and outbox are read by an administrator of {node_party}")
+
+
+@dataclass(frozen=True)
+class PeerView:
+    peer: Peer
+    keys: list[PeerKeyRow]
+
+
+def list_peers(db: Session, *, actor: Principal, node_party: str) -> list[PeerView]:
+    """The trust list: every peer ever imported (removed ones too, with their revoked keys)."""
+    _node_administrator(actor, node_party)
+    keys: dict[str, list[PeerKeyRow]] = {}
+    for k in db.execute(sa.select(PeerKeyRow).order_by(PeerKeyRow.party, PeerKeyRow.use, PeerKeyRow.valid_from)).scalars():
+        keys.setdefault(k.party, []).append(k)
+    return [PeerView(p, keys.get(p.party, [])) for p in db.execute(sa.select(Peer).order_by(Peer.party)).scalars()]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    message: OutboxMessage
+    case_reference: str | None  # the request's case, when the conversation is one of this Party's requests
+    request_id: uuid.UUID | None
+
+
+OUTBOX_STATES = ("pending", "delivered", "dead")
+
+
+def list_outbox(db: Session, *, actor: Principal, node_party: str, status: str, limit: int = 50,
+                offset: int = 0) -> tuple[list[OutboxRow], int]:
+    """Messages of one status, oldest first for those waiting, newest first for the rest; with the case
+    of the request each belongs to (one query)."""
+    _node_administrator(actor, node_party)
+    if status not in OUTBOX_STATES:
+        raise Invalid(f"status: one of {', '.join(OUTBOX_STATES)}")
+    where = OutboxMessage.status == status
+    total = db.execute(sa.select(sa.func.count()).select_from(OutboxMessage).where(where)).scalar_one()
+    order = OutboxMessage.id if status == "pending" else OutboxMessage.id.desc()
+    q = (sa.select(OutboxMessage, Case.reference, Request.id)
+         .outerjoin(Request, sa.and_(Request.conversation_id == OutboxMessage.conversation_id,
+                                     Request.party == node_party))
+         .outerjoin(Case, Case.id == Request.case_id)
+         .where(where).order_by(order).limit(limit).offset(offset))
+    return [OutboxRow(m, ref, rid) for m, ref, rid in db.execute(q).all()], total
+
+
+def negative_receipts(db: Session, *, actor: Principal, node_party: str, limit: int = 50,
+                      offset: int = 0) -> tuple[list[tuple[Receipt, str | None]], int]:
+    """Receipts that did not come in time (receipt_timeouts), newest first, with the request's case."""
+    _node_administrator(actor, node_party)
+    where = Receipt.positive.is_(False)
+    total = db.execute(sa.select(sa.func.count()).select_from(Receipt).where(where)).scalar_one()
+    q = (sa.select(Receipt, Case.reference)
+         .outerjoin(Request, sa.and_(Request.conversation_id == Receipt.conversation_id, Request.party == node_party))
+         .outerjoin(Case, Case.id == Request.case_id)
+         .where(where).order_by(Receipt.at.desc(), Receipt.id).limit(limit).offset(offset))
+    return [(r, ref) for r, ref in db.execute(q).all()], total
 
 
 def outbox_status(db: Session) -> list[dict[str, Any]]:

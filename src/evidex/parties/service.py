@@ -470,6 +470,16 @@ def list_users(db: Session, *, party: str) -> list[User]:
     return list(db.execute(sa.select(User).where(User.party == party).order_by(User.username)).scalars())
 
 
+def get_user(db: Session, *, actor: Principal, user_id: uuid.UUID) -> User:
+    """A user of `actor`'s Party, for its administrator; another Party's user is not found."""
+    if actor.role is not Role.administrator:
+        raise Forbidden("users are administered by an administrator of their Party")
+    user = db.execute(sa.select(User).where(User.id == user_id, User.party == actor.party)).scalar_one_or_none()
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
 def username_of(db: Session, user_id: uuid.UUID) -> str:
     return db.execute(sa.select(User.username).where(User.id == user_id)).scalar_one()
 

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from evidex.audit import service as audit
+from evidex.audit.heads import HeadKey, Verification, verify_and_sign
 from evidex.audit.models import AuditEntry
 from evidex.core.db import command
-from evidex.core.errors import Forbidden, Invalid
+from evidex.core.errors import Forbidden, Invalid, NotFound
 from evidex.parties.models import User
 from evidex.parties.roles import Principal, Role
 
@@ -76,3 +77,39 @@ def _username(given: str, party: str) -> sa.ColumnElement[str] | str:
     except ValueError:
         return given
     return sa.select(User.username).where(User.id == user_id, User.party == party).scalar_subquery()
+
+
+VERIFY_ACTION = "audit.verify"
+PROBLEMS_KEPT = 20  # of a broken chain's problems, the first ones are recorded with the check (the CLI names all)
+
+
+@command
+def verify_log(db: Session, *, actor: Principal, node_party: str, keys: dict[str, HeadKey], signer: HeadKey,
+               now: dt.datetime) -> tuple[Verification, AuditEntry]:
+    """`evidex audit verify` for the data-protection officer or an administrator of the node's Party: the
+    whole chain checked against its signed heads, its head signed when intact. The check and its result
+    are recorded in the chain (who verified, when, what was found), so the result can be read again."""
+    if actor.role not in READERS:
+        raise Forbidden("the audit log is verified by the data-protection officer or an administrator")
+    if actor.party != node_party:  # the chain is the node's, of every Party's users on it
+        raise Forbidden(f"the audit log of this node is verified by its own Party ({node_party})")
+    result = verify_and_sign(db, keys=keys, signer=signer, party=node_party, now=now)
+    entry = audit.record(db, actor=actor, action=VERIFY_ACTION, object_type="audit_log", object_id=None, at=now,
+                         details={"entries": result.entries, "intact": result.intact,
+                                  "first_broken_entry": result.first_broken_entry,
+                                  "problem_count": len(result.problems),
+                                  "problems": [str(p) for p in result.problems[:PROBLEMS_KEPT]],
+                                  "signed_heads_checked": result.checked,
+                                  "signed_head": result.signed.seq if result.signed is not None else None})
+    return result, entry
+
+
+def verification(db: Session, *, actor: Principal, seq: int) -> AuditEntry:
+    """A verification recorded by verify_log, for a reader of its Party (another entry: not found)."""
+    if actor.role not in READERS:
+        raise Forbidden("the audit log is read by the data-protection officer or an administrator")
+    entry = db.execute(sa.select(AuditEntry).where(AuditEntry.seq == seq, AuditEntry.party == actor.party,
+                                                   AuditEntry.action == VERIFY_ACTION)).scalar_one_or_none()
+    if entry is None:
+        raise NotFound("no such verification")
+    return entry

@@ -66,6 +66,11 @@ class LifecycleFile(BaseModel):
     states: dict[str, str]
     final: list[str]
     awaiting: list[str]
+    # The words a person reads (and their translations' English source, rules/data/i18n/): a short
+    # name of each state, a label of each event, a label of each role.
+    state_names: dict[str, Annotated[str, Field(min_length=1)]]
+    event_labels: dict[str, Annotated[str, Field(min_length=1)]]
+    role_labels: dict[Role, Annotated[str, Field(min_length=1)]]
     deadlines_end: DeadlinesEnd
     # The kinds of condition the `conditions` guard accepts, each with the article it cites (or none).
     condition_kinds: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], Reference | None] = Field(min_length=1)
@@ -100,6 +105,18 @@ class Lifecycle:
     @property
     def states(self) -> Mapping[str, str]:
         return self.spec.states
+
+    @property
+    def state_names(self) -> Mapping[str, str]:
+        return self.spec.state_names
+
+    @property
+    def event_labels(self) -> Mapping[str, str]:
+        return self.spec.event_labels
+
+    @property
+    def role_labels(self) -> Mapping[str, str]:
+        return {role.value: label for role, label in self.spec.role_labels.items()}
 
     @property
     def condition_kinds(self) -> Mapping[str, str | None]:
@@ -256,11 +273,26 @@ def _validate(spec: LifecycleFile, where: str, request_types: Collection[str] | 
     if known_types is not None and DEFAULT_TYPES not in spec.events_by_type and known_types - set(spec.events_by_type):
         raise RuleDataError(f"{where}: events_by_type: no events for "
                             f"{', '.join(sorted(known_types - set(spec.events_by_type)))} (and no default)")
+    _check_labels(spec, where, events)
     for i, case in enumerate(spec.four_eyes_waiver.when):
         for rtype in case.types:
             if known_types is not None and rtype not in known_types:
                 raise RuleDataError(f"{where}: four_eyes_waiver.when[{i}]: unknown request type {rtype!r}")
     return lc
+
+
+def _check_labels(spec: LifecycleFile, where: str, events: set[str]) -> None:
+    """One label for each state, event and role: none missing (the UI would show a bare name) and
+    none for a state, event or role the table does not have (a label left behind by a rename)."""
+    for field_name, labelled, known in (("state_names", set(spec.state_names), set(spec.states)),
+                                        ("event_labels", set(spec.event_labels), events),
+                                        ("role_labels", {r.value for r in spec.role_labels}, {r.value for r in Role})):
+        missing, unknown = sorted(known - labelled), sorted(labelled - known)
+        if missing:
+            raise RuleDataError(f"{where}: {field_name}: no label for {', '.join(missing)}")
+        if unknown:
+            raise RuleDataError(f"{where}: {field_name}.{unknown[0]}: no such "
+                                f"{field_name.split('_')[0]} in the lifecycle")
 
 
 def load_lifecycle(path: Path | None = None, request_types: Collection[str] | None = None) -> Lifecycle:

@@ -10,13 +10,16 @@ from evidex.rules.loader import (
     load_parties,
     load_rulebook,
 )
+from evidex.rules.texts import LOCALES, Texts
 from evidex.rules.verdict import Verdict
 
 __all__ = [
+    "LOCALES",
     "Engine",
     "Parties",
     "RequestDocument",
     "Rulebook",
+    "Texts",
     "Verdict",
     "check",
     "default_parties",

@@ -83,11 +83,14 @@ PRESENT: dict[str, Callable[[RequestDocument], bool]] = {
 }
 
 
+TIME_FRAME_MAX_DAYS = 3650  # a time frame longer than ten years is a typing mistake, not a time frame
+
+
 def days_of(v: Any) -> int | None:
     """The `days` of a `deadline_and_manner` element: a positive whole number of at most ten years."""
     if isinstance(v, dict):
         d = v.get("days")
-        if isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 3650:
+        if isinstance(d, int) and not isinstance(d, bool) and 0 < d <= TIME_FRAME_MAX_DAYS:
             return d
     return None
 

@@ -92,6 +92,7 @@ class Rulebook:
     versions: Mapping[str, dt.date]
     vocabulary: frozenset[str] = field(default_factory=frozenset)
     periods: Mapping[str, Period] = field(default_factory=dict)
+    actors: Mapping[str, str] = field(default_factory=dict)  # actor -> the words a person reads
 
     def value(self, period: str, *, on: dt.date) -> int:
         """The days of a named period (periods.yaml) as they apply on `on`. An unknown id is a
@@ -203,6 +204,7 @@ def load_rulebook(directory: Path | None = None) -> Rulebook:
         },
         vocabulary=frozenset(vocab),
         periods=dict(periods_file.periods),
+        actors=dict(types_file.actors),
     )
 
 

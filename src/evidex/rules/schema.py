@@ -106,8 +106,11 @@ class DeadlineSpec(_Strict):
         return self
 
 
+ObligedBy = Literal["requesting", "requested", "addressee", "notified_authority"]
+
+
 class ObligationSpec(_Strict):
-    by: Literal["requesting", "requested", "addressee", "notified_authority"]
+    by: ObligedBy
     article: Reference
     message: str
     when: Condition | None = None
@@ -202,9 +205,25 @@ class RequestTypeSpec(_Strict):
         return self.mla_elements is not None
 
 
+# Every name a channel, a copy or an obligation may give an actor: each needs its label (`actors`).
+ACTORS: tuple[str, ...] = tuple(dict.fromkeys(
+    (*AUTHORITY_ROLES, *SentBy.__args__, *ChannelFrom.__args__, *ChannelTo.__args__,  # type: ignore[attr-defined]
+     *ObligedBy.__args__)))  # type: ignore[attr-defined]
+Actor = Literal[ACTORS]  # type: ignore[valid-type]
+
+
 class RequestTypesFile(_Strict):
     version: dt.date
+    actors: dict[Actor, Annotated[str, Field(min_length=1)]]
     types: list[RequestTypeSpec]
+
+    @model_validator(mode="after")
+    def _every_actor_labelled(self) -> RequestTypesFile:
+        missing = [a for a in ACTORS if a not in self.actors]
+        if missing:
+            raise ValueError(f"actors: no label for {', '.join(missing)}: every actor a channel or an "
+                             "obligation may name needs the words a person reads")
+        return self
 
 
 # --------------------------------------------------------------------------- catalogue

@@ -16,13 +16,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from babel import Locale, dates, numbers
+from babel import Locale, dates, numbers, units
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-LOCALES: tuple[str, ...] = ("en", "sr-Cyrl", "sr-Latn", "cnr", "sl", "fr")
-DEFAULT_LOCALE = "en"
+from evidex.rules.texts import LOCALES as LOCALES  # one list of languages for the law and the pages
+from evidex.rules.texts import SOURCE_LOCALE
+
+DEFAULT_LOCALE = SOURCE_LOCALE
 # Each language named in itself (the switcher), as its speakers write it.
 NATIVE_NAMES: dict[str, str] = {
     "en": "English",
@@ -87,9 +89,17 @@ def gettext(message: str, **variables: object) -> str:
     return text % variables if variables else text
 
 
+class _KeepUnknown(dict[str, object]):
+    """Leaves a placeholder it has no value for as it is: a template's ngettext passes its other
+    variables (`count=...`) only afterwards, to Jinja's own formatting of what this returns."""
+
+    def __missing__(self, key: str) -> str:
+        return f"%({key})s"
+
+
 def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     text = translations(current()).ungettext(singular, plural, n)
-    return text % {"num": n, **variables}
+    return text % _KeepUnknown({"num": n, **variables})
 
 
 _ = gettext
@@ -170,6 +180,19 @@ def format_datetime(value: dt.datetime | None, tz: str = "UTC", form: str = "med
 
 def format_number(value: int | float) -> str:
     return numbers.format_decimal(value, locale=babel_locale(current()))
+
+
+_BYTE_UNITS = ((10**12, "digital-terabyte"), (10**9, "digital-gigabyte"), (10**6, "digital-megabyte"),
+               (10**3, "digital-kilobyte"))
+
+
+def format_bytes(size: int) -> str:
+    """A file size as people read it, in decimal (SI) units: `2.4 MB`, `2,4 Mo`, `512 bytes`."""
+    for factor, unit in _BYTE_UNITS:
+        if size >= factor:
+            return units.format_unit(size / factor, unit, length="short", format="#,##0.#",
+                                     locale=babel_locale(current()))
+    return units.format_unit(size, "digital-byte", length="long", locale=babel_locale(current()))
 
 
 def format_delta(delta: dt.timedelta, *, direction: bool = True) -> str:

@@ -37,6 +37,13 @@ class NavItem:
 # The main navigation, in order. A page appears here when it exists (and only for the roles that may open it).
 NAVIGATION: list[NavItem] = [
     NavItem("/", lazy("Dashboard"), ALL_PEOPLE),
+    NavItem("/requests", lazy("Requests"), ALL_PEOPLE),
+    NavItem("/requests/new", lazy("New request"), WRITERS),
+    NavItem("/parties", lazy("Parties"), ALL_PEOPLE),
+    NavItem("/law", lazy("The law"), ALL_PEOPLE),
+    NavItem("/audit", lazy("Audit log"), frozenset({Role.data_protection_officer, Role.administrator})),
+    NavItem("/admin/users", lazy("Users"), frozenset({Role.administrator})),
+    NavItem("/admin/outbox", lazy("Outbox"), frozenset({Role.administrator})),
 ]
 
 
@@ -235,7 +242,7 @@ def install_error_pages(app: Any) -> None:
         return web_error(request, exc)
 
     for cls in list(api_handlers):
-        if cls not in (500, Exception):
+        if cls != 500:  # Starlette keeps the last-resort handler under both 500 and Exception
             app.add_exception_handler(cls, web_or_api)
     for cls in (SignInRequired, CsrfRejected):
         app.add_exception_handler(cls, web_or_api)

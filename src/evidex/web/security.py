@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import secrets
 
+from starlette.requests import Request
+
 from evidex.core.secretbox import derive_keys
 from evidex.core.settings import Settings
 
@@ -48,6 +50,12 @@ class WebSecurity:
     @staticmethod
     def new_anonymous_binding() -> str:
         return secrets.token_urlsafe(24)
+
+    def script_session(self, request: Request) -> str | None:
+        """The session token of a page's own script calling the API (api/deps.py get_uploader_token):
+        the session cookie, only when the request carries the CSRF header bound to it."""
+        token = request.cookies.get(self.cookie_name(SESSION_COOKIE))
+        return token if token and self.csrf_valid(token, request.headers.get(CSRF_HEADER)) else None
 
     def cookie_options(self, *, max_age: int | None) -> dict[str, object]:
         return {"httponly": True, "samesite": "strict", "secure": self.https, "path": "/", "max_age": max_age}

@@ -29,11 +29,16 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # Jinja's new-style gettext formats the placeholders itself (escaping them): the callables only translate.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: i18n.translations(i18n.current()).ugettext(message),
+        lambda singular, plural, n: i18n.translations(i18n.current()).ungettext(singular, plural, n),
+        newstyle=True)
     env.filters.update(
         date=i18n.format_date,
         datetime=i18n.format_datetime,
         number=i18n.format_number,
+        filesize=i18n.format_bytes,
         delta=i18n.format_delta,
         delta_days=i18n.format_days,
     )

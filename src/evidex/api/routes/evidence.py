@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import StreamingResponse
 
-from evidex.api.deps import CurrentPrincipal, NowDep, SessionDep
+from evidex.api.deps import CurrentPrincipal, NowDep, SessionDep, Uploader
 from evidex.api.disposition import content_disposition
 from evidex.api.schemas import (
     Custody,
@@ -49,7 +49,7 @@ def _vault(request: Request) -> evidence.Vault:
 
 @router.post("/requests/{request_id}/evidence", status_code=status.HTTP_201_CREATED, response_model=EvidenceRead)
 def start(request_id: uuid.UUID, body: EvidenceStart, request: Request, db: SessionDep, now: NowDep,
-          principal: CurrentPrincipal) -> EvidenceRead:
+          principal: Uploader) -> EvidenceRead:
     """Announce a file: its name, size and SHA-256. Then PUT its chunks in order, then complete."""
     ev = evidence.start_upload(db, actor=principal, vault=_vault(request), request_id=request_id, name=body.name,
                                media_type=body.media_type, size=body.size, sha256=body.sha256, now=now)
@@ -57,7 +57,7 @@ def start(request_id: uuid.UUID, body: EvidenceStart, request: Request, db: Sess
 
 
 @router.get("/evidence/{evidence_id}", response_model=EvidenceRead, responses=NOT_FOUND)
-def read(evidence_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) -> EvidenceRead:
+def read(evidence_id: uuid.UUID, db: SessionDep, principal: Uploader) -> EvidenceRead:
     """State of a file; `chunks_received` is the next chunk to send when resuming."""
     return _read(db, evidence.get(db, actor=principal, evidence_id=evidence_id))
 
@@ -66,7 +66,7 @@ def read(evidence_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal) ->
             openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}}})
 async def put_chunk(evidence_id: uuid.UUID, index: Annotated[int, Path(ge=0, le=10_000_000)], request: Request,
-                    db: SessionDep, now: NowDep, principal: CurrentPrincipal) -> EvidenceRead:
+                    db: SessionDep, now: NowDep, principal: Uploader) -> EvidenceRead:
     """One chunk (1 MiB, the last may be shorter), streamed; a dropped connection loses only this chunk."""
     data = bytearray()
     async for part in request.stream():
@@ -80,7 +80,7 @@ async def put_chunk(evidence_id: uuid.UUID, index: Annotated[int, Path(ge=0, le=
 
 @router.post("/evidence/{evidence_id}/complete", response_model=EvidenceRead, responses=NOT_FOUND)
 def complete(evidence_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep,
-             principal: CurrentPrincipal) -> EvidenceRead:
+             principal: Uploader) -> EvidenceRead:
     """Seal: the hash of what was stored must equal the declared one, or the file is rejected (422)."""
     ev = evidence.complete(db, actor=principal, vault=_vault(request), evidence_id=evidence_id, now=now)
     return _read(db, ev)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -47,6 +48,11 @@ def list_requests(
     request_type: Annotated[str | None, Query(alias="type", max_length=40)] = None,
     direction: Annotated[Literal["outgoing", "incoming"] | None, Query()] = None,
     case_id: uuid.UUID | None = None,
+    party: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$",
+                                       description="The requesting or the requested Party (ISO 3166 code)")] = None,
+    due_before: Annotated[dt.date | None, Query(description="The next open deadline falls before this day")] = None,
+    search: Annotated[str | None, Query(max_length=120, description="Part of a reference, any case: the case's, "
+                                        "the document's case_reference, the conversation id, or the request id")] = None,
     sort: Annotated[Literal["due", "-due", "urgency", "created", "-created"] | None,
                     Query(description="due date (earliest first; none last), urgency (urgent first, then due), "
                                       "created; `-` reverses. Default: last changed first")] = None,
@@ -55,7 +61,8 @@ def list_requests(
 ) -> Page[RequestListItem]:
     """A desk's list: each request with its case reference, Parties, state, urgency and next due deadline."""
     rows, total = service.list_requests(db, actor=principal, status=status_, request_type=request_type,
-                                        direction=direction, case_id=case_id, sort=sort, limit=limit, offset=offset)
+                                        direction=direction, case_id=case_id, party=party,
+                                        due_before=due_before, search=search, sort=sort, limit=limit, offset=offset)
     return Page[RequestListItem](items=[RequestListItem(
         **RequestSummary.model_validate(x.request).model_dump(), case_reference=x.case_reference,
         next_due_on=x.next_due_on, next_due_name=x.next_due_name) for x in rows], total=total, limit=limit,

@@ -20,6 +20,20 @@ document.body.addEventListener("htmx:configRequest", (event) => {
   if (meta) { event.detail.headers["X-CSRF-Token"] = meta.content; }
 });
 
+// Controls only a page without JavaScript needs (e.g. "Show the form" where HTMX updates the form
+// itself) are removed, so that Enter in a field does not press them.
+document.querySelectorAll("[data-evx-nojs]").forEach((el) => el.remove());
+
+// A region being refreshed says so (aria-busy; evidex.css dims it) until its answer arrives.
+document.body.addEventListener("htmx:beforeRequest", (event) => {
+  const target = event.detail && event.detail.target;
+  if (target && target.dataset && target.dataset.evxBusy !== undefined) { target.setAttribute("aria-busy", "true"); }
+});
+document.body.addEventListener("htmx:afterRequest", (event) => {
+  const target = event.detail && event.detail.target;
+  if (target && target.removeAttribute) { target.removeAttribute("aria-busy"); }
+});
+
 // --- The dashboard's emergency alert (web/templates/dashboard/_emergencies.html) -------------------
 // The region is polled by HTMX; an id not seen before is a new emergency: show the alert (role=alert,
 // read out by screen readers) and, if the person turned it on, play a short tone (Web Audio, no file).
