@@ -201,3 +201,19 @@ def test_roles_that_may_not_draft(db):
     for role in (Role.service_provider, Role.notified_authority, Role.data_protection_officer, Role.administrator):
         with pytest.raises(Forbidden):
             service.create_case(db, actor=people[("RS", role)], reference="X", title="t", now=NOW)
+
+
+def test_a_new_case_and_its_request_are_one_unit_of_work(db):
+    """The drafting page saves a new case with its first request: a request refused leaves no case."""
+    from evidex.cases.models import Case
+
+    ca = user(db, "RS", Role.central_authority)
+    db.commit()  # the user stays whatever the command does
+    foreign = document("mutual_assistance", "SI", "RS")  # an outgoing request of RS must name RS as requesting
+    with pytest.raises(Invalid, match="requesting Party"):
+        service.create_request_in_new_case(db, actor=ca, law=LAW, reference="K-ORPHAN", title="Refused",
+                                           document=foreign, now=NOW)
+    assert db.execute(sa.select(Case).where(Case.reference == "K-ORPHAN")).first() is None
+    req = service.create_request_in_new_case(db, actor=ca, law=LAW, reference="K-ORPHAN", title="Accepted",
+                                             document=document("mutual_assistance", "RS", "SI"), now=NOW)
+    assert db.get(Case, req.case_id).title == "Accepted"

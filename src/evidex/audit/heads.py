@@ -268,11 +268,12 @@ class Verification:
         return min((p.seq for p in self.problems if p.seq is not None), default=None)
 
 
+@command
 def verify_and_sign(db: Session, *, keys: dict[str, HeadKey], signer: HeadKey, party: str, now: dt.datetime,
                     witness: list[SignedHead] | None = None, problems: list[ChainProblem] | None = None,
                     ) -> Verification:
     """Check the chain against every signed head (verify_heads) and, when nothing is wrong, sign its head
-    (flushed; the caller commits): a broken chain is never signed, its heads would vouch for the rewrite.
+    (one unit of work): a broken chain is never signed, its heads would vouch for the rewrite.
     `problems`: found before (unreadable witness lines), reported with the rest."""
     check = verify_heads(db, keys=keys, witness=witness)
     found = check.problems + list(problems or [])

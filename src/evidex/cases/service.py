@@ -348,6 +348,14 @@ def create_request(db: Session, *, actor: Principal, law: Law, case_id: uuid.UUI
 
 
 @command
+def create_request_in_new_case(db: Session, *, actor: Principal, law: Law, reference: str, title: str,
+                               document: dict[str, Any], now: dt.datetime, direction: Direction = "outgoing") -> Request:
+    """A new case and its first request, one unit of work: a request refused leaves no case without it."""
+    case = create_case(db, actor=actor, reference=reference, title=title, now=now)
+    return create_request(db, actor=actor, law=law, case_id=case.id, document=document, now=now, direction=direction)
+
+
+@command
 def register_incoming(db: Session, *, law: Law, party: str, sender: str, document: dict[str, Any],
                       conversation_id: str, now: dt.datetime) -> Request:
     """A request that arrived from another Party's node (signature already verified): registered as
