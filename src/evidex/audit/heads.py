@@ -268,6 +268,7 @@ class Verification:
         return min((p.seq for p in self.problems if p.seq is not None), default=None)
 
 
+@command
 def verify_and_sign(db: Session, *, keys: dict[str, HeadKey], signer: HeadKey, party: str, now: dt.datetime,
                     witness: list[SignedHead] | None = None, problems: list[ChainProblem] | None = None,
                     ) -> Verification:

@@ -89,7 +89,6 @@ def verify(
     with build_node(settings) as node, node.sessions() as db:
         result = verify_and_sign(db, keys=keys, signer=node.audit_key, party=settings.node_party,
                                  now=dt.datetime.now(dt.UTC), witness=heads, problems=problems)
-        db.commit()
     if result.problems:
         for p in result.problems:
             typer.echo(f"TAMPERED {p}", err=True)

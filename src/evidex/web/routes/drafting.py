@@ -18,7 +18,6 @@ from starlette.responses import Response
 from evidex.api.deps import LawDep, NowDep, SessionDep
 from evidex.cases import examples
 from evidex.cases import service as cases
-from evidex.core.db import transaction
 from evidex.core.errors import Conflict, Invalid, NotFound
 from evidex.parties.roles import Principal
 from evidex.requests.models import Request as RequestRow
@@ -237,16 +236,14 @@ def draft_new_request(request: Request, viewer: SignedIn, db: SessionDep, now: N
 
 def _save_new(db: Session, actor: Principal, law: cases.Law, now: dt.datetime, values: dict[str, str],
               document: dict[str, Any]) -> RequestRow:
-    with transaction(db):  # one unit of work: never the new case without its request
-        if values.get("case") == NEW_CASE:
-            case_id = cases.create_case(db, actor=actor, reference=values.get("case_new_reference", ""),
-                                        title=values.get("case_new_title", ""), now=now).id
-        else:
-            try:
-                case_id = uuid.UUID(values.get("case", ""))
-            except ValueError as e:
-                raise Invalid("choose a case") from e
-        return cases.create_request(db, actor=actor, law=law, case_id=case_id, document=document, now=now)
+    if values.get("case") == NEW_CASE:
+        return cases.create_request_in_new_case(db, actor=actor, law=law, reference=values.get("case_new_reference", ""),
+                                                title=values.get("case_new_title", ""), document=document, now=now)
+    try:
+        case_id = uuid.UUID(values.get("case", ""))
+    except ValueError as e:
+        raise Invalid("choose a case") from e
+    return cases.create_request(db, actor=actor, law=law, case_id=case_id, document=document, now=now)
 
 
 @router.post("/requests/new/check")
