@@ -83,3 +83,9 @@ def make_site(database_url: str, tmp_path: Any, **settings: Any) -> Iterator[Sit
 @pytest.fixture
 def site(database_url: str, tmp_path: Any) -> Iterator[Site]:
     yield from make_site(database_url, tmp_path)
+
+
+@pytest.fixture
+def own_site(own_database_url: str, tmp_path: Any) -> Iterator[Site]:
+    """The web application on a database of this test alone (for pages that list everything visible)."""
+    yield from make_site(own_database_url, tmp_path)

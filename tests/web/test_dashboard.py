@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from evidex.parties.roles import Role
 from tests.factories import document
-from tests.web.site import Site, make_site
+from tests.web.site import Site, own_site
 
-
-@pytest.fixture
-def site(own_database_url: str, tmp_path: Path) -> Iterator[Site]:
-    """The site on a database of its own: a dashboard shows every request and notification of the
-    Party, so what other tests committed to the shared PostgreSQL database would show up in it."""
-    yield from make_site(own_database_url, tmp_path)
+__all__ = ["own_site"]
 
 
 def create(site: Site, headers: dict[str, str], kind: str, requesting: str, requested: str, **changes: object) -> str:
@@ -42,7 +33,8 @@ def reference_of(site: Site, headers: dict[str, str], rid: str) -> str:
     return str(site.client.get(f"/api/v1/cases/{case_id}", headers=headers).json()["reference"])
 
 
-def test_an_emergency_is_first_on_the_24_7_contacts_dashboard_and_in_the_polled_region(site: Site) -> None:
+def test_an_emergency_is_first_on_the_24_7_contacts_dashboard_and_in_the_polled_region(own_site: Site) -> None:
+    site = own_site
     c247 = site.api_headers("RS", Role.contact_24_7)
     rid = create(site, c247, "emergency_disclosure", "RS", "ME")
     plain = create(site, c247, "mutual_assistance", "RS", "SI")  # not urgent: no emergency
@@ -60,14 +52,16 @@ def test_an_emergency_is_first_on_the_24_7_contacts_dashboard_and_in_the_polled_
     assert site.client.get("/dashboard/emergencies", follow_redirects=False).status_code == 303  # no HTMX: the page
 
 
-def test_another_partys_emergency_never_shows(site: Site) -> None:
+def test_another_partys_emergency_never_shows(own_site: Site) -> None:
+    site = own_site
     rid = create(site, site.api_headers("RS", Role.contact_24_7), "emergency_disclosure", "RS", "ME")
     site.sign_in("SI", Role.contact_24_7)
     assert rid not in site.client.get("/").text
     assert rid not in site.client.get("/dashboard/emergencies", headers={"HX-Request": "1"}).text
 
 
-def test_a_closed_emergency_leaves_the_dashboard(site: Site) -> None:
+def test_a_closed_emergency_leaves_the_dashboard(own_site: Site) -> None:
+    site = own_site
     c247 = site.api_headers("RS", Role.contact_24_7)
     rid = create(site, c247, "emergency_disclosure", "RS", "ME")
     move(site, c247, rid, "withdraw", reasons="Child found")
@@ -75,7 +69,8 @@ def test_a_closed_emergency_leaves_the_dashboard(site: Site) -> None:
     assert f'data-evx-emergency="{rid}"' not in site.client.get("/").text
 
 
-def test_a_draft_waits_for_a_second_persons_approval_not_the_drafters(site: Site) -> None:
+def test_a_draft_waits_for_a_second_persons_approval_not_the_drafters(own_site: Site) -> None:
+    site = own_site
     drafter = site.person("RS", Role.central_authority, "-drafter")
     rid = create(site, site.api_headers_of(*drafter), "mutual_assistance", "RS", "SI")
     headers = site.api_headers("RS", Role.central_authority, "-arranger")
@@ -90,7 +85,8 @@ def test_a_draft_waits_for_a_second_persons_approval_not_the_drafters(site: Site
     assert "Waiting for your approval" not in site.client.get("/").text
 
 
-def test_an_emergency_sent_alone_shows_its_review_deadline_and_notification_which_can_be_marked_read(site: Site) -> None:
+def test_an_emergency_sent_alone_shows_its_review_deadline_and_notification_which_can_be_marked_read(own_site: Site) -> None:
+    site = own_site
     c247 = site.api_headers("RS", Role.contact_24_7)
     rid = create(site, c247, "emergency_disclosure", "RS", "ME")
     move(site, c247, rid, "send_alone")
@@ -114,7 +110,8 @@ def test_an_emergency_sent_alone_shows_its_review_deadline_and_notification_whic
     assert "Overdue" in later and "2 days ago" in later
 
 
-def test_the_dashboard_in_serbian_counts_days_in_serbian(site: Site) -> None:
+def test_the_dashboard_in_serbian_counts_days_in_serbian(own_site: Site) -> None:
+    site = own_site
     c247 = site.api_headers("RS", Role.contact_24_7)
     rid = create(site, c247, "emergency_disclosure", "RS", "ME")
     move(site, c247, rid, "send_alone")

@@ -314,6 +314,14 @@ def draft_form(law: Law, *, request_type: str, requesting: str, requested: str, 
 
 
 @command
+def create_request_in_new_case(db: Session, *, actor: Principal, law: Law, reference: str, title: str,
+                               document: dict[str, Any], now: dt.datetime) -> Request:
+    """A new case and its first (outgoing) request, in one unit of work: never the case without it."""
+    case = create_case(db, actor=actor, reference=reference, title=title, now=now)
+    return create_request(db, actor=actor, law=law, case_id=case.id, document=document, now=now)
+
+
+@command
 def create_request(db: Session, *, actor: Principal, law: Law, case_id: uuid.UUID,
                    document: dict[str, Any], now: dt.datetime, direction: Direction = "outgoing") -> Request:
     if direction == "outgoing" and actor.role not in DRAFTING_ROLES:
@@ -345,14 +353,6 @@ def create_request(db: Session, *, actor: Principal, law: Law, case_id: uuid.UUI
     audit.record(db, actor=actor, action="request.create", object_type="request", object_id=str(req.id), at=now,
                  details={"type": req.request_type, "direction": direction, "status": req.status}, personal_data=True)
     return req
-
-
-@command
-def create_request_in_new_case(db: Session, *, actor: Principal, law: Law, reference: str, title: str,
-                               document: dict[str, Any], now: dt.datetime, direction: Direction = "outgoing") -> Request:
-    """A new case and its first request, one unit of work: a request refused leaves no case without it."""
-    case = create_case(db, actor=actor, reference=reference, title=title, now=now)
-    return create_request(db, actor=actor, law=law, case_id=case.id, document=document, now=now, direction=direction)
 
 
 @command

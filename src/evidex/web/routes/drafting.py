@@ -236,7 +236,7 @@ def draft_new_request(request: Request, viewer: SignedIn, db: SessionDep, now: N
 
 def _save_new(db: Session, actor: Principal, law: cases.Law, now: dt.datetime, values: dict[str, str],
               document: dict[str, Any]) -> RequestRow:
-    if values.get("case") == NEW_CASE:  # one unit of work: never the new case without its request
+    if values.get("case") == NEW_CASE:
         return cases.create_request_in_new_case(db, actor=actor, law=law, reference=values.get("case_new_reference", ""),
                                                 title=values.get("case_new_title", ""), document=document, now=now)
     try:
