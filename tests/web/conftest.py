@@ -23,9 +23,11 @@ WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = ("serious", "critical")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless chromium for the tests of this process."""
+    """One headless chromium for the tests of a module. Not longer: Playwright's sync API keeps an
+    event loop running in the main thread while it is started, and a later test file in the same
+    process that calls asyncio.run() would fail."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is absent: scripts/test installs Debian's chromium for the browser tests")
