@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
-import gzip
 import os
 import re
 import statistics
@@ -109,18 +108,19 @@ def timed(client: httpx.Client, path: str, calls: int, **kw: object) -> tuple[fl
 
 
 def weight(client: httpx.Client, path: str) -> dict[str, int]:
-    """Bytes on the wire (gzip where the node compresses) of the page and every CSS/JS file it loads."""
-    html = client.get(path).text
-    out = {"html": len(html.encode()), "html_gzip": len(gzip.compress(html.encode()))}
-    todo = re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js)[^"]*)"', html)
+    """Bytes on the wire, as the node sends them to a browser that accepts gzip, of the page and every
+    CSS/JS file it loads (an ES module's imports included)."""
+    r = client.get(path, headers={"Accept-Encoding": "gzip"})
+    out = {"html": r.num_bytes_downloaded}
+    todo = re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js)[^"]*)"', r.text)
     while todo:
         asset = todo.pop()
-        r = client.get(asset, headers={"Accept-Encoding": "gzip"})
+        a = client.get(asset, headers={"Accept-Encoding": "gzip"})
         name = asset.split("?")[0]
-        out[name] = int(r.headers.get("content-length", len(r.content)))  # as sent (compressed)
-        if name.endswith(".js"):  # an ES module's imports load too
+        out[name] = a.num_bytes_downloaded
+        if name.endswith(".js"):
             folder = name.rsplit("/", 1)[0]
-            todo += [f"{folder}/{m.removeprefix('./')}" for m in re.findall(r'from\s*"(\./[^"]+)"', r.text)
+            todo += [f"{folder}/{m.removeprefix('./')}" for m in re.findall(r'from\s*"(\./[^"]+)"', a.text)
                      if f"{folder}/{m.removeprefix('./')}" not in out]
     return out
 
@@ -179,7 +179,7 @@ def bench(name: str, total: int, calls: int) -> None:
                 print(f"  {'GET ' + path + ' (page)':55} median {med:7.1f} ms  p95 {p95:7.1f} ms  {size:>8} B"
                       f"   {med / baseline[0]:.2f}x the API (aim <= 2x)")
                 w = weight(web, path)
-                total_kb = (w["html_gzip"] + sum(v for k, v in w.items() if k.startswith("/static/"))) / 1024
+                total_kb = sum(w.values()) / 1024
                 print(f"    weight transferred: {total_kb:.1f} KB (aim <= 200 KB): " +
                       ", ".join(f"{k} {v / 1024:.1f} KB" for k, v in w.items()))
     finally:
