@@ -89,6 +89,32 @@ EFFECTS = {  # declarations.yaml: the closed vocabulary of what a declaration or
 }
 
 
+def spaced(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def word(table: dict[str, str], fallback: Callable[[str], str]) -> Callable[[str], str]:
+    """A closed vocabulary of the data in words: its translated label, else `fallback(key)`."""
+    def label(key: str) -> str:
+        found = table.get(str(key))
+        return _(found) if found else fallback(str(key))
+    return label
+
+
+# The closed vocabularies the templates show in words (translated when called, in the page's locale).
+VOCABULARIES: dict[str, Callable[[str], str]] = {
+    "notification_kind": word(NOTIFICATION_KINDS, spaced),
+    "condition_kind_label": word(CONDITION_KIND_LABELS, readable),
+    "decision_label": word(DECISION_LABELS, readable),
+    "authority_kind_label": word(AUTHORITY_KIND_LABELS, str),
+    "data_category_label": word(DATA_CATEGORY_LABELS, str),
+    "addressee_kind_label": word(ADDRESSEE_KIND_LABELS, str),
+    "effect_label": word(EFFECTS, str),
+    "obliged_label": word(OBLIGED, str),
+    "deadline_start": word(DEADLINE_STARTS, str),
+}
+
+
 def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
     """The template functions for `law` in `locale` (called while rendering, in that locale)."""
     texts, rulebook = law.texts, law.rulebook
@@ -118,10 +144,6 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         own = NODE_DEADLINES.get(name)
         return _(own) if own else name.replace("_", " ")
 
-    def notification_kind(kind: str) -> str:
-        label = NOTIFICATION_KINDS.get(kind)
-        return _(label) if label else kind.replace("_", " ")
-
     def element_label(request_type: str, name: str, requested_party: str = "") -> str:
         """An element of the type (or one a declaration adds); one the requested Party's own law
         requires (mla_elements) as the data words it; else the name as words."""
@@ -138,18 +160,6 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         """One line on how a request of the type travels: its first channel in the data."""
         return texts.channel_text(request_type, 0, locale) if request_type in rulebook.types else ""
 
-    def authority_kind_label(kind: str) -> str:
-        label = AUTHORITY_KIND_LABELS.get(str(kind))
-        return _(label) if label else str(kind)
-
-    def data_category_label(category: str) -> str:
-        label = DATA_CATEGORY_LABELS.get(str(category))
-        return _(label) if label else str(category)
-
-    def addressee_kind_label(kind: str) -> str:
-        label = ADDRESSEE_KIND_LABELS.get(str(kind))
-        return _(label) if label else str(kind)
-
     def element_article(request_type: str, name: str) -> str:
         spec = rulebook.types.get(request_type)
         for e in (*spec.elements, *spec.optional_elements) if spec else ():
@@ -165,14 +175,6 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
                 if any(g.article == article for g in grounds):
                     return texts.ground_text(request_type, kind, article, locale)  # type: ignore[arg-type]
         return article_title(article)
-
-    def condition_kind_label(kind: str) -> str:
-        label = CONDITION_KIND_LABELS.get(kind)
-        return _(label) if label else readable(kind)
-
-    def decision_label(kind: str) -> str:
-        label = DECISION_LABELS.get(kind)
-        return _(label) if label else readable(kind)
 
     def authority_label(authority: str) -> str:
         """An authority a route or a document names (an actor of the rule data, or a role)."""
@@ -223,10 +225,6 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
     def declaration_message(reference: str) -> str:
         return texts.declaration_message(reference, locale) if reference in rulebook.catalogue else ""
 
-    def effect_label(kind: str) -> str:
-        label = EFFECTS.get(kind)
-        return _(label) if label else kind
-
     def period_description(period: str) -> str:
         return texts.period_text(period, locale) if period in rulebook.periods else period
 
@@ -236,14 +234,6 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
 
     def instrument_title(code: str) -> str:
         return texts.instrument_title(code, locale) if code in rulebook.instruments else code
-
-    def obliged_label(by: str) -> str:
-        label = OBLIGED.get(by)
-        return _(label) if label else by
-
-    def deadline_start(start: str) -> str:
-        label = DEADLINE_STARTS.get(start)
-        return _(label) if label else start
 
     def condition_text(condition: Condition | dict[str, Any] | None) -> str:
         """When a rule applies (rules/schema.py Condition: all of its keys hold), in words; a Party's
@@ -277,17 +267,16 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
                          else _("without simultaneous notification"))
         return "; ".join(parts)
 
-    return {"type_title": type_title, "deadline_label": deadline_label, "notification_kind": notification_kind,
+    return {**VOCABULARIES, "type_title": type_title, "deadline_label": deadline_label,
             "state_label": state_label, "state_description": state_description, "role_label": role_label,
             "article_title": article_title, "event_label": event_label, "element_label": element_label,
             "element_article": element_article, "ground_text": ground_text, "party_name": party_name,
-            "type_article": type_article, "condition_kind_label": condition_kind_label,
-            "decision_label": decision_label, "authority_label": authority_label, "actor_label": authority_label,
-            "type_help": type_help, "authority_kind_label": authority_kind_label,
-            "data_category_label": data_category_label, "addressee_kind_label": addressee_kind_label,
+            "type_article": type_article,
+            "authority_label": authority_label, "actor_label": authority_label,
+            "type_help": type_help,
             "deadline_description": deadline_description, "on_lapse_text": on_lapse_text,
             "channel_means": channel_means, "urgent_means": urgent_means, "obligation_text": obligation_text,
             "declaration_title": declaration_title, "declaration_message": declaration_message,
-            "effect_label": effect_label, "period_description": period_description, "period_practice": period_practice,
-            "instrument_title": instrument_title, "obliged_label": obliged_label,
-            "deadline_start": deadline_start, "condition_text": condition_text}
+            "period_description": period_description, "period_practice": period_practice,
+            "instrument_title": instrument_title,
+            "condition_text": condition_text}
