@@ -203,15 +203,3 @@ def format_delta(delta: dt.timedelta, *, direction: bool = True) -> str:
         text = re.sub(r"\bpre\b", "prije", text)
     return text
 
-
-def format_days(delta: dt.timedelta) -> str:
-    """A calendar-day countdown: `today`, `in 3 days`, `2 days ago`."""
-    if delta.days == 0:
-        return gettext("today")
-    # Always in days (a deadline in "2 weeks" is too vague to act on): with this threshold Babel stays
-    # at the granularity unit.
-    text = dates.format_timedelta(dt.timedelta(days=delta.days), granularity="day", threshold=10**9,
-                                  add_direction=True, format="long", locale=babel_locale(current()))
-    if current() == "cnr":
-        text = re.sub(r"\bpre\b", "prije", text)
-    return text

@@ -40,7 +40,6 @@ def environment() -> jinja2.Environment:
         number=i18n.format_number,
         filesize=i18n.format_bytes,
         delta=i18n.format_delta,
-        delta_days=i18n.format_days,
     )
     env.globals.update(native_names=i18n.NATIVE_NAMES, locales=i18n.LOCALES)
     return env
