@@ -132,3 +132,22 @@ def test_an_unexpected_failure_is_an_html_page_without_a_trace(site: Site, monke
     assert "secret internal detail" not in r.text and "Traceback" not in r.text
     api = site.client.get("/api/v1/no-such-route")
     assert api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_only_a_language_chosen_with_the_switcher_becomes_the_persons_own(site: Site) -> None:
+    import sqlalchemy as sa
+
+    from evidex.parties.models import User
+
+    def stored(name: str) -> str | None:
+        with site.sessionmaker() as db:
+            return db.execute(sa.select(User.locale).where(User.username == name)).scalar_one()
+
+    site.client.headers["Accept-Language"] = "fr"
+    guessed = site.sign_in("RS", Role.central_authority, "-guessed")
+    assert '<html lang="fr"' in site.client.get("/").text  # the browser's language is used...
+    assert stored(guessed) is None  # ...but not kept as the person's choice
+    site.client.cookies.clear()
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "sl", "next": "/sign-in"})
+    chosen = site.sign_in("RS", Role.central_authority, "-chosen")
+    assert stored(chosen) == "sl"

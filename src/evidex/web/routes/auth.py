@@ -48,7 +48,8 @@ def sign_in(request: Request, viewer: ViewerDep, db: SessionDep, now: NowDep, se
             client=client, session_minutes=settings.session_minutes, totp_box=box, node_party=settings.node_party,
             per_account=settings.login_limit_per_account, per_address=settings.login_limit_per_address,
             window_seconds=settings.login_limit_window_seconds,
-            locale=viewer.locale if viewer.locale != i18n.DEFAULT_LOCALE else None)
+            # only a language chosen with the switcher becomes the person's own, not a browser's guess
+            locale=chosen if (chosen := request.cookies.get(LANG_COOKIE)) in i18n.LOCALES else None)
     except users.SecondFactorEnrolmentDue:
         with i18n.using(viewer.locale):
             due = _("Your second factor was reset by an administrator. Enrol a new authenticator with your "
