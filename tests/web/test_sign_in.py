@@ -151,3 +151,13 @@ def test_only_a_language_chosen_with_the_switcher_becomes_the_persons_own(site: 
     site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "sl", "next": "/sign-in"})
     chosen = site.sign_in("RS", Role.central_authority, "-chosen")
     assert stored(chosen) == "sl"
+
+
+def test_the_menu_marks_the_one_entry_the_page_belongs_to(site: Site) -> None:
+    import re
+
+    site.sign_in("RS", Role.central_authority)
+    for path, label in (("/requests/new", "New request"), ("/requests", "Requests"), ("/", "Dashboard")):
+        page = site.client.get(path).text
+        active = re.findall(r'govuk-service-navigation__item--active">\s*<a[^>]*>\s*(?:<strong[^>]*>)?\s*([^<]+?)\s*<', page)
+        assert active == [label], (path, active)

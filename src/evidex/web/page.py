@@ -157,10 +157,13 @@ def page(request: Request, viewer: Viewer, name: str, *, title: str, status_code
     sec = web_security(request)
     role = viewer.principal.role if viewer.principal else None
     here = request.url.path
+    mine = [item for item in NAVIGATION if role in item.roles]
+    # The one entry the page belongs to: the longest path it is under (/requests/new is "New request",
+    # not also "Requests").
+    under = [item.path for item in mine if here == item.path or (item.path != "/" and here.startswith(item.path + "/"))]
+    current = max(under, key=len, default=None)
     with i18n.using(viewer.locale):
-        nav = [{"href": item.path, "text": _(item.label),
-                "active": here == item.path or (item.path != "/" and here.startswith(item.path + "/"))}
-               for item in NAVIGATION if role in item.roles]
+        nav = [{"href": item.path, "text": _(item.label), "active": item.path == current} for item in mine]
     response = templates.render(request, name, {
         **law_text.helpers(request.app.state.law, viewer.locale), "node_party": request.app.state.settings.node_party,
         "tz": node_timezone(request), "viewer": viewer, "title": title, "csrf_token": sec.csrf_token(viewer.csrf_binding), "csrf_field": CSRF_FIELD,
