@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 
 from evidex.parties.roles import Role
+from evidex.workers.deadlines import run_once
 from tests.factories import document
 from tests.web.site import Site, own_site
 
@@ -122,3 +123,30 @@ def test_the_dashboard_in_serbian_counts_days_in_serbian(own_site: Site) -> None
     page = site.client.get("/").text
     assert '<html lang="sr-Cyrl"' in page
     assert "за 1 дан" in page  # Babel's Serbian: "in 1 day"
+    notes = page.split('id="notifications-heading"', 1)[1]
+    # The notification in the reader's language, from what it is about (not the stored English message).
+    assert "друго лице мора да га прегледа до" in notes
+    assert "alone as an emergency" not in notes
+
+
+def test_a_deadline_workers_notifications_read_in_the_readers_language(own_site: Site) -> None:
+    """The deadline worker's reminder, overdue and next-step notifications: the stored English message is the
+    API's; the page says each in French from the deadline, its date and the rule data's next step."""
+    site = own_site
+    ca = site.api_headers("RS", Role.central_authority)
+    ca2 = site.api_headers("RS", Role.central_authority, "-2")
+    rid = create(site, ca, "preservation", "RS", "ME")
+    for who, event in ((ca, "check"), (ca2, "approve"), (ca, "send")):
+        move(site, who, rid, event)
+    move(site, ca, rid, "record_preserved")  # the requested Party confirms: the preservation period runs
+    later = site.clock.now + dt.timedelta(days=120)  # past the minimum 60 days (ETS185 Art 29(7))
+    run_once(site.sessionmaker, later)
+    site.clock.now = later
+    site.sign_in("RS", Role.central_authority, "-fr")
+    r = site.client.post("/language", data={"csrf_token": site.csrf("/"), "lang": "fr", "next": "/"},
+                         follow_redirects=False)
+    assert r.status_code == 303
+    notes = site.client.get("/").text.split('id="notifications-heading"', 1)[1]
+    assert "Échéance dépassée le" in notes and "État actuel de la demande" in notes
+    assert "passed on" not in notes and "Deadline preservation" not in notes  # the stored English stays out
+    assert "La période minimale de conservation est écoulée" in notes  # the next step, from the rule data

@@ -32,14 +32,24 @@ class DueItem:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A notification with what it is about, so a page can say it in the reader's language (the stored
+    `message` is the English of the API and the log): the request, and the deadline when it has one."""
+
+    notification: Notification
+    request: Request
+    deadline: Deadline | None
+
+
+@dataclass(frozen=True)
 class Desk:
     emergencies: list[DeskItem]
     overdue: list[DueItem]
     due_soon: list[DueItem]
     awaiting_approval: list[DeskItem]
-    unread: list[Notification]
+    unread: list[Notice]
     unread_total: int
-    delivery_problems: list[Notification]  # dead letters and negative receipts not yet read
+    delivery_problems: list[Notice]  # dead letters and negative receipts not yet read
 
 
 # Notifications that say a message to the other Party did not arrive (exchange/service.py writes them).
@@ -93,13 +103,15 @@ def desk(db: Session, *, actor: Principal, law: Law, today: dt.date, soon_days: 
                    sa.or_(Request.created_by.is_(None), Request.created_by != actor.user_id))
             .order_by(Request.urgent.desc(), Request.updated_at, Request.id).limit(limit)).all()
         waiting = [DeskItem(r, ref) for r, ref in rows]
-    q = sa.select(Notification).join(Request, Request.id == Notification.request_id).where(
-        visible_to(actor), Notification.read_at.is_(None))
-    unread_total = db.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
+    unseen = (visible_to(actor), Notification.read_at.is_(None))
+    unread_total = db.execute(sa.select(sa.func.count()).select_from(Notification)
+                              .join(Request, Request.id == Notification.request_id).where(*unseen)).scalar_one()
+    q = (sa.select(Notification, Request, Deadline).join(Request, Request.id == Notification.request_id)
+         .outerjoin(Deadline, Deadline.id == Notification.deadline_id).where(*unseen))
     newest = (Notification.created_at.desc(), Notification.id)
-    unread = list(db.execute(q.where(Notification.kind.not_in(DELIVERY_PROBLEMS)).order_by(*newest)
-                             .limit(limit)).scalars())
-    problems = list(db.execute(q.where(Notification.kind.in_(DELIVERY_PROBLEMS)).order_by(*newest)
-                               .limit(limit)).scalars())
+    unread = [Notice(n, r, d) for n, r, d in db.execute(
+        q.where(Notification.kind.not_in(DELIVERY_PROBLEMS)).order_by(*newest).limit(limit)).all()]
+    problems = [Notice(n, r, d) for n, r, d in db.execute(
+        q.where(Notification.kind.in_(DELIVERY_PROBLEMS)).order_by(*newest).limit(limit)).all()]
     return Desk(emergencies(db, actor=actor, law=law, limit=limit), overdue, soon, waiting, unread, unread_total,
                 problems)

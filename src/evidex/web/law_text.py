@@ -144,6 +144,10 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         own = NODE_DEADLINES.get(name)
         return _(own) if own else name.replace("_", " ")
 
+    def next_step_text(request_type: str, name: str, article: str = "") -> str:
+        """What the data proposes once the deadline has lapsed (its `on_lapse`), in the reader's language."""
+        return texts.deadline_text(request_type, name, article, locale, on_lapse=True) or ""
+
     def element_label(request_type: str, name: str, requested_party: str = "") -> str:
         """An element of the type (or one a declaration adds); one the requested Party's own law
         requires (mla_elements) as the data words it; else the name as words."""
@@ -268,6 +272,7 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         return "; ".join(parts)
 
     return {**VOCABULARIES, "type_title": type_title, "deadline_label": deadline_label,
+            "next_step_text": next_step_text,
             "state_label": state_label, "state_description": state_description, "role_label": role_label,
             "article_title": article_title, "event_label": event_label, "element_label": element_label,
             "element_article": element_article, "ground_text": ground_text, "party_name": party_name,
