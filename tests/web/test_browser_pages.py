@@ -55,11 +55,13 @@ def test_every_page_passes_axe_in_every_language(browser: Any, live_node_process
     context = browser.new_context(locale=locale)
     page = context.new_page()
     pages = {Role.central_authority: ["/", "/requests", "/requests/new", "/requests/new?example=mutual_assistance",
-                                      "/parties", "/parties/SI", "/law", "/law/subscriber_order"],
+                                      "/parties", "/parties/SI", "/law", "/law/subscriber_order", "/account"],
              Role.administrator: ["/audit", "/admin/users", "/admin/users/new", "/admin/outbox", "/admin/peers"]}
     try:
         page.goto(f"{url}/sign-in")
         assert page.locator("html").get_attribute("lang") == locale  # from Accept-Language
+        axe_check(page)
+        page.goto(f"{url}/second-factor")  # before sign-in too: enrolling a new authenticator
         axe_check(page)
         for role, paths in pages.items():
             context.clear_cookies()

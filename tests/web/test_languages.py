@@ -79,7 +79,8 @@ def pages_of(site: Site) -> dict[Role, list[str]]:
                            headers=headers).json()["id"]
     return {
         Role.central_authority: ["/", "/requests", "/requests/new", f"/requests/{rid}", f"/requests/{rid}/evidence",
-                                 "/parties", "/parties/SI", "/law", "/law/mutual_assistance", "/law/preservation"],
+                                 "/parties", "/parties/SI", "/law", "/law/mutual_assistance", "/law/preservation",
+                                 "/account"],
         Role.administrator: ["/audit", "/admin/users", "/admin/users/new", "/admin/outbox", "/admin/peers"],
     }
 

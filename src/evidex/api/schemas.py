@@ -45,6 +45,12 @@ class LoginIn(BaseModel):
     totp_code: str | None = Field(default=None, pattern=r"^\d{6}$")
 
 
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024, description="At least 12 characters; not the username")
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID

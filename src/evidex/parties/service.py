@@ -632,3 +632,47 @@ def enrol_second_factor(db: Session, *, username: str, password: str, now: dt.da
     audit.record(db, actor=principal_of(user), action="auth.second_factor_enrol", object_type="user",
                  object_id=str(user.id), at=now, details={"client": client})
     return plain, user
+
+
+@command
+def change_password(db: Session, *, actor: Principal, current_password: str, new_password: str, now: dt.datetime,
+                    node_party: str, keep_session: str | None = None) -> User:
+    """A person changes their own password: the current one is asked again (a session left open on a shared
+    screen is not enough), a wrong one counts towards the lockout like a failed sign-in; the new one
+    follows the node's rule (MIN_PASSWORD characters, not the username, not the current one). Every
+    other session of the person ends (`keep_session`, the token of the session that asked, stays);
+    API tokens stay: they are credentials of their own, revoked one by one."""
+    from evidex.parties.models import UserSession
+
+    user = db.execute(sa.select(User).where(User.id == actor.user_id).with_for_update()).scalar_one_or_none()
+    if user is None or not user.is_active or user.is_system or not user.password_hash:
+        raise Forbidden("this account has no password to change")
+    if db.get_bind().dialect.name == "sqlite":  # no row locks: take the write lock, then read again
+        lock_row(db, User.id, user.id)
+        db.refresh(user)
+    if not check_password(user, current_password):
+        _count_failure(db, user=user, now=now, node_party=node_party, details={"username": user.username,
+                                                                              "client": "password change"})
+        audit.record(db, actor=actor, action="user.password_change_failed", object_type="user",
+                     object_id=str(user.id), at=now, details={"reason": "wrong_password"})
+        raise recorded(db, Invalid("the current password is not right",
+                                   [{"field": "current_password", "code": "wrong_password"}]))
+    problem: tuple[str, str] | None = None
+    if len(new_password) < MIN_PASSWORD:
+        problem = ("too_short", f"the new password is too short: at least {MIN_PASSWORD} characters")
+    elif new_password.strip().casefold() == user.username.casefold():
+        problem = ("username", "the new password must not be the username")
+    elif check_password(user, new_password):
+        problem = ("unchanged", "the new password must differ from the current one")
+    if problem is not None:
+        raise Invalid(problem[1], [{"field": "new_password", "code": problem[0]}])
+    user.password_hash = _hasher.hash(new_password)
+    kept = hash_token(keep_session) if keep_session else None
+    ended = db.execute(sa.update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None),
+        *([UserSession.token_hash != kept] if kept else [])).values(revoked_at=now)
+        .execution_options(synchronize_session=False))
+    audit.record(db, actor=actor, action="user.password_changed", object_type="user", object_id=str(user.id), at=now,
+                 details={"username": user.username,
+                          "other_sessions_ended": cast("sa.CursorResult[Any]", ended).rowcount or 0})
+    return user

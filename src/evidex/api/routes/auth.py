@@ -4,7 +4,16 @@ import pyotp
 from fastapi import APIRouter, Request, Response, status
 
 from evidex.api.deps import CurrentCredential, CurrentPrincipal, NowDep, SessionDep, SettingsDep, TokenDep, TotpBoxDep
-from evidex.api.schemas import LoginIn, Problem, SecondFactorEnrolIn, SecondFactorEnrolled, TokenOut, UserRead
+from evidex.api.schemas import (
+    LoginIn,
+    PasswordChangeIn,
+    Problem,
+    SecondFactorEnrolIn,
+    SecondFactorEnrolled,
+    TokenOut,
+    UserRead,
+)
+from evidex.core.errors import Forbidden
 from evidex.parties import service as users
 from evidex.parties.models import User
 
@@ -48,6 +57,19 @@ def enrol_second_factor(body: SecondFactorEnrolIn, request: Request, response: R
 def logout(db: SessionDep, now: NowDep, token: TokenDep, cred: CurrentCredential) -> None:
     """Revoke the credential used: the session, or the API token (even one with the scope read)."""
     users.logout(db, token=token, actor=users.principal_of(cred.user), now=now)
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT, responses={
+    403: {"model": Problem, "description": "Asked with an API token (a person's session changes its own password)"},
+    422: {"model": Problem, "description": "The current password is not right (it counts towards the lockout), or "
+                                           "the new one breaks the rule (code: too_short, username, unchanged)"}})
+def change_password(body: PasswordChangeIn, db: SessionDep, now: NowDep, settings: SettingsDep, token: TokenDep,
+                    cred: CurrentCredential) -> None:
+    """Change your own password. Your other sessions end; this one and your API tokens stay."""
+    if cred.kind != "session":
+        raise Forbidden("a password is changed by its person, signed in, not with an API token")
+    users.change_password(db, actor=users.principal_of(cred.user), current_password=body.current_password,
+                          new_password=body.new_password, now=now, node_party=settings.node_party, keep_session=token)
 
 
 @router.get("/me", response_model=UserRead)

@@ -52,8 +52,8 @@ def sign_in(request: Request, viewer: ViewerDep, db: SessionDep, now: NowDep, se
             locale=chosen if (chosen := request.cookies.get(LANG_COOKIE)) in i18n.LOCALES else None)
     except users.SecondFactorEnrolmentDue:
         with i18n.using(viewer.locale):
-            due = _("Your second factor was reset by an administrator. Enrol a new authenticator with your "
-                    "administrator, then sign in with its code.")
+            due = _("Your second factor was reset by an administrator. Enrol a new authenticator (the link "
+                    "below the form), then sign in with its code.")
         return page(request, viewer, "sign_in.html", title=title, next=safe_next(next), username=username,
                     error=due, message=None, signed_out=False, status_code=401)
     except users.AuthError:
