@@ -13,9 +13,10 @@ from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from evidex.api.deps import NowDep, SessionDep
-from evidex.core.errors import EvidexError, Forbidden, NotFound, TooManyRequests
+from evidex.core.errors import Conflict, EvidexError, Forbidden, NotFound, TooManyRequests
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import AuthError, principal_of, resolve_token
+from evidex.requests.lifecycle import TransitionNotAllowed
 from evidex.web import i18n, law_text, templates
 from evidex.web.i18n import _, lazy
 from evidex.web.security import ANON_COOKIE, CSRF_FIELD, CSRF_HEADER, LANG_COOKIE, SESSION_COOKIE, WebSecurity
@@ -267,6 +268,8 @@ def web_error(request: Request, exc: Exception) -> Response:
         return error_page(request, 404)
     if isinstance(exc, Forbidden):
         return error_page(request, 403, str(exc))
+    if isinstance(exc, Conflict | TransitionNotAllowed):  # as the API (api/errors.py): 409, not "check what you entered"
+        return error_page(request, 409, str(exc))
     if isinstance(exc, AuthError):
         return redirect("/sign-in")
     if isinstance(exc, TooManyRequests):
