@@ -110,6 +110,27 @@ def test_another_party_cannot_see_evidence(api):
     assert api.client.get(f"/api/v1/evidence-packages/{uuid.uuid4()}", headers=si).status_code == 404
 
 
+def test_a_file_is_opened_only_by_the_roles_that_work_the_request(api):
+    """The data-protection officer and the administrator see a file's record and custody (retention,
+    access records), not its content; refused by role before the lookup, so any id answers the same."""
+    rid = new_request(api)["id"]
+    eid, _ = upload(api, rid, b"subscriber records")
+    for role in (Role.data_protection_officer, Role.administrator):
+        who = api.as_("RS", role)
+        assert api.client.get(f"/api/v1/evidence/{eid}/custody", headers=who).status_code == 200
+        assert api.client.get(f"/api/v1/requests/{rid}/custody", headers=who).status_code == 200
+        for some in (eid, uuid.uuid4()):
+            r = api.client.get(f"/api/v1/evidence/{some}/content", headers=who)
+            assert r.status_code == 403 and "does not open evidence" in r.json()["detail"], role
+    assert api.client.get(f"/api/v1/evidence/{eid}/content", headers=api.as_("SI", Role.data_protection_officer)
+                          ).status_code == 403  # another Party's: the same answer, nothing revealed
+    with api.sessionmaker() as db:  # nothing was opened
+        assert not db.execute(sa.select(CustodyEvent).where(CustodyEvent.evidence_id == uuid.UUID(eid),
+                                                            CustodyEvent.event == "opened")).first()
+    assert api.client.get(f"/api/v1/evidence/{eid}/content", headers=api.as_("RS", Role.competent_authority)
+                          ).status_code == 200
+
+
 def test_disposal_erases_the_key_and_keeps_a_verifiable_chain(api):
     rid = new_request(api)["id"]
     data = os.urandom(3000)

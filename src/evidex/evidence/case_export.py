@@ -115,6 +115,7 @@ def export_case(db: Session, *, actor: Principal, vault: evidence.Vault, request
     export is first recorded as a custody event of each sealed file, so the document shows it too,
     and audited, in one transaction. `write` keeps the document before the commit: an export that
     could not be written is not recorded. Returns the document and how many files were recorded."""
+    evidence.may_open(actor)  # it hands over the files' records: who may open them (evidence.OPENERS)
     req = cases.get_request(db, actor=actor, request_id=request_id, audit_read=False)  # same visibility
     n = evidence.record_export(db, actor=actor, vault=vault, request_id=req.id, target=target, now=now)
     doc = build_case(db, party=actor.party, request_id=req.id)

@@ -34,6 +34,12 @@ from evidex.parties.roles import Principal, Role
 
 GENESIS = "0" * 64
 PRODUCERS = frozenset({Role.service_provider, Role.central_authority, Role.contact_24_7, Role.competent_authority})
+# Who opens a file's content (a download, the CASE/UCO export): the roles that work the requests and
+# produce their evidence, and the node itself (`evidex evidence export-case`). The data-protection
+# officer and the administrator oversee and administer (MISSION.md: retention, access records; users,
+# keys), a notified authority deals with the order, not the data (CETS224 Art 7(5)): they see the
+# files' records, hashes and custody, not what the files hold (CETS224 Art 14(2): the data serve the request).
+OPENERS = PRODUCERS | {Role.system}
 MAX_FILE = 1 << 40  # 1 TiB: the ceiling of any setting
 LIFELESS = ("disposed", "abandoned")  # files whose stored bytes are gone: they no longer count against a quota
 
@@ -430,6 +436,7 @@ def complete(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.U
 def open_content(db: Session, *, actor: Principal, vault: Vault, evidence_id: uuid.UUID,
                  now: dt.datetime) -> tuple[EvidenceFile, Iterator[bytes]]:
     """Verify the stored file against its hash, record the opening (custody, audit), then stream it."""
+    may_open(actor)
     ev = get(db, actor=actor, evidence_id=evidence_id)
     if ev.status != "sealed" or ev.sha256 is None:
         raise Conflict(f"the evidence is {ev.status}")
@@ -438,6 +445,12 @@ def open_content(db: Session, *, actor: Principal, vault: Vault, evidence_id: uu
     audit.record(db, actor=actor, action="evidence.read", object_type="evidence", object_id=str(ev.id), at=now,
                  personal_data=True)
     return ev, stream
+
+
+def may_open(actor: Principal) -> None:
+    """Refused by role before any lookup: the same answer whether the file exists or not."""
+    if actor.role not in OPENERS:
+        raise Forbidden(f"role {actor.role} does not open evidence: its records and custody are shown instead")
 
 
 def verified_content(vault: Vault, ev: EvidenceFile) -> Iterator[bytes]:

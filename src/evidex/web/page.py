@@ -13,9 +13,10 @@ from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from evidex.api.deps import NowDep, SessionDep
-from evidex.core.errors import EvidexError, Forbidden, NotFound, TooManyRequests
+from evidex.core.errors import Conflict, EvidexError, Forbidden, NotFound, TooManyRequests
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import AuthError, principal_of, resolve_token
+from evidex.requests.lifecycle import TransitionNotAllowed
 from evidex.web import i18n, law_text, templates
 from evidex.web.i18n import _, lazy
 from evidex.web.security import ANON_COOKIE, CSRF_FIELD, CSRF_HEADER, LANG_COOKIE, SESSION_COOKIE, WebSecurity
@@ -200,6 +201,7 @@ ERROR_TITLES = {
     400: lazy("The request could not be read"),
     403: lazy("You cannot do this"),
     404: lazy("Page not found"),
+    405: lazy("Page not found"),  # a form's address opened as a page: there is no page there
     409: lazy("This has changed meanwhile"),
     422: lazy("Please check what you entered"),
     429: lazy("Too many attempts"),
@@ -257,6 +259,8 @@ def web_error(request: Request, exc: Exception) -> Response:
 
     if isinstance(exc, SignInRequired):
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method not in SAFE_METHODS:
+            here = "/"  # a form's address is no page to come back to (GET there: 405); its fields are gone anyway
         if request.headers.get("hx-request"):  # an HTMX fragment: the whole page must go to sign-in
             return Response(status_code=204, headers={"HX-Redirect": "/sign-in?next=" + urllib.parse.quote(here)})
         return redirect("/sign-in?next=" + urllib.parse.quote(here))
@@ -267,6 +271,8 @@ def web_error(request: Request, exc: Exception) -> Response:
         return error_page(request, 404)
     if isinstance(exc, Forbidden):
         return error_page(request, 403, str(exc))
+    if isinstance(exc, Conflict | TransitionNotAllowed):  # as the API (api/errors.py): 409, not "check what you entered"
+        return error_page(request, 409, str(exc))
     if isinstance(exc, AuthError):
         return redirect("/sign-in")
     if isinstance(exc, TooManyRequests):
@@ -274,7 +280,8 @@ def web_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, RequestValidationError):
         return error_page(request, 422)
     if isinstance(exc, HTTPException):
-        return error_page(request, exc.status_code if exc.status_code in ERROR_TITLES else 500)
+        return error_page(request, exc.status_code if exc.status_code in ERROR_TITLES else 500, None,
+                          dict(exc.headers) if exc.headers else None)  # 405: its Allow
     if isinstance(exc, EvidexError):
         return error_page(request, 422, str(exc))
     log.exception("web page failed", exc_info=exc)

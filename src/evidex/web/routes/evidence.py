@@ -105,7 +105,8 @@ def _labels(viewer: Viewer) -> dict[str, Any]:
 @router.get("/requests/{request_id}/evidence")
 def files_page(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: SessionDep,
                notice: str | None = None, evidence_id: uuid.UUID | None = None) -> Response:
-    # As the API's evidence reads: any signed-in person; the services scope by Party and role (404).
+    # As the API's evidence records and custody: any signed-in person; the services scope by Party and
+    # role (404). Opening a file (download, export) is for evidence.OPENERS.
     return _files_page(request, viewer, db, request_id, notice=notice, uploaded=evidence_id)
 
 
@@ -130,7 +131,8 @@ def _files_page(request: Request, viewer: Viewer, db: Session, request_id: uuid.
         script_texts = _upload_texts()
     return page(request, viewer, "evidence/files.html", title=title, req=req, files=files,
                 packages=sent_or_received, conditions=evidence.binding_conditions(db, req.id),
-                can_upload=actor.role in evidence.PRODUCERS, banner=banner, just_uploaded=just_uploaded,
+                can_upload=actor.role in evidence.PRODUCERS, can_open=actor.role in evidence.OPENERS,
+                banner=banner, just_uploaded=just_uploaded,
                 resumable=json.dumps(resumable), script_texts=json.dumps(script_texts, ensure_ascii=False),
                 form_limit=FORM_UPLOAD_BYTES, errors=errors or {}, values=values or {},
                 error_list=[{"text": text, "href": f"#{field}"} for field, text in (errors or {}).items()],
@@ -250,4 +252,5 @@ def custody_page(evidence_id: uuid.UUID, request: Request, viewer: SignedIn, db:
     with i18n.using(viewer.locale):
         title = _("Custody of %(name)s", name=ev.name)
     return page(request, viewer, "evidence/custody.html", title=title, ev=ev, report=report, by_seq=by_seq,
-                stored=stored, checkable=checkable, signed=vault.signer is not None, **labels)
+                stored=stored, checkable=checkable, signed=vault.signer is not None,
+                can_open=actor.role in evidence.OPENERS, **labels)
