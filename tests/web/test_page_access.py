@@ -33,6 +33,7 @@ from evidex.evidence.models import CustodyEvent, EvidenceFile
 from evidex.exchange import keys
 from evidex.models import import_all_models
 from evidex.node import build_node
+from evidex.parties import service as users
 from evidex.parties.models import User, UserSession
 from evidex.parties.roles import PEOPLE_ROLES, Principal, Role
 from evidex.parties.service import create_user, hash_token, principal_of
@@ -238,10 +239,11 @@ PAGES: dict[str, Page] = {
     "/admin/users/new": Page(nothing, as_api("POST /users")),
     "/admin/users/{user_id}": Page(lambda w: [{"user_id": str(w.user)}], listed("GET /users", "id", list, "user_id"),
                                    missing={"user_id": RANDOM}),
+    "/account": Page(nothing, as_api("GET /auth/me")),  # one's own account: every signed-in person
     "/admin/peers": Page(nothing, node_administrator),
     "/admin/outbox": Page(nothing, node_administrator),
 }
-PUBLIC_PAGES = {"/sign-in"}  # for everyone, signed in or not
+PUBLIC_PAGES = {"/sign-in", "/second-factor"}  # for everyone, signed in or not
 
 
 def url_of(path: str, params: Params) -> str:
@@ -306,12 +308,27 @@ def user_action(action: str) -> Form:
 
 # Every unsafe route of the web application (method, path as the router declares it): a route missing
 # here fails the test.
-PUBLIC_FORMS = {("POST", "/sign-in"), ("POST", "/sign-out"), ("POST", "/language")}  # taken from anybody
+def a_person_to_enrol(w: World) -> dict[str, str]:
+    """A person of HOME whose second factor an administrator reset: they enrol again before sign-in."""
+    name, _secret = w.site.person(HOME, Role.competent_authority, f"-enrol-{uuid.uuid4().hex[:6]}")
+    with w.site.sessionmaker() as db:
+        users.reset_second_factor(db, actor=w.principal(HOME, Role.administrator), user=name, reason="Phone lost.",
+                                  now=w.site.clock.now)
+        db.commit()
+    return {"username": name, "password": PASSWORD}
+
+
+PUBLIC_FORMS = {("POST", "/sign-in"), ("POST", "/sign-out"), ("POST", "/language"),
+                ("POST", "/second-factor")}  # taken from anybody
 FORMS: dict[tuple[str, str], list[Form]] = {
     ("POST", "/sign-in"): [Form(None, lambda w: w.credentials(), lambda w: "/sign-in")],
     ("POST", "/sign-out"): [Form(Role.contact_24_7, lambda w: {}, lambda w: "/sign-out", fresh=True)],
     ("POST", "/language"): [Form(Role.competent_authority, lambda w: {"lang": "fr", "next": "/"},
                                  lambda w: "/language", fresh=True)],
+    ("POST", "/second-factor"): [Form(None, a_person_to_enrol, lambda w: "/second-factor")],
+    ("POST", "/account/password"): [Form(Role.competent_authority, lambda w: {
+        "current_password": PASSWORD, "new_password": "another passphrase 2026",
+        "confirm_password": "another passphrase 2026"}, lambda w: "/account/password", fresh=True)],
     ("POST", "/notifications/read"): [Form(Role.central_authority, lambda w: {}, lambda w: "/notifications/read")],
     ("POST", "/requests/new"): [Form(Role.competent_authority, lambda w: drafting_form(
         w, "/requests/new?example=preservation", action="save", case="new",
