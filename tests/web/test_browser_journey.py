@@ -24,6 +24,7 @@ import pytest
 from evidex.demo.federation import PASSWORD, introduce
 from evidex.parties.roles import Role
 from tests.e2e.test_federation import Node, pair
+from tests.web.conftest import axe_check
 from tests.web.uploading import upload, watch_progress
 
 __all__ = ["pair"]
@@ -218,6 +219,7 @@ def journey(rs: Node, me: Node, browser: Any, tmp_path: Path) -> None:
     assert "The file was uploaded and sealed." in banner and sha in banner
     send = receiver.locator("form[action$='/evidence-packages']")
     assert send.locator("input[name='evidence_id']").is_checked()  # the file not sent yet, offered ticked
+    axe_check(receiver)  # the page with its sending form
     send.locator("button:has-text('Send to RS')").click()
     receiver.wait_for_url(re.compile(r"notice=package_sent"))
     assert "The package is on its way" in receiver.locator(".govuk-notification-banner--success").inner_text()
