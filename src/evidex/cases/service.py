@@ -767,10 +767,11 @@ def history(db: Session, *, actor: Principal, request_id: uuid.UUID,
 
 
 @command
-def decisions_of(db: Session, *, actor: Principal, request_id: uuid.UUID, now: dt.datetime) -> list[Decision]:
-    """The decisions taken on a request, oldest first; the read is logged (CETS224 Art 14(8)): their
-    reasons may hold personal data."""
-    get_request(db, actor=actor, request_id=request_id, now=now)
+def decisions_of(db: Session, *, actor: Principal, request_id: uuid.UUID,
+                 now: dt.datetime | None = None) -> list[Decision]:
+    """The decisions taken on a request, oldest first. With `now`, the read is logged (CETS224
+    Art 14(8)): their reasons may hold personal data."""
+    get_request(db, actor=actor, request_id=request_id, now=now, audit_read=now is not None)
     return list(db.execute(sa.select(Decision).where(Decision.request_id == request_id)
                            .order_by(Decision.at)).scalars())
 

@@ -142,12 +142,7 @@ def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeId
     if actor.role not in evidence.PRODUCERS:
         raise Forbidden(f"role {actor.role} does not produce evidence")
     req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)
-    if node is None:  # after the scoping: what the actor may not see stays not found
-        raise Conflict("this node has no federation identity (`evidex node init`)")
-    if req.direction != "incoming" or req.conversation_id is None:
-        raise Conflict("evidence packages answer a request received from another Party's node")
-    if exchange.active_peer(db, req.requesting_party) is None:
-        raise Conflict(f"{req.requesting_party} is not in this node's trust list (`evidex peers add`)")
+    node, conversation_id = _sender(db, req, node)
     if not evidence_ids or len(evidence_ids) > MAX_FILES or len(set(evidence_ids)) != len(evidence_ids):
         raise Invalid(f"name between 1 and {MAX_FILES} different evidence files")
     files = []
@@ -161,7 +156,7 @@ def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeId
     package_id = uuid.uuid4()
     manifest = protocol.Manifest(
         version=MANIFEST_VERSION, package_id=package_id,
-        request=protocol.ManifestRequest(conversation_id=req.conversation_id, requesting_party=req.requesting_party,
+        request=protocol.ManifestRequest(conversation_id=conversation_id, requesting_party=req.requesting_party,
                                          requested_party=req.requested_party, request_type=req.request_type),
         producer=protocol.ManifestProducer(party=node.party, node_key=node.signing_jwk["kid"], user=actor.username,
                                            role=str(actor.role)),
@@ -178,12 +173,12 @@ def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeId
     signature = jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": node.signing_jwk["kid"]}, body,
                                       node.signing_okp(), algorithms=[SIGNATURE_ALG])
     key = AESGCM.generate_key(bit_length=256)
-    msg = exchange.send(db, node=node, recipient=req.requesting_party, conversation_id=req.conversation_id, now=now,
+    msg = exchange.send(db, node=node, recipient=req.requesting_party, conversation_id=conversation_id, now=now,
                         message=protocol.EvidenceManifestMessage(manifest=manifest, signature=signature,
                                                                  transfer_key=base64.b64encode(key).decode()))
     manifest_json: dict[str, Any] = json.loads(body)
     pkg = EvidencePackage(id=package_id, party=actor.party, direction="outgoing", peer=req.requesting_party,
-                          request_id=req.id, conversation_id=req.conversation_id, manifest=manifest_json,
+                          request_id=req.id, conversation_id=conversation_id, manifest=manifest_json,
                           manifest_sha256=sha, signature=signature, transfer_key=base64.b64encode(key).decode(),
                           manifest_msg_id=msg.msg_id, status="sending", problems=[], attempts=0,
                           next_attempt_at=now, created_by=actor.username, created_at=now)
@@ -196,6 +191,33 @@ def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeId
                           "files": [str(ev.id) for ev in files]})
     db.flush()
     return pkg
+
+
+def _sender(db: Session, req: Request, node: NodeIdentity | None) -> tuple[NodeIdentity, str]:
+    """This node and the conversation, if it can send a package answering `req` (read through the
+    actor's scope first: what the actor may not see stays not found); else Conflict, saying why."""
+    if node is None:
+        raise Conflict("this node has no federation identity (`evidex node init`)")
+    if req.direction != "incoming" or req.conversation_id is None:
+        raise Conflict("evidence packages answer a request received from another Party's node")
+    if exchange.active_peer(db, req.requesting_party) is None:
+        raise Conflict(f"{req.requesting_party} is not in this node's trust list (`evidex peers add`)")
+    return node, req.conversation_id
+
+
+def sendable(db: Session, *, actor: Principal, req: Request, node: NodeIdentity | None) -> list[EvidenceFile]:
+    """The files `create` would send for `req` (already read through the actor's scope) if `actor`
+    asked now: this Party's sealed files of the request, oldest first; none if the actor's role
+    produces no evidence or this node cannot send a package for the request (as `create` refuses)."""
+    if actor.role not in evidence.PRODUCERS:
+        return []
+    try:
+        _sender(db, req, node)
+    except Conflict:
+        return []
+    return list(db.execute(sa.select(EvidenceFile).where(
+        EvidenceFile.request_id == req.id, EvidenceFile.party == actor.party, EvidenceFile.status == "sealed",
+        EvidenceFile.sha256.is_not(None)).order_by(EvidenceFile.created_at)).scalars())
 
 
 @dataclass

@@ -79,6 +79,8 @@ PACKAGE_STATE_COLOURS = {"sending": "blue", "sent": "blue", "receiving": "blue",
                          "mismatch": "red"}
 NOTICES = {
     "uploaded": lazy("The file was uploaded and sealed."),
+    "package_sent": lazy("The package is on its way: its signed manifest goes first, the files follow. The "
+                         "other node checks each file against the manifest and answers with a signed receipt."),
 }
 
 
@@ -112,7 +114,8 @@ def files_page(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: Se
 
 def _files_page(request: Request, viewer: Viewer, db: Session, request_id: uuid.UUID, *, notice: str | None = None,
                 uploaded: uuid.UUID | None = None, errors: dict[str, str] | None = None,
-                values: dict[str, str] | None = None, status_code: int = 200) -> Response:
+                values: dict[str, str] | None = None, status_code: int = 200,
+                chosen: list[str] | None = None) -> Response:
     actor = principal(viewer)
     vault = _vault(request)
     req = cases.get_request(db, actor=actor, request_id=request_id, audit_read=False)
@@ -121,16 +124,22 @@ def _files_page(request: Request, viewer: Viewer, db: Session, request_id: uuid.
     sent_or_received = [(p, packages.check_manifest(db, p, node), packages.receipts_of(db, p))
                         for p in packages.for_request(db, actor=actor, request_id=req.id)]
     just_uploaded = next((f.file for f in files if f.file.id == uploaded), None) if notice == "uploaded" else None
+    # What may be sent to the requesting Party's node now (packages.create's rules): offered with the
+    # files not sent yet ticked, or, after a refused form, those the person had ticked.
+    sendable = packages.sendable(db, actor=actor, req=req, node=node)
+    ticked = set(chosen) if chosen is not None else {str(ev.id) for ev in sendable if ev.package_id is None}
     # The viewer's own unfinished uploads: the script resumes one when the same file is chosen again.
     resumable = [{"id": str(f.file.id), "sha256": f.file.declared_sha256, "size": f.file.declared_size,
                   "name": f.file.name}
                  for f in files if f.file.status == "uploading" and f.file.created_by == actor.user_id]
     with i18n.using(viewer.locale):
         title = _("Evidence")
-        banner = _(NOTICES[notice]) if notice in NOTICES and just_uploaded is not None else None
+        banner = _(NOTICES[notice]) if notice == "uploaded" and just_uploaded is not None else None
+        sent_banner = _(NOTICES[notice]) if notice == "package_sent" and sent_or_received else None
         script_texts = _upload_texts()
     return page(request, viewer, "evidence/files.html", title=title, req=req, files=files,
                 packages=sent_or_received, conditions=evidence.binding_conditions(db, req.id),
+                sendable=sendable, ticked=ticked, sent_banner=sent_banner,
                 can_upload=actor.role in evidence.PRODUCERS, can_open=actor.role in evidence.OPENERS,
                 banner=banner, just_uploaded=just_uploaded,
                 resumable=json.dumps(resumable), script_texts=json.dumps(script_texts, ensure_ascii=False),
@@ -190,6 +199,34 @@ def upload(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: Sessio
     except Invalid as e:  # over a limit or quota, or not the declared SHA-256 (then rejected and recorded)
         return _files_page(request, viewer, db, request_id, errors={"file": str(e)}, values=values, status_code=422)
     return redirect(f"/requests/{request_id}/evidence?notice=uploaded&evidence_id={ev.id}")
+
+
+@router.post("/requests/{request_id}/evidence-packages")
+def send_package(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: SessionDep, now: NowDep) -> Response:
+    """The files ticked, in a package to the requesting Party's node: POST /api/v1/requests/{id}/evidence-packages
+    (packages.create: a manifest signed by this node, queued in the outbox; the files follow)."""
+    actor = require_role(viewer, *evidence.PRODUCERS)  # packages.create's rule
+    chosen = [str(v) for v in request.state.form.getlist("evidence_id")]
+    with i18n.using(viewer.locale):
+        ids: list[uuid.UUID] = []
+        for value in chosen:
+            try:
+                ids.append(uuid.UUID(value))
+            except ValueError:
+                ids = []
+                break
+        problem, status_code = (None, 200) if ids else (_("Select at least one file to send"), 422)
+        if ids:
+            try:
+                packages.create(db, actor=actor, vault=_vault(request), node=request.app.state.node,
+                                request_id=request_id, evidence_ids=ids, now=now)
+            except (Invalid, Conflict) as e:  # a file not sealed or not of this request, no identity, no peer
+                problem = _("The package was not sent: %(reason)s", reason=str(e))
+                status_code = 409 if isinstance(e, Conflict) else 422
+        if problem is not None:
+            return _files_page(request, viewer, db, request_id, errors={"send-files": problem},
+                               status_code=status_code, chosen=chosen)
+    return redirect(f"/requests/{request_id}/evidence?notice=package_sent#packages-heading")
 
 
 def _base_name(name: str) -> str:

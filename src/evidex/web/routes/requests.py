@@ -419,11 +419,24 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
     # The same reads as the API's, audited the same way (CETS224 Art 14(8)): the request (its
     # retrieval receipt to the sending node), its history and its decisions (reasons may hold personal data).
     req = cases.get_request(db, actor=actor, request_id=request_id, now=now, law=law)
-    events = cases.history(db, actor=actor, request_id=request_id, now=now)
-    decisions = cases.decisions_of(db, actor=actor, request_id=request_id, now=now)
-    conditions = cases.conditions_of(db, actor=actor, request_id=request_id)
-    deadlines = cases.deadlines_of(db, actor=actor, request_id=request_id)
-    receipts = exchange.receipts_of_request(db, actor=actor, request_id=request_id)
+    cases.history(db, actor=actor, request_id=request_id, now=now)
+    cases.decisions_of(db, actor=actor, request_id=request_id, now=now)
+    # Each of those reads committed its log entry, so the node may have applied a step in between (a
+    # message from the other node changes the state, the conditions and the history at once). What the
+    # page shows is read after them, and again if the request changed meanwhile: never half a step, such
+    # as a condition proposed beside a state that offers no answer to it.
+    for _attempt in range(3):
+        db.refresh(req)
+        version = req.version
+        events = cases.history(db, actor=actor, request_id=request_id)
+        decisions = cases.decisions_of(db, actor=actor, request_id=request_id)
+        conditions = cases.conditions_of(db, actor=actor, request_id=request_id)
+        deadlines = cases.deadlines_of(db, actor=actor, request_id=request_id)
+        receipts = exchange.receipts_of_request(db, actor=actor, request_id=request_id)
+        db.refresh(req)
+        if req.version == version:
+            break
+        db.expire_all()  # a step landed while the page was read: all of it again, as it is now
     # A service provider sees the requests addressed to it, not the cases they belong to.
     case = cases.get_case(db, actor=actor, case_id=req.case_id) if actor.role is not Role.service_provider else None
     four_eyes = cases.four_eyes_of(req, events, deadlines, actor=actor, law=law)
