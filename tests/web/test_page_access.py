@@ -348,6 +348,11 @@ FORMS: dict[tuple[str, str], list[Form]] = {
     ("POST", "/requests/{request_id}/evidence"): [Form(
         Role.central_authority, lambda w: {"sha256": ""}, lambda w: f"/requests/{w.requests['sent']}/evidence",
         files={"file": ("traffic.log", b"10.0.0.1 -> 203.0.113.7:443", "text/plain")})],
+    # Sending evidence to the requesting node (its success between nodes: test_evidence_package_form.py and
+    # the browser journey); here a request that came by no node: refused in words, nothing sent.
+    ("POST", "/requests/{request_id}/evidence-packages"): [Form(
+        Role.service_provider, lambda w: {"evidence_id": str(w.files["order"])},
+        lambda w: f"/requests/{w.requests['order']}/evidence-packages", changes=False)],
     ("POST", "/audit/verify"): [Form(Role.data_protection_officer, lambda w: {}, lambda w: "/audit/verify")],
     ("POST", "/admin/users"): [Form(Role.administrator, lambda w: {
         "username": f"new-{uuid.uuid4().hex[:8]}", "display_name": "A new officer", "role": "competent_authority",
