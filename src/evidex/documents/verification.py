@@ -81,7 +81,7 @@ def verify_document(db: Session, *, pdf: bytes, actor: Principal, now: dt.dateti
         audit.record(db, actor=actor, action="document.verify", object_type="document", object_id=details["sha256"],
                      at=now, details={**details, "result": "unreadable", "problem": str(e)})
         raise recorded(db, e) from None
-    details.update(result=result.status, party=result.party, authority=result.authority, kid=result.kid,
+    details.update(result=result.status, signer=result.party, authority=result.authority, kid=result.kid,
                    signed_at=result.signed_at.isoformat() if result.signed_at else None,
                    request_id=result.request_id, differences=len(result.differences) + result.more_differences)
     audit.record(db, actor=actor, action="document.verify", object_type="document", object_id=details["sha256"],

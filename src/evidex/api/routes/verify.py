@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from evidex.api.deps import CurrentCredential, NowDep, SessionDep
 from evidex.api.schemas import Problem, VerificationRead
@@ -37,7 +38,10 @@ async def pdf_of(request: Request, limit: int = MAX_PDF_BYTES) -> bytes:
     field of a form (multipart/form-data). The edge has bounded the body already."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=4)
+        try:
+            form = await request.form(max_files=1, max_fields=4)
+        except HTTPException as e:  # Starlette's 400 for a malformed form: the API answers input errors with 422
+            raise InvalidInput(f"the form cannot be read: {e.detail}") from e
         chosen = form.get("file")
         if not isinstance(chosen, UploadFile):
             raise InvalidInput("send the PDF in the form field `file`")
