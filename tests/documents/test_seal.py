@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import zlib
 
 import pikepdf
 import pikepdf.pdfa
@@ -229,6 +230,20 @@ def test_what_is_not_a_readable_pdf_is_one_clear_error(data: bytes | str, reason
     with pytest.raises(NotAPdf) as raised:
         verify_pdf(pdf, trust=trust(RS))
     assert raised.value.reason == reason and "\n" not in str(raised.value)
+
+
+def test_a_small_file_that_would_decode_into_hundreds_of_megabytes_is_refused() -> None:
+    packer = zlib.compressobj(9)
+    bomb = b"".join(packer.compress(bytes(1 << 20)) for _ in range(200)) + packer.flush()  # 200 MB in 0.2 MB
+    with pikepdf.open(io.BytesIO(render(example()))) as p:
+        spec = pikepdf.AttachedFileSpec(p, b"x", filename=SIGNATURE_FILE)
+        p.attachments[SIGNATURE_FILE] = spec
+        spec.get_file().obj.write(bomb, filter=pikepdf.Name.FlateDecode)
+        out = io.BytesIO()
+        p.save(out)
+    with pytest.raises(NotAPdf) as raised:
+        verify_pdf(out.getvalue(), trust=trust(RS))
+    assert raised.value.reason == "too_large"
 
 
 def test_a_verification_is_a_plain_value() -> None:

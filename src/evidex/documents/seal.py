@@ -47,6 +47,7 @@ import pypdf
 from joserfc import jws
 from joserfc.errors import JoseError
 from pikepdf.models.metadata import encode_pdf_date
+from pypdf.errors import LimitReachedError
 from pypdf.generic import (
     ArrayObject,
     BooleanObject,
@@ -68,9 +69,9 @@ SEAL_TYPE, SEAL_VERSION = "evidex.document_seal", 1
 JWS_TYPE = "evidex-seal+jws"
 REQUEST_FILE, SIGNATURE_FILE = "request.json", "signature.jws"
 MAX_PDF_BYTES = 16 * 1024 * 1024  # an official document is a few pages: far below this
-MAX_PAGES = 2000
+MAX_PAGES = 500
 MAX_DECODED_BYTES = 256 * 1024 * 1024  # all streams of one document, decoded (fonts, images, content)
-MAX_STREAM_BYTES = 64 * 1024 * 1024  # one stream, decoded
+MAX_STREAM_BYTES = 32 * 1024 * 1024  # one stream, decoded
 MAX_DIFFERENCES = 40  # said one by one; beyond, counted
 _QUOTE = 160  # a line is quoted up to this many characters
 
@@ -178,6 +179,8 @@ def _reading(what: str = "the PDF") -> Iterator[None]:
             yield
         except EvidexError:
             raise
+        except LimitReachedError as e:  # a small file that would decode into far more than a document holds
+            raise NotAPdf(f"{what} decodes to more than an official document holds", "too_large") from e
         except RecursionError as e:
             raise NotAPdf(f"{what} is nested too deeply to be read") from e
         except MemoryError as e:
