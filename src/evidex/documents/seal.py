@@ -339,7 +339,7 @@ def element_labels(document: Mapping[str, Any], langs: Sequence[str]) -> dict[st
     """Each element of the request and its label in each language of the document (the rule data's
     words, as the renderer prints them): signed, so a verifier can name the element a changed line
     belongs to without rule data of its own."""
-    from evidex.requests.texts import default_texts
+    from evidex.requests.texts import default_texts  # the rule data, loaded only by what seals
 
     texts = default_texts()
     elements = document.get("elements")

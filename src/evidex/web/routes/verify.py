@@ -6,8 +6,6 @@ posts are limited per client address; each verification is recorded in the audit
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
@@ -30,25 +28,28 @@ NOT_READABLE = {
 }
 
 
+# What differs, in words (documents/seal.py Difference.kind); the domain says it in English, for programs.
+DIFFERENCES = {
+    "signature": lazy("The seal itself was changed after it was signed."),
+    "request": lazy("The request embedded in the document is not the one that was signed."),
+    "request_field": lazy("The request embedded in the document differs from the signed one in %(field)s."),
+    "page_count": lazy("The document has %(found)s pages; %(signed)s were signed."),
+    "page_added": lazy("Page %(page)s was not signed."),
+    "page_missing": lazy("Page %(page)s was signed but is missing."),
+    "line_changed": lazy("Page %(page)s: “%(signed)s” now reads “%(found)s”."),
+    "line_added": lazy("Page %(page)s: a line was added: “%(found)s”."),
+    "line_removed": lazy("Page %(page)s: the signed line “%(signed)s” is missing."),
+    "appearance": lazy("Page %(page)s: the text reads as signed, but what draws it was changed (fonts, drawings, "
+                       "images or notes over the page), so what it shows may differ."),
+    "document": lazy("Layers, form fields or actions of the document were changed."),
+}
+
+
 def _difference(d: Difference) -> dict[str, str | None]:
-    """A difference in the reader's language (the domain says it in English, for programs)."""
-    values: dict[str, Any] = {"page": d.page, "field": d.field, "signed": d.signed, "found": d.found}
-    texts = {
-        "signature": lazy("The seal itself was changed after it was signed."),
-        "request": lazy("The request embedded in the document is not the one that was signed."),
-        "request_field": lazy("The request embedded in the document differs from the signed one in %(field)s."),
-        "page_count": lazy("The document has %(found)s pages; %(signed)s were signed."),
-        "page_added": lazy("Page %(page)s was not signed."),
-        "page_missing": lazy("Page %(page)s was signed but is missing."),
-        "line_changed": lazy("Page %(page)s: “%(signed)s” now reads “%(found)s”."),
-        "line_added": lazy("Page %(page)s: a line was added: “%(found)s”."),
-        "line_removed": lazy("Page %(page)s: the signed line “%(signed)s” is missing."),
-        "appearance": lazy("Page %(page)s: the text reads as signed, but what draws it was changed (fonts, "
-                           "drawings, images or notes over the page), so what it shows may differ."),
-        "document": lazy("Layers, form fields or actions of the document were changed."),
-    }
+    """A difference in the reader's language, and the element (its label as the document prints it)
+    or the request's field it is in."""
     where = d.label or d.field
-    return {"text": _(texts[d.kind], **values),
+    return {"text": _(DIFFERENCES[d.kind], page=d.page, field=d.field, signed=d.signed, found=d.found),
             "where": _("Part of the request: %(name)s", name=where) if where and d.kind != "request_field" else None}
 
 
