@@ -68,7 +68,7 @@ from evidex.exchange.keys import NodeIdentity
 SEAL_TYPE, SEAL_VERSION = "evidex.document_seal", 1
 JWS_TYPE = "evidex-seal+jws"
 REQUEST_FILE, SIGNATURE_FILE = "request.json", "signature.jws"
-MAX_PDF_BYTES = 16 * 1024 * 1024  # an official document is a few pages: far below this
+MAX_PDF_BYTES = 16_000_000  # 16 MB, as the pages say it; an official document is a few pages: far below this
 MAX_PAGES = 500
 MAX_DECODED_BYTES = 256 * 1024 * 1024  # all streams of one document, decoded (fonts, images, content)
 MAX_STREAM_BYTES = 32 * 1024 * 1024  # one stream, decoded
@@ -194,7 +194,7 @@ def open_pdf(pdf: bytes) -> pypdf.PdfReader:
     if not isinstance(pdf, bytes | bytearray | memoryview):
         raise NotAPdf("not a file", "not_pdf")
     if len(pdf) > MAX_PDF_BYTES:
-        raise NotAPdf(f"the file is larger than {MAX_PDF_BYTES // (1024 * 1024)} MB: not an official document",
+        raise NotAPdf(f"the file is larger than {MAX_PDF_BYTES // 1_000_000} MB: not an official document",
                       "too_large")
     if b"%PDF-" not in bytes(pdf[:1024]):
         raise NotAPdf("the file is not a PDF", "not_pdf")

@@ -53,7 +53,7 @@ async def pdf_of(request: Request, limit: int = MAX_PDF_BYTES) -> bytes:
     if not data:
         raise InvalidInput("the PDF is empty")
     if len(data) > limit:
-        raise InvalidInput(f"the PDF is larger than {limit // (1024 * 1024)} MB")
+        raise InvalidInput(f"the PDF is larger than {limit // 1_000_000} MB")
     return data
 
 
