@@ -72,8 +72,10 @@ def test_a_file_it_cannot_read_is_one_line_exit_2(tmp_path: Path, content: bytes
     assert r.stderr.startswith("evidex: error:") and says in r.stderr and r.stderr.count("\n") == 1
 
 
-def test_on_the_node_its_own_key_and_trust_list_and_the_verification_audited(database_url: str,
+def test_on_the_node_its_own_key_and_trust_list_and_the_verification_audited(own_database_url: str,
                                                                              tmp_path: Path) -> None:
+    # a database of its own: the audit entries it writes (the authority's name in English) are no other test's
+    database_url = own_database_url
     keys.save(RS, tmp_path / "node", b"a passphrase of the test")  # node.json: the public keys, read without it
     env = {"EVIDEX_DATABASE_URL": database_url, "EVIDEX_NODE_DIR": str(tmp_path / "node"), "EVIDEX_NODE_PARTY": "RS"}
     # sealed now: node.json says the key is valid from `keys.save` on
