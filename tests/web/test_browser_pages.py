@@ -49,6 +49,24 @@ def first_request(page: Any, url: str, query: str = "sort=created") -> str:
     return str(href)
 
 
+def verify_public_page(page: Any, node: LiveNode) -> None:
+    """The public verification page, signed out: its form, then its answer about a document this node
+    sealed and someone altered (the tag, the signer, what differs)."""
+    from evidex.exchange import keys
+    from tests.documents import pdfs
+
+    page.goto(f"{node.url}/verify")
+    axe_check(page)
+    identity = keys.load(Path(node.env["EVIDEX_NODE_DIR"]), node.env["EVIDEX_NODE_KEY_PASSPHRASE"].encode())
+    doc = pdfs.example()
+    forged = pdfs.with_seal_of(pdfs.render({**doc, "elements": {**doc["elements"], "offence": "Theft"}}),
+                               pdfs.sealed(doc, identity=identity, signed_at=dt.datetime.now(dt.UTC)))
+    page.set_input_files("#file", files=[{"name": "document.pdf", "mimeType": "application/pdf", "buffer": forged}])
+    page.click("form[action='/verify'] button[type=submit]")
+    page.wait_for_selector("[data-evx-verification='altered']")
+    axe_check(page)
+
+
 @pytest.mark.parametrize("locale", i18n.LOCALES)
 def test_every_page_passes_axe_in_every_language(browser: Any, live_node_process: LiveNode, locale: str) -> None:
     url = live_node_process.url
@@ -63,6 +81,7 @@ def test_every_page_passes_axe_in_every_language(browser: Any, live_node_process
         axe_check(page)
         page.goto(f"{url}/second-factor")  # before sign-in too: enrolling a new authenticator
         axe_check(page)
+        verify_public_page(page, live_node_process)
         for role, paths in pages.items():
             context.clear_cookies()
             sign_in(page, url, person(live_node_process, role, f"axe-{role.value}-{locale}"))

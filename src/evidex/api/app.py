@@ -16,6 +16,7 @@ from evidex.api import docs, edge, errors
 from evidex.api.admission import AdmissionLimit
 from evidex.api.routes import audit_log, auth, cases, evidence, federation, misc, notifications, requests, tokens
 from evidex.api.routes import users as user_admin
+from evidex.api.routes import verify as document_verification
 from evidex.api.schemas import Problem
 from evidex.core.faults import Faults, installed
 from evidex.core.migrate import current_revision, require_migrated
@@ -106,7 +107,8 @@ def create_app(settings: Settings, *, node: Node | None = None, engine: Engine |
     app.include_router(misc.health_router, prefix=API_PREFIX)
     app.include_router(federation.router)
     for router in (auth.router, cases.router, requests.router, evidence.router, misc.router, tokens.router,
-                   notifications.router, audit_log.router, user_admin.router):
+                   notifications.router, audit_log.router, user_admin.router,
+                   document_verification.router):
         app.include_router(router, prefix=API_PREFIX, responses=common)
     return app
 

@@ -42,6 +42,7 @@ class RouteLimit:
 def route_limits() -> tuple[RouteLimit, ...]:
     """Routes whose bodies are not JSON of the API (the default limit covers those)."""
     from evidex.core.crypto import CHUNK_SIZE, TAG
+    from evidex.documents.seal import MAX_PDF_BYTES
     from evidex.exchange.envelope import MAX_ENVELOPE_BYTES
 
     framing = 64 * 1024  # multipart or proxy framing a client may wrap around a chunk
@@ -51,6 +52,9 @@ def route_limits() -> tuple[RouteLimit, ...]:
                    CHUNK_SIZE + TAG + framing),
         RouteLimit("POST", re.compile(r"^/federation/v1/(batch|messages)$"), MAX_ENVELOPE_BYTES),
         RouteLimit("POST", re.compile(r"^/requests/[^/]+/evidence$"), FORM_UPLOAD_BYTES + framing),
+        # an official document to verify: through the API, and on the public page's form (web/)
+        RouteLimit("POST", re.compile(r"^/api/v1/verify$"), MAX_PDF_BYTES + framing),
+        RouteLimit("POST", re.compile(r"^/verify$"), MAX_PDF_BYTES + framing),
     )
 
 

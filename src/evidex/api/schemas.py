@@ -480,3 +480,37 @@ class RetentionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     retain_until: dt.datetime
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class DifferenceRead(BaseModel):
+    """One thing in an official document that differs from what its node sealed."""
+    kind: Literal["signature", "request", "request_field", "page_count", "page_added", "page_missing",
+                  "line_changed", "line_added", "line_removed", "appearance", "document"]
+    message: str = Field(description="What differs, in English")
+    page: int | None = Field(default=None, description="The page (from 1)")
+    field: str | None = Field(default=None, description="The request's field or element the difference is in, "
+                                                        "e.g. case_reference, elements.offence")
+    label: str | None = Field(default=None, description="That element's label as the document prints it")
+    signed: str | None = Field(default=None, description="The line or value as signed")
+    found: str | None = Field(default=None, description="The line or value the document shows or carries now")
+    parts: list[str] = Field(default=[], description="appearance: what draws the page and differs "
+                                                     "(content, fonts, images, resources, annotations, geometry)")
+
+
+class VerificationRead(BaseModel):
+    """The answer about an official document: `valid` (sealed by a trusted node, nothing changed),
+    `altered` (what differs is listed), `unknown_signer` (sealed with a key this node does not trust;
+    party and authority are what the seal claims) or `not_sealed`."""
+    status: Literal["valid", "altered", "unknown_signer", "not_sealed"]
+    detail: str = Field(description="Why, in one English sentence")
+    party: str | None = Field(default=None, description="The Party whose node sealed the document")
+    authority: str | None = Field(default=None, description="The issuing authority the seal names")
+    signed_at: dt.datetime | None = None
+    kid: str | None = Field(default=None, description="The signing key (RFC 7638 thumbprint)")
+    lang: str | None = Field(default=None, description="The document's language")
+    translation_lang: str | None = Field(default=None, description="The language of its translation, if bilingual")
+    request_type: str | None = None
+    reference: str | None = Field(default=None, description="The request's case reference")
+    request_id: str | None = Field(default=None, description="The issuing node's id of the request")
+    differences: list[DifferenceRead] = []
+    more_differences: int = Field(default=0, description="Differences beyond those listed")

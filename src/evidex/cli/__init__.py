@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("evidex.cli.node_cmd", "node_app"),
     "peers": ("evidex.cli.node_cmd", "peers_app"),
     "outbox": ("evidex.cli.node_cmd", "outbox_app"),
+    "verify": ("evidex.cli.verify_cmd", "verify_command"),
 }
 
 

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     login_limit_per_account: int = Field(default=10, ge=1)
     login_limit_per_address: int = Field(default=30, ge=1)
     login_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    # Documents verified on the public page (/verify, no sign-in) per client address in that same window.
+    verify_limit_per_address: int = Field(default=20, ge=1)
     # argon2 parameters of new password hashes (a hash keeps its own; verification follows it). "cheapest"
     # is argon2-cffi's profile for test suites (a hash in microseconds instead of 0.2 s of CPU); production
     # refuses it.

@@ -1,0 +1,667 @@
+"""The seal of an official document, and its verification (issue 15 item 4).
+
+An official document is a PDF/A-3 that carries the request it shows and the node's signature:
+
+- `request.json`, the request document in canonical JSON (RFC 8785), a PDF/A-3 associated file
+  (AFRelationship /Source: the document is rendered from it);
+- `signature.jws`, a JWS (Ed25519, RFC 9864) by the node over the seal: who signed (Party, key,
+  issuing authority), when, in which languages, the request itself, and what each page shows — its
+  visible text, line by line, and a digest of everything that draws it (content, fonts, images,
+  annotations, page size): AFRelationship /Supplement.
+
+Anyone holding the document and the signer's public key (its `node.json`, or a node that trusts it)
+can check it offline. `verify_pdf` answers valid, altered (saying what differs: a request field, a
+page and line, the element the line belongs to), unknown signer (a key outside the trust list, with
+the Party the seal claims), or not sealed.
+
+Why the page digests beside the text: the text alone does not bind what a reader sees. A white box
+drawn over a line, a font whose glyph for "5" draws an "8", or a note laid over the page leaves the
+extracted text unchanged. The digests are over the decoded objects (not the file's bytes), so an
+archive that rewrites the file without changing what it draws keeps the document valid; and a page
+whose digests match is unchanged whatever a later text extractor makes of it. The text lines are
+signed so that a verifier can say what changed, not only that something did.
+
+Both sides read a PDF with pypdf under tight decoding limits (an uploaded file is untrusted input:
+a small file must not decompress into gigabytes); the seal is written with pikepdf."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import dataclasses
+import datetime as dt
+import difflib
+import hashlib
+import io
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pikepdf
+import pypdf
+from joserfc import jws
+from joserfc.errors import JoseError
+from pikepdf.models.metadata import encode_pdf_date
+from pypdf.errors import LimitReachedError
+from pypdf.generic import (
+    ArrayObject,
+    BooleanObject,
+    DictionaryObject,
+    FloatObject,
+    IndirectObject,
+    NameObject,
+    NullObject,
+    NumberObject,
+    StreamObject,
+)
+
+from evidex.core.canonical import NotCanonical, canonical_json
+from evidex.core.errors import EvidexError, InvalidInput
+from evidex.exchange.envelope import SIGNATURE_ALG, EnvelopeRejected, ExpiredKey, RevokedKey, Trust
+from evidex.exchange.keys import NodeIdentity
+
+SEAL_TYPE, SEAL_VERSION = "evidex.document_seal", 1
+JWS_TYPE = "evidex-seal+jws"
+REQUEST_FILE, SIGNATURE_FILE = "request.json", "signature.jws"
+MAX_PDF_BYTES = 16_000_000  # 16 MB, as the pages say it; an official document is a few pages: far below this
+MAX_PAGES = 500
+MAX_DECODED_BYTES = 256 * 1024 * 1024  # all streams of one document, decoded (fonts, images, content)
+MAX_STREAM_BYTES = 32 * 1024 * 1024  # one stream, decoded
+MAX_DIFFERENCES = 40  # said one by one; beyond, counted
+_QUOTE = 160  # a line is quoted up to this many characters
+
+REGISTRY = jws.JWSRegistry(algorithms=[SIGNATURE_ALG])
+REGISTRY.max_header_length = 1024
+REGISTRY.max_payload_length = 8 * 1024 * 1024  # the request and the lines of every page
+
+Status = Literal["valid", "altered", "unknown_signer", "not_sealed"]
+DifferenceKind = Literal["signature", "request", "request_field", "page_count", "page_added", "page_missing",
+                         "line_changed", "line_added", "line_removed", "appearance", "document"]
+# What draws a page, digested apart so that a verifier can say which part changed.
+COMPONENTS: dict[str, str] = {
+    "content": "drawing instructions",
+    "fonts": "fonts",
+    "images": "images and embedded drawings",
+    "resources": "colours and graphics settings",
+    "annotations": "annotations (notes, links or form fields shown over the page)",
+    "geometry": "page size, boxes or rotation",
+}
+_GEOMETRY = ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox", "/Rotate", "/UserUnit", "/Group")
+# Catalog entries that change what a reader shows or does beyond the pages (layers, forms, actions).
+_DOCUMENT_KEYS = ("/OCProperties", "/AcroForm", "/OpenAction", "/AA", "/Collection")
+# Not part of what is drawn: back-links, structure, dates, and how a stream is encoded.
+_SKIP = frozenset({"/Parent", "/P", "/StructParent", "/StructParents", "/M", "/Metadata", "/PieceInfo", "/LastModified"})
+_STREAM_SKIP = _SKIP | {"/Length", "/Filter", "/DecodeParms", "/DL"}
+_PARTY = re.compile(r"^[A-Z]{2}$")
+# pypdf warns (through logging) about each flaw of a damaged file; the verifier answers for the file as a whole.
+logging.getLogger("pypdf").addHandler(logging.NullHandler())
+
+
+class NotAPdf(InvalidInput):
+    """The upload is not a PDF evidex can read; `reason` says why for a program (and a page to say it
+    in its reader's language): not_pdf, too_large, damaged, encrypted, no_pages."""
+
+    def __init__(self, message: str, reason: str = "damaged") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- what the verifier says
+@dataclass(frozen=True)
+class Difference:
+    """One thing that differs from what was signed. `message` says it in English; the other fields
+    say it for a program (and for a page to say it in its reader's language)."""
+
+    kind: DifferenceKind
+    message: str
+    page: int | None = None  # 1-based
+    field: str | None = None  # a field of the request: "case_reference", "elements.offence"
+    label: str | None = None  # that element's label as the document shows it
+    signed: str | None = None  # the signed line or value
+    found: str | None = None  # what the document shows or carries now
+    parts: tuple[str, ...] = ()  # appearance: the COMPONENTS that differ
+
+    def __str__(self) -> str:
+        return self.message
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The answer about a document: valid, altered, unknown signer or not sealed, and by whom it
+    says it was sealed. `detail` says why in one English sentence."""
+
+    status: Status
+    detail: str
+    party: str | None = None  # the Party whose node signed (as the seal claims, when the signer is unknown)
+    authority: str | None = None  # the issuing authority the seal names
+    signed_at: dt.datetime | None = None
+    kid: str | None = None
+    differences: list[Difference] = field(default_factory=list)
+    lang: str | None = None
+    translation_lang: str | None = None
+    request_type: str | None = None
+    reference: str | None = None  # the request's case reference
+    request_id: str | None = None  # the issuing node's id of the request, if the seal gives one
+    more_differences: int = 0  # beyond the MAX_DIFFERENCES listed
+
+    @property
+    def valid(self) -> bool:
+        return self.status == "valid"
+
+    def as_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["signed_at"] = self.signed_at.isoformat() if self.signed_at else None
+        out["differences"] = [d.as_json() for d in self.differences]
+        return out
+
+
+# --------------------------------------------------------------------------- reading a PDF
+@contextlib.contextmanager
+def _reading(what: str = "the PDF") -> Iterator[None]:
+    """Read untrusted PDF structure: pypdf's decoding limits lowered, and any failure of the parser
+    (it raises many kinds on a damaged file) one clear error, never a stack trace."""
+    with pypdf.apply_configuration(
+            zlib_maximum_output_length=MAX_STREAM_BYTES, lzw_maximum_output_length=MAX_STREAM_BYTES,
+            run_length_maximum_output_length=MAX_STREAM_BYTES, jbig2_maximum_output_length=MAX_STREAM_BYTES,
+            brotli_maximum_output_length=MAX_STREAM_BYTES, image_maximum_buffer_size=MAX_STREAM_BYTES,
+            array_based_stream_maximum_output_length=MAX_STREAM_BYTES,
+            maximum_declared_stream_length=MAX_PDF_BYTES, stream_decoding_work_maximum_length=4 * MAX_STREAM_BYTES,
+            page_tree_maximum_entries=4 * MAX_PAGES, xform_maximum_invocations_per_extraction=500):
+        try:
+            yield
+        except EvidexError:
+            raise
+        except LimitReachedError as e:  # a small file that would decode into far more than a document holds
+            raise NotAPdf(f"{what} decodes to more than an official document holds", "too_large") from e
+        except RecursionError as e:
+            raise NotAPdf(f"{what} is nested too deeply to be read") from e
+        except MemoryError as e:
+            raise NotAPdf(f"{what} is too large to be read", "too_large") from e
+        except Exception as e:  # pypdf raises ValueError, KeyError, TypeError, its own errors… on damaged files
+            raise NotAPdf(f"{what} is damaged and cannot be read ({type(e).__name__})") from e
+
+
+def open_pdf(pdf: bytes) -> pypdf.PdfReader:
+    """A reader over `pdf`, refused clearly if it is not a PDF evidex can verify."""
+    if not isinstance(pdf, bytes | bytearray | memoryview):
+        raise NotAPdf("not a file", "not_pdf")
+    if len(pdf) > MAX_PDF_BYTES:
+        raise NotAPdf(f"the file is larger than {MAX_PDF_BYTES // 1_000_000} MB: not an official document",
+                      "too_large")
+    if b"%PDF-" not in bytes(pdf[:1024]):
+        raise NotAPdf("the file is not a PDF", "not_pdf")
+    with _reading("the file"):
+        reader = pypdf.PdfReader(io.BytesIO(bytes(pdf)), strict=False)
+        if reader.is_encrypted:
+            raise NotAPdf("the PDF is protected with a password or encrypted: not an official document", "encrypted")
+        pages = len(reader.pages)
+    if pages == 0:
+        raise NotAPdf("the PDF has no pages", "no_pages")
+    if pages > MAX_PAGES:
+        raise NotAPdf(f"the PDF has more than {MAX_PAGES} pages: not an official document", "too_large")
+    return reader
+
+
+def lines_of(text: str) -> list[str]:
+    """Text as lines: Unicode NFC, each run of white space one space, empty lines dropped."""
+    out = []
+    for raw in unicodedata.normalize("NFC", text).splitlines():
+        line = " ".join(raw.split())
+        if line:
+            out.append(line)
+    return out
+
+
+def visible_text(pdf: bytes | pypdf.PdfReader) -> list[list[str]]:
+    """The visible text of each page, as lines: what the seal signs and the verifier compares (one
+    function for both)."""
+    reader = pdf if isinstance(pdf, pypdf.PdfReader) else open_pdf(pdf)
+    with _reading():
+        return [lines_of(page.extract_text()) for page in reader.pages]
+
+
+def _h(*parts: bytes) -> bytes:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(len(p).to_bytes(8, "big"))
+        h.update(p)
+    return h.digest()
+
+
+class _Digest:
+    """SHA-256 of PDF objects as they decode (not as they are written): independent of object
+    numbers, compression and the order of a dictionary's keys; each indirect object once."""
+
+    def __init__(self, pages: dict[tuple[int, int], int]) -> None:
+        self.pages = pages  # a page referred to (by a link) is named by its number, not digested again
+        self.memo: dict[tuple[int, int], bytes] = {}
+        self.active: set[tuple[int, int]] = set()
+        self.left = MAX_DECODED_BYTES
+
+    def of(self, obj: Any) -> bytes:
+        if isinstance(obj, IndirectObject):
+            key = (obj.idnum, obj.generation)
+            if key in self.pages:
+                return _h(b"page", str(self.pages[key]).encode())
+            if key in self.memo:
+                return self.memo[key]
+            if key in self.active:
+                return _h(b"cycle")
+            self.active.add(key)
+            try:
+                digest = self.of(obj.get_object())
+            finally:
+                self.active.discard(key)
+            self.memo[key] = digest
+            return digest
+        if isinstance(obj, StreamObject):
+            data = obj.get_data()
+            self.left -= len(data)
+            if self.left < 0:
+                raise NotAPdf(f"the PDF decodes to more than {MAX_DECODED_BYTES // (1024 * 1024)} MB: "
+                              "not an official document", "too_large")
+            return _h(b"stream", self._dict(obj, _STREAM_SKIP), bytes(data))
+        if isinstance(obj, DictionaryObject):
+            return self._dict(obj, _SKIP)
+        if isinstance(obj, ArrayObject):
+            return _h(b"array", *(self.of(x) for x in obj))
+        if isinstance(obj, NameObject):
+            return _h(b"name", str(obj).encode("utf-8", "surrogatepass"))
+        if isinstance(obj, BooleanObject):
+            return _h(b"bool", b"1" if obj else b"0")
+        if isinstance(obj, NumberObject):
+            return _h(b"int", str(int(obj)).encode())
+        if isinstance(obj, FloatObject):
+            return _h(b"real", repr(float(obj)).encode())
+        if obj is None or isinstance(obj, NullObject):
+            return _h(b"null")
+        original = getattr(obj, "original_bytes", None)
+        if isinstance(original, bytes):
+            return _h(b"string", original)
+        return _h(b"other", repr(obj).encode("utf-8", "replace"))
+
+    def _dict(self, obj: DictionaryObject, skip: frozenset[str]) -> bytes:
+        items = sorted((str(k), dict.__getitem__(obj, k)) for k in obj if str(k) not in skip)
+        return _h(b"dict", *(part for k, v in items for part in (k.encode("utf-8", "surrogatepass"), self.of(v))))
+
+    def page(self, page: DictionaryObject) -> dict[str, str]:
+        """The digests of what draws a page (COMPONENTS)."""
+        res = page.get("/Resources")  # dict.get: as written, maybe an indirect reference
+        res = res.get_object() if isinstance(res, IndirectObject) else res
+        resources = res if isinstance(res, DictionaryObject) else DictionaryObject()
+
+        def raw(d: DictionaryObject, key: str) -> Any:
+            return dict.__getitem__(d, NameObject(key)) if key in d else NullObject()
+
+        others = sorted((str(k), dict.__getitem__(resources, k)) for k in resources if str(k) not in ("/Font", "/XObject"))
+        parts = {
+            "content": self.of(raw(page, "/Contents")),
+            "fonts": self.of(raw(resources, "/Font")),
+            "images": self.of(raw(resources, "/XObject")),
+            "resources": _h(b"dict", *(p for k, v in others for p in (k.encode(), self.of(v)))),
+            "annotations": self.of(raw(page, "/Annots")),
+            "geometry": _h(*(p for k in _GEOMETRY for p in (k.encode(), self.of(raw(page, k))))),
+        }
+        return {k: v.hex() for k, v in parts.items()}
+
+    def document(self, root: DictionaryObject) -> str:
+        """The digest of what the catalog adds to the pages: layers, forms, actions (never the
+        attachments, which the seal adds itself)."""
+        return _h(*(p for k in _DOCUMENT_KEYS
+                    for p in (k.encode(), self.of(dict.__getitem__(root, NameObject(k)) if k in root else None)))).hex()
+
+
+def _appearance(reader: pypdf.PdfReader) -> tuple[list[dict[str, str]], str]:
+    with _reading():
+        pages = {(p.indirect_reference.idnum, p.indirect_reference.generation): i + 1
+                 for i, p in enumerate(reader.pages) if p.indirect_reference is not None}
+        digest = _Digest(pages)
+        root = reader.trailer["/Root"]
+        return [digest.page(p) for p in reader.pages], digest.document(root if isinstance(root, DictionaryObject)
+                                                                       else DictionaryObject())
+
+
+def _attachments(reader: pypdf.PdfReader) -> dict[str, list[bytes]]:
+    with _reading():
+        return {name: list(contents) for name, contents in reader.attachments.items()}
+
+
+# --------------------------------------------------------------------------- sealing
+def element_labels(document: Mapping[str, Any], langs: Sequence[str]) -> dict[str, list[str]]:
+    """Each element of the request and its label in each language of the document (the rule data's
+    words, as the renderer prints them): signed, so a verifier can name the element a changed line
+    belongs to without rule data of its own."""
+    from evidex.requests.texts import default_texts  # the rule data, loaded only by what seals
+
+    texts = default_texts()
+    elements = document.get("elements")
+    request_type = document.get("type")
+    if not isinstance(elements, Mapping) or not isinstance(request_type, str):
+        return {}
+    out: dict[str, list[str]] = {}
+    for name in elements:
+        labels = [label for lang in langs if (label := texts.element_label(request_type, str(name), lang))]
+        if labels:
+            out[str(name)] = list(dict.fromkeys(labels))
+    return out
+
+
+def seal_pdf(pdf: bytes, *, document: dict[str, Any], lang: str, translation_lang: str | None,
+             identity: NodeIdentity, authority: str, signed_at: dt.datetime, request_id: str | None = None) -> bytes:
+    """The document `pdf` (a PDF/A-3 rendered from `document` in `lang`, and `translation_lang` if
+    bilingual) with the request embedded and the node's seal over it; the pages are not touched.
+    `authority`: the issuing authority as the document names it; `request_id`: this node's id of the
+    request, if any (a later verification here can name it)."""
+    if signed_at.tzinfo is None:
+        raise InvalidInput("signed_at must carry a time zone")
+    try:
+        request_bytes = canonical_json(document)
+    except NotCanonical as e:
+        raise InvalidInput(f"the request cannot be sealed as canonical JSON: {e}") from e
+    reader = open_pdf(pdf)
+    if set(_attachments(reader)) & {REQUEST_FILE, SIGNATURE_FILE}:
+        raise InvalidInput("the PDF is already sealed")
+    lines = visible_text(reader)
+    digests, document_digest = _appearance(reader)
+    kid = str(identity.signing_jwk["kid"])
+    payload = {
+        "typ": SEAL_TYPE, "version": SEAL_VERSION, "party": identity.party, "kid": kid, "authority": authority,
+        "signed_at": signed_at.astimezone(dt.UTC).isoformat(), "lang": lang, "translation_lang": translation_lang,
+        "request_id": request_id, "request_sha256": hashlib.sha256(request_bytes).hexdigest(), "request": document,
+        "labels": element_labels(document, [lang] + ([translation_lang] if translation_lang else [])),
+        "pages": [{"lines": page_lines, "digest": page_digest} for page_lines, page_digest in zip(lines, digests, strict=True)],
+        "document_digest": document_digest,
+    }
+    token = jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": kid, "typ": JWS_TYPE}, canonical_json(payload),
+                                  identity.signing_okp(), registry=REGISTRY)
+    return _embed(pdf, request_bytes, token.encode("ascii"), signed_at)
+
+
+def _embed(pdf: bytes, request_bytes: bytes, signature: bytes, at: dt.datetime) -> bytes:
+    """Both files as PDF/A-3 associated files: in the catalog's /AF and its /EmbeddedFiles name
+    tree, each with its MIME type, relationship, size and date (ISO 19005-3 §6.8); the XMP metadata
+    (pdfaid:part 3) is left as it is."""
+    date = encode_pdf_date(at)
+    files = ((REQUEST_FILE, request_bytes, "application/json", pikepdf.Name.Source,
+              "The request this document shows (canonical JSON, RFC 8785)"),
+             (SIGNATURE_FILE, signature, "application/jose", pikepdf.Name.Supplement,
+              "The issuing node's seal: a JWS (Ed25519) over the request and the pages"))
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        associated = doc.Root.get("/AF")
+        af = pikepdf.Array(associated) if isinstance(associated, pikepdf.Array) else pikepdf.Array()
+        for name, data, mime, relationship, description in files:
+            spec = pikepdf.AttachedFileSpec(doc, data, description=description, filename=name, mime_type=mime,
+                                            creation_date=date, mod_date=date)
+            spec.relationship = relationship  # /AFRelationship (the stub lacks the keyword)
+            doc.attachments[name] = spec
+            af.append(spec.obj)
+        doc.Root.AF = af
+        out = io.BytesIO()
+        doc.save(out)
+        return out.getvalue()
+
+
+# --------------------------------------------------------------------------- verifying
+def _b64json(part: bytes) -> Any:
+    return json.loads(base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4)))
+
+
+def verify_pdf(pdf: bytes, *, trust: Trust) -> Verification:
+    """Check a document's seal against `trust` (the keys of the trusted nodes, this node's own
+    among them) and the document against its seal. NotAPdf if the file cannot be read at all."""
+    reader = open_pdf(pdf)
+    files = _attachments(reader)
+    signatures = files.get(SIGNATURE_FILE, [])
+    if not signatures:
+        return Verification("not_sealed", "the document carries no evidex seal (no signature.jws attached)")
+    damaged = Verification("altered", "the seal is damaged: it cannot be read",
+                           differences=[Difference("signature", "the seal (signature.jws) cannot be read as a JWS")])
+    if len(signatures) > 1:
+        return dataclasses.replace(damaged, detail="the document carries more than one seal",
+                                   differences=[Difference("signature", "more than one signature.jws is attached")])
+    token = signatures[0].strip()
+    try:  # read before the signature is checked: which key to check it with
+        head, body, _sig = token.split(b".")
+        header, claimed = _b64json(head), _b64json(body)
+        party, kid = claimed["party"], header["kid"]
+        signed_at = dt.datetime.fromisoformat(claimed["signed_at"])
+        if (not isinstance(party, str) or not _PARTY.match(party) or not isinstance(kid, str)
+                or signed_at.tzinfo is None or header.get("alg") != SIGNATURE_ALG):
+            raise ValueError("not a seal")
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error, RecursionError):
+        return damaged
+    signer = Verification("altered", "", party=party, authority=_text_or_none(claimed.get("authority")),
+                          signed_at=signed_at, kid=kid)
+    try:
+        key = trust.signing_key(party, kid, signed_at)
+    except (RevokedKey, ExpiredKey) as e:
+        return dataclasses.replace(signer, status="unknown_signer",
+                                   detail=f"the key that sealed it is not trusted for that time: {e}")
+    except EnvelopeRejected:
+        return dataclasses.replace(signer, status="unknown_signer",
+                                   detail=f"the key that sealed it ({kid[:12]}…) is not in the trust list as a key "
+                                          f"of {party}'s node")
+    try:
+        verified = jws.deserialize_compact(token, key, registry=REGISTRY)
+        if verified.headers().get("typ") != JWS_TYPE:
+            raise ValueError("not a document seal")
+    except (JoseError, ValueError):
+        return dataclasses.replace(
+            signer, detail="the seal's signature does not verify: the seal was changed after signing",
+            differences=[Difference("signature", "the seal's signature does not verify: it was changed after signing")])
+    seal: dict[str, Any] = claimed  # the bytes verified are the ones read above
+    if seal.get("typ") != SEAL_TYPE or seal.get("version") != SEAL_VERSION or not isinstance(seal.get("pages"), list):
+        return dataclasses.replace(
+            signer, detail="what is attached as the seal is not an evidex document seal",
+            differences=[Difference("signature", "signature.jws is signed, but not as the seal of a document "
+                                                 "(another kind of signed message)")])
+    request = seal.get("request")
+    request = request if isinstance(request, dict) else {}
+    about = dataclasses.replace(
+        signer, lang=_text_or_none(seal.get("lang")), translation_lang=_text_or_none(seal.get("translation_lang")),
+        request_type=_text_or_none(request.get("type")), reference=_text_or_none(request.get("case_reference")),
+        request_id=_text_or_none(seal.get("request_id")))
+    differences = _request_differences(seal.get("request"), files.get(REQUEST_FILE, []))
+    differences += _page_differences(reader, seal, request)
+    if not differences:
+        return dataclasses.replace(about, status="valid",
+                                   detail=f"sealed by the node of {party}; the request and every page are as signed")
+    return dataclasses.replace(about, detail=f"the document differs from what the node of {party} sealed",
+                               differences=differences[:MAX_DIFFERENCES],
+                               more_differences=max(0, len(differences) - MAX_DIFFERENCES))
+
+
+def _text_or_none(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _QUOTE else text[:_QUOTE - 1] + "…"
+
+
+def _value_text(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+
+def _request_differences(signed: Any, embedded: list[bytes]) -> list[Difference]:
+    if not embedded:
+        return [Difference("request", "the embedded request (request.json) was removed")]
+    if len(embedded) > 1:
+        return [Difference("request", "more than one request.json is attached")]
+    if embedded[0] == canonical_json(signed):
+        return []
+    try:
+        found = json.loads(embedded[0])
+    except (ValueError, RecursionError):
+        return [Difference("request", "the embedded request (request.json) is not the signed one: it is not "
+                                      "even JSON")]
+    if not isinstance(found, dict) or not isinstance(signed, dict):
+        return [Difference("request", "the embedded request (request.json) is not the signed one")]
+    changed: list[Difference] = []
+    for path, was, now in _field_changes(signed, found):
+        what = "added" if was is None else "removed" if now is None else "changed"
+        changed.append(Difference("request_field", f"the embedded request's {path} was {what}", field=path,
+                                  signed=None if was is None else _short(_value_text(was)),
+                                  found=None if now is None else _short(_value_text(now))))
+    if not changed:  # the same values, written otherwise (not the canonical bytes signed)
+        changed.append(Difference("request", "the embedded request (request.json) is not written as it was signed"))
+    return changed
+
+
+def _field_changes(signed: dict[str, Any], found: dict[str, Any]) -> Iterator[tuple[str, Any, Any]]:
+    """(path, signed value, found value) of each top-level field, and each element, that differs."""
+    for key in sorted(set(signed) | set(found)):
+        was, now = signed.get(key), found.get(key)
+        if key == "elements" and isinstance(was, dict) and isinstance(now, dict):
+            for name in sorted(set(was) | set(now)):
+                if was.get(name) != now.get(name):
+                    yield f"elements.{name}", was.get(name), now.get(name)
+        elif was != now:
+            yield key, was, now
+
+
+@dataclass(frozen=True)
+class _Source:
+    path: str
+    text: str  # normalised as lines_of
+    label: str | None = None
+
+
+def _sources(request: dict[str, Any], labels: Any) -> tuple[list[_Source], list[_Source]]:
+    """What a line can belong to: (element labels, field values), each normalised."""
+    by_label: list[_Source] = []
+    if isinstance(labels, dict):
+        for name, words in labels.items():
+            for word in words if isinstance(words, list) else []:
+                if isinstance(word, str) and (text := " ".join(lines_of(word))):
+                    by_label.append(_Source(f"elements.{name}", text, " ".join(lines_of(str(words[0])))))
+    values: list[_Source] = []
+
+    def walk(path: str, v: Any) -> None:
+        if isinstance(v, dict):
+            for k, item in v.items():
+                walk(f"{path}.{k}" if path else str(k), item)
+        elif isinstance(v, list):
+            for item in v:
+                walk(path, item)
+        elif isinstance(v, str) and len(text := " ".join(lines_of(v))) >= 3:
+            values.append(_Source(path, text))
+
+    for key, v in request.items():
+        if key == "elements" and isinstance(v, dict):
+            for name, item in v.items():
+                words = labels.get(name) if isinstance(labels, dict) else None
+                label = words[0] if isinstance(words, list) and words and isinstance(words[0], str) else None
+                for s in _strings(item):
+                    if len(text := " ".join(lines_of(s))) >= 3:
+                        values.append(_Source(f"elements.{name}", text, label))
+        else:
+            walk(str(key), v)
+    return by_label, values
+
+
+def _strings(v: Any) -> Iterator[str]:
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, dict):
+        for item in v.values():
+            yield from _strings(item)
+    elif isinstance(v, list):
+        for item in v:
+            yield from _strings(item)
+
+
+def _belongs(line: str, sources: tuple[list[_Source], list[_Source]]) -> _Source | None:
+    """The element (or field) a line shows: its label printed on the line, else its value holding the
+    line (a wrapped value spans lines), else the line holding the value."""
+    by_label, values = sources
+    labelled = [s for s in by_label if s.text in line]
+    if labelled:
+        return max(labelled, key=lambda s: len(s.text))
+    holding = [s for s in values if len(line) >= 3 and (line in s.text or s.text in line)]
+    return max(holding, key=lambda s: min(len(s.text), len(line))) if holding else None
+
+
+def _where(source: _Source | None) -> str:
+    if source is None:
+        return ""
+    if source.path.startswith("elements."):
+        name = source.path.removeprefix("elements.")
+        return f" (the element {name}" + (f', "{source.label}")' if source.label else ")")
+    return f" (the field {source.path})"
+
+
+def _page_differences(reader: pypdf.PdfReader, seal: dict[str, Any], request: dict[str, Any]) -> list[Difference]:
+    pages: list[Any] = seal["pages"]
+    digests, document_digest = _appearance(reader)
+    out: list[Difference] = []
+    if len(digests) != len(pages):
+        out.append(Difference("page_count", f"the document has {len(digests)} pages; {len(pages)} were signed",
+                              signed=str(len(pages)), found=str(len(digests))))
+    if document_digest != seal.get("document_digest"):
+        out.append(Difference("document", "the document's layers, form fields or actions differ from those signed"))
+    changed = [i for i in range(max(len(digests), len(pages)))
+               if i >= len(digests) or i >= len(pages) or not isinstance(pages[i], dict)
+               or pages[i].get("digest") != digests[i]]
+    if not changed:
+        return out
+    sources = _sources(request, seal.get("labels"))
+    with _reading():
+        for i in changed:
+            if i >= len(digests):
+                out.append(Difference("page_missing", f"page {i + 1} was signed but is missing", page=i + 1))
+                continue
+            found = lines_of(reader.pages[i].extract_text())
+            if i >= len(pages):
+                first = found[0] if found else ""
+                out.append(Difference("page_added", f'page {i + 1} was not signed (it begins "{_short(first)}")',
+                                      page=i + 1, found=_short(first)))
+                continue
+            signed = [str(x) for x in pages[i].get("lines", [])] if isinstance(pages[i], dict) else []
+            lines = _line_differences(i + 1, signed, found, sources)
+            if lines:
+                out += lines
+                continue
+            was = pages[i].get("digest") if isinstance(pages[i], dict) else None
+            parts = tuple(k for k in COMPONENTS if not isinstance(was, dict) or was.get(k) != digests[i].get(k))
+            words = ", ".join(COMPONENTS[k] for k in parts) or "contents"
+            out.append(Difference("appearance", f"page {i + 1}: the text reads as signed, but its {words} differ "
+                                                f"from those signed: what it shows may differ", page=i + 1, parts=parts))
+    return out
+
+
+def _line_differences(page: int, signed: list[str], found: list[str],
+                      sources: tuple[list[_Source], list[_Source]]) -> list[Difference]:
+    out: list[Difference] = []
+
+    def add(old: str | None, new: str | None) -> None:
+        source = _belongs(old, sources) if old is not None else None
+        if source is None and new is not None:
+            source = _belongs(new, sources)
+        kind: DifferenceKind
+        if old is not None and new is not None:
+            kind, message = "line_changed", f'page {page}: "{_short(old)}" now reads "{_short(new)}"'
+        elif old is not None:
+            kind, message = "line_removed", f'page {page}: the signed line "{_short(old)}" is missing'
+        else:
+            kind, message = "line_added", f'page {page}: a line was added: "{_short(new or "")}"'
+        out.append(Difference(kind, message + _where(source), page=page, field=source.path if source else None,
+                              label=source.label if source else None,
+                              signed=_short(old) if old is not None else None,
+                              found=_short(new) if new is not None else None))
+
+    for op, a1, a2, b1, b2 in difflib.SequenceMatcher(None, signed, found, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        old, new = signed[a1:a2], found[b1:b2]
+        for k in range(max(len(old), len(new))):
+            add(old[k] if k < len(old) else None, new[k] if k < len(new) else None)
+    return out
