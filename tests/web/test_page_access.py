@@ -243,7 +243,7 @@ PAGES: dict[str, Page] = {
     "/admin/peers": Page(nothing, node_administrator),
     "/admin/outbox": Page(nothing, node_administrator),
 }
-PUBLIC_PAGES = {"/sign-in", "/second-factor"}  # for everyone, signed in or not
+PUBLIC_PAGES = {"/sign-in", "/second-factor", "/verify"}  # for everyone, signed in or not
 
 
 def url_of(path: str, params: Params) -> str:
@@ -319,13 +319,16 @@ def a_person_to_enrol(w: World) -> dict[str, str]:
 
 
 PUBLIC_FORMS = {("POST", "/sign-in"), ("POST", "/sign-out"), ("POST", "/language"),
-                ("POST", "/second-factor")}  # taken from anybody
+                ("POST", "/second-factor"), ("POST", "/verify")}  # taken from anybody
 FORMS: dict[tuple[str, str], list[Form]] = {
     ("POST", "/sign-in"): [Form(None, lambda w: w.credentials(), lambda w: "/sign-in")],
     ("POST", "/sign-out"): [Form(Role.contact_24_7, lambda w: {}, lambda w: "/sign-out", fresh=True)],
     ("POST", "/language"): [Form(Role.competent_authority, lambda w: {"lang": "fr", "next": "/"},
                                  lambda w: "/language", fresh=True)],
     ("POST", "/second-factor"): [Form(None, a_person_to_enrol, lambda w: "/second-factor")],
+    # A provider checks a document it received (no account): answered, and the check audited.
+    ("POST", "/verify"): [Form(None, lambda w: {}, lambda w: "/verify",
+                               files={"file": ("order.pdf", b"not a PDF at all", "application/pdf")})],
     ("POST", "/account/password"): [Form(Role.competent_authority, lambda w: {
         "current_password": PASSWORD, "new_password": "another passphrase 2026",
         "confirm_password": "another passphrase 2026"}, lambda w: "/account/password", fresh=True)],
