@@ -53,5 +53,17 @@ def new_request(db: Session, actor: Principal, law: service.Law, kind: str = "mu
 
 
 
+def sent_outside(event: str) -> service.Command | None:
+    """The command of `event`: a send outside evidex (the requested Party has no node this node trusts,
+    as in every test without federation) records the means, here e-mail (every route but Interpol's
+    allows it: request_types.yaml outside_evidex); any other event carries nothing."""
+    return service.Command(data={service.MEANS: "email"}) if event == "send_outside" else None
+
+
+def transition_body(event: str, **more: Any) -> dict[str, Any]:
+    """The JSON of POST /requests/{id}/transitions for `event` (a send outside evidex by e-mail)."""
+    return {"event": event, **({"means": "email"} if event == "send_outside" else {}), **more}
+
+
 def path_to(lifecycle: Any, direction: Direction, target: str, request_type: str) -> list[TransitionSpec]:
     return shortest_path(lifecycle, direction, target, request_type)

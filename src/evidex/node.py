@@ -10,7 +10,6 @@ first use (a command that needs no identity does not ask for its passphrase).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import json
@@ -75,13 +74,15 @@ class Node:
 
     @functools.cached_property
     def announcing_law(self) -> Law:
-        """The law with the federation's outbox hooked to each transition and audited read (when the node
-        has an identity): what the API and the applier of received messages work with."""
+        """The law with the federation's outbox hooked to each transition and audited read, and a send
+        judged by whether evidex reaches the other Party's node (when the node has an identity): what
+        the API and the applier of received messages work with. Without an identity evidex delivers
+        to no one: every request is sent outside evidex."""
         from evidex.exchange import flows
 
         if self.identity is None or self.law.announce is not None:
             return self.law
-        return dataclasses.replace(self.law, announce=flows.announcer(self.identity))
+        return flows.federated(self.law, self.identity)
 
     @functools.cached_property
     def vault(self) -> Vault:

@@ -17,7 +17,7 @@ from evidex.core.settings import Settings
 from evidex.parties.roles import Role
 from evidex.requests.models import Request as RequestRow
 from tests.api.conftest import PASSWORD
-from tests.factories import document
+from tests.factories import document, transition_body
 
 RS_CA, RS_CA2, SI_CA = ("RS", Role.central_authority), ("RS", Role.central_authority), ("SI", Role.central_authority)
 
@@ -87,10 +87,11 @@ def test_a_request_from_draft_to_sent(api):
     assert r.status_code == 422 and "four eyes" in r.json()["detail"]
     r = api.client.post(f"/api/v1/requests/{rid}/transitions", json={"event": "approve"}, headers=second)
     assert r.status_code == 200 and r.json()["status"] == "approved"
-    r = api.client.post(f"/api/v1/requests/{rid}/transitions", json={"event": "send"}, headers=ca)
+    # This node trusts no other node: evidex cannot deliver, the request is sent outside evidex.
+    r = api.client.post(f"/api/v1/requests/{rid}/transitions", json=transition_body("send_outside"), headers=ca)
     assert r.status_code == 200 and r.json()["status"] == "sent"
     hist = api.client.get(f"/api/v1/requests/{rid}/history", headers=ca).json()
-    assert [h["event"] for h in hist] == ["create", "check", "approve", "send"]
+    assert [h["event"] for h in hist] == ["create", "check", "approve", "send_outside"]
     r = api.client.get("/api/v1/requests?status=sent", headers=ca)
     assert rid in [x["id"] for x in r.json()["items"]]
 

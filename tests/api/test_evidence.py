@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from evidex.evidence.models import CustodyEvent, EvidenceFile
 from evidex.parties.roles import Role
 from tests.api.test_api import document, new_request
+from tests.factories import transition_body
 
 MiB = 1024 * 1024
 
@@ -191,8 +192,9 @@ def test_binding_conditions_are_shown_with_every_access(api):
     req = new_request(api)
     rid = req["id"]
     ca, ca2 = api.as_("RS", Role.central_authority), api.as_("RS", Role.central_authority, "-2")
-    for who, ev in ((ca, "check"), (ca2, "approve"), (ca, "send")):
-        assert api.client.post(f"/api/v1/requests/{rid}/transitions", json={"event": ev}, headers=who).status_code == 200
+    for who, ev in ((ca, "check"), (ca2, "approve"), (ca, "send_outside")):
+        assert api.client.post(f"/api/v1/requests/{rid}/transitions", json=transition_body(ev),
+                               headers=who).status_code == 200
     api.client.post(f"/api/v1/requests/{rid}/transitions", headers=ca, json={
         "event": "record_conditions", "conditions": [{"kind": "use_limitation", "text": "Само за предмет VTK-1"}]})
     assert api.client.post(f"/api/v1/requests/{rid}/transitions", json={"event": "accept_conditions"},

@@ -15,7 +15,7 @@ from evidex.cases import service
 from evidex.demo.data import load_demo
 from evidex.parties.roles import Role
 from evidex.workers.deadlines import run_once
-from tests.factories import document
+from tests.factories import document, transition_body
 
 CA, CA2, C247, C247_2 = (("RS", Role.central_authority), ("RS", Role.central_authority, "-2"),
                          ("RS", Role.contact_24_7), ("RS", Role.contact_24_7, "-2"))
@@ -34,13 +34,15 @@ def create(api, kind="mutual_assistance", requested="SI", who=CA, **changes):
 
 
 def move(api, rid, event, who=CA, **body):
-    return api.client.post(f"/api/v1/requests/{rid}/transitions", json={"event": event, **body}, headers=api.as_(*who))
+    return api.client.post(f"/api/v1/requests/{rid}/transitions", json={**body, "event": event}, headers=api.as_(*who))
 
 
 def sent(api, kind="mutual_assistance", requested="SI", **changes):
+    """Sent outside evidex, by e-mail: this node trusts no other node."""
     rid = create(api, kind, requested, **changes)["id"]
-    for event, who in (("check", CA), ("approve", CA2), ("send", CA)):
-        assert move(api, rid, event, who).status_code == 200
+    for event, who in (("check", CA), ("approve", CA2), ("send_outside", CA)):
+        assert move(api, rid, event, who, **{k: v for k, v in transition_body(event).items() if k != "event"}
+                    ).status_code == 200
     return rid
 
 
@@ -110,18 +112,21 @@ def test_record_preserved_is_offered_only_on_preservations(api):
 
 # ---------------------------------------------------------------- 5: emergencies
 def test_a_24_7_contact_sends_an_emergency_alone_and_a_second_person_reviews_it(api):
+    # ME has no node this node trusts: the 24/7 contact sends it alone through the 24/7 network, outside
+    # evidex (with a node: send_alone, tests/api/test_send_outside.py).
     rid = create(api, "emergency_disclosure", "ME", who=C247)["id"]
     r = api.client.get(f"/api/v1/requests/{rid}", headers=api.as_(*C247))
-    assert "send_alone" in r.json()["allowed_events"]
-    assert "send_alone" not in api.client.get(f"/api/v1/requests/{rid}", headers=api.as_(*CA)).json()["allowed_events"]
-    r = move(api, rid, "send_alone", C247)  # at night, alone: straight from the draft
+    assert "send_outside" in r.json()["allowed_events"] and "send_alone" not in r.json()["allowed_events"]
+    assert "send_outside" not in api.client.get(f"/api/v1/requests/{rid}",
+                                                headers=api.as_(*CA)).json()["allowed_events"]
+    r = move(api, rid, "send_outside", C247, means="network_24_7")  # at night, alone: straight from the draft
     assert r.status_code == 200 and r.json()["status"] == "sent", r.text
     last = api.client.get(f"/api/v1/requests/{rid}/history", headers=api.as_(*C247)).json()[-1]
-    assert last["event"] == "send_alone" and last["data"]["four_eyes"] == "waived"
-    assert last["data"]["waiver_article"] == "CETS224 Art 9"
+    assert last["event"] == "send_outside" and last["data"]["four_eyes"] == "waived"
+    assert last["data"]["waiver_article"] == "CETS224 Art 9" and last["data"]["means"] == "network_24_7"
     with api.sessionmaker() as db:
         entry = db.execute(sa.select(AuditEntry).where(AuditEntry.object_id == rid,
-                                                       AuditEntry.action == "request.send_alone")).scalar_one()
+                                                       AuditEntry.action == "request.send_outside")).scalar_one()
     assert entry.details["four_eyes"] == "waived" and entry.details["waiver_article"] == "CETS224 Art 9"
     review = deadlines(api, rid)["four_eyes_review"]
     assert (review["due_on"], review["status"], review["article"]) == ("2026-11-24", "open", "CETS224 Art 9")
@@ -152,7 +157,9 @@ def test_a_request_that_is_no_emergency_keeps_four_eyes(api):
     assert r.status_code == 409 and "keeps four eyes" in r.json()["detail"], r.text
     assert "send_alone" not in r.json()["allowed"]
     urgent = create(api, "mutual_assistance", "SI", who=C247, urgent=True)["id"]
-    r = move(api, urgent, "send_alone", C247)
+    r = move(api, urgent, "send_alone", C247)  # SI has no node this node trusts: not through evidex
+    assert r.status_code == 409 and "no evidex node" in r.json()["detail"], r.text
+    r = move(api, urgent, "send_outside", C247, means="fax")  # urgent: by fax (ETS185 Art 25(3))
     assert r.status_code == 200, r.text
     assert deadlines(api, urgent)["four_eyes_review"]["article"] == "ETS185 Art 25(3)"
     # A central authority sends with four eyes, emergency or not.

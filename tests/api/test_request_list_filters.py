@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 
 from evidex.parties.roles import Role
-from tests.factories import document
+from tests.factories import document, transition_body
 
 CA, CA2 = ("RS", Role.central_authority), ("RS", Role.central_authority, "-2")
 
@@ -33,8 +33,8 @@ def ids(api, query):
 def test_the_list_is_filtered_by_party_due_date_and_reference(own_api):
     api = own_api
     pres = create(api, "preservation", "ME", "KT-Alpha 1/26")["id"]
-    for event, who in (("check", CA), ("approve", CA2), ("send", CA)):
-        r = api.client.post(f"/api/v1/requests/{pres}/transitions", json={"event": event}, headers=api.as_(*who))
+    for event, who in (("check", CA), ("approve", CA2), ("send_outside", CA)):
+        r = api.client.post(f"/api/v1/requests/{pres}/transitions", json=transition_body(event), headers=api.as_(*who))
         assert r.status_code == 200, r.text
     mla = create(api, "mutual_assistance", "SI", "KT-Beta 2/26", case_reference="Docs 50%_off")["id"]
     api.clock.now += dt.timedelta(minutes=1)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from evidex.audit.models import AuditEntry
 from evidex.parties.roles import Role
 from tests.api.test_api import new_request
+from tests.factories import transition_body
 
 CA, CA2 = ("RS", Role.central_authority), ("RS", Role.central_authority, "-2")
 
@@ -24,8 +25,9 @@ def test_decisions_and_conditions_of_a_request(api):
     rid = new_request(api)["id"]
     ca, ca2 = api.as_(*CA), api.as_(*CA2)
     assert api.client.get(f"/api/v1/requests/{rid}/decisions", headers=ca).json() == []
-    for who, ev in ((ca, "check"), (ca2, "approve"), (ca, "send")):
-        assert api.client.post(f"/api/v1/requests/{rid}/transitions", json={"event": ev}, headers=who).status_code == 200
+    for who, ev in ((ca, "check"), (ca2, "approve"), (ca, "send_outside")):
+        assert api.client.post(f"/api/v1/requests/{rid}/transitions", json=transition_body(ev),
+                               headers=who).status_code == 200
     r = api.client.post(f"/api/v1/requests/{rid}/transitions", headers=ca, json={
         "event": "record_conditions", "reasons": "Ongoing domestic investigation",
         "conditions": [{"kind": "use_limitation", "text": "Only for case VTK-1"},

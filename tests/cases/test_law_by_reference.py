@@ -22,7 +22,7 @@ from evidex.requests.models import Deadline, Notification, RequestCondition, Req
 from evidex.rules import load_rulebook
 from evidex.rules.loader import data_dir
 from evidex.workers.deadlines import run_once
-from tests.factories import NOW, new_request, user
+from tests.factories import NOW, new_request, sent_outside, user
 
 LIFECYCLE_YAML = Path(__file__).resolve().parents[2] / "src/evidex/requests/data/lifecycle.yaml"
 
@@ -155,8 +155,9 @@ def test_condition_kinds_and_guard_articles_are_the_lifecycle_data(db, tmp_path)
     law = service.Law(lifecycle=load_lifecycle(p))
     drafter, rs = user(db, "RS", Role.central_authority), user(db, "RS", Role.contact_24_7)
     req = new_request(db, drafter, law)
-    for actor, event in ((drafter, "check"), (rs, "approve"), (drafter, "send")):  # approve: four eyes
-        req = service.transition(db, actor=actor, law=law, request_id=req.id, event=event, now=NOW)
+    for actor, event in ((drafter, "check"), (rs, "approve"), (drafter, "send_outside")):  # approve: four eyes
+        req = service.transition(db, actor=actor, law=law, request_id=req.id, event=event, now=NOW,
+                                 command=sent_outside(event))
     with pytest.raises(Invalid, match=r"needs written reasons \(ETS185 Art 25\(4\)\)"):
         service.transition(db, actor=rs, law=law, request_id=req.id, event="record_refusal", now=NOW,
                            command=service.Command(grounds=["ETS185 Art 27(5)"]))

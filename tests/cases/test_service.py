@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -12,10 +13,12 @@ from evidex.core.errors import Conflict, Forbidden, Invalid, NotFound
 from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import TransitionNotAllowed, default_lifecycle
 from evidex.requests.models import Deadline, Decision, RequestCondition, RequestEvent
-from tests.factories import NOW, command_for, document, new_request, path_to, user
+from tests.factories import NOW, command_for, document, new_request, path_to, sent_outside, user
 
 LC = default_lifecycle()
 LAW = service.Law()
+# A node whose federation reaches every Party: `send` delivers through evidex (the outbox is not hooked).
+NODE_LAW = dataclasses.replace(LAW, reaches=lambda db, party, now: True)
 TRANSITIONS = sorted({(d, s, e) for (d, s, e) in LC.table}, key=str)
 
 
@@ -37,8 +40,10 @@ def run(db, people, req, t, party, now=NOW):
     actor = people[(party, role)]
     if "four_eyes" in t.guards and req.created_by == actor.user_id:
         actor = people[(party, "second")]
-    return service.transition(db, actor=actor, law=LAW, request_id=req.id, event=t.event, now=now,
-                              command=command_for(t, req.request_type))
+    means = service.outside_means(LAW, req, now) if "outside_evidex" in t.guards else None
+    return service.transition(db, actor=actor, law=NODE_LAW if "evidex_node" in t.guards else LAW,
+                              request_id=req.id, event=t.event, now=now,
+                              command=command_for(t, req.request_type, means))
 
 
 @pytest.mark.parametrize(("direction", "state", "event"), TRANSITIONS)
@@ -156,8 +161,8 @@ def test_accepted_conditions_bind(db):
     people = actors(db)
     rs = people[("RS", Role.central_authority)]
     req = new_request(db, rs, LAW)
-    for ev, who in [("check", rs), ("approve", people[("RS", "second")]), ("send", rs)]:
-        req = service.transition(db, actor=who, law=LAW, request_id=req.id, event=ev, now=NOW)
+    for ev, who in [("check", rs), ("approve", people[("RS", "second")]), ("send_outside", rs)]:
+        req = service.transition(db, actor=who, law=LAW, request_id=req.id, event=ev, now=NOW, command=sent_outside(ev))
     req = service.transition(db, actor=rs, law=LAW, request_id=req.id, event="record_conditions", now=NOW,
                              command=service.Command(conditions=[{"kind": "confidentiality", "text": "Keep the request confidential"}]))
     c = db.execute(sa.select(RequestCondition).where(RequestCondition.request_id == req.id)).scalar_one()

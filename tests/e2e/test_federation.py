@@ -153,7 +153,7 @@ def test_sender_killed_between_delivery_and_recording_it(receiver_only):
     identity = node_keys.load(rs.dir / "node", PASSPHRASE.encode())
     engine = make_engine(rs.env["EVIDEX_DATABASE_URL"])
     sessions = make_sessionmaker(engine)
-    law = requests.Law(announce=flows.announcer(identity))
+    law = flows.federated(requests.Law(), identity)
     now = dt.datetime.now(dt.UTC)
     with sessions() as db:
         from evidex.parties.models import User

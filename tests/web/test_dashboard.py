@@ -90,7 +90,7 @@ def test_an_emergency_sent_alone_shows_its_review_deadline_and_notification_whic
     site = own_site
     c247 = site.api_headers("RS", Role.contact_24_7)
     rid = create(site, c247, "emergency_disclosure", "RS", "ME")
-    move(site, c247, rid, "send_alone")
+    move(site, c247, rid, "send_outside", means="network_24_7")  # alone; ME has no node here
     ref = reference_of(site, c247, rid)
     site.sign_in("RS", Role.central_authority)
     page = site.client.get("/").text
@@ -115,7 +115,7 @@ def test_the_dashboard_in_serbian_counts_days_in_serbian(own_site: Site) -> None
     site = own_site
     c247 = site.api_headers("RS", Role.contact_24_7)
     rid = create(site, c247, "emergency_disclosure", "RS", "ME")
-    move(site, c247, rid, "send_alone")
+    move(site, c247, rid, "send_outside", means="network_24_7")  # alone; ME has no node here
     site.sign_in("RS", Role.central_authority)
     r = site.client.post("/language", data={"csrf_token": site.csrf("/"), "lang": "sr-Cyrl", "next": "/"},
                          follow_redirects=False)

@@ -427,7 +427,7 @@ def test_another_partys_draft_is_404_and_a_sent_one_cannot_be_edited(site: Site)
         for i, t in enumerate(path_to(law.lifecycle, "outgoing", "sent", "preservation")):
             actor = user(db, "RS", Role(t.roles[0]), name=f"{site.tag}-step{i}")
             service.transition(db, actor=actor, law=law, request_id=uuid.UUID(request_id), event=t.event,
-                               now=site.clock.now, command=command_for(t, "preservation"))
+                               now=site.clock.now, command=command_for(t, "preservation", ["email"]))
         db.commit()
     site.client.cookies.clear()
     site.sign_in("RS", Role.central_authority, "-2")

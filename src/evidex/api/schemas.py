@@ -225,6 +225,14 @@ class TransitionIn(BaseModel):
     conditions: list[ConditionIn] = Field(default=[], max_length=50)
     preserved_on: dt.date | None = None
     expected_version: int | None = Field(default=None, ge=1)
+    means: str | None = Field(default=None, max_length=40, pattern=r"^[a-z][a-z0-9_]*$", description=(
+        "send_outside only (the requested Party has no evidex node this node trusts, so evidex does not deliver "
+        "the request): the means by which you send the official document yourself, one of those the route "
+        "allows (the verdict's route.outside_evidex, e.g. post, email, fax, network_24_7, interpol, diplomatic)"),
+        examples=["post"])
+    dispatch_reference: str | None = Field(default=None, max_length=200, description=(
+        "send_outside only, optional: the dispatch's own reference (registered-mail number, fax number, "
+        "Interpol message reference)"), examples=["RR123456789RS"])
 
 
 class ReviewIn(BaseModel):

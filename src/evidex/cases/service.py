@@ -26,7 +26,14 @@ from evidex.core.db import command, transaction
 from evidex.core.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound, RuleDataError
 from evidex.core.jsontext import unstorable_text
 from evidex.parties.roles import Principal, Role
-from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec, default_lifecycle
+from evidex.requests.lifecycle import (
+    DELIVERY_GUARDS,
+    Direction,
+    Lifecycle,
+    TransitionNotAllowed,
+    TransitionSpec,
+    default_lifecycle,
+)
 from evidex.requests.models import Deadline, Decision, Notification, Request, RequestCondition, RequestEvent
 from evidex.requests.texts import default_texts
 from evidex.rules import Parties, Rulebook, Verdict, check, default_parties, default_rulebook
@@ -40,6 +47,7 @@ PRESERVATION_DEADLINE = "preservation_minimum"
 # The second person's review of a request a 24/7 contact sent alone (lifecycle four_eyes_waiver): set
 # by that send and closed by the review, never by the recomputation from the verdict.
 REVIEW_DEADLINE = "four_eyes_review"
+SENDS_ALONE = ("send_alone", "send_outside")  # the events that may send alone (guard four_eyes_waived)
 DRAFTING_ROLES = frozenset({Role.competent_authority, Role.central_authority, Role.contact_24_7})
 REGISTERING_ROLES = frozenset({Role.central_authority, Role.contact_24_7})
 DECISION_KIND = {"refused": "refusal", "postponed": "postponement", "partly_executed": "partial_execution",
@@ -48,6 +56,11 @@ DECISION_KIND = {"refused": "refusal", "postponed": "postponement", "partly_exec
 PRESERVATION_PERIOD = "preservation_minimum"  # how long preserved data is kept at least
 REMINDER_LEAD = "reminder_lead"  # how long before a deadline its reminder is written
 DOCUMENT_EDITABLE = ("draft", "checked", "approved")  # an outgoing request's document may change (then: draft)
+# What a send outside evidex records besides who and when (lifecycle guard outside_evidex): the means,
+# one of those the route's channel allows, and the dispatch's own reference (a registered-mail or fax
+# number, an Interpol message reference ...).
+MEANS, DISPATCH_REFERENCE = "means", "dispatch_reference"
+DISPATCH_REFERENCE_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,9 @@ class Law:
     # Called in the same transaction after each transition (event name) and each audited read
     # ("read"): federation hooks its outbox here, so this package never imports the exchange.
     announce: Callable[[Session, Request, str, dt.datetime], None] | None = None
+    # Whether evidex delivers to a Party's node now (it is in this node's trust list): hooked by the
+    # federation, as `announce`. None: this node is not federated, and evidex delivers to no one.
+    reaches: Callable[[Session, str, dt.datetime], bool] | None = None
 
     def __post_init__(self) -> None:
         # The periods this node reads by id must be in the law it was given: a start-up error, not a
@@ -464,20 +480,23 @@ def transition(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID
     spec = law.lifecycle.find(req.direction, req.status, event, actor.role,  # type: ignore[arg-type]
                               req.request_type, req.urgent)
     verdict = _guards(db, req, spec, actor, law, cmd, now)
+    outside = _outside_record(law, req, spec, cmd, verdict, now)
     source = req.status
     req.status, req.updated_at = spec.to, now
     noted, period_days = _effects(db, req, spec, actor, law, cmd, now)
     waived = _waiver_record(law, req, spec)
+    given = {k: v for k, v in cmd.data.items() if k not in (MEANS, DISPATCH_REFERENCE)}
     _event(db, req, actor, event, source, spec.to, now, cmd.reasons,
-           {k: v for k, v in {"grounds": cmd.grounds, "conditions": cmd.conditions, **cmd.data, **noted,
-                              **waived}.items() if v})
+           {k: v for k, v in {"grounds": cmd.grounds, "conditions": cmd.conditions, **given, **noted,
+                              **waived, **outside}.items() if v})
     _recompute_deadlines(db, req, verdict or _run_check(law, req.document, now), now, law,
                          preservation_days=period_days)
     if waived:
         _review_due(db, req, actor, law, str(waived["waiver_article"]), now)
     # Last, so the audit chain's head stays locked only until the commit that follows.
     audit.record(db, actor=actor, action=f"request.{event}", object_type="request", object_id=str(req.id), at=now,
-                 details={"from": source, "to": spec.to, "grounds": cmd.grounds, **waived})
+                 details={"from": source, "to": spec.to, "grounds": cmd.grounds, **waived,
+                          **({"means": outside[MEANS], "delivered_by_evidex": False} if outside else {})})
     if law.announce is not None and actor.role is not Role.system:
         law.announce(db, req, event, now)
     return req
@@ -486,6 +505,8 @@ def transition(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID
 def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, law: Law, cmd: Command,
             now: dt.datetime) -> Verdict | None:
     verdict = None
+    if set(spec.guards) & DELIVERY_GUARDS:
+        _delivery_guard(db, req, spec, actor, law, now)
     for guard in spec.guards:
         if guard == "admissible":
             # A request the rules engine finds inadmissible cannot be checked, approved or sent.
@@ -531,6 +552,90 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, l
     return verdict
 
 
+def evidex_delivers(db: Session, law: Law, party: str, now: dt.datetime) -> bool:
+    """Whether evidex delivers to `party` now: its node is in this node's trust list (law.reaches).
+    Judged at the moment of sending: a node added or removed after drafting counts as it is then."""
+    return law.reaches is not None and law.reaches(db, party, now)
+
+
+def _refused_by_delivery(spec: TransitionSpec, delivers: bool) -> bool:
+    """The delivery guards of the lifecycle: `send` only through a node evidex trusts, `send_outside`
+    only without one."""
+    return ("evidex_node" in spec.guards and not delivers) or ("outside_evidex" in spec.guards and delivers)
+
+
+def allowed_events(db: Session, req: Request, *, actor: Principal, law: Law, now: dt.datetime) -> list[str]:
+    """The events the lifecycle offers `actor` on `req` now (for its direction, state, type, urgency and
+    the actor's role), less a send the requested Party's node (or its absence) rules out."""
+    events = law.lifecycle.events_from(req.direction, req.status, actor.role,  # type: ignore[arg-type]
+                                       req.request_type, req.urgent)
+    table = law.lifecycle.table
+    specs = {ev: table[(req.direction, req.status, ev)] for ev in events}  # type: ignore[index]
+    if not any(set(t.guards) & DELIVERY_GUARDS for t in specs.values()):
+        return events
+    delivers = evidex_delivers(db, law, req.requested_party, now)
+    return [ev for ev in events if not _refused_by_delivery(specs[ev], delivers)]
+
+
+def _delivery_guard(db: Session, req: Request, spec: TransitionSpec, actor: Principal, law: Law,
+                    now: dt.datetime) -> None:
+    delivers = evidex_delivers(db, law, req.requested_party, now)
+    if not _refused_by_delivery(spec, delivers):
+        return
+    allowed = allowed_events(db, req, actor=actor, law=law, now=now)
+    party = req.requested_party
+    if delivers:
+        raise TransitionNotAllowed(req.status, spec.event, allowed, (
+            f"{party} has an evidex node this node trusts: evidex delivers the request, signed, with receipts "
+            f"('send'); it is not also sent outside evidex"))
+    raise TransitionNotAllowed(req.status, spec.event, allowed, (
+        f"{party} has no evidex node this node trusts (none, or removed from the trust list): evidex cannot "
+        f"deliver this request. Send the official document yourself by a means the route allows and record it "
+        f"('send_outside' with the means)"))
+
+
+def outside_means(law: Law, req: Request, now: dt.datetime, verdict: Verdict | None = None) -> list[str]:
+    """The means by which `req` may be sent outside evidex: those its route's channel allows
+    (request_types.yaml outside_evidex; ETS185 Art 25(3) adds fax and e-mail to an urgent request),
+    as the rules engine finds the route now."""
+    verdict = verdict or _run_check(law, req.document, now)
+    return list(verdict.route.outside_evidex) if verdict.route is not None else []
+
+
+def _outside_record(law: Law, req: Request, spec: TransitionSpec, cmd: Command, verdict: Verdict | None,
+                    now: dt.datetime) -> dict[str, Any]:
+    """What a send outside evidex records (empty for any other event): the means, one the route
+    allows, and the dispatch's reference if given. Either given to another event is refused."""
+    means, reference = cmd.data.get(MEANS), cmd.data.get(DISPATCH_REFERENCE)
+    if "outside_evidex" not in spec.guards:
+        if means is not None or reference is not None:
+            raise Invalid(f"'{MEANS}' and '{DISPATCH_REFERENCE}' are recorded only when a request is sent "
+                          "outside evidex (send_outside)")
+        return {}
+    offered = outside_means(law, req, now, verdict)
+    route = verdict.route.article if verdict is not None and verdict.route is not None else None
+    where = f" (the route of {route} allows: {', '.join(offered)})" if route else ""
+    if not means:
+        raise Invalid(f"'{spec.event}' needs the means by which you send the request: one of "
+                      f"{', '.join(offered) or 'none'}{where}")
+    if means not in offered:
+        raise Invalid(f"{means!r} is not a means this request's route allows: one of {', '.join(offered) or 'none'}"
+                      f"{where}")
+    out: dict[str, Any] = {MEANS: means}
+    if reference is not None:
+        text = str(reference).strip()
+        if len(text) > DISPATCH_REFERENCE_MAX:
+            raise Invalid(f"the dispatch reference is longer than {DISPATCH_REFERENCE_MAX} characters")
+        bad = unstorable_text({DISPATCH_REFERENCE: text})
+        if bad is not None:
+            raise Invalid(f"the dispatch reference cannot be stored: {bad[1]}")
+        if text:
+            out[DISPATCH_REFERENCE] = text
+    if route:
+        out["route_article"] = route
+    return out
+
+
 def _four_eyes_kept(req: Request, actor: Principal) -> bool:
     """The actor is not the person who drafted the request (four eyes)."""
     return req.created_by is None or req.created_by != actor.user_id
@@ -542,14 +647,14 @@ def _lapsed(req: Request, law: Law, now: dt.datetime) -> bool:
     return req.preserved_until is not None and law.today(req.requested_party, now) > req.preserved_until
 
 
-def actions_now(req: Request, *, actor: Principal, law: Law, now: dt.datetime) -> list[str]:
+def actions_now(db: Session, req: Request, *, actor: Principal, law: Law, now: dt.datetime) -> list[str]:
     """The events `actor` may apply to `req` now: the lifecycle's for its direction, state, type and
     urgency and the actor's role, less those a guard needing no input refuses already (four eyes: not
-    by the drafter; lapsed: not before the preservation period has run out). The other guards judge
-    what the actor gives (reasons, grounds, conditions) or the document, when the event is applied."""
+    by the drafter; lapsed: not before the preservation period has run out; a send through evidex to
+    a Party without a node evidex trusts, or outside evidex to one with). The other guards judge
+    what the actor gives (reasons, grounds, conditions, means) or the document, when the event is applied."""
     out = []
-    for event in law.lifecycle.events_from(req.direction, req.status, actor.role,  # type: ignore[arg-type]
-                                           req.request_type, req.urgent):
+    for event in allowed_events(db, req, actor=actor, law=law, now=now):
         guards = law.lifecycle.table[(req.direction, req.status, event)].guards  # type: ignore[index]
         if ("four_eyes" in guards and not _four_eyes_kept(req, actor)) or (
                 "lapsed" in guards and not _lapsed(req, law, now)):
@@ -592,7 +697,7 @@ def four_eyes_of(req: Request, events: list[RequestEvent], deadlines: list[Deadl
             approved = None  # a changed document needs a new approval
         elif e.event == "approve":
             approved = e
-        elif e.event == "send_alone":
+        elif e.event == "send_alone" or (e.data or {}).get("four_eyes") == "waived":  # also sent outside evidex
             alone, reviewed = e, None
         elif e.event == "review":
             reviewed = e
@@ -651,7 +756,7 @@ def review_send(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUI
     if d is None:
         raise Conflict("no review is due on this request: it was not sent alone, or has been reviewed")
     sender = db.execute(sa.select(RequestEvent.actor_id).where(
-        RequestEvent.request_id == req.id, RequestEvent.event == "send_alone").order_by(RequestEvent.seq.desc())
+        RequestEvent.request_id == req.id, RequestEvent.event.in_(SENDS_ALONE)).order_by(RequestEvent.seq.desc())
         .limit(1)).scalar_one_or_none()
     if sender is not None and sender == actor.user_id:
         raise Invalid("the send must be reviewed by someone other than the person who sent it (four eyes)")

@@ -35,7 +35,8 @@ class DemoLogin:
 
 def shortest_path(lifecycle: Lifecycle, direction: Direction, target: str, request_type: str) -> list[TransitionSpec]:
     """The shortest sequence of transitions from the initial state to `target` (BFS over the table) for
-    a request of this type, with four eyes (an emergency send alone is never on the way)."""
+    a request of this type, with four eyes (an emergency send alone is never on the way). The demo node
+    trusts no other Party's node: its requests leave evidex by the means their route allows."""
     start = lifecycle.initial(direction)
     prev: dict[str, tuple[str, TransitionSpec] | None] = {start: None}
     queue = deque([start])
@@ -46,7 +47,7 @@ def shortest_path(lifecycle: Lifecycle, direction: Direction, target: str, reque
         for (d, src, _), t in sorted(lifecycle.table.items(), key=lambda kv: kv[0]):
             if d != direction or src != s or t.to in prev:
                 continue
-            if not lifecycle.concerns(t.event, request_type) or "four_eyes_waived" in t.guards:
+            if not lifecycle.concerns(t.event, request_type) or {"four_eyes_waived", "evidex_node"} & set(t.guards):
                 continue
             prev[t.to] = (s, t)
             queue.append(t.to)
@@ -60,8 +61,9 @@ def shortest_path(lifecycle: Lifecycle, direction: Direction, target: str, reque
     return list(reversed(steps))
 
 
-def command_for(t: TransitionSpec, request_type: str) -> service.Command:
-    """A command that satisfies the guards of `t` (demo and tests)."""
+def command_for(t: TransitionSpec, request_type: str, means: list[str] | None = None) -> service.Command:
+    """A command that satisfies the guards of `t` (demo and tests); `means`: those the request's route
+    allows outside evidex (the first is recorded by a send outside evidex)."""
     grounds: list[str] = []
     if "refusal_grounds" in t.guards:
         grounds = ["ETS185 Art 29(5)(b)" if request_type == "preservation" else "ETS185 Art 27(4)(b)"]
@@ -69,8 +71,10 @@ def command_for(t: TransitionSpec, request_type: str) -> service.Command:
         grounds = ["ETS185 Art 27(5)"]
     conditions = ([{"kind": "use_limitation", "text": "Use only for the investigation named in the request"}]
                   if "conditions" in t.guards else [])
+    data = ({service.MEANS: means[0], service.DISPATCH_REFERENCE: "RR 000 000 001 RS (demo)"}
+            if "outside_evidex" in t.guards and means else {})
     return service.Command(reasons="Reasons stated in full for the demo" if "reasons" in t.guards else None,
-                           grounds=grounds, conditions=conditions)
+                           grounds=grounds, conditions=conditions, data=data)
 
 
 def example_document(kind: str, requesting: str, requested: str) -> dict[str, Any]:
@@ -117,9 +121,10 @@ def load_demo(db: Session, *, law: service.Law, party: str, now: dt.datetime) ->
             actor = Principal.system(party) if role is Role.system else people[role.value]
             if "four_eyes" in t.guards and req.created_by == actor.user_id:
                 actor = people["second"]
+            means = service.outside_means(law, req, start) if "outside_evidex" in t.guards else None
             req = service.transition(db, actor=actor, law=law, request_id=req.id, event=t.event,
                                      now=now_for_lapse if "lapsed" in t.guards else start,
-                                     command=command_for(t, req.request_type))
+                                     command=command_for(t, req.request_type, means))
         return req
 
     for direction in ("outgoing", "incoming"):
@@ -148,8 +153,9 @@ def load_demo(db: Session, *, law: service.Law, party: str, now: dt.datetime) ->
     night = now - dt.timedelta(hours=9)
     alone = story("emergency_disclosure", "outgoing", partner, "draft", night, creator=people["contact_24_7"],
                   title="Demo: emergency disclosure sent alone at night", now_for_lapse=now)
-    service.transition(db, actor=people["contact_24_7"], law=law, request_id=alone.id, event="send_alone", now=night,
-                       command=service.Command())
+    # ME's node is not in the demo node's trust list: sent outside evidex, through the 24/7 network.
+    service.transition(db, actor=people["contact_24_7"], law=law, request_id=alone.id, event="send_outside",
+                       now=night, command=service.Command(data={service.MEANS: "network_24_7"}))
     period = law.rulebook.value(service.PRESERVATION_PERIOD, on=now.date())
     story("preservation", "outgoing", partner, "preserved", now - dt.timedelta(days=period - 5),
           creator=people["contact_24_7"], title="Demo: preservation ending this week", now_for_lapse=now)

@@ -3,6 +3,7 @@ node, and what an arriving message does here. Data first: the two tables below."
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -41,6 +42,12 @@ ANNOUNCED: dict[str, tuple[type[protocol.Message], str | None]] = {
     "decline_conditions": (protocol.ConditionsAnswerMessage, "record_conditions_declined"),
 }
 APPLIED = frozenset(e for _, e in ANNOUNCED.values() if e)  # the record_* events a step message may apply here
+
+
+def federated(law: requests.Law, node: NodeIdentity) -> requests.Law:
+    """`law` with the federation hooked in: each transition and audited read announced to the other
+    Party's node through the outbox, and a send judged by whether evidex reaches that node."""
+    return dataclasses.replace(law, announce=announcer(node), reaches=exchange.delivers_to)
 
 
 def announcer(node: NodeIdentity):  # type: ignore[no-untyped-def]

@@ -127,6 +127,17 @@ def active_peer(db: Session, party: str) -> Peer | None:
     return peer if peer is not None and peer.removed_at is None else None
 
 
+def delivers_to(db: Session, party: str, now: dt.datetime) -> bool:
+    """Whether this node delivers to `party`'s node now: a peer in the trust list (not removed) with
+    an encryption key valid now, to seal messages for it. Otherwise a request to that Party leaves
+    evidex on paper, by the means its route allows (lifecycle: send_outside)."""
+    if active_peer(db, party) is None:
+        return False
+    keys = db.execute(sa.select(PeerKeyRow.valid_from, PeerKeyRow.valid_until).where(
+        PeerKeyRow.party == party, PeerKeyRow.use == "enc", PeerKeyRow.revoked_at.is_(None))).all()
+    return any(frm <= now < until for frm, until in keys)
+
+
 # --------------------------------------------------------------------------- receipts
 def sign_receipt(node: NodeIdentity, *, kind: str, msg_id: str, conversation_id: str, payload_sha256: str,
                  at: dt.datetime) -> str:

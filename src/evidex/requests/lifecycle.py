@@ -23,7 +23,9 @@ from evidex.rules.refs import Reference
 
 Direction = Literal["outgoing", "incoming"]
 Guard = Literal["admissible", "reasons", "refusal_grounds", "postponement_grounds", "conditions", "four_eyes",
-                "four_eyes_waived", "lapsed"]
+                "four_eyes_waived", "lapsed", "evidex_node", "outside_evidex"]
+# The guards that decide, at the moment of sending, whether evidex delivers the request.
+DELIVERY_GUARDS: frozenset[Guard] = frozenset({"evidex_node", "outside_evidex"})
 DEFAULT_TYPES = "default"  # events_by_type: the set of every request type not named
 
 

@@ -93,6 +93,8 @@ class Rulebook:
     vocabulary: frozenset[str] = field(default_factory=frozenset)
     periods: Mapping[str, Period] = field(default_factory=dict)
     actors: Mapping[str, str] = field(default_factory=dict)  # actor -> the words a person reads
+    # means -> its words: how a request may travel when evidex does not carry it (request_types.yaml)
+    outside_evidex: Mapping[str, str] = field(default_factory=dict)
 
     def value(self, period: str, *, on: dt.date) -> int:
         """The days of a named period (periods.yaml) as they apply on `on`. An unknown id is a
@@ -205,6 +207,7 @@ def load_rulebook(directory: Path | None = None) -> Rulebook:
         vocabulary=frozenset(vocab),
         periods=dict(periods_file.periods),
         actors=dict(types_file.actors),
+        outside_evidex=dict(types_file.outside_evidex),
     )
 
 

@@ -84,6 +84,7 @@ class RouteTemplate(NamedTuple):
     copies: list[CopyOut]
     notifications: list[NotificationOut]
     warnings: tuple[Finding, ...]
+    outside_evidex: list[str]  # the means outside evidex (the channel's, and urgent means if urgent)
 
 
 # What the language rule reads of a document: its language, its translation's, the languages the

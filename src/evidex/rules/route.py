@@ -65,8 +65,8 @@ def _mla_treaty_route(ctx: Context, rule: MlaTreatyRoute) -> RouteTemplate:
     warnings.append(Finding(code="mla_treaty_applies", article=rule.article, element=None,
                             message=rule.warning.format(**names)))
     route = Route(from_=_from(ctx, rule.from_), to=to, article=rule.article, copies=[], notifications=[],
-                  channel=rule.channel.format(**names))
-    return RouteTemplate(route, route.from_, to, rule.to, route.channel, [], [], tuple(warnings))
+                  channel=rule.channel.format(**names), outside_evidex=list(rule.outside_evidex))
+    return RouteTemplate(route, route.from_, to, rule.to, route.channel, [], [], tuple(warnings), route.outside_evidex)
 
 
 def _mutually_determined(ctx: Context) -> ChannelOption | None:
@@ -122,9 +122,11 @@ def _template(ctx: Context, choice: ChannelChoice) -> RouteTemplate:
             warnings.append(Finding(code="route_changed_by_declaration", article=e.reference, element="sent_by",
                                     message=f"{plan.requested.code}: {e.effect.message}"))
     channel = chosen.means
+    outside = list(chosen.outside_evidex)
     urgent = plan.spec.urgent_means
     if ctx.doc.urgent and urgent:
         channel += f"; urgent ({urgent.article}): {urgent.means}"
+        outside += [m for m in urgent.outside_evidex if m not in outside]  # ETS185 Art 25(3): fax, e-mail
     copies = [CopyOut(from_=_from(ctx, c.from_), to=_to(ctx, c.to, c.article, warnings), article=c.article)
               for c in chosen.copies]
     notifications = [
@@ -136,8 +138,9 @@ def _template(ctx: Context, choice: ChannelChoice) -> RouteTemplate:
     from_ep = _from(ctx, choice.from_role) if choice.from_role in AUTHORITY_ROLES else None
     to_ep = _to(ctx, to_role, chosen.article, warnings) if to_role in AUTHORITY_ROLES else None
     route = (Route(from_=from_ep, to=to_ep, channel=channel, article=chosen.article, copies=copies,
-                   notifications=notifications) if from_ep is not None and to_ep is not None else None)
-    return RouteTemplate(route, from_ep, to_ep, to_role, channel, copies, notifications, tuple(warnings))
+                   notifications=notifications, outside_evidex=outside)
+             if from_ep is not None and to_ep is not None else None)
+    return RouteTemplate(route, from_ep, to_ep, to_role, channel, copies, notifications, tuple(warnings), outside)
 
 
 def find_route(ctx: Context) -> Route:
@@ -176,5 +179,6 @@ def find_route(ctx: Context) -> Route:
         route = remember(plan.document_routes, by_value, Route(
             from_=template.from_ or _from(ctx, choice.from_role),
             to=template.to or _to(ctx, template.to_role, article, ctx.warnings),
-            channel=template.channel, article=article, copies=template.copies, notifications=template.notifications))
+            channel=template.channel, article=article, copies=template.copies, notifications=template.notifications,
+            outside_evidex=template.outside_evidex))
     return route

@@ -30,6 +30,9 @@ InstrumentCode = Literal["ETS185", "CETS224", "UNCC"]
 assert InstrumentCode.__args__ == INSTRUMENTS  # type: ignore[attr-defined]
 
 ElementName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")]
+# A means by which a request travels when evidex does not carry it (a name in request_types.yaml
+# `outside_evidex`): post, e-mail, fax, the 24/7 network, Interpol ...
+MeansName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 class _Strict(BaseModel):
@@ -75,6 +78,9 @@ class ChannelSpec(_Strict):
     to: ChannelTo
     article: Reference
     means: str
+    # The means its article allows when evidex does not carry the request (the requested Party has
+    # no evidex node this node trusts): the person sends the official document by one of them.
+    outside_evidex: list[MeansName] = Field(min_length=1)
     when: Condition | None = None
     under: Reference | None = None  # the paragraph a channel belongs to (for redirect_channels)
     copies: list[CopySpec] = []
@@ -141,6 +147,7 @@ class ConfidentialElements(_Strict):
 class UrgentMeans(_Strict):
     article: Reference
     means: str
+    outside_evidex: list[MeansName] = Field(min_length=1)  # added to the channel's for an urgent request
 
 
 class PartyRequiredElements(_Strict):
@@ -161,6 +168,7 @@ class MlaTreatyRoute(_Strict):
     to: AuthorityRole
     channel: str
     warning: str
+    outside_evidex: list[MeansName] = Field(min_length=1)  # as a channel's: the means the treaty allows
 
 
 class AddresseeKindRule(_Strict):
@@ -215,6 +223,8 @@ Actor = Literal[ACTORS]  # type: ignore[valid-type]
 class RequestTypesFile(_Strict):
     version: dt.date
     actors: dict[Actor, Annotated[str, Field(min_length=1)]]
+    # Each means a request may travel by outside evidex, with the words a person reads.
+    outside_evidex: dict[MeansName, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
     types: list[RequestTypeSpec]
 
     @model_validator(mode="after")
@@ -223,6 +233,17 @@ class RequestTypesFile(_Strict):
         if missing:
             raise ValueError(f"actors: no label for {', '.join(missing)}: every actor a channel or an "
                              "obligation may name needs the words a person reads")
+        for t in self.types:
+            named = [(f"channels[{i}]", c.outside_evidex) for i, c in enumerate(t.channels)]
+            if t.urgent_means is not None:
+                named.append(("urgent_means", t.urgent_means.outside_evidex))
+            if t.displaced_by_mla_treaty is not None:
+                named.append(("displaced_by_mla_treaty", t.displaced_by_mla_treaty.outside_evidex))
+            for where, means in named:
+                unknown = [m for m in means if m not in self.outside_evidex]
+                if unknown:
+                    raise ValueError(f"types[{t.type}].{where}.outside_evidex: {', '.join(unknown)} not in "
+                                     f"outside_evidex ({', '.join(self.outside_evidex)})")
         return self
 
 

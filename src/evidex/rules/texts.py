@@ -14,7 +14,7 @@ Key scheme (a key is a dotted path; an element name or an article reference may 
     .deadline.<...>.on_lapse, .refusal.<article>, .postponement.<article>, .urgent_means,
     .addressee_kind, .mla_elements, .mla_treaty.channel, .mla_treaty.warning
   declaration.<reference>, declaration.<reference>.message, .element.<name>, .parameter.<name>
-  period.<id>, period.<id>.practice, actor.<name>
+  period.<id>, period.<id>.practice, actor.<name>, outside_evidex.<means>
   state.<state> (description), state_name.<state>, event.<event>, role.<role>  (the lifecycle's)
 """
 
@@ -89,6 +89,8 @@ def source_texts(rulebook: Rulebook, lifecycle: LifecycleWords) -> dict[str, str
             add(f"article.{code}.{number}", title, "instruments.yaml")
     for name, label in rulebook.actors.items():
         add(f"actor.{name}", label, "request_types.yaml: actors")
+    for name, label in rulebook.outside_evidex.items():
+        add(f"outside_evidex.{name}", label, "request_types.yaml: outside_evidex")
     for t, spec in rulebook.types.items():
         where = f"request_types.yaml: types[{t}]"
         add(f"type.{t}", spec.title, where)
@@ -218,6 +220,10 @@ class Texts:
 
     def actor_label(self, actor: str, locale: str = SOURCE_LOCALE) -> str:
         return self.text(f"actor.{actor}", locale)
+
+    def means_label(self, means: str, locale: str = SOURCE_LOCALE) -> str:
+        """The words of a means by which a request travels outside evidex (post, e-mail, Interpol ...)."""
+        return self.text(f"outside_evidex.{means}", locale)
 
     def state_label(self, state: str, locale: str = SOURCE_LOCALE) -> str:
         """The short name of a lifecycle state (`state_description` says more)."""

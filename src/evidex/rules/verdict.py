@@ -53,6 +53,10 @@ class Route:
     article: str
     copies: list[CopyOut] = field(default_factory=list)
     notifications: list[NotificationOut] = field(default_factory=list)
+    outside_evidex: Annotated[list[str], Field(description=(
+        "The means by which the request may travel when evidex does not carry it (the requested Party has no "
+        "evidex node the sending node trusts): post, email, fax, network_24_7, interpol, diplomatic"))] = field(
+        default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,6 +188,10 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         own = AUTHORITY_LABELS.get(str(authority))
         return _(own) if own else readable(authority)
 
+    def means_label(means: str) -> str:
+        """A means by which a request travels outside evidex (post, e-mail, Interpol ...), in words."""
+        return texts.means_label(str(means), locale) if str(means) in rulebook.outside_evidex else readable(means)
+
     def party_name(code: str) -> str:
         versions = law.parties.versions(str(code))
         return versions[-1].display_name(locale) if versions else str(code)
@@ -276,7 +280,7 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
             "state_label": state_label, "state_description": state_description, "role_label": role_label,
             "article_title": article_title, "event_label": event_label, "element_label": element_label,
             "element_article": element_article, "ground_text": ground_text, "party_name": party_name,
-            "type_article": type_article,
+            "type_article": type_article, "means_label": means_label,
             "authority_label": authority_label, "actor_label": authority_label,
             "type_help": type_help,
             "deadline_description": deadline_description, "on_lapse_text": on_lapse_text,

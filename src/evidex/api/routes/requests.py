@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from evidex.api.deps import CurrentPrincipal, LawDep, NowDep, SessionDep, require
 from evidex.api.idempotency import run_command
@@ -34,10 +35,9 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such requ
 Writer = Annotated[Principal, Depends(require(Role.competent_authority, Role.central_authority, Role.contact_24_7))]
 
 
-def _read(req: RequestRow, principal: Principal, law: service.Law) -> RequestRead:
+def _read(db: Session, req: RequestRow, principal: Principal, law: service.Law, now: dt.datetime) -> RequestRead:
     out = RequestRead.model_validate(req)
-    out.allowed_events = law.lifecycle.events_from(req.direction, req.status, principal.role,  # type: ignore[arg-type]
-                                                      req.request_type, req.urgent)
+    out.allowed_events = service.allowed_events(db, req, actor=principal, law=law, now=now)
     return out
 
 
@@ -73,16 +73,16 @@ def list_requests(
 def create_request(body: RequestCreate, request: Request, db: SessionDep, now: NowDep, law: LawDep,
                    principal: Writer) -> JSONResponse:
     """Draft an outgoing request (or register an incoming one); the rules engine checks it at once."""
-    return run_command(db, request, principal, body, now, 201, lambda: _read(service.create_request(
+    return run_command(db, request, principal, body, now, 201, lambda: _read(db, service.create_request(
         db, actor=principal, law=law, case_id=body.case_id, document=body.document, now=now,
-        direction=body.direction), principal, law))
+        direction=body.direction), principal, law, now))
 
 
 @router.get("/{request_id}", response_model=RequestRead, responses=NOT_FOUND)
 def get_request(request_id: uuid.UUID, db: SessionDep, now: NowDep, law: LawDep,
                 principal: CurrentPrincipal) -> RequestRead:
     req = service.get_request(db, actor=principal, request_id=request_id, now=now, law=law)  # audited read
-    return _read(req, principal, law)
+    return _read(db, req, principal, law, now)
 
 
 @router.put("/{request_id}/document", response_model=RequestRead, responses=NOT_FOUND)
@@ -90,7 +90,7 @@ def update_document(request_id: uuid.UUID, body: DocumentUpdate, db: SessionDep,
                     principal: Writer) -> RequestRead:
     req = service.update_document(db, actor=principal, law=law, request_id=request_id,
                                   document=body.document, now=now)
-    return _read(req, principal, law)
+    return _read(db, req, principal, law, now)
 
 
 @router.post("/{request_id}/check", response_model=dict[str, Any], responses=NOT_FOUND)
@@ -102,16 +102,31 @@ def check_request(request_id: uuid.UUID, request: Request, db: SessionDep, now: 
 
 
 @router.post("/{request_id}/transitions", response_model=RequestRead,
-             responses={**NOT_FOUND, 409: {"description": "Not allowed now; the allowed events are listed"}})
+             responses={**NOT_FOUND,
+                        409: {"description": "Not allowed now; the allowed events are listed (e.g. send to a Party "
+                                             "whose node evidex does not trust: send_outside instead)"},
+                        422: {"description": "A guard refused what was given: no reasons, no ground, an "
+                                             "inadmissible request, a means the route does not allow ..."}})
 def transition(request_id: uuid.UUID, body: TransitionIn, request: Request, db: SessionDep, now: NowDep,
                law: LawDep, principal: CurrentPrincipal) -> JSONResponse:
-    """Move the request through its lifecycle (see GET /lifecycle for the table)."""
+    """Move the request through its lifecycle (see GET /lifecycle for the table).
+
+    Sending: `send` delivers the request through evidex to the requested Party's node, when this node
+    trusts one at that moment. When it does not (no node, or its node removed from the trust list),
+    evidex cannot deliver: `send` is refused (409) and `send_outside` records that you sent the official
+    document yourself, by `means` (one the route allows: the verdict's `route.outside_evidex`) with an
+    optional `dispatch_reference`; nothing goes to the outbox. `send_outside` to a Party whose node evidex
+    trusts is refused (409): evidex delivers it. `allowed_events` of the request lists the one that applies."""
+    data: dict[str, Any] = {"preserved_on": body.preserved_on.isoformat()} if body.preserved_on else {}
+    if body.means is not None:
+        data[service.MEANS] = body.means
+    if body.dispatch_reference is not None:
+        data[service.DISPATCH_REFERENCE] = body.dispatch_reference
     cmd = service.Command(reasons=body.reasons, grounds=list(body.grounds),
-                          conditions=[c.model_dump() for c in body.conditions],
-                          data={"preserved_on": body.preserved_on.isoformat()} if body.preserved_on else {})
-    return run_command(db, request, principal, body, now, 200, lambda: _read(service.transition(
+                          conditions=[c.model_dump() for c in body.conditions], data=data)
+    return run_command(db, request, principal, body, now, 200, lambda: _read(db, service.transition(
         db, actor=principal, law=law, request_id=request_id, event=body.event, now=now, command=cmd,
-        expected_version=body.expected_version), principal, law))
+        expected_version=body.expected_version), principal, law, now))
 
 
 @router.post("/{request_id}/review", response_model=RequestRead,
@@ -121,8 +136,8 @@ def review(request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep,
     """The second person's review of a request a 24/7 contact sent alone in an emergency (four eyes,
     afterwards): closes its review deadline. Not by the person who sent it. The body is optional."""
     reasons = body.reasons if body is not None else None
-    return run_command(db, request, principal, body, now, 200, lambda: _read(service.review_send(
-        db, actor=principal, law=law, request_id=request_id, now=now, reasons=reasons), principal, law))
+    return run_command(db, request, principal, body, now, 200, lambda: _read(db, service.review_send(
+        db, actor=principal, law=law, request_id=request_id, now=now, reasons=reasons), principal, law, now))
 
 
 @router.get("/{request_id}/history", response_model=list[EventRead], responses=NOT_FOUND)

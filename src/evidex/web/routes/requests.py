@@ -52,6 +52,8 @@ CONDITION_TEXT_MAX = 4000  # as the API's ConditionIn
 CONDITION_SLOTS_MAX = 50  # as the API's TransitionIn
 NOTICES = {
     "done": lazy("Done: %(action)s. The request is now: %(state)s."),
+    "outside": lazy("Recorded: you sent this request outside evidex (%(means)s). evidex did not deliver it and "
+                    "holds no receipt of it: record the requested Party's answers here yourself."),
     "reviewed": lazy("Your review of the emergency send is recorded."),
 }
 # Words for the parts of a request document that are not elements of its type (rules/document.py),
@@ -225,6 +227,8 @@ class Action:
     ends: bool = False  # the request's deadlines are cancelled: refusing, withdrawing, releasing ...
     waiver_article: str | None = None  # an emergency sent alone: the article that allows it
     review_days: int | None = None
+    outside: bool = False  # sent outside evidex: the requested Party has no node evidex trusts
+    means: list[str] = field(default_factory=list)  # the means the route allows outside evidex
     open: bool = False  # shown opened (after an error, or an "add another condition")
     values: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # field id -> message
@@ -232,7 +236,7 @@ class Action:
 
     @property
     def asks(self) -> bool:
-        return self.reasons or bool(self.grounds_kind) or self.conditions or self.preserved_on
+        return self.reasons or bool(self.grounds_kind) or self.conditions or self.preserved_on or self.outside
 
     def error(self, name: str) -> dict[str, str] | None:
         """The GOV.UK errorMessage of the field `name` of this form (called while rendering)."""
@@ -240,13 +244,15 @@ class Action:
         return {"text": message, "visuallyHiddenText": _("Error")} if message else None
 
 
-def _action(req: RequestRow, spec: TransitionSpec, law: cases.Law) -> Action:
+def _action(req: RequestRow, spec: TransitionSpec, law: cases.Law, now: dt.datetime) -> Action:
     """The form of one transition: a field for each guard that judges what the person gives."""
     rtype = law.rulebook.types.get(req.request_type)
     a = Action(event=spec.event, to=spec.to, reasons="reasons" in spec.guards, conditions="conditions" in spec.guards,
                checks_admissible="admissible" in spec.guards,
                preserved_on=spec.to == "preserved",  # the day the period starts (cases.service._effects)
                ends=law.lifecycle.deadlines_end(spec.to) == "cancelled")
+    if "outside_evidex" in spec.guards:  # the means the route allows (request_types.yaml outside_evidex)
+        a.outside, a.means, a.open = True, cases.outside_means(law, req, now), True
     for guard, kind in (("refusal_grounds", "refusal"), ("postponement_grounds", "postponement")):
         if guard in spec.guards and rtype is not None:
             catalogue = rtype.refusal_grounds if kind == "refusal" else rtype.postponement_grounds
@@ -258,9 +264,9 @@ def _action(req: RequestRow, spec: TransitionSpec, law: cases.Law) -> Action:
     return a
 
 
-def _actions(req: RequestRow, actor: Principal, law: cases.Law, now: dt.datetime) -> list[Action]:
-    return [_action(req, law.lifecycle.table[(req.direction, req.status, event)], law)  # type: ignore[index]
-            for event in cases.actions_now(req, actor=actor, law=law, now=now)]
+def _actions(db: Session, req: RequestRow, actor: Principal, law: cases.Law, now: dt.datetime) -> list[Action]:
+    return [_action(req, law.lifecycle.table[(req.direction, req.status, event)], law, now)  # type: ignore[index]
+            for event in cases.actions_now(db, req, actor=actor, law=law, now=now)]
 
 
 @dataclass
@@ -281,6 +287,8 @@ class Entry:
     decision: Any = None
     preserved_on: dt.date | None = None
     receipt: Any = None
+    sent_outside: str | None = None  # the means of a send outside evidex (evidex did not deliver it)
+    dispatch_reference: str | None = None
 
 
 def _timeline(req: RequestRow, events: list[Any], decisions: list[Any], receipts: list[Any],
@@ -307,6 +315,11 @@ def _timeline(req: RequestRow, events: list[Any], decisions: list[Any], receipts
             entry.basis.append(rtype.article)
         if e.event in ("send", "send_alone") and route.get("article"):
             entry.basis.append(str(route["article"]))
+        if isinstance(data.get(cases.MEANS), str):  # sent outside evidex, on the route of its article
+            entry.sent_outside = data[cases.MEANS]
+            entry.dispatch_reference = data.get(cases.DISPATCH_REFERENCE)
+            if data.get("route_article"):
+                entry.basis.append(str(data["route_article"]))
         for key in ("waiver_article", "article"):
             if data.get(key):
                 entry.basis.append(str(data[key]))
@@ -440,7 +453,9 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
     # A service provider sees the requests addressed to it, not the cases they belong to.
     case = cases.get_case(db, actor=actor, case_id=req.case_id) if actor.role is not Role.service_provider else None
     four_eyes = cases.four_eyes_of(req, events, deadlines, actor=actor, law=law)
-    actions = _actions(req, actor, law, now)
+    actions = _actions(db, req, actor, law, now)
+    # The last send outside evidex, if the request went so: the page says plainly evidex did not deliver it.
+    sent_outside = next((e for e in reversed(events) if isinstance((e.data or {}).get(cases.MEANS), str)), None)
     offered = {a.event for a in actions}
     # What the table allows this role but a guard withholds now (four eyes, a preservation not yet
     # lapsed): the page says why.
@@ -461,7 +476,9 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
         key, event = request.query_params.get("notice"), request.query_params.get("event", "")
         if status_code == 200 and key == "done" and any(t.event == event for t in law.lifecycle.spec.transitions):
             notice = _(NOTICES[key], action=words["event_label"](event), state=words["state_label"](req.status))
-        elif status_code == 200 and key in NOTICES and key != "done":
+        elif status_code == 200 and key == "outside" and sent_outside is not None:
+            notice = _(NOTICES[key], means=words["means_label"](sent_outside.data[cases.MEANS]))
+        elif status_code == 200 and key in NOTICES and key not in ("done", "outside"):
             notice = _(NOTICES[key])
         title = words["type_title"](req.request_type)
     errors: list[dict[str, str]] = []
@@ -474,7 +491,7 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
                 conditions=conditions, deadlines=deadlines, four_eyes=four_eyes, actions=actions,
                 timeline=timeline, document_rows=rows, verdict=_verdict_view(req.verdict), notice=notice,
                 withheld=withheld, errors=errors, problem=problem, problems=problems or [],
-                review_values=review_values or {}, today=law.today(actor.party, now),
+                review_values=review_values or {}, today=law.today(actor.party, now), sent_outside=sent_outside,
                 editable=cases.document_editable(req, actor), condition_kinds=law.lifecycle.condition_kinds)
 
 
@@ -541,6 +558,17 @@ def _read_action(form: FormData, action: Action, law: cases.Law) -> cases.Comman
             action.errors[f"{e}-preserved_on-day"] = _("Enter a real date, for example 23 11 2026")
         elif day is not None:
             data["preserved_on"] = day.isoformat()
+    if action.outside:
+        means, reference = str(form.get("means") or ""), str(form.get("dispatch_reference") or "").strip()
+        action.values.update(means=means, dispatch_reference=reference)
+        if means not in action.means:
+            action.errors[f"{e}-means"] = _("Choose the means by which you send the request")
+        if len(reference) > cases.DISPATCH_REFERENCE_MAX:
+            action.errors[f"{e}-dispatch_reference"] = _("Enter at most %(num)d characters",
+                                                         num=cases.DISPATCH_REFERENCE_MAX)
+        data[cases.MEANS] = means
+        if reference:
+            data[cases.DISPATCH_REFERENCE] = reference
     return cases.Command(reasons=reasons or None, grounds=grounds, conditions=conditions, data=data)
 
 
@@ -560,7 +588,7 @@ def transition(request: Request, request_id: uuid.UUID, viewer: SignedIn, db: Se
         # The fields follow the table's guards for the request's state now; whether this person may do
         # it now (role, four eyes, a state changed meanwhile) the service judges, and says why not.
         spec = law.lifecycle.table.get((req.direction, req.status, event))  # type: ignore[arg-type]
-        action = _action(req, spec, law) if spec is not None else Action(event=event)
+        action = _action(req, spec, law, now) if spec is not None else Action(event=event)
         command = _read_action(form, action, law)
         if form.get("add_condition") and action.conditions:
             action.condition_slots = min(action.condition_slots + 1, CONDITION_SLOTS_MAX)
@@ -582,6 +610,8 @@ def transition(request: Request, request_id: uuid.UUID, viewer: SignedIn, db: Se
         except Invalid as exc:
             return _request_page(request, viewer, db, now, law, request_id, status_code=422, failed=action,
                                  problem=_("This was refused: %(why)s", why=str(exc)), problems=exc.problems)
+    if action.outside:
+        return redirect(f"/requests/{request_id}?notice=outside")
     return redirect(_url(f"/requests/{request_id}", {}, notice="done", event=event))
 
 
