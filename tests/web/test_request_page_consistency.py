@@ -28,7 +28,7 @@ def test_a_step_applied_while_the_page_is_read_is_shown_whole(site: Site, monkey
     site.client.cookies.clear()
     site.sign_in("RS", Role.central_authority, "-viewer")
     rid = new_request(site, drafter, "mutual_assistance", "SI")
-    for event, who in (("check", drafter), ("approve", approver), ("send", drafter)):
+    for event, who in (("check", drafter), ("approve", approver), ("send_outside", drafter)):  # SI: no node here
         move(site, rid, event, who)
     read = cases.conditions_of
     landed: list[bool] = []
