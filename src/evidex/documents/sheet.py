@@ -403,6 +403,10 @@ def build_sheet(law: Law, document: Mapping[str, Any], verdict: Mapping[str, Any
         if a is not None and b is not None:
             copies.append((a, b, str(c.get("article") or "")))
 
+    to = _endpoint(w, route.get("to"))
+    addressee_kind = doc.addressee.kind if doc.addressee else None
+    if to is not None and route["to"].get("authority") == "addressee" and addressee_kind in VALUE_WORDS:
+        to = Endpoint(to.party, w._(VALUE_WORDS[addressee_kind]), to.name, to.lines)  # what it is, not the role's long name
     conditions = [ConditionLine(kind=w._(CONDITION_WORDS.get(kind, CONDITION_WORDS["other"])), article=article or "",
                                 text=text) for kind, text, article in (stored.conditions if stored else ())]
     from evidex.cases.service import json_safe
@@ -420,7 +424,7 @@ def build_sheet(law: Law, document: Mapping[str, Any], verdict: Mapping[str, Any
         instrument=w.each(lambda loc: law.texts.instrument_title(instrument, loc)),
         urgent=doc.urgent, reference=reference, request_id=stored.request_id if stored else None,
         issued_on=issued, issued=languages.date(issued) if issued else None, place=_place(doc, requesting),
-        requesting=requesting, requested=requested, issuing=issuing, to=_endpoint(w, route.get("to")),
+        requesting=requesting, requested=requested, issuing=issuing, to=to,
         copies=copies, notices=notices,
         channel=w.channel(str(route["channel"])) if route.get("channel") else None,
         route_article=str(route.get("article") or ""),
