@@ -28,6 +28,7 @@ from evidex.rules.texts import LOCALES
 from tests.conftest import COMPLETE, load_example
 from tests.documents.conftest import AS_OF, NOW, pdffonts, pdftext
 
+pytestmark = pytest.mark.slow  # 70 renders: started first by parallel runs (tests/conftest.py)
 RENDERS: list[float] = []  # seconds per render, for the timing test at the end of the module
 
 

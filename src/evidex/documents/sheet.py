@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evidex.cases.service import Law
+from evidex.cases.service import Law, json_safe
 from evidex.core.canonical import canonical_sha256
-from evidex.documents.i18n import N_, Bi, Languages
+from evidex.documents.i18n import N_, Bi, Languages, locale_of
 from evidex.rules.document import RequestDocument, parse_document
 from evidex.rules.elements import element_value, is_present
 from evidex.rules.form import DraftElement, draft_form
@@ -180,8 +180,6 @@ class Sheet:
     def note_free_language(self) -> bool:
         """Whether each free-text value says its language: in a bilingual document always, else when it
         is not the language of the labels."""
-        from evidex.documents.i18n import locale_of
-
         return self.languages.bilingual or locale_of(self.written_in) != self.languages.primary
 
 
@@ -409,8 +407,6 @@ def build_sheet(law: Law, document: Mapping[str, Any], verdict: Mapping[str, Any
         to = Endpoint(to.party, w._(VALUE_WORDS[addressee_kind]), to.name, to.lines)  # what it is, not the role's long name
     conditions = [ConditionLine(kind=w._(CONDITION_WORDS.get(kind, CONDITION_WORDS["other"])), article=article or "",
                                 text=text) for kind, text, article in (stored.conditions if stored else ())]
-    from evidex.cases.service import json_safe
-
     digest = canonical_sha256(json_safe(dict(document)))
     reference = doc.case_reference or ""
     issued = doc.issued_on
