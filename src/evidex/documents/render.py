@@ -11,6 +11,7 @@ made for threads, so renders in one process take turns (a few tenths of a second
 
 from __future__ import annotations
 
+import atexit
 import base64
 import datetime as dt
 import functools
@@ -86,6 +87,11 @@ class _Engine:
 @functools.cache
 def engine() -> _Engine:
     return _Engine()
+
+
+# Dropped before the interpreter tears its modules down: WeasyPrint's font configuration then removes the
+# temporary folder of its fonts itself (at teardown it cannot, and says so on standard error).
+atexit.register(engine.cache_clear)
 
 
 def _css_string(text: str) -> str:
