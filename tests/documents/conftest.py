@@ -1,5 +1,11 @@
+"""Official documents: the law once per process, the PDF read back as its readers read it (poppler's
+pdftotext and pdffonts, installed beside WeasyPrint's fonts by scripts/_browser.sh; pikepdf), and the node
+of RS whose identity seals and verifies them."""
+
 from __future__ import annotations
 
+import datetime as dt
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,12 +16,40 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from evidex.audit.models import AuditEntry
+from evidex.cases.service import Law
 from evidex.core.db import make_engine, make_sessionmaker
 from evidex.core.settings import Settings
 from evidex.web.site import create_site
 from tests.api.conftest import UNLIMITED, Clock
 from tests.documents.pdfs import RS
 from tests.web.site import Site
+
+NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+AS_OF = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(scope="session")
+def law() -> Law:
+    return Law()
+
+
+def _poppler(tool: str, pdf: bytes, tmp_path: Path, *args: str) -> str:
+    path = tmp_path / f"{tool}.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run([tool, *args, str(path), *(["-"] if tool == "pdftotext" else [])], capture_output=True,
+                          text=True, check=True, timeout=60).stdout
+
+
+def pdftext(pdf: bytes, tmp_path: Path) -> str:
+    """The text layer in drawing order (-raw: a table cell's lines stay together), whitespace collapsed."""
+    return " ".join(_poppler("pdftotext", pdf, tmp_path, "-raw", "-enc", "UTF-8").split())
+
+
+def pdffonts(pdf: bytes, tmp_path: Path) -> list[list[str]]:
+    """pdffonts' table: one row of columns per font (name, type, encoding, emb, sub, uni, object, generation)."""
+    lines = _poppler("pdffonts", pdf, tmp_path).splitlines()[2:]
+    return [line.split() for line in lines if line.strip()]
+
 
 VERIFY_LIMIT = 4
 

@@ -212,6 +212,10 @@ PAGES: dict[str, Page] = {
                                         missing={"request_id": RANDOM}),
     "/requests/{request_id}/edit": Page(requests("draft", "sent", "order"), editable,
                                         missing={"request_id": RANDOM}),
+    # The official document (documents/): as the API's, on a request a provider may see too (each opening renders).
+    "/requests/{request_id:uuid}/document.pdf": Page(requests("order"),
+                                                     as_api("GET /requests/{request_id}/document.pdf"),
+                                                     missing={"request_id": RANDOM}, kind="application/pdf"),
     "/requests/{request_id}/evidence": Page(
         requests(*EVIDENCE_OF), as_api("GET /requests/{request_id}/custody",
                                       "GET /requests/{request_id}/evidence-packages"),

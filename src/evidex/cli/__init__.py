@@ -24,6 +24,7 @@ app = typer.Typer(
 # the server: 0.55 s less of start-up); `--help`, or no known command, imports them all.
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("evidex.cli.check", "check_command"),
+    "render": ("evidex.cli.render_cmd", "render_command"),
     "rules": ("evidex.cli.rules_cmd", "app"),
     "parties": ("evidex.cli.parties_cmd", "app"),
     "db": ("evidex.cli.db_cmd", "db_app"),

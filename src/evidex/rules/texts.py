@@ -239,6 +239,13 @@ class Texts:
         return self.text(f"role.{role}", locale)
 
 
+def readable(name: str) -> str:
+    """A name from the data as words (`record_partial_execution` -> `Record partial execution`): the
+    fallback where the data has no label of its own (in English, the data's language)."""
+    text = str(name).replace("_", " ").replace(".", " – ").strip()
+    return text[:1].upper() + text[1:]
+
+
 def check_locale(locale: str) -> str:
     """`locale` if evidex speaks it, else UnknownLocale (the tags are exact: `sr-Cyrl`, not `sr`)."""
     if locale not in LOCALES:

@@ -8,6 +8,7 @@ from typing import Any
 
 from evidex.cases.service import Law
 from evidex.rules.schema import Condition
+from evidex.rules.texts import readable as readable  # the fallback for a name without a label
 from evidex.web.i18n import _, lazy
 
 # Deadlines of the node's own lifecycle, not of a request type's data.
@@ -44,12 +45,6 @@ DECISION_LABELS = {
     "conditions": lazy("Conditions"),
 }
 
-
-def readable(name: str) -> str:
-    """A name from the data as words (`record_partial_execution` -> `Record partial execution`): the
-    fallback where the data has no label of its own."""
-    text = str(name).replace("_", " ").replace(".", " – ").strip()
-    return text[:1].upper() + text[1:]
 
 # The authorities a Party registers and the senders a channel names (rules/schema.py AuthorityRole,
 # SentBy, ChannelFrom/To), each with the article that creates it.

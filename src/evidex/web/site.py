@@ -10,7 +10,19 @@ from evidex.api.app import create_app
 from evidex.core.memory import retain_freed_memory
 from evidex.core.settings import Settings
 from evidex.web import page, static, templates
-from evidex.web.routes import account, admin, audit, auth, dashboard, drafting, evidence, law, requests, verify
+from evidex.web.routes import (
+    account,
+    admin,
+    audit,
+    auth,
+    dashboard,
+    documents,
+    drafting,
+    evidence,
+    law,
+    requests,
+    verify,
+)
 from evidex.web.security import WebSecurity
 
 
@@ -23,8 +35,7 @@ def install(app: FastAPI) -> FastAPI:
     app.state.browser_session = app.state.web_security.script_session  # the upload script's calls: api/deps.py
     app.include_router(static.router(assets))
     for router in (auth.router, account.router, dashboard.router, drafting.router, requests.router,  # drafting before /requests/{id}
-                   evidence.router, law.router, audit.router, admin.router,
-                   verify.router):
+                   documents.router, evidence.router, law.router, audit.router, admin.router, verify.router):
         app.include_router(router)
     page.install_error_pages(app)
     return app

@@ -5,10 +5,11 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from evidex.api.deps import CurrentPrincipal, LawDep, NowDep, SessionDep, require
+from evidex.api.disposition import content_disposition
 from evidex.api.idempotency import run_command
 from evidex.api.schemas import (
     ConditionRead,
@@ -26,6 +27,7 @@ from evidex.api.schemas import (
     TransitionIn,
 )
 from evidex.cases import service
+from evidex.documents import service as documents
 from evidex.exchange import service as exchange
 from evidex.parties.roles import Principal, Role
 from evidex.requests.models import Request as RequestRow
@@ -167,3 +169,26 @@ def receipts(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal)
     """Signed evidence of the messages of this request: submission, delivery, retrieval (or negative)."""
     return [ReceiptRead.model_validate(r)
             for r in exchange.receipts_of_request(db, actor=principal, request_id=request_id)]
+
+
+@router.get("/{request_id}/document.pdf", response_class=Response, responses={
+    **NOT_FOUND, 422: {"description": "An unknown language"},
+    200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+          "description": "The official document: PDF/A-3b, tagged"}})
+def official_document(
+    request_id: uuid.UUID, db: SessionDep, now: NowDep, law: LawDep, principal: CurrentPrincipal,
+    lang: Annotated[str | None, Query(max_length=10, description="Language of the labels and fixed text: en, "
+                                      "sr-Cyrl, sr-Latn, cnr, sl, fr. Default: one the receiving side accepts "
+                                      "(CETS224 Art 4), the request's own when it is one")] = None,
+    translation_lang: Annotated[str | None, Query(max_length=10, description="A second language: a bilingual "
+                                                  "document. Default: the request's translation_language; "
+                                                  "`none`: one language only")] = None,
+) -> Response:
+    """The request as an official document, for whoever may read the request (another Party's: 404). Producing
+    it is an audited read of the request (`request.document`, with the languages and the request's SHA-256)."""
+    doc = documents.official_document(db, actor=principal, law=law, request_id=request_id, now=now, lang=lang,
+                                      translation_lang=translation_lang)
+    return Response(doc.pdf, media_type="application/pdf", headers={
+        "Content-Disposition": content_disposition(doc.filename, fallback=f"request-{request_id}.pdf"),
+        "Content-Language": ", ".join(x for x in (doc.lang, doc.translation_lang) if x),
+        "X-Evidex-Request-SHA256": doc.digest})
