@@ -10,35 +10,40 @@ import functools
 import io
 import re
 import subprocess
-import time
 
 import pikepdf
 import pytest
 from fontTools.ttLib import TTFont
 
 from evidex.cases.service import json_safe
+from evidex.core.canonical import canonical_json
 from evidex.core.errors import InvalidInput
 from evidex.documents import render
 from evidex.documents.i18n import Words
+from evidex.documents.seal import REQUEST_FILE, verify_pdf
 from evidex.documents.service import choose_languages, document_from_file
+from evidex.exchange import keys
 from evidex.rules.document import parse_document
 from evidex.rules.elements import element_value, is_present
 from evidex.rules.form import draft_form
 from evidex.rules.texts import LOCALES
 from tests.conftest import COMPLETE, load_example
 from tests.documents.conftest import AS_OF, NOW, pdffonts, pdftext
+from tests.documents.pdfs import attachment, trust
 
 pytestmark = pytest.mark.slow  # 70 renders: started first by parallel runs (tests/conftest.py)
-RENDERS: list[float] = []  # seconds per render, for the timing test at the end of the module
 
 
-def rendered(law, name: str, lang: str, translation: str | None = None, **changes):
+# The nodes of the issuing Parties: a document the requesting Party's node renders is sealed by it.
+NODES = {p: keys.generate(p, f"https://{p.lower()}.example:8443") for p in ("RS", "ME", "SI", "BA", "AL", "MK")}
+
+
+def rendered(law, name: str, lang: str, translation: str | None = None, *, sealed: bool = False, **changes):
     data = load_example(name)
     data.update(changes)
-    start = time.perf_counter()
-    doc = document_from_file(law, data, now=NOW, lang=lang, translation_lang=translation, as_of=AS_OF)
-    RENDERS.append(time.perf_counter() - start)
-    return doc
+    identity = NODES[data["requesting_party"]] if sealed else None
+    return document_from_file(law, data, now=NOW, lang=lang, translation_lang=translation, as_of=AS_OF,
+                              identity=identity)
 
 
 @functools.cache
@@ -64,8 +69,12 @@ def expected_labels(law, data) -> list[tuple[str | None, str]]:
 @pytest.mark.parametrize("lang", LOCALES)
 @pytest.mark.parametrize("name", COMPLETE)
 def test_every_type_in_every_language_shows_the_law_in_that_language(law, name, lang, tmp_path) -> None:
-    doc = rendered(law, name, lang)
-    assert doc.pdf.startswith(b"%PDF-1.7") and doc.lang == lang
+    doc = rendered(law, name, lang, sealed=True)
+    assert doc.pdf.startswith(b"%PDF-1.7") and doc.lang == lang and doc.sealed
+    # The request it shows is embedded, as canonical JSON, and the node's seal over it verifies.
+    assert attachment(doc.pdf, REQUEST_FILE) == canonical_json(json_safe(load_example(name)))
+    verdict = verify_pdf(doc.pdf, trust=trust(NODES[doc.document["requesting_party"]]))
+    assert verdict.status == "valid", verdict.differences[:3]
     text = pdftext(doc.pdf, tmp_path)
     data = load_example(name)
     rtype = data["type"]
@@ -197,12 +206,3 @@ def test_an_inadmissible_document_says_so_on_its_face(law, tmp_path) -> None:
     doc = document_from_file(law, data, now=NOW, lang="en", as_of=AS_OF)
     text = pdftext(doc.pdf, tmp_path)
     assert "NOT ADMISSIBLE" in text and "ETS185 Art 29(2)(b)" in text and "Not stated" in text  # set in capitals
-
-
-def test_sixty_renders_take_seconds_not_minutes() -> None:
-    """Measured over the renders of this module (one font configuration for the process)."""
-    if len(RENDERS) < 60:
-        pytest.skip("measured only when the whole module runs")
-    steady = sorted(RENDERS)[: len(RENDERS) - 2]  # the first loads the fonts
-    print(f"\n{len(RENDERS)} renders: median {sorted(RENDERS)[len(RENDERS) // 2]:.3f} s, total {sum(RENDERS):.1f} s")
-    assert sum(steady) / len(steady) < 3.0

@@ -7,12 +7,15 @@ import datetime as dt
 import os
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from evidex.cli.common import fail, get_parties, parse_date, read_document
 from evidex.rules.texts import LOCALES
+
+if TYPE_CHECKING:
+    from evidex.exchange.keys import NodeIdentity
 
 LANG_HELP = (f"Language of the labels and fixed text: {', '.join(LOCALES)} (default: one the receiving side "
              "accepts, the request's own when it is one).")
@@ -57,7 +60,7 @@ def render_command(
         data = read_document(source)
         law = Law(parties=get_parties(parties))
         doc = documents.document_from_file(law, data, now=now, lang=lang, translation_lang=translation_lang,
-                                           as_of=parse_date(as_of))
+                                           as_of=parse_date(as_of), identity=_identity_if_configured())
     else:
         if as_of is not None or parties is not None:
             raise fail("--as-of and --parties apply to a FILE; a stored request is rendered as the node holds it")
@@ -72,7 +75,7 @@ def render_command(
         try:
             with node.sessions() as db:
                 doc = documents.official_document(db, actor=operator, law=node.law, request_id=request_id, now=now,
-                                                  lang=lang, translation_lang=translation_lang)
+                                                  lang=lang, translation_lang=translation_lang, identity=node.identity)
         finally:
             node.dispose()
     target = out or Path(doc.filename)
@@ -84,4 +87,17 @@ def render_command(
         tmp.unlink(missing_ok=True)
         raise fail(f"cannot write {target}: {e.strerror or e}") from e
     languages = doc.lang + (f" + {doc.translation_lang}" if doc.translation_lang else "")
-    typer.echo(f"wrote {target}: {len(doc.pdf)} bytes, {languages}, SHA-256 of the request {doc.digest}")
+    sealed = "sealed by this node" if doc.sealed else "not sealed (a draft, another Party's request, or no node keys)"
+    typer.echo(f"wrote {target}: {len(doc.pdf)} bytes, {languages}, {sealed}, SHA-256 of the request {doc.digest}")
+
+
+def _identity_if_configured() -> NodeIdentity | None:
+    """The node's identity when this machine is a node with its keys and passphrase (a FILE is then sealed as
+    the node's own document, if its Party issues it); none elsewhere: the document is rendered unsealed."""
+    from evidex.cli.common import load_settings
+    from evidex.exchange import keys
+
+    try:
+        return keys.load_configured(load_settings())
+    except Exception:  # no node here, or its keys cannot be opened: an unsealed document, said so
+        return None

@@ -132,6 +132,31 @@ def html_of(sheet: Sheet) -> str:
         qr_uri=qr_data_uri(sheet.qr_text), qr_alt=qr_alt, page_css=Markup(_page_css(sheet)))
 
 
+EXT_NS, SCHEMA_NS, PROPERTY_NS = ("http://www.aiim.org/pdfa/ns/extension/", "http://www.aiim.org/pdfa/ns/schema#",
+                                  "http://www.aiim.org/pdfa/ns/property#")
+
+
+def _pdfua_extension_schema() -> ET.Element:
+    """The PDF/A extension schema that declares pdfuaid:part: PDF/A allows in XMP only the predefined
+    schemas and those a file describes itself (ISO 19005-3 6.6.2.3), and PDF/UA's identification is not
+    predefined."""
+    for prefix, ns in (("pdfaExtension", EXT_NS), ("pdfaSchema", SCHEMA_NS), ("pdfaProperty", PROPERTY_NS)):
+        ET.register_namespace(prefix, ns)
+    rdf = RDF_NS
+    description = ET.Element(f"{{{rdf}}}Description", {f"{{{rdf}}}about": ""})
+    bag = ET.SubElement(ET.SubElement(description, f"{{{EXT_NS}}}schemas"), f"{{{rdf}}}Bag")
+    schema = ET.SubElement(bag, f"{{{rdf}}}li", {f"{{{rdf}}}parseType": "Resource"})
+    for name, value in (("schema", "PDF/UA Universal Accessibility Schema"), ("namespaceURI", PDFUA_NS),
+                        ("prefix", "pdfuaid")):
+        ET.SubElement(schema, f"{{{SCHEMA_NS}}}{name}").text = value
+    seq = ET.SubElement(ET.SubElement(schema, f"{{{SCHEMA_NS}}}property"), f"{{{rdf}}}Seq")
+    prop = ET.SubElement(seq, f"{{{rdf}}}li", {f"{{{rdf}}}parseType": "Resource"})
+    for name, value in (("name", "part"), ("valueType", "Integer"), ("category", "internal"),
+                        ("description", "Indicates which part of ISO 14289 (PDF/UA) the file follows")):
+        ET.SubElement(prop, f"{{{PROPERTY_NS}}}{name}").text = value
+    return description
+
+
 def _declare_pdfua(_document: Any, pdf: Any) -> None:
     """Say in the XMP metadata that the file is also PDF/UA-1 (WeasyPrint writes one identification,
     PDF/A-3b's; tagging, the language and the displayed title are what PDF/UA-1 asks of it here)."""
@@ -145,6 +170,7 @@ def _declare_pdfua(_document: Any, pdf: Any) -> None:
     description = ET.SubElement(rdf, f"{{{RDF_NS}}}Description")
     description.set(f"{{{RDF_NS}}}about", "")
     description.set(f"{{{PDFUA_NS}}}part", "1")
+    rdf.append(_pdfua_extension_schema())  # PDF/A-3 (ISO 19005-3 6.6.2.3.1): a property outside XMP's own schemas
     stream.stream = [packet[:start] + ET.tostring(rdf, encoding="unicode").encode() + packet[end:]]
 
 

@@ -3,8 +3,11 @@
 `official_document` renders a request this node holds (scoped and audited like reading it);
 `document_from_file` a request document given as data (the command line's FILE form: nothing is
 read from or written to the database). Both choose the language the receiving side accepts unless
-told (CETS224 Art 4), and pass the PDF through `seal` — the single place where the node's seal
-(the request embedded as a PDF/A-3 attachment and signed) is applied, when the caller gives one.
+told (CETS224 Art 4), and pass the PDF through `_finish` — the single place where the node's seal
+(the request embedded as a PDF/A-3 attachment and signed, documents/seal.py) is applied: by the node
+of the Party that issues the request (its requesting Party), on a request past its draft, when the
+node has its identity. A draft, a received request or a node without keys gives the document unsealed,
+and the document says so.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,16 +27,15 @@ from evidex.core.db import transaction
 from evidex.core.errors import Invalid, InvalidInput
 from evidex.documents.i18n import Languages, locale_of
 from evidex.documents.render import render_pdf
-from evidex.documents.sheet import Sheet, Stored, build_sheet
+from evidex.documents.seal import seal_pdf
+from evidex.documents.sheet import DRAFT_STATES, Sheet, Stored, build_sheet
+from evidex.exchange.keys import NodeIdentity
 from evidex.parties.roles import Principal, Role
 from evidex.rules import check
 from evidex.rules.document import RequestDocument, parse_document
 from evidex.rules.schema import language_key
 from evidex.rules.texts import LOCALES
 
-# Seals a rendered PDF: (the PDF, the request document it shows) -> the sealed PDF. documents/seal.py
-# provides it; the API, the web application and the command line pass it in.
-Seal = Callable[[bytes, dict[str, Any]], bytes]
 NO_TRANSLATION = "none"  # translation_lang: a document in one language, whatever the request says
 
 
@@ -47,6 +48,7 @@ class OfficialDocument:
     document: dict[str, Any]  # the request document shown (JSON: dates as YYYY-MM-DD): what a seal embeds
     digest: str  # SHA-256 of its canonical JSON (RFC 8785), printed on the document and in its QR code
     request_id: uuid.UUID | None = None
+    sealed: bool = False  # the request embedded and signed by this node (documents/seal.py)
 
 
 def accepted_languages(law: Law, doc: RequestDocument, as_of: dt.date) -> list[str]:
@@ -100,11 +102,30 @@ def _filename(doc: RequestDocument, languages: Languages) -> str:
     return "-".join(p for p in parts if p) + ".pdf"
 
 
-def _finish(sheet: Sheet, document: dict[str, Any], seal: Seal | None) -> bytes:
-    """THE place where an official document is sealed: rendered without attachments, then, when the
-    caller gives a seal, the request embedded and signed (documents/seal.py)."""
+def sealer(identity: NodeIdentity | None, doc: RequestDocument, stored: Stored | None) -> NodeIdentity | None:
+    """The identity that seals this document, or None: only the node of the issuing (requesting) Party seals
+    what its authority issues — a received request is the other Party's document, a draft is no official
+    act yet."""
+    if identity is None or identity.party != doc.requesting_party:
+        return None
+    if stored is not None and (stored.direction != "outgoing" or stored.status in DRAFT_STATES):
+        return None
+    return identity
+
+
+def _finish(sheet: Sheet, document: dict[str, Any], doc: RequestDocument, languages: Languages,
+            identity: NodeIdentity | None, now: dt.datetime, request_id: uuid.UUID | None) -> bytes:
+    """THE place where an official document is sealed: rendered without attachments, then, with a
+    sealing identity (`sealer`), the request embedded and signed by the node (documents/seal.py),
+    naming the issuing authority as the document does."""
     pdf = render_pdf(sheet)
-    return seal(pdf, document) if seal is not None else pdf
+    if identity is None:
+        return pdf
+    issuing = doc.issuing_authority
+    authority = (issuing.name if issuing and issuing.name else None) or f"{doc.requesting_party} central authority"
+    second = languages.locales[1] if len(languages.locales) > 1 else None
+    return seal_pdf(pdf, document=document, lang=languages.locales[0], translation_lang=second, identity=identity,
+                    authority=authority, signed_at=now, request_id=str(request_id) if request_id else None)
 
 
 def _read(document: Any) -> tuple[dict[str, Any], RequestDocument]:
@@ -118,7 +139,7 @@ def _read(document: Any) -> tuple[dict[str, Any], RequestDocument]:
 
 def document_from_file(law: Law, document: Any, *, now: dt.datetime, lang: str | None = None,
                        translation_lang: str | None = None, as_of: dt.date | None = None,
-                       seal: Seal | None = None) -> OfficialDocument:
+                       identity: NodeIdentity | None = None) -> OfficialDocument:
     """The official document of a request document given as data (the command line's FILE form), with the
     rules engine's verdict as of `as_of` (default: today in the requested Party's time zone). Nothing is
     stored or audited: the document never was in the node."""
@@ -127,14 +148,16 @@ def document_from_file(law: Law, document: Any, *, now: dt.datetime, lang: str |
     primary, second = choose_languages(law, doc, day, lang, translation_lang)
     languages = Languages([primary, *([second] if second else [])])
     verdict = check(data, law.parties, day, rulebook=law.rulebook).to_json_dict()
-    sheet = build_sheet(law, data, verdict, languages, now=now, sealed=seal is not None)
-    return OfficialDocument(pdf=_finish(sheet, data, seal), filename=_filename(doc, languages), lang=primary,
-                            translation_lang=second, document=data, digest=sheet.digest)
+    signer = sealer(identity, doc, None)
+    sheet = build_sheet(law, data, verdict, languages, now=now, sealed=signer is not None)
+    return OfficialDocument(pdf=_finish(sheet, data, doc, languages, signer, now, None),
+                            filename=_filename(doc, languages), lang=primary, translation_lang=second, document=data,
+                            digest=sheet.digest, sealed=signer is not None)
 
 
 def official_document(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID, now: dt.datetime,
                       lang: str | None = None, translation_lang: str | None = None,
-                      seal: Seal | None = None) -> OfficialDocument:
+                      identity: NodeIdentity | None = None) -> OfficialDocument:
     """The official document of a request this node holds, for whoever may read it (another Party's, or
     one a provider may not see: NotFound). Producing it is a read of the request's personal data: audited
     (CETS224 Art 14(8)), with the languages and the digest of what was shown, and announced as a read
@@ -148,17 +171,18 @@ def official_document(db: Session, *, actor: Principal, law: Law, request_id: uu
     binding = [(c.kind, c.text, c.article) for c in cases.conditions_of(db, actor=actor, request_id=request_id)
                if c.binding]
     stored = Stored(request_id=str(req.id), status=req.status, direction=req.direction, conditions=binding)
-    sheet = build_sheet(law, data, verdict, languages, now=now, stored=stored, sealed=seal is not None)
-    pdf = _finish(sheet, data, seal)
+    signer = sealer(identity, doc, stored)
+    sheet = build_sheet(law, data, verdict, languages, now=now, stored=stored, sealed=signer is not None)
+    pdf = _finish(sheet, data, doc, languages, signer, now, req.id)
     with transaction(db):
         audit.record(db, actor=actor, action="request.document", object_type="request", object_id=str(req.id),
                      at=now, personal_data=True,
                      details={"lang": primary, "translation_lang": second, "sha256": sheet.digest,
-                              "sealed": seal is not None})
+                              "sealed": signer is not None})
         if law.announce is not None and actor.role is not Role.system:
             law.announce(db, req, "read", now)  # e.g. the retrieval receipt to the sending node
     return OfficialDocument(pdf=pdf, filename=_filename(doc, languages), lang=primary, translation_lang=second,
-                            document=data, digest=sheet.digest, request_id=req.id)
+                            document=data, digest=sheet.digest, request_id=req.id, sealed=signer is not None)
 
 
 def _day(value: Any) -> dt.date | None:
@@ -168,5 +192,5 @@ def _day(value: Any) -> dt.date | None:
         return None
 
 
-__all__ = ["LOCALES", "NO_TRANSLATION", "OfficialDocument", "Seal", "accepted_languages", "choose_languages",
-           "document_from_file", "official_document"]
+__all__ = ["LOCALES", "NO_TRANSLATION", "OfficialDocument", "accepted_languages", "choose_languages",
+           "document_from_file", "official_document", "sealer"]

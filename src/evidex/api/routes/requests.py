@@ -176,7 +176,7 @@ def receipts(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal)
     200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
           "description": "The official document: PDF/A-3b, tagged"}})
 def official_document(
-    request_id: uuid.UUID, db: SessionDep, now: NowDep, law: LawDep, principal: CurrentPrincipal,
+    request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep, law: LawDep, principal: CurrentPrincipal,
     lang: Annotated[str | None, Query(max_length=10, description="Language of the labels and fixed text: en, "
                                       "sr-Cyrl, sr-Latn, cnr, sl, fr. Default: one the receiving side accepts "
                                       "(CETS224 Art 4), the request's own when it is one")] = None,
@@ -187,7 +187,7 @@ def official_document(
     """The request as an official document, for whoever may read the request (another Party's: 404). Producing
     it is an audited read of the request (`request.document`, with the languages and the request's SHA-256)."""
     doc = documents.official_document(db, actor=principal, law=law, request_id=request_id, now=now, lang=lang,
-                                      translation_lang=translation_lang)
+                                      translation_lang=translation_lang, identity=request.app.state.node)
     return Response(doc.pdf, media_type="application/pdf", headers={
         "Content-Disposition": content_disposition(doc.filename, fallback=f"request-{request_id}.pdf"),
         "Content-Language": ", ".join(x for x in (doc.lang, doc.translation_lang) if x),

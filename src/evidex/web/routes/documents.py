@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from evidex.api.deps import LawDep, NowDep, SessionDep
@@ -17,12 +17,13 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/requests/{request_id:uuid}/document.pdf")
-def official_document(request_id: uuid.UUID, viewer: SignedIn, db: SessionDep, now: NowDep, law: LawDep,
+def official_document(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: SessionDep, now: NowDep,
+                      law: LawDep,
                       lang: str = "", translation_lang: str = "") -> Response:
     # The form's "language the other side accepts" is an empty choice: the service's default.
     actor = require_role(viewer, *ALL_PEOPLE)
     doc = documents.official_document(db, actor=actor, law=law, request_id=request_id, now=now, lang=lang or None,
-                                      translation_lang=translation_lang or None)
+                                      translation_lang=translation_lang or None, identity=request.app.state.node)
     return Response(doc.pdf, media_type="application/pdf", headers={
         "Content-Disposition": content_disposition(doc.filename, fallback=f"request-{request_id}.pdf"),
         "Content-Language": ", ".join(x for x in (doc.lang, doc.translation_lang) if x)})
