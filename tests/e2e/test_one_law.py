@@ -94,6 +94,8 @@ def test_serve_and_worker_use_the_profiles_of_the_parties_file(short_retention_p
         assert m.put(f"/api/v1/evidence/{ev['id']}/chunks/0", content=produced,
                      headers={"Content-Type": "application/octet-stream"}).status_code == 200
         assert m.post(f"/api/v1/evidence/{ev['id']}/complete").json()["status"] == "sealed"
+        for event in ("acknowledge", "start_execution"):  # in the course of execution (ETS185 Art 30(1))
+            assert m.post(f"/api/v1/requests/{got['id']}/transitions", json={"event": event}).status_code == 200
         sent = m.post(f"/api/v1/requests/{got['id']}/evidence-packages", json={"evidence_ids": [ev["id"]]})
         assert sent.status_code == 201, sent.text
         (pkg,) = wait_for(lambda: [p for p in a.get(f"/api/v1/requests/{rid}/evidence-packages").json()

@@ -1,7 +1,8 @@
 """An evidence package between two real node processes (RS and ME, HTTPS on loopback, each with
-its own database): ME produces a file for RS's request and sends it; RS's node verifies it
-against the manifest signed by ME's node and answers with a signed receipt. And the same with a
-byte changed at ME: the mismatch is reported on both sides and the file is never sealed at RS."""
+its own database): ME produces a file for RS's preservation request and, once executing it (not
+before: ETS185 Art 30(1)), sends it; RS's node verifies it against the manifest signed by ME's node
+and answers with a signed receipt. And the same with a byte changed at ME: the mismatch is
+reported on both sides and the file is never sealed at RS."""
 
 from __future__ import annotations
 
@@ -67,6 +68,11 @@ def test_a_package_crosses_real_nodes_and_is_verified(pair):
                   headers={"Content-Type": "application/octet-stream"})
         assert r.status_code == 200, r.text
     assert m.post(f"/api/v1/evidence/{ev['id']}/complete").json()["status"] == "sealed"
+    # Received only, the preservation is not being executed: no traffic data go yet (ETS185 Art 30(1)).
+    early = m.post(f"/api/v1/requests/{got['id']}/evidence-packages", json={"evidence_ids": [ev["id"]]})
+    assert early.status_code == 409 and "'Received'" in early.json()["detail"] and "ETS185 Art 30(1)" in early.text
+    for event in ("acknowledge", "start_execution"):
+        assert m.post(f"/api/v1/requests/{got['id']}/transitions", json={"event": event}).status_code == 200
     sent = m.post(f"/api/v1/requests/{got['id']}/evidence-packages", json={"evidence_ids": [ev["id"]]})
     assert sent.status_code == 201, sent.text
     pid = sent.json()["id"]

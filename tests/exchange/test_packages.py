@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from evidex.audit.models import AuditEntry
+from evidex.cases import service as requests
 from evidex.core.canonical import canonical_json
 from evidex.core.db import transaction
 from evidex.evidence import packages
@@ -27,7 +28,7 @@ from evidex.evidence.storage import LocalStorage
 from evidex.exchange import flows, keys
 from evidex.exchange import service as exchange
 from evidex.exchange.models import InboxMessage, OutboxBody, OutboxMessage, Receipt
-from evidex.requests.models import Notification
+from evidex.requests.models import Notification, Request
 from tests.exchange.conftest import Link, federation_reply
 from tests.exchange.conftest import TestNode as Node
 from tests.exchange.test_faults import deliver, incoming, now, send_request
@@ -109,12 +110,30 @@ def produce(me: Node, vault: evidence.Vault, request_id: uuid.UUID, data: bytes,
         return ev.id
 
 
+def act(node: Node, request_id: uuid.UUID, *events: str, who: str = "p247", **command: object) -> None:
+    with node.sessions() as db:
+        for event in events:
+            cmd = requests.Command(**command) if command else None  # type: ignore[arg-type]
+            requests.transition(db, actor=node.people[who], law=node.law, request_id=request_id, event=event,
+                                now=now(), command=cmd)
+        db.commit()
+
+
+def executing(rs: Node, me: Node, vaults, request_id: uuid.UUID) -> None:
+    """ME acknowledges RS's preservation and executes it: in its course the traffic data that identify
+    a provider of another State may go (ETS185 Art 30(1)); only received, nothing goes (lifecycle
+    data_sending). The step messages reach RS first, so that ME's outbox then holds the package only."""
+    act(me, request_id, "acknowledge", "start_execution")
+    assert deliver(me, Wire(rs, now, vault=vaults["RS"])).delivered == 2
+
+
 def setup_package(rs, me, vaults, files: dict[str, bytes]):
-    """RS sends a preservation request; ME produces the files and packages them. Returns
-    (RS request id, ME package id, ME evidence ids)."""
+    """RS sends a preservation request; ME executes it, produces the files and packages them.
+    Returns (RS request id, ME package id, ME evidence ids)."""
     rid = send_request(rs)
     deliver(rs, Wire(me, now, vault=vaults["ME"]))
     (got,) = incoming(me)
+    executing(rs, me, vaults, got.id)
     ids = [produce(me, vaults["ME"], got.id, data, name) for name, data in files.items()]
     with me.sessions() as db:
         pkg = packages.create(db, actor=me.people["p247"], vault=vaults["ME"], node=me.identity, request_id=got.id,
@@ -254,6 +273,7 @@ def test_a_manifest_not_signed_by_the_sending_node_is_refused(federated):
     send_request(rs)
     deliver(rs, Wire(me, now, vault=vaults["ME"]))
     (got,) = incoming(me)
+    executing(rs, me, vaults, got.id)
     eid = produce(me, vaults["ME"], got.id, b"data", "a.txt")
     with me.sessions() as db:
         # Only a real manifest is wanted, not its package: the command is rolled back (it joins the
@@ -283,7 +303,8 @@ def test_a_manifest_not_signed_by_the_sending_node_is_refused(federated):
         assert "422" in last_error
     with rs.sessions() as db:
         assert db.execute(sa.select(sa.func.count()).select_from(EvidencePackage)).scalar_one() == 0
-        assert db.execute(sa.select(sa.func.count()).select_from(InboxMessage)).scalar_one() == 0
+        assert db.execute(sa.select(sa.func.count()).select_from(InboxMessage).where(
+            InboxMessage.type == "evidence_manifest")).scalar_one() == 0  # the step messages before it were kept
         refused = db.execute(sa.select(AuditEntry).where(AuditEntry.action == "federation.reject")).scalar_one()
         assert "not signed by ME" in refused.details["detail"]
 
@@ -293,6 +314,7 @@ def test_only_sealed_files_of_a_received_request_are_packaged(federated):
     rid = send_request(rs)
     deliver(rs, Wire(me, now, vault=vaults["ME"]))
     (got,) = incoming(me)
+    executing(rs, me, vaults, got.id)
     with me.sessions() as db:
         ev = evidence.start_upload(db, actor=me.people["p247"], vault=vaults["ME"], request_id=got.id, name="x",
                                    media_type="text/plain", size=3, sha256=hashlib.sha256(b"abc").hexdigest(),
@@ -329,3 +351,98 @@ def test_a_package_is_never_settled_before_it_was_created(federated):
     with me.sessions() as db:
         pkg = db.get(EvidencePackage, pid)
         assert pkg.status == "received" and pkg.settled_at >= pkg.created_at
+
+
+# --------------------------------------------------------------------------- in which states data may go
+def attempt(me: Node, vaults, request_id: uuid.UUID, eid: uuid.UUID) -> str | None:
+    """Try to package `eid` for the request at ME now: None if it would go (rolled back), else why not.
+    Beside it, what the evidence page is told: the files it may offer, and the reason it may show."""
+    with me.sessions() as db:
+        req = db.get(Request, request_id)
+        offered = packages.sendable(db, actor=me.people["p247"], req=req, node=me.identity, lifecycle=me.law.lifecycle)
+        held = packages.withheld(db, actor=me.people["p247"], req=req, node=me.identity, lifecycle=me.law.lifecycle)
+        try:
+            with contextlib.suppress(Undo), transaction(db):
+                packages.create(db, actor=me.people["p247"], vault=vaults["ME"], node=me.identity,
+                                request_id=request_id, evidence_ids=[eid], now=now(), lifecycle=me.law.lifecycle)
+                raise Undo
+        except packages.DataWithheld as e:
+            assert offered == [] and held is not None and str(held) == str(e) and e.state == req.status
+            assert db.execute(sa.select(EvidencePackage).where(EvidencePackage.request_id == request_id)).all() == []
+            return str(e)
+        assert [ev.id for ev in offered] == [eid] and held is None
+        return None
+
+
+def received_at_me(rs: Node, me: Node, vaults, kind: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """RS sends a request of `kind`; ME seals a file for it. (RS id, ME id, the file)."""
+    rid = send_request(rs, kind)
+    deliver(rs, Wire(me, now, vault=vaults["ME"]))
+    (got,) = incoming(me)
+    return rid, got.id, produce(me, vaults["ME"], got.id, b"traffic data\n", "traffic.csv")
+
+
+def test_a_preservation_discloses_traffic_data_only_in_the_course_of_its_execution(federated):
+    """ETS185 Art 30(1): while executing the preservation (in execution, preserved, renewed); not when
+    only received or acknowledged, nor once released."""
+    rs, me, vaults = federated
+    _, gid, eid = received_at_me(rs, me, vaults, "preservation")
+    why = attempt(me, vaults, gid, eid)
+    assert why == ("no data is sent to RS while the request is 'Received': the preservation is not being executed: "
+                   "traffic data are disclosed only in the course of its execution (ETS185 Art 30(1))")
+    act(me, gid, "acknowledge")
+    assert "'Acknowledged'" in attempt(me, vaults, gid, eid)
+    act(me, gid, "start_execution")
+    assert attempt(me, vaults, gid, eid) is None
+    act(me, gid, "preserve")
+    assert attempt(me, vaults, gid, eid) is None
+    act(me, gid, "release", reasons="The follow-up request was decided")
+    assert attempt(me, vaults, gid, eid) == ("no data is sent to RS while the request is 'Released': the "
+                                             "preservation has ended (ETS185 Art 30(1))")
+
+
+def test_mutual_assistance_data_wait_for_the_conditions_to_be_accepted(federated):
+    """ETS185 Art 28(3): conditions bind once accepted; a refusal means no execution (27(4))."""
+    rs, me, vaults = federated
+    rid, gid, eid = received_at_me(rs, me, vaults, "mutual_assistance")
+    assert "it has only been received: whether it is executed is decided first (ETS185 Art 25(4))" in \
+        attempt(me, vaults, gid, eid)
+    act(me, gid, "acknowledge", who="ca")
+    assert attempt(me, vaults, gid, eid) is None  # ETS185 Art 31(2)
+    act(me, gid, "propose_conditions", who="ca",
+        conditions=[{"kind": "use_limitation", "text": "Only for the proceedings named in the request"}])
+    assert attempt(me, vaults, gid, eid) == (
+        "no data is sent to RS while the request is 'Conditions proposed': conditions proposed are not accepted "
+        "yet: they bind once accepted (ETS185 Art 28(3))")
+    assert deliver(me, Wire(rs, now, vault=vaults["RS"])).delivered == 2
+    act(rs, rid, "accept_conditions", who="ca")
+    assert deliver(rs, Wire(me, now, vault=vaults["ME"])).delivered == 1
+    assert attempt(me, vaults, gid, eid) is None  # accepted: binding, and the data may go
+    act(me, gid, "start_execution", "execute", "transmit_data", who="ca")
+    assert attempt(me, vaults, gid, eid) is None  # more of it, or again after a mismatch
+    act(me, gid, "close", who="ca")
+    assert attempt(me, vaults, gid, eid) == "no data is sent to RS while the request is 'Closed': it is closed"
+
+
+def test_in_an_emergency_the_data_go_on_receipt_but_wait_for_conditions_proposed(federated):
+    """CETS224 Art 9(1)(a): on receipt; conditions set under 9(6) bind once accepted (9(7)(a))."""
+    rs, me, vaults = federated
+    _, gid, eid = received_at_me(rs, me, vaults, "emergency_disclosure")
+    assert attempt(me, vaults, gid, eid) is None
+    act(me, gid, "acknowledge")
+    act(me, gid, "propose_conditions", conditions=[{"kind": "confidentiality", "text": "Keep it confidential"}])
+    assert attempt(me, vaults, gid, eid) == (
+        "no data is sent to RS while the request is 'Conditions proposed': conditions proposed are not accepted "
+        "yet: they bind once accepted (CETS224 Art 9(7)(a))")
+
+
+def test_an_order_given_effect_is_answered_once_acknowledged_and_never_once_refused(federated):
+    """CETS224 Art 8: decided first (8(8)), then transmitted (8(6)(b)); refused, nothing goes (8(8))."""
+    rs, me, vaults = federated
+    _, gid, eid = received_at_me(rs, me, vaults, "give_effect_order")
+    assert "decided first (CETS224 Art 8(8))" in attempt(me, vaults, gid, eid)
+    act(me, gid, "acknowledge", who="ca")
+    assert attempt(me, vaults, gid, eid) is None
+    act(me, gid, "refuse", who="ca", reasons="Essential interests", grounds=["ETS185 Art 27(4)(b)"])
+    assert attempt(me, vaults, gid, eid) == ("no data is sent to RS while the request is 'Refused': it was refused: "
+                                             "a refused request is not executed (CETS224 Art 8(8))")

@@ -68,6 +68,27 @@ def _write(tmp_path: Path, mutate) -> Path:
      "events offered to no request type: expire"),
     (lambda d: d["four_eyes_waiver"]["when"][0].update(types=["emergency"]), "unknown request type 'emergency'"),
     (lambda d: d["four_eyes_waiver"]["when"][0].update(article="Art 9"), "four_eyes_waiver.when[0].article"),
+    # data_sending: every type once, every state it reaches said, a final state never sends.
+    (lambda d: d["data_sending"]["by_type"][0]["states"].pop("conditions_proposed"),
+     "a received mutual_assistance request reaches conditions_proposed: say whether its data may go there"),
+    (lambda d: d["data_sending"]["by_type"].pop(), "data_sending.by_type: no states for emergency_mutual_assistance"),
+    (lambda d: d["data_sending"]["by_type"][1]["types"].append("mutual_assistance"),
+     "data_sending.by_type: mutual_assistance listed more than once"),
+    (lambda d: d["data_sending"]["by_type"][0]["types"].append("letter_rogatory"),
+     "data_sending.by_type: unknown request type 'letter_rogatory'"),
+    (lambda d: d["data_sending"]["by_type"][0]["states"].update(closed={"send": True, "article": "ETS185 Art 31"}),
+     "data_sending.by_type[0].states.closed: a final state sends nothing"),
+    (lambda d: d["data_sending"]["by_type"][0]["states"].update(refused={"send": True}),
+     "data_sending.by_type[0].states.refused: data that may go needs the article"),
+    (lambda d: d["data_sending"]["by_type"][0]["states"].update(
+        received={"send": False, "because": "not_yet", "article": "ETS185 Art 25(4)"}),
+     "'not_yet' is not a reason of data_sending.reasons"),
+    (lambda d: d["data_sending"]["by_type"][0]["states"].update(limbo={"send": False, "because": "closed"}),
+     "data_sending.by_type[0].states.limbo: unknown state"),
+    (lambda d: d["data_sending"]["reasons"].update(moon_phase="the moon is full"),
+     "data_sending.reasons: moon_phase given for no state"),
+    (lambda d: d["data_sending"]["by_type"][0]["states"]["acknowledged"].update(article="Art 31"),
+     "data_sending.by_type[0].states.acknowledged.article: Value error, 'Art 31' is not a canonical reference"),
 ])
 def test_broken_lifecycle_is_refused_at_start_up(tmp_path, mutate, message):
     with pytest.raises(RuleDataError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
@@ -98,3 +119,50 @@ def test_only_emergencies_may_be_sent_alone():
     assert "send_alone" not in LC.events_from("outgoing", "checked", Role.central_authority, "emergency_disclosure")
     with pytest.raises(TransitionNotAllowed, match="keeps four eyes"):
         LC.find("outgoing", "checked", "send_alone", Role.contact_24_7, "mutual_assistance", urgent=False)
+
+
+# The states in which the data produced for a request received may go to the requesting Party (evidence
+# packages), per type, as data_sending says: the table a lawyer reviews, held here so a change is seen.
+EXECUTING = {"acknowledged", "in_execution", "executed", "partly_executed", "conditions_accepted", "data_transmitted"}
+MAY_SEND = {
+    "mutual_assistance": EXECUTING,  # ETS185 Art 31(2), 27(6), 28(3)
+    "realtime_traffic": EXECUTING,  # ETS185 Art 33
+    "interception": EXECUTING,  # ETS185 Art 34
+    "emergency_mutual_assistance": EXECUTING,  # CETS224 Art 10(4), 10(7)
+    "give_effect_order": EXECUTING,  # CETS224 Art 8(6)(b), 8(9)(b)
+    "emergency_disclosure": EXECUTING | {"received"},  # CETS224 Art 9(1)(a): on receipt
+    "subscriber_order": EXECUTING | {"received"},  # CETS224 Art 7(2)(a): the provider discloses directly
+    "domain_registration": EXECUTING | {"received"},  # CETS224 Art 6(2): the registrar discloses directly
+    "preservation": {"in_execution", "preserved", "renewed"},  # ETS185 Art 30(1): in the course of execution
+    "spontaneous_information": set(),  # ETS185 Art 26: nothing asked
+}
+
+
+@pytest.mark.parametrize("request_type", sorted(MAY_SEND))
+def test_data_go_only_in_the_states_the_law_allows(request_type):
+    rules = {s: LC.data_sending(request_type, s) for s in LC.states}
+    assert {s for s, r in rules.items() if r is not None and r.send} == MAY_SEND[request_type]
+    for rule in rules.values():
+        if rule is None:  # a state an incoming request of the type never reaches (the start-up check)
+            continue
+        if rule.send:
+            assert rule.article and rule.because is None
+        else:
+            assert rule.because in LC.withheld_reasons
+    # Never while conditions are only proposed (ETS185 Art 28(3); CETS224 Art 8(9)(b), 9(7)(a)), nor refused,
+    # postponed, declined, or once the request ended.
+    never = {"conditions_proposed", "conditions_declined", "refused", "postponed", *LC.final}
+    assert not any(rules[s] is not None and rules[s].send for s in never)
+    conditions = rules["conditions_proposed"]
+    assert conditions is not None and conditions.because in ("conditions_proposed", "nothing_asked")
+
+
+def test_each_reason_cites_the_article_of_its_type():
+    assert LC.data_sending("mutual_assistance", "conditions_proposed").article == "ETS185 Art 28(3)"
+    assert LC.data_sending("give_effect_order", "conditions_proposed").article == "CETS224 Art 8(9)(b)"
+    assert LC.data_sending("emergency_disclosure", "conditions_proposed").article == "CETS224 Art 9(7)(a)"
+    assert LC.data_sending("emergency_mutual_assistance", "conditions_proposed").article == "CETS224 Art 10(7)"
+    assert LC.data_sending("preservation", "preserved").article == "ETS185 Art 30(1)"
+    assert LC.data_sending("mutual_assistance", "refused").article == "ETS185 Art 27(4)"
+    assert LC.data_sending("mutual_assistance", "closed").article is None  # the lifecycle's own end
+    assert LC.data_sending("mutual_assistance", "draft") is None  # never an incoming state

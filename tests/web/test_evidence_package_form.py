@@ -1,8 +1,9 @@
 """Sending evidence to the requesting Party's node from the evidence page, in process (SQLite and
 PostgreSQL): the form (no script needed) is offered only to a person whose role produces evidence, on
-a request received from a trusted node, with the sealed files not yet sent ticked; it makes the same
-signed package as POST /api/v1/requests/{id}/evidence-packages, and says in words what is wrong.
-Between two real nodes: tests/web/test_browser_journey.py."""
+a request received from a trusted node, in a state whose data may go (requests/data/lifecycle.yaml
+data_sending), with the sealed files not yet sent ticked; it makes the same signed package as
+POST /api/v1/requests/{id}/evidence-packages, and says in words what is wrong — in another state,
+why no data goes then. Between two real nodes: tests/web/test_browser_journey.py."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from evidex.exchange import service as exchange
 from evidex.exchange.models import OutboxMessage
 from evidex.node import build_node
 from evidex.parties.roles import Principal, Role
+from evidex.requests.models import Request
 from evidex.web.site import create_site
 from tests.api.conftest import UNLIMITED, Clock
 from tests.factories import document
@@ -60,6 +62,21 @@ def send(site: Site, rid: uuid.UUID, *evidence_ids: object, token: str | None = 
                             data={"csrf_token": token, "evidence_id": [str(e) for e in evidence_ids]})
 
 
+def act(site: Site, rid: uuid.UUID, event: str, **fields: str) -> None:
+    """An event of the lifecycle through the request page's form, as the signed-in person."""
+    token = csrf_of(site.client.get(f"/requests/{rid}").text)
+    r = site.client.post(f"/requests/{rid}/transitions", data={"csrf_token": token, "event": event, **fields},
+                         follow_redirects=False)
+    assert r.status_code == 303, text_of(r.text)
+
+
+def executing(site: Site, rid: uuid.UUID) -> None:
+    """RS acknowledges the mutual assistance request and starts executing it: its data may go
+    (ETS185 Art 31(2)); received only, they may not (lifecycle data_sending)."""
+    act(site, rid, "acknowledge")
+    act(site, rid, "start_execution")
+
+
 def files(site: Site, rid: uuid.UUID) -> list[EvidenceFile]:
     with site.sessionmaker() as db:
         return list(db.execute(sa.select(EvidenceFile).where(EvidenceFile.request_id == rid)
@@ -69,6 +86,7 @@ def files(site: Site, rid: uuid.UUID) -> list[EvidenceFile]:
 def test_the_sealed_files_are_sent_in_a_signed_package_from_the_page(node_site: tuple[Site, uuid.UUID]) -> None:
     site, rid = node_site
     site.sign_in("RS", Role.central_authority)
+    executing(site, rid)
     assert "Send to the node of ME" not in text_of(site.client.get(f"/requests/{rid}/evidence").text)  # nothing sealed
     data = b"SMTP log line\n" * 1000
     assert upload_by_form(site, rid, "relay.log", data).status_code == 303
@@ -81,7 +99,9 @@ def test_the_sealed_files_are_sent_in_a_signed_package_from_the_page(node_site: 
     assert r.status_code == 303 and r.headers["location"] == f"/requests/{rid}/evidence?notice=package_sent#packages-heading"
     with site.sessionmaker() as db:
         pkg = db.execute(sa.select(EvidencePackage).where(EvidencePackage.request_id == rid)).scalar_one()
-        queued = db.execute(sa.select(OutboxMessage).where(OutboxMessage.recipient == "ME")).scalars().all()
+        queued = db.execute(sa.select(OutboxMessage).where(
+            OutboxMessage.recipient == "ME", OutboxMessage.type == "evidence_manifest",
+            OutboxMessage.conversation_id == pkg.conversation_id)).scalars().all()
     assert (pkg.direction, pkg.peer, pkg.status) == ("outgoing", "ME", "sending")
     assert [f["sha256"] for f in pkg.manifest["files"]] == [hashlib.sha256(data).hexdigest()]
     assert pkg.created_by.endswith("-rs-central_authority") and len(queued) == 1  # the signed manifest, queued
@@ -94,6 +114,7 @@ def test_the_sealed_files_are_sent_in_a_signed_package_from_the_page(node_site: 
 def test_the_form_says_what_is_wrong_and_sends_nothing(node_site: tuple[Site, uuid.UUID]) -> None:
     site, rid = node_site
     site.sign_in("RS", Role.central_authority)
+    executing(site, rid)
     assert upload_by_form(site, rid, "relay.log", b"a log").status_code == 303
     r = send(site, rid)  # nothing ticked
     assert r.status_code == 422 and "Select at least one file to send" in text_of(r.text)
@@ -124,3 +145,47 @@ def test_a_role_that_produces_no_evidence_is_not_offered_the_form(node_site: tup
     page = site.client.get(f"/requests/{rid}/evidence")
     assert page.status_code == 200 and "Send to the node of" not in text_of(page.text)
     assert send(site, rid, files(site, rid)[0].id, token=csrf_of(page.text)).status_code == 403
+
+
+def test_in_a_state_whose_data_may_not_go_the_page_says_why_and_nothing_is_sent(
+        node_site: tuple[Site, uuid.UUID]) -> None:
+    """Received only, then with conditions proposed and not accepted: no form, the reason and its
+    article instead (lifecycle data_sending); the form sent anyway is refused (409), nothing queued."""
+    site, rid = node_site
+    site.sign_in("RS", Role.central_authority)
+    assert upload_by_form(site, rid, "relay.log", b"a log").status_code == 303
+    page = site.client.get(f"/requests/{rid}/evidence")
+    words = text_of(page.text)
+    assert "Files to send" not in words and f'action="/requests/{rid}/evidence-packages"' not in page.text
+    assert ("No data can be sent to the node of ME while the request is “Received”: it has only been received: "
+            "whether it is executed is decided first (ETS185 Art 25(4)).") in words
+    token = csrf_of(page.text)
+    act(site, rid, "acknowledge")
+    act(site, rid, "propose_conditions", **{"condition-1-kind": "use_limitation",
+                                            "condition-1-text": "Only in the proceedings K-1"})
+    page = site.client.get(f"/requests/{rid}/evidence")
+    words = text_of(page.text)
+    reason = ("No data can be sent to the node of ME while the request is “Conditions proposed”: conditions "
+              "proposed are not accepted yet: they bind once accepted (ETS185 Art 28(3)).")
+    assert "Files to send" not in words and reason in words and 'id="send-withheld"' in page.text
+    r = send(site, rid, files(site, rid)[0].id, token=token)  # the form of an earlier page, sent anyway
+    assert r.status_code == 409 and "The package was not sent: " + reason in text_of(r.text)
+    assert 'href="#send-withheld"' in r.text
+    # In the reader's language: the sentence, the state and the reason (the lifecycle data's) translated.
+    site.client.post("/language", data={"csrf_token": csrf_of(page.text), "lang": "fr", "next": "/"})
+    words = text_of(site.client.get(f"/requests/{rid}/evidence").text)
+    assert ("Aucune donnée ne peut être envoyée au nœud de ME tant que la demande est « Conditions proposées » : "
+            "les conditions proposées ne sont pas encore acceptées : elles ne lient qu'une fois acceptées "
+            "(ETS185 Art 28(3)).") in words
+    with site.sessionmaker() as db:
+        assert db.execute(sa.select(EvidencePackage).where(EvidencePackage.request_id == rid)).scalars().all() == []
+        conversation = db.get(Request, rid).conversation_id  # the shared PostgreSQL holds other tests' too
+        assert db.execute(sa.select(OutboxMessage).where(OutboxMessage.type == "evidence_manifest",
+                                                         OutboxMessage.conversation_id == conversation)).all() == []
+    # Once the requesting Party accepts them (its node's message, applied here), they bind: the form is back.
+    with site.sessionmaker() as db:
+        cases.transition(db, actor=Principal.system("RS"), law=site.client.app.state.law, request_id=rid,
+                         event="record_conditions_accepted", now=site.clock.now)
+        db.commit()
+    page = site.client.get(f"/requests/{rid}/evidence")
+    assert f'action="/requests/{rid}/evidence-packages"' in page.text and 'id="send-withheld"' not in page.text

@@ -142,7 +142,7 @@ def load(*, node: Node, now: dt.datetime, echo: Callable[[str], None]) -> bool:
                 evidence.complete(db, actor=p_ca, vault=vault, evidence_id=ev.id, now=now)
                 ids.append(ev.id)
             pkg = packages.create(db, actor=p_ca, vault=vault, node=p_node, request_id=got.id, evidence_ids=ids,
-                                  now=now)
+                                  now=now, lifecycle=p_law.lifecycle)
             requests.transition(db, actor=p_ca, law=p_law, request_id=got.id, event="transmit_data", now=now)
             pid = pkg.id
         pump()

@@ -53,6 +53,7 @@ from evidex.exchange.models import OutboxMessage, Peer, Receipt
 from evidex.exchange.protocol import Headers
 from evidex.exchange.spool import Spool
 from evidex.parties.roles import Principal
+from evidex.requests.lifecycle import Lifecycle, default_lifecycle
 from evidex.requests.models import Request
 
 log = logging.getLogger("evidex.evidence")
@@ -93,6 +94,17 @@ def _patiently(call: Callable[[], httpx.Response], peer: str, started: float, bu
         if time.monotonic() - started + wait > budget:
             raise Throttled(f"{peer} limits the rate of chunks: resuming in {wait:g} s", wait)
         sleep(wait)
+
+
+class DataWithheld(Conflict):
+    """The request's state does not let its data go to the requesting Party now (lifecycle data_sending)."""
+
+    def __init__(self, req: Request, because: str | None, reason: str, article: str | None, state_name: str) -> None:
+        # because: the reason's key in data_sending.reasons (its translations: data_withheld.<because>)
+        self.state, self.because, self.reason, self.article = req.status, because, reason, article
+        cited = f" ({article})" if article else ""
+        super().__init__(f"no data is sent to {req.requesting_party} while the request is '{state_name}': "
+                         f"{reason}{cited}")
 
 
 class PackageRejected(EvidexError):
@@ -136,13 +148,17 @@ def chunks_of(size: int) -> int:
 # --------------------------------------------------------------------------- the producing node
 @command
 def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeIdentity | None,
-           request_id: uuid.UUID, evidence_ids: list[uuid.UUID], now: dt.datetime) -> EvidencePackage:
+           request_id: uuid.UUID, evidence_ids: list[uuid.UUID], now: dt.datetime,
+           lifecycle: Lifecycle | None = None) -> EvidencePackage:
     """Package sealed files of an incoming request for the requesting Party's node: sign the
-    manifest and queue it in this transaction (outbox); the chunks follow once it is delivered."""
+    manifest and queue it in this transaction (outbox); the chunks follow once it is delivered.
+    Only in a state the lifecycle's data_sending allows for the request's type (`lifecycle`: the
+    node's law's; default the shipped one)."""
     if actor.role not in evidence.PRODUCERS:
         raise Forbidden(f"role {actor.role} does not produce evidence")
-    req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False)
-    node, conversation_id = _sender(db, req, node)
+    # Locked: a refusal or a proposed condition recorded meanwhile waits for this package, or this for it.
+    req = requests.get_request(db, actor=actor, request_id=request_id, audit_read=False, for_update=True)
+    node, conversation_id = _sender(db, req, node, lifecycle or default_lifecycle())
     if not evidence_ids or len(evidence_ids) > MAX_FILES or len(set(evidence_ids)) != len(evidence_ids):
         raise Invalid(f"name between 1 and {MAX_FILES} different evidence files")
     files = []
@@ -193,7 +209,8 @@ def create(db: Session, *, actor: Principal, vault: evidence.Vault, node: NodeId
     return pkg
 
 
-def _sender(db: Session, req: Request, node: NodeIdentity | None) -> tuple[NodeIdentity, str]:
+def _sender(db: Session, req: Request, node: NodeIdentity | None,
+            lifecycle: Lifecycle) -> tuple[NodeIdentity, str]:
     """This node and the conversation, if it can send a package answering `req` (read through the
     actor's scope first: what the actor may not see stays not found); else Conflict, saying why."""
     if node is None:
@@ -202,17 +219,47 @@ def _sender(db: Session, req: Request, node: NodeIdentity | None) -> tuple[NodeI
         raise Conflict("evidence packages answer a request received from another Party's node")
     if exchange.active_peer(db, req.requesting_party) is None:
         raise Conflict(f"{req.requesting_party} is not in this node's trust list (`evidex peers add`)")
+    _may_send_now(req, lifecycle)
     return node, req.conversation_id
 
 
-def sendable(db: Session, *, actor: Principal, req: Request, node: NodeIdentity | None) -> list[EvidenceFile]:
+def _may_send_now(req: Request, lifecycle: Lifecycle) -> None:
+    """DataWithheld unless the lifecycle lets the data of a request of this type go in its state
+    (data_sending: e.g. not while conditions are only proposed, ETS185 Art 28(3))."""
+    rule = lifecycle.data_sending(req.request_type, req.status)
+    if rule is not None and rule.send:
+        return
+    name = lifecycle.state_names.get(req.status, req.status)
+    if rule is None or rule.because is None:  # a state the data does not name for the type: nothing goes
+        raise DataWithheld(req, None, "the lifecycle data does not let data go in this state", None, name)
+    raise DataWithheld(req, rule.because, lifecycle.withheld_reasons[rule.because], rule.article, name)
+
+
+def withheld(db: Session, *, actor: Principal, req: Request, node: NodeIdentity | None,
+             lifecycle: Lifecycle | None = None) -> DataWithheld | None:
+    """Why `actor` may not send the data of `req` now although everything else would let them: the
+    request's state (lifecycle data_sending). None if they may, or if something else stops them."""
+    if actor.role not in evidence.PRODUCERS:
+        return None
+    try:
+        _sender(db, req, node, lifecycle or default_lifecycle())
+    except DataWithheld as e:
+        return e
+    except Conflict:
+        return None
+    return None
+
+
+def sendable(db: Session, *, actor: Principal, req: Request, node: NodeIdentity | None,
+             lifecycle: Lifecycle | None = None) -> list[EvidenceFile]:
     """The files `create` would send for `req` (already read through the actor's scope) if `actor`
     asked now: this Party's sealed files of the request, oldest first; none if the actor's role
-    produces no evidence or this node cannot send a package for the request (as `create` refuses)."""
+    produces no evidence or this node cannot send a package for the request now, in its state
+    (as `create` refuses)."""
     if actor.role not in evidence.PRODUCERS:
         return []
     try:
-        _sender(db, req, node)
+        _sender(db, req, node, lifecycle or default_lifecycle())
     except Conflict:
         return []
     return list(db.execute(sa.select(EvidenceFile).where(

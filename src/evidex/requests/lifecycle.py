@@ -61,6 +61,32 @@ class FourEyesWaiver(BaseModel):
     when: list[WaiverCase] = Field(min_length=1)
 
 
+class SendingRule(BaseModel):
+    """Whether the data produced for a request received may go to the requesting Party's node in a
+    state: `send`, with the article that lets it go; or not, `because` (a reason of
+    data_sending.reasons) and the article that rests on (none where the lifecycle itself decides)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    send: bool
+    article: Reference | None = None
+    because: str | None = None
+
+
+class SendingGroup(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    types: list[str] = Field(min_length=1)
+    states: dict[str, SendingRule] = Field(min_length=1)
+
+
+class DataSending(BaseModel):
+    """When the data produced for a request received may be sent (evidence packages), per type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Why not: the words the sender reads (their translations' English source: data_withheld.<reason>).
+    reasons: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], Annotated[str, Field(min_length=1)]]
+    by_type: list[SendingGroup] = Field(min_length=1)
+
+
 class LifecycleFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: dt.date
@@ -81,6 +107,7 @@ class LifecycleFile(BaseModel):
     transitions: list[TransitionSpec]
     four_eyes_waiver: FourEyesWaiver
     events_by_type: dict[str, list[str]]
+    data_sending: DataSending
 
 
 class TransitionNotAllowed(EvidexError):
@@ -103,6 +130,9 @@ class Lifecycle:
                     if key in self.table:
                         raise ValueError(f"two transitions for {key}")
                     self.table[key] = t  # type: ignore[index]
+        self.sending: dict[tuple[str, str], SendingRule] = {
+            (rtype, state): rule for group in spec.data_sending.by_type for rtype in group.types
+            for state, rule in group.states.items()}
 
     @property
     def states(self) -> Mapping[str, str]:
@@ -127,6 +157,17 @@ class Lifecycle:
 
     def guard_article(self, guard: Guard) -> str | None:
         return self.spec.guard_articles.get(guard)
+
+    @property
+    def withheld_reasons(self) -> Mapping[str, str]:
+        """Why data is not sent in a state (data_sending.reasons): reason -> the words a person reads."""
+        return self.spec.data_sending.reasons
+
+    def data_sending(self, request_type: str, status: str) -> SendingRule | None:
+        """May the data produced for a request of this type received here go to the requesting
+        Party's node in `status`? None where the data says nothing (a state incoming requests of
+        the type never reach): then nothing goes."""
+        return self.sending.get((request_type, status))
 
     def initial(self, direction: Direction) -> str:
         return self.spec.initial[direction]
@@ -276,11 +317,63 @@ def _validate(spec: LifecycleFile, where: str, request_types: Collection[str] | 
         raise RuleDataError(f"{where}: events_by_type: no events for "
                             f"{', '.join(sorted(known_types - set(spec.events_by_type)))} (and no default)")
     _check_labels(spec, where, events)
+    _check_data_sending(spec, where, lc, known_types)
     for i, case in enumerate(spec.four_eyes_waiver.when):
         for rtype in case.types:
             if known_types is not None and rtype not in known_types:
                 raise RuleDataError(f"{where}: four_eyes_waiver.when[{i}]: unknown request type {rtype!r}")
     return lc
+
+
+def _reached_by(lc: Lifecycle, request_type: str) -> set[str]:
+    """The states an incoming request of this type reaches, by the events its type is offered."""
+    seen = {lc.spec.initial["incoming"]}
+    todo = list(seen)
+    while todo:
+        s = todo.pop()
+        for (d, src, ev), t in lc.table.items():
+            if d == "incoming" and src == s and lc.concerns(ev, request_type) and t.to not in seen:
+                seen.add(t.to)
+                todo.append(t.to)
+    return seen
+
+
+def _check_data_sending(spec: LifecycleFile, where: str, lc: Lifecycle, known_types: set[str] | None) -> None:
+    """Every type listed once (every type of the rulebook, when known), every state its incoming
+    requests reach listed, each rule complete; a final state never sends; every reason used."""
+    ds, at = spec.data_sending, f"{where}: data_sending"
+    listed: list[str] = [t for g in ds.by_type for t in g.types]
+    twice = sorted({t for t in listed if listed.count(t) > 1})
+    if twice:
+        raise RuleDataError(f"{at}.by_type: {', '.join(twice)} listed more than once")
+    if known_types is not None:
+        unknown, missing = sorted(set(listed) - known_types), sorted(known_types - set(listed))
+        if unknown:
+            raise RuleDataError(f"{at}.by_type: unknown request type {unknown[0]!r}")
+        if missing:
+            raise RuleDataError(f"{at}.by_type: no states for {', '.join(missing)}")
+    used: set[str] = set()
+    for i, group in enumerate(ds.by_type):
+        for state, rule in group.states.items():
+            here = f"{at}.by_type[{i}].states.{state}"
+            if state not in spec.states:
+                raise RuleDataError(f"{here}: unknown state")
+            if rule.send and state in spec.final:
+                raise RuleDataError(f"{here}: a final state sends nothing")
+            if rule.send and (rule.article is None or rule.because is not None):
+                raise RuleDataError(f"{here}: data that may go needs the article that lets it go, and no reason")
+            if not rule.send:
+                if rule.because not in ds.reasons:
+                    raise RuleDataError(f"{here}.because: {rule.because!r} is not a reason of data_sending.reasons")
+                used.add(rule.because)
+        for rtype in group.types:
+            unlisted = sorted(_reached_by(lc, rtype) - set(group.states))
+            if unlisted:
+                raise RuleDataError(f"{at}.by_type[{i}]: a received {rtype} request reaches "
+                                    f"{', '.join(unlisted)}: say whether its data may go there")
+    unused = sorted(set(ds.reasons) - used)
+    if unused:
+        raise RuleDataError(f"{at}.reasons: {', '.join(unused)} given for no state")
 
 
 def _check_labels(spec: LifecycleFile, where: str, events: set[str]) -> None:

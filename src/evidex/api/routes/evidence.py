@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import StreamingResponse
 
-from evidex.api.deps import CurrentPrincipal, NowDep, SessionDep, Uploader
+from evidex.api.deps import CurrentPrincipal, LawDep, NowDep, SessionDep, Uploader
 from evidex.api.disposition import content_disposition
 from evidex.api.schemas import (
     Custody,
@@ -153,11 +153,12 @@ def _package(db: SessionDep, pkg: Any) -> PackageRead:
 @router.post("/requests/{request_id}/evidence-packages", status_code=status.HTTP_201_CREATED,
              response_model=PackageRead, responses=NOT_FOUND)
 def send_package(request_id: uuid.UUID, body: PackageIn, request: Request, db: SessionDep, now: NowDep,
-                 principal: CurrentPrincipal) -> PackageRead:
+                 principal: CurrentPrincipal, law: LawDep) -> PackageRead:
     """Send sealed files of a received request to the requesting Party's node: a manifest signed by
-    this node goes first, the files follow in verified chunks; the other node answers with a signed receipt."""
+    this node goes first, the files follow in verified chunks; the other node answers with a signed receipt.
+    409 in a state whose data may not go yet or any more (lifecycle data_sending), saying why."""
     pkg = packages.create(db, actor=principal, vault=_vault(request), node=request.app.state.node, request_id=request_id,
-                          evidence_ids=body.evidence_ids, now=now)
+                          evidence_ids=body.evidence_ids, now=now, lifecycle=law.lifecycle)
     return _package(db, pkg)
 
 

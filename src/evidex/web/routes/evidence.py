@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from evidex.api.deps import NowDep, SessionDep
+from evidex.api.deps import LawDep, NowDep, SessionDep
 from evidex.api.disposition import content_disposition
 from evidex.api.edge import FORM_UPLOAD_BYTES
 from evidex.cases import service as cases
@@ -24,6 +24,7 @@ from evidex.core.errors import Conflict, Invalid
 from evidex.evidence import case_export, packages
 from evidex.evidence import service as evidence
 from evidex.evidence.models import EvidenceFile
+from evidex.requests.models import Request as RequestRow
 from evidex.web import i18n
 from evidex.web.i18n import _, lazy
 from evidex.web.page import SignedIn, Viewer, error_page, page, principal, redirect, require_role
@@ -126,7 +127,10 @@ def _files_page(request: Request, viewer: Viewer, db: Session, request_id: uuid.
     just_uploaded = next((f.file for f in files if f.file.id == uploaded), None) if notice == "uploaded" else None
     # What may be sent to the requesting Party's node now (packages.create's rules): offered with the
     # files not sent yet ticked, or, after a refused form, those the person had ticked.
-    sendable = packages.sendable(db, actor=actor, req=req, node=node)
+    law: cases.Law = request.app.state.law
+    sendable = packages.sendable(db, actor=actor, req=req, node=node, lifecycle=law.lifecycle)
+    # Or, where only the request's state stops it (lifecycle data_sending), why not, in words.
+    held = packages.withheld(db, actor=actor, req=req, node=node, lifecycle=law.lifecycle)
     ticked = set(chosen) if chosen is not None else {str(ev.id) for ev in sendable if ev.package_id is None}
     # The viewer's own unfinished uploads: the script resumes one when the same file is chosen again.
     resumable = [{"id": str(f.file.id), "sha256": f.file.declared_sha256, "size": f.file.declared_size,
@@ -137,15 +141,26 @@ def _files_page(request: Request, viewer: Viewer, db: Session, request_id: uuid.
         banner = _(NOTICES[notice]) if notice == "uploaded" and just_uploaded is not None else None
         sent_banner = _(NOTICES[notice]) if notice == "package_sent" and sent_or_received else None
         script_texts = _upload_texts()
+        withheld = _withheld_text(law, req, held, viewer.locale) if held is not None else None
     return page(request, viewer, "evidence/files.html", title=title, req=req, files=files,
                 packages=sent_or_received, conditions=evidence.binding_conditions(db, req.id),
-                sendable=sendable, ticked=ticked, sent_banner=sent_banner,
+                sendable=sendable, ticked=ticked, sent_banner=sent_banner, withheld=withheld,
                 can_upload=actor.role in evidence.PRODUCERS, can_open=actor.role in evidence.OPENERS,
                 banner=banner, just_uploaded=just_uploaded,
                 resumable=json.dumps(resumable), script_texts=json.dumps(script_texts, ensure_ascii=False),
                 form_limit=FORM_UPLOAD_BYTES, errors=errors or {}, values=values or {},
                 error_list=[{"text": text, "href": f"#{field}"} for field, text in (errors or {}).items()],
                 error_count=len(errors or {}), status_code=status_code, **_labels(viewer))
+
+
+def _withheld_text(law: cases.Law, req: RequestRow, held: packages.DataWithheld, locale: str) -> str:
+    """Why the data may not go now, in the viewer's language (call inside i18n.using(locale)): the
+    state, the lifecycle data's reason and the article it rests on."""
+    reason = law.texts.withheld_reason(held.because, locale) if held.because else held.reason
+    if held.article:
+        reason = f"{reason} ({held.article})"
+    return _("No data can be sent to the node of %(party)s while the request is “%(state)s”: %(reason)s.",
+             party=req.requesting_party, state=law.texts.state_label(req.status, locale), reason=reason)
 
 
 def _upload_texts() -> dict[str, str]:
@@ -202,7 +217,8 @@ def upload(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: Sessio
 
 
 @router.post("/requests/{request_id}/evidence-packages")
-def send_package(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: SessionDep, now: NowDep) -> Response:
+def send_package(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: SessionDep, now: NowDep,
+                 law: LawDep) -> Response:
     """The files ticked, in a package to the requesting Party's node: POST /api/v1/requests/{id}/evidence-packages
     (packages.create: a manifest signed by this node, queued in the outbox; the files follow)."""
     actor = require_role(viewer, *evidence.PRODUCERS)  # packages.create's rule
@@ -216,15 +232,20 @@ def send_package(request_id: uuid.UUID, request: Request, viewer: SignedIn, db: 
                 ids = []
                 break
         problem, status_code = (None, 200) if ids else (_("Select at least one file to send"), 422)
+        field = "send-files"
         if ids:
             try:
                 packages.create(db, actor=actor, vault=_vault(request), node=request.app.state.node,
-                                request_id=request_id, evidence_ids=ids, now=now)
+                                request_id=request_id, evidence_ids=ids, now=now, lifecycle=law.lifecycle)
+            except packages.DataWithheld as e:  # the request's state (e.g. changed since the page was shown)
+                req = cases.get_request(db, actor=actor, request_id=request_id, audit_read=False)
+                problem = _("The package was not sent: %(reason)s", reason=_withheld_text(law, req, e, viewer.locale))
+                field, status_code = "send-withheld", 409
             except (Invalid, Conflict) as e:  # a file not sealed or not of this request, no identity, no peer
                 problem = _("The package was not sent: %(reason)s", reason=str(e))
                 status_code = 409 if isinstance(e, Conflict) else 422
         if problem is not None:
-            return _files_page(request, viewer, db, request_id, errors={"send-files": problem},
+            return _files_page(request, viewer, db, request_id, errors={field: problem},
                                status_code=status_code, chosen=chosen)
     return redirect(f"/requests/{request_id}/evidence?notice=package_sent#packages-heading")
 
