@@ -220,3 +220,21 @@ def test_repeated_failed_logins_lock_the_account_for_a_while(api):
     assert attempt(PASSWORD).status_code == 401  # locked, even with the right password
     api.clock.now += dt.timedelta(minutes=16)
     assert attempt(PASSWORD).status_code == 200
+
+
+def test_the_verdict_says_which_channel_of_the_rule_data_its_route_takes_and_the_openapi_documents_it(api):
+    """Additive: the English `channel` stays; the route gains the channel's position among the type's
+    channels, whether it adds the urgent means, whether an MLA treaty sets it (rules/verdict.py Route)."""
+    req = new_request(api, urgent=True)
+    r = api.client.post(f"/api/v1/requests/{req['id']}/check", headers=api.as_(*RS_CA))
+    route = r.json()["route"]
+    assert r.status_code == 200 and route["channel"].startswith("Central authority to central authority; urgent")
+    assert (route["channel_index"], route["urgent_means"], route["mla_treaty"]) == (0, True, False)
+    stored = api.client.get(f"/api/v1/requests/{req['id']}", headers=api.as_(*RS_CA)).json()["verdict"]["route"]
+    assert stored["channel_index"] == 0 and stored["urgent_means"] is True
+    schema = api.client.get("/openapi.json").json()
+    answer = schema["paths"]["/api/v1/requests/{request_id}/check"]["post"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/Verdict")
+    fields = schema["components"]["schemas"]["Route"]["properties"]
+    assert {"channel", "channel_index", "urgent_means", "mla_treaty"} <= set(fields)
+    assert "message_key" in schema["components"]["schemas"]["NotificationOut"]["properties"]

@@ -205,7 +205,9 @@ class RequestListItem(RequestSummary):
 
 class RequestRead(RequestSummary):
     document: dict[str, Any]
-    verdict: dict[str, Any] | None
+    verdict: dict[str, Any] | None = Field(description=(
+        "The rules engine's verdict of the last check, as POST /requests/{id}/check answers it (Verdict); one "
+        "stored before a field was added to the verdict lacks that field (e.g. route.channel_index)"))
     checked_at: dt.datetime | None
     allowed_events: list[str] = []
 

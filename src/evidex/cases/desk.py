@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from evidex.cases.models import Case
-from evidex.cases.service import OPEN_DEADLINE, Law, visible_to
+from evidex.cases.service import OPEN_DEADLINE, Law, shown_reference, visible_to
 from evidex.parties.roles import Principal
 from evidex.requests.models import Deadline, Notification, Request
 
@@ -23,12 +23,21 @@ class DeskItem:
     request: Request
     case_reference: str
 
+    @property
+    def reference(self) -> str:
+        """The reference shown for the request (cases.service.shown_reference)."""
+        return shown_reference(self.request, self.case_reference)
+
 
 @dataclass(frozen=True)
 class DueItem:
     deadline: Deadline
     request: Request
     case_reference: str
+
+    @property
+    def reference(self) -> str:
+        return shown_reference(self.request, self.case_reference)
 
 
 @dataclass(frozen=True)

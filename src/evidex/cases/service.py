@@ -196,6 +196,15 @@ OPEN_DEADLINE = ("open", "overdue")  # not met nor cancelled: still to be done
 REQUEST_SORTS = ("due", "-due", "urgency", "created", "-created")
 
 
+def shown_reference(req: Request, case_reference: str) -> str:
+    """The reference a desk shows for `req` (in the case of `case_reference`): for a received request,
+    the one its document gives, the requesting Party's own, which the officers on both sides quote
+    (the case the node opens on receipt is named after the conversation: `RS:<conversation id>`);
+    otherwise, or when the document gives none, its case's. The case itself stays as it is."""
+    given = (req.document or {}).get("case_reference") if req.direction == "incoming" else None
+    return given if isinstance(given, str) and given.strip() else case_reference
+
+
 @dataclass(frozen=True)
 class RequestListing:
     """A request as a desk lists it: with its case reference and its next due deadline (name and date)."""
@@ -204,6 +213,11 @@ class RequestListing:
     case_reference: str
     next_due_on: dt.date | None
     next_due_name: str | None
+
+    @property
+    def reference(self) -> str:
+        """The reference shown for it (`shown_reference`)."""
+        return shown_reference(self.request, self.case_reference)
 
 
 def list_requests(db: Session, *, actor: Principal, status: str | None = None, request_type: str | None = None,

@@ -234,31 +234,27 @@ class _Words:
             return self.authority(name)
         return self.english(readable(name))  # named only by a Party's data: the name is all there is
 
-    def channel(self, channel: str) -> Bi:
+    def channel(self, route: Mapping[str, Any], requesting: str, requested: str) -> Bi:
         """The route's channel in words: the type's channel (and its urgent means), or the route an MLA
-        treaty sets; else the engine's English."""
-        t, spec = self.type, self.spec
-        urgent = spec.urgent_means
+        treaty sets, as the route says it is (rules/texts.py route_channel); a verdict stored before routes
+        said it: the engine's English."""
+        said = {loc: self.texts.route_channel(self.spec, route, requesting, requested, loc) for loc in self.langs.locales}
+        if any(words is None for words in said.values()):
+            return self.english(str(route.get("channel")))
 
-        def with_urgent_means(index: int, loc: str) -> str:
-            assert urgent is not None
-            return f"{self.texts.channel_text(t, index, loc)}; {urgent.article}: {self.texts.text(f'type.{t}.urgent_means', loc)}"
+        def words(loc: str) -> str:
+            w = said[loc]
+            assert w is not None
+            return w.means if w.urgent_means is None else f"{w.means}; {w.urgent_article}: {w.urgent_means}"
 
-        def by_treaty(requesting: str, requested: str, loc: str) -> str:
-            return self.texts.text(f"type.{t}.mla_treaty.channel", loc).format(requesting=requesting, requested=requested)
+        return self.each(words)
 
-        for i, c in enumerate(spec.channels):
-            if channel == c.means:
-                return self.each(functools.partial(self.texts.channel_text, t, i))
-            if urgent and channel == f"{c.means}; urgent ({urgent.article}): {urgent.means}":
-                return self.each(functools.partial(with_urgent_means, i))
-        treaty = spec.displaced_by_mla_treaty
-        if treaty is not None:
-            for a in self.law.parties.codes():
-                for b in self.law.parties.codes():
-                    if channel == treaty.channel.format(requesting=a, requested=b):
-                        return self.each(functools.partial(by_treaty, a, b))
-        return self.english(channel)
+    def notification(self, notification: Mapping[str, Any]) -> Bi:
+        """What a route's notification tells the requesting Party; one stored before it said its key: its English."""
+        said = {loc: self.texts.route_notification(notification, loc) for loc in self.langs.locales}
+        if any(text is None for text in said.values()):
+            return self.english(str(notification.get("message") or ""))
+        return self.each(lambda loc: str(said[loc]))
 
     def deadline(self, name: str, article: str) -> Bi:
         if self.texts.deadline_text(self.type, name, article) is None:
@@ -392,9 +388,7 @@ def build_sheet(law: Law, document: Mapping[str, Any], verdict: Mapping[str, Any
         ref = str(n.get("article") or "")
         if to is None:
             continue
-        what = (w.each(functools.partial(law.texts.declaration_message, ref)) if ref in law.rulebook.catalogue
-                else w.english(str(n.get("message") or "")))
-        notices.append(Notice(to, ref, what))
+        notices.append(Notice(to, ref, w.notification(n)))
     copies = []
     for c in route.get("copies") or []:
         a, b = _endpoint(w, c.get("from")), _endpoint(w, c.get("to"))
@@ -422,7 +416,7 @@ def build_sheet(law: Law, document: Mapping[str, Any], verdict: Mapping[str, Any
         issued_on=issued, issued=languages.date(issued) if issued else None, place=_place(doc, requesting),
         requesting=requesting, requested=requested, issuing=issuing, to=to,
         copies=copies, notices=notices,
-        channel=w.channel(str(route["channel"])) if route.get("channel") else None,
+        channel=w.channel(route, doc.requesting_party, doc.requested_party) if route.get("channel") else None,
         route_article=str(route.get("article") or ""),
         sent_by=w.authority(doc.sent_by) if doc.sent_by else None,
         deadlines=deadlines, rows=rows, others=others, conditions=conditions,

@@ -793,7 +793,9 @@ def list_peers(db: Session, *, actor: Principal, node_party: str) -> list[PeerVi
 @dataclass(frozen=True)
 class OutboxRow:
     message: OutboxMessage
-    case_reference: str | None  # the request's case, when the conversation is one of this Party's requests
+    # The request's reference as a desk shows it (cases.service.shown_reference), when the conversation is
+    # one of this Party's requests
+    case_reference: str | None
     request_id: uuid.UUID | None
 
 
@@ -810,12 +812,17 @@ def list_outbox(db: Session, *, actor: Principal, node_party: str, status: str, 
     where = OutboxMessage.status == status
     total = db.execute(sa.select(sa.func.count()).select_from(OutboxMessage).where(where)).scalar_one()
     order = OutboxMessage.id if status == "pending" else OutboxMessage.id.desc()
-    q = (sa.select(OutboxMessage, Case.reference, Request.id)
+    q = (sa.select(OutboxMessage, Case.reference, Request)
          .outerjoin(Request, sa.and_(Request.conversation_id == OutboxMessage.conversation_id,
                                      Request.party == node_party))
          .outerjoin(Case, Case.id == Request.case_id)
          .where(where).order_by(order).limit(limit).offset(offset))
-    return [OutboxRow(m, ref, rid) for m, ref, rid in db.execute(q).all()], total
+    return [OutboxRow(m, _reference(req, ref), req.id if req is not None else None)
+            for m, ref, req in db.execute(q).all()], total
+
+
+def _reference(req: Request | None, case_reference: str | None) -> str | None:
+    return cases.shown_reference(req, case_reference) if req is not None and case_reference is not None else None
 
 
 def negative_receipts(db: Session, *, actor: Principal, node_party: str, limit: int = 50,
@@ -824,11 +831,11 @@ def negative_receipts(db: Session, *, actor: Principal, node_party: str, limit: 
     _node_administrator(actor, node_party)
     where = Receipt.positive.is_(False)
     total = db.execute(sa.select(sa.func.count()).select_from(Receipt).where(where)).scalar_one()
-    q = (sa.select(Receipt, Case.reference)
+    q = (sa.select(Receipt, Case.reference, Request)
          .outerjoin(Request, sa.and_(Request.conversation_id == Receipt.conversation_id, Request.party == node_party))
          .outerjoin(Case, Case.id == Request.case_id)
          .where(where).order_by(Receipt.at.desc(), Receipt.id).limit(limit).offset(offset))
-    return [(r, ref) for r, ref in db.execute(q).all()], total
+    return [(r, _reference(req, ref)) for r, ref, req in db.execute(q).all()], total
 
 
 def outbox_status(db: Session) -> list[dict[str, Any]]:

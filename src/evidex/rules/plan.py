@@ -85,6 +85,7 @@ class RouteTemplate(NamedTuple):
     notifications: list[NotificationOut]
     warnings: tuple[Finding, ...]
     outside_evidex: list[str]  # the means outside evidex (the channel's, and urgent means if urgent)
+    urgent_means: bool  # the channel adds the type's urgent means (an urgent request)
 
 
 # What the language rule reads of a document: its language, its translation's, the languages the

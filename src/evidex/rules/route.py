@@ -65,8 +65,9 @@ def _mla_treaty_route(ctx: Context, rule: MlaTreatyRoute) -> RouteTemplate:
     warnings.append(Finding(code="mla_treaty_applies", article=rule.article, element=None,
                             message=rule.warning.format(**names)))
     route = Route(from_=_from(ctx, rule.from_), to=to, article=rule.article, copies=[], notifications=[],
-                  channel=rule.channel.format(**names), outside_evidex=list(rule.outside_evidex))
-    return RouteTemplate(route, route.from_, to, rule.to, route.channel, [], [], tuple(warnings), route.outside_evidex)
+                  channel=rule.channel.format(**names), outside_evidex=list(rule.outside_evidex), mla_treaty=True)
+    return RouteTemplate(route, route.from_, to, rule.to, route.channel, [], [], tuple(warnings), route.outside_evidex,
+                         False)
 
 
 def _mutually_determined(ctx: Context) -> ChannelOption | None:
@@ -123,24 +124,26 @@ def _template(ctx: Context, choice: ChannelChoice) -> RouteTemplate:
                                     message=f"{plan.requested.code}: {e.effect.message}"))
     channel = chosen.means
     outside = list(chosen.outside_evidex)
-    urgent = plan.spec.urgent_means
-    if ctx.doc.urgent and urgent:
-        channel += f"; urgent ({urgent.article}): {urgent.means}"
+    urgent = plan.spec.urgent_means if ctx.doc.urgent else None  # in the route's key (urgent)
+    if urgent is not None:
+        channel = urgent.added_to(channel)
         outside += [m for m in urgent.outside_evidex if m not in outside]  # ETS185 Art 25(3): fax, e-mail
     copies = [CopyOut(from_=_from(ctx, c.from_), to=_to(ctx, c.to, c.article, warnings), article=c.article)
               for c in chosen.copies]
     notifications = [
         NotificationOut(to=_to(ctx, e.effect.authority, e.reference, warnings), article=e.reference,
-                        message="At the same time as the order goes to the provider: the order, the supplementary "
-                                "information and a summary of the facts")
+                        message=e.effect.route_message, message_key=f"declaration.{e.reference}.route_message")
         for e in plan.entries if ctx.notification and isinstance(e.effect, Notification)  # CETS224 Art 7(5)(a)
     ]
     from_ep = _from(ctx, choice.from_role) if choice.from_role in AUTHORITY_ROLES else None
     to_ep = _to(ctx, to_role, chosen.article, warnings) if to_role in AUTHORITY_ROLES else None
+    # The channel's position and the urgent means are in the route's key: a template says them truly.
     route = (Route(from_=from_ep, to=to_ep, channel=channel, article=chosen.article, copies=copies,
-                   notifications=notifications, outside_evidex=outside)
+                   notifications=notifications, outside_evidex=outside, channel_index=choice.position,
+                   urgent_means=urgent is not None)
              if from_ep is not None and to_ep is not None else None)
-    return RouteTemplate(route, from_ep, to_ep, to_role, channel, copies, notifications, tuple(warnings), outside)
+    return RouteTemplate(route, from_ep, to_ep, to_role, channel, copies, notifications, tuple(warnings), outside,
+                         urgent is not None)
 
 
 def find_route(ctx: Context) -> Route:
@@ -180,5 +183,5 @@ def find_route(ctx: Context) -> Route:
             from_=template.from_ or _from(ctx, choice.from_role),
             to=template.to or _to(ctx, template.to_role, article, ctx.warnings),
             channel=template.channel, article=article, copies=template.copies, notifications=template.notifications,
-            outside_evidex=template.outside_evidex))
+            outside_evidex=template.outside_evidex, channel_index=choice.position, urgent_means=template.urgent_means))
     return route

@@ -149,6 +149,10 @@ class UrgentMeans(_Strict):
     means: str
     outside_evidex: list[MeansName] = Field(min_length=1)  # added to the channel's for an urgent request
 
+    def added_to(self, channel: str) -> str:
+        """The channel of an urgent request in the engine's words (its English): the channel's means and these."""
+        return f"{channel}; urgent ({self.article}): {self.means}"
+
 
 class PartyRequiredElements(_Strict):
     """Elements the requested Party's own law requires (its profile's `mla_required_elements`),
@@ -285,6 +289,9 @@ class RedirectChannels(_Strict):
 class Notification(_Strict):
     kind: Literal["notification"]
     message: str
+    # What the route tells the requesting Party to send the notified authority, and when (a verdict's
+    # route notification: its words in every language, i18n key declaration.<reference>.route_message).
+    route_message: str
     authority: AuthorityRole
     elements: list[ElementSpec]
     language_article: Reference | None = None  # the notified Party's languages apply too (CETS224 Art 4(1))

@@ -13,7 +13,8 @@ Key scheme (a key is a dotted path; an element name or an article reference may 
     .deadline.<name> (.deadline.<name>.<article> when a type has two deadlines of one name),
     .deadline.<...>.on_lapse, .refusal.<article>, .postponement.<article>, .urgent_means,
     .addressee_kind, .mla_elements, .mla_treaty.channel, .mla_treaty.warning
-  declaration.<reference>, declaration.<reference>.message, .element.<name>, .parameter.<name>
+  declaration.<reference>, declaration.<reference>.message, .element.<name>, .parameter.<name>,
+    .route_message
   period.<id>, period.<id>.practice, actor.<name>, outside_evidex.<means>
   state.<state> (description), state_name.<state>, event.<event>, role.<role>,
     data_withheld.<reason>  (the lifecycle's)
@@ -26,14 +27,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from evidex.core.errors import EvidexError, RuleDataError
 from evidex.rules.loader import Rulebook, _validate, data_dir, read_yaml
 from evidex.rules.refs import parse_reference
-from evidex.rules.schema import RequestTypeSpec
+from evidex.rules.schema import Notification, RequestTypeSpec
 
 # The one list of languages (BCP 47 tags): the web, the CLI and the data use this tuple.
 LOCALES: tuple[str, ...] = ("en", "sr-Cyrl", "sr-Latn", "cnr", "sl", "fr")
@@ -131,6 +132,8 @@ def source_texts(rulebook: Rulebook, lifecycle: LifecycleWords) -> dict[str, str
             add(f"declaration.{ref}.element.{e.name}", e.label, where)
         for name, description in entry.parameters.items():
             add(f"declaration.{ref}.parameter.{name}", description, where)
+        if isinstance(entry.effect, Notification):
+            add(f"declaration.{ref}.route_message", entry.effect.route_message, where)
     for pid, period in rulebook.periods.items():
         add(f"period.{pid}", period.description, "periods.yaml")
         if period.practice is not None:
@@ -247,6 +250,47 @@ class Texts:
     def withheld_reason(self, reason: str, locale: str = SOURCE_LOCALE) -> str:
         """Why the data produced for a request may not be sent in a state (lifecycle data_sending)."""
         return self.text(f"data_withheld.{reason}", locale)
+
+    def route_channel(self, spec: RequestTypeSpec, route: Mapping[str, Any], requesting: str, requested: str,
+                      locale: str = SOURCE_LOCALE) -> ChannelWords | None:
+        """The channel of a verdict's `route` (its JSON form) of a `spec` request from `requesting` to
+        `requested` in `locale`, from what the route says it is: the type's channel at `channel_index`
+        (with the urgent means if `urgent_means`), or the route of an MLA treaty (`mla_treaty`). None
+        where it cannot be said from the rule data: a verdict stored before routes said it, or one
+        whose English `channel` the rule data no longer gives (changed since); show its English then."""
+        t, channel, index = spec.type, route.get("channel"), route.get("channel_index")
+        treaty, urgent = spec.displaced_by_mla_treaty, spec.urgent_means
+        if route.get("mla_treaty") is True and treaty is not None:
+            names = {"requesting": requesting, "requested": requested}
+            if channel != treaty.channel.format(**names):
+                return None
+            return ChannelWords(self.text(f"type.{t}.mla_treaty.channel", locale).format(**names))
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(spec.channels):
+            return None
+        means = spec.channels[index].means
+        if route.get("urgent_means") is True:
+            if urgent is None or channel != urgent.added_to(means):
+                return None
+            return ChannelWords(self.channel_text(t, index, locale), self.text(f"type.{t}.urgent_means", locale),
+                                urgent.article)
+        return ChannelWords(self.channel_text(t, index, locale)) if channel == means else None
+
+    def route_notification(self, notification: Mapping[str, Any], locale: str = SOURCE_LOCALE) -> str | None:
+        """What a route's notification (its JSON form) tells the requesting Party, in `locale`; None
+        where its `message_key` is not given or the rule data's English no longer says its `message`."""
+        key = notification.get("message_key")
+        if not isinstance(key, str) or self.source.get(key) != notification.get("message"):
+            return None
+        return self.text(key, locale)
+
+
+@dataclass(frozen=True)
+class ChannelWords:
+    """A route's channel in one language: the channel's means, and the urgent means it adds with their article."""
+
+    means: str
+    urgent_means: str | None = None
+    urgent_article: str | None = None
 
 
 def readable(name: str) -> str:

@@ -43,6 +43,9 @@ class NotificationOut:
     to: Endpoint
     article: str
     message: str
+    message_key: Annotated[str | None, Field(description=(
+        "The key of `message` among the rule data's texts, translated in every language evidex speaks "
+        "(declaration.<reference>.route_message)"))] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,16 @@ class Route:
         "The means by which the request may travel when evidex does not carry it (the requested Party has no "
         "evidex node the sending node trusts): post, email, fax, network_24_7, interpol, diplomatic"))] = field(
         default_factory=list)
+    # What `channel` says, for saying it in another language: the rule data's texts of the channel (and of
+    # the urgent means), or of the route an MLA treaty sets.
+    channel_index: Annotated[int | None, Field(description=(
+        "The chosen channel's position among the request type's channels in the rule data (its words: "
+        "text type.<type>.channel.<index>); null for the route an MLA treaty sets"))] = None
+    urgent_means: Annotated[bool, Field(description=(
+        "The channel adds the type's urgent means, as `channel` says (text type.<type>.urgent_means)"))] = False
+    mla_treaty: Annotated[bool, Field(description=(
+        "The route a mutual assistance treaty in force between the Parties sets instead of the type's channels "
+        "(ETS185 Art 27(1); text type.<type>.mla_treaty.channel, naming {requesting} and {requested})"))] = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,15 @@ viewer's language, from the rule data (rules/). Templates call these; nothing he
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from evidex.cases.service import Law
 from evidex.rules.schema import Condition
+from evidex.rules.texts import ChannelWords
 from evidex.rules.texts import readable as readable  # the fallback for a name without a label
+from evidex.rules.verdict import Verdict
 from evidex.web.i18n import _, lazy
 
 # Deadlines of the node's own lifecycle, not of a request type's data.
@@ -215,7 +218,22 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
 
     def urgent_means(request_type: str) -> str:
         spec = rulebook.types.get(request_type)
-        return spec.urgent_means.means if spec and spec.urgent_means else ""
+        return texts.text(f"type.{request_type}.urgent_means", locale) if spec and spec.urgent_means else ""
+
+    def route_channel(verdict: Verdict | Mapping[str, Any]) -> ChannelWords | None:
+        """The channel of a verdict's route in the reader's language (rules/texts.py route_channel); None:
+        say its English (a verdict stored before routes said which channel they take)."""
+        found = verdict.to_json_dict() if isinstance(verdict, Verdict) else verdict
+        spec, route = rulebook.types.get(str(found.get("request_type"))), found.get("route")
+        if spec is None or not isinstance(route, Mapping):
+            return None
+        return texts.route_channel(spec, route, str(found.get("requesting_party")),
+                                   str(found.get("requested_party")), locale)
+
+    def route_notification(notification: Any) -> str | None:
+        """What a route's notification tells the requesting Party, in the reader's language; None: its English."""
+        found = notification if isinstance(notification, Mapping) else dataclasses.asdict(notification)
+        return texts.route_notification(found, locale)
 
     def obligation_text(request_type: str, index: int) -> str:
         spec = rulebook.types.get(request_type)
@@ -280,6 +298,7 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
             "type_help": type_help,
             "deadline_description": deadline_description, "on_lapse_text": on_lapse_text,
             "channel_means": channel_means, "urgent_means": urgent_means, "obligation_text": obligation_text,
+            "route_channel": route_channel, "route_notification": route_notification,
             "declaration_title": declaration_title, "declaration_message": declaration_message,
             "period_description": period_description, "period_practice": period_practice,
             "instrument_title": instrument_title,

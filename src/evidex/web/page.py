@@ -210,11 +210,18 @@ ERROR_TITLES = {
 }
 
 
+# A refusal (Forbidden) in the reader's language: the domain's reason is English, for the log and the API,
+# and is shown only as its technical details.
+REFUSED = lazy("Your role, or the rules that apply here, do not allow you to do this. If you need to, ask an "
+               "administrator of your Party.")
+
+
 def error_page(request: Request, status_code: int, detail: str | None = None,
-               headers: dict[str, str] | None = None) -> HTMLResponse:
+               headers: dict[str, str] | None = None, technical: str | None = None) -> HTMLResponse:
     """An error page in the viewer's language (`detail`: an English msgid, or a domain message shown as
-    it is). Anonymous context: the error may have happened before the viewer was known, and an error
-    page must not fail itself."""
+    it is; `technical`: the domain's English reason, shown as technical details marked as English).
+    Anonymous context: the error may have happened before the viewer was known, and an error page must
+    not fail itself."""
     sec = web_security(request)
     chosen = request.cookies.get(LANG_COOKIE)
     locale = chosen if chosen in i18n.LOCALES else i18n.negotiate(request.headers.get("accept-language"))
@@ -226,7 +233,7 @@ def error_page(request: Request, status_code: int, detail: str | None = None,
         detail = _(detail) if detail else None
     response = templates.render(request, "error.html", {
         **law_text.helpers(request.app.state.law, locale), "node_party": request.app.state.settings.node_party,
-        "viewer": viewer, "title": title, "status_code": status_code, "detail": detail,
+        "viewer": viewer, "title": title, "status_code": status_code, "detail": detail, "technical": technical,
         "csrf_token": sec.csrf_token(binding) if binding else "", "csrf_field": CSRF_FIELD, "navigation": [],
         "current_path": request.url.path, "current_url": request.url.path}, locale=locale,
         status_code=status_code, headers=headers)
@@ -270,7 +277,7 @@ def web_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, NotFound):
         return error_page(request, 404)
     if isinstance(exc, Forbidden):
-        return error_page(request, 403, str(exc))
+        return error_page(request, 403, REFUSED, technical=str(exc))
     if isinstance(exc, Conflict | TransitionNotAllowed):  # as the API (api/errors.py): 409, not "check what you entered"
         return error_page(request, 409, str(exc))
     if isinstance(exc, AuthError):

@@ -31,6 +31,7 @@ from evidex.documents import service as documents
 from evidex.exchange import service as exchange
 from evidex.parties.roles import Principal, Role
 from evidex.requests.models import Request as RequestRow
+from evidex.rules.verdict import Verdict
 
 router = APIRouter(prefix="/requests", tags=["requests"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such request here"}}
@@ -95,7 +96,7 @@ def update_document(request_id: uuid.UUID, body: DocumentUpdate, db: SessionDep,
     return _read(db, req, principal, law, now)
 
 
-@router.post("/{request_id}/check", response_model=dict[str, Any], responses=NOT_FOUND)
+@router.post("/{request_id}/check", response_model=Verdict, responses=NOT_FOUND)
 def check_request(request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep, law: LawDep,
                   principal: CurrentPrincipal) -> JSONResponse:
     """Run the rules engine now; returns the verdict (as `evidex check --format json`)."""

@@ -452,6 +452,11 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
         db.expire_all()  # a step landed while the page was read: all of it again, as it is now
     # A service provider sees the requests addressed to it, not the cases they belong to.
     case = cases.get_case(db, actor=actor, case_id=req.case_id) if actor.role is not Role.service_provider else None
+    # A received request under the reference its document gives (the one both sides quote), not the
+    # name of the case the node opened for its conversation on receipt; that case holds this conversation
+    # alone, so the page offers no list of "its" requests.
+    reference = cases.shown_reference(req, case.reference) if case is not None else None
+    own_case = case if case is not None and case.created_by is not None else None
     four_eyes = cases.four_eyes_of(req, events, deadlines, actor=actor, law=law)
     actions = _actions(db, req, actor, law, now)
     # The last send outside evidex, if the request went so: the page says plainly evidex did not deliver it.
@@ -487,7 +492,8 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
     if review_values and review_values.get("error"):
         errors.append({"text": review_values["error"], "href": "#review-reasons"})
     return page(request, viewer, "requests/detail.html", title=title, status_code=status_code,
-                error_count=len(errors) + (1 if problem else 0), req=req, case=case, events=events,
+                error_count=len(errors) + (1 if problem else 0), req=req, case=own_case, reference=reference,
+                events=events,
                 conditions=conditions, deadlines=deadlines, four_eyes=four_eyes, actions=actions,
                 timeline=timeline, document_rows=rows, verdict=_verdict_view(req.verdict), notice=notice,
                 withheld=withheld, errors=errors, problem=problem, problems=problems or [],
