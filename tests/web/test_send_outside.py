@@ -127,7 +127,8 @@ def test_with_a_trusted_node_the_page_offers_the_usual_send_through_evidex(node_
     rid = approved(site)
     html = site.client.get(f"/requests/{rid}").text
     assert "send" in action_forms(html) and "send_outside" not in action_forms(html)
-    assert "will not deliver" not in html and "document.pdf" not in html
+    # No "send it yourself" warning, nor its link to the document (the page's own document form stays).
+    assert "will not deliver" not in html and f'href="/requests/{rid}/document.pdf"' not in html
     r = post_action(site, rid, "send_outside", page=html, means="post")  # a form from elsewhere: refused
     assert r.status_code == 409 and "has an evidex node this node trusts" in r.text
     r = post_action(site, rid, "send", page=html)
