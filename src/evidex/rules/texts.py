@@ -15,7 +15,8 @@ Key scheme (a key is a dotted path; an element name or an article reference may 
     .addressee_kind, .mla_elements, .mla_treaty.channel, .mla_treaty.warning
   declaration.<reference>, declaration.<reference>.message, .element.<name>, .parameter.<name>
   period.<id>, period.<id>.practice, actor.<name>, outside_evidex.<means>
-  state.<state> (description), state_name.<state>, event.<event>, role.<role>  (the lifecycle's)
+  state.<state> (description), state_name.<state>, event.<event>, role.<role>,
+    letter.<kind>, letter.<kind>.statement  (the lifecycle's)
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class LifecycleWords(Protocol):
 
     @property
     def role_labels(self) -> Mapping[str, str]: ...
+
+    @property
+    def letter_words(self) -> Mapping[str, str]: ...
 
 
 # --------------------------------------------------------------------------- keys and their English
@@ -139,6 +143,8 @@ def source_texts(rulebook: Rulebook, lifecycle: LifecycleWords) -> dict[str, str
         add(f"event.{event}", label, "lifecycle.yaml: event_labels")
     for role, label in lifecycle.role_labels.items():
         add(f"role.{role}", label, "lifecycle.yaml: role_labels")
+    for key, words in lifecycle.letter_words.items():
+        add(f"letter.{key}", words, "lifecycle.yaml: letters")
     return out
 
 
@@ -237,6 +243,13 @@ class Texts:
 
     def role_label(self, role: str, locale: str = SOURCE_LOCALE) -> str:
         return self.text(f"role.{role}", locale)
+
+    def letter_title(self, kind: str, locale: str = SOURCE_LOCALE) -> str:
+        """The title of a letter of the lifecycle (lifecycle.yaml letters)."""
+        return self.text(f"letter.{kind}", locale)
+
+    def letter_statement(self, kind: str, locale: str = SOURCE_LOCALE) -> str:
+        return self.text(f"letter.{kind}.statement", locale)
 
 
 def readable(name: str) -> str:
