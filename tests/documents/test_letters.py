@@ -39,7 +39,7 @@ from tests.documents.letters import (
     incoming,
     step,
 )
-from tests.documents.pdfs import RS, trust
+from tests.documents.pdfs import RS, VALID_FROM, VALID_UNTIL, trust
 from tests.documents.test_verify_page import text, upload
 from tests.factories import document
 from tests.web.site import Site
@@ -292,3 +292,10 @@ def test_the_command_line_writes_a_letter(node: Site, tmp_path: Path) -> None:
     assert len(r.stderr.splitlines()) == 1 and not (tmp_path / "x.pdf").exists()
     r = run_cli("render", "examples/requests/preservation.yaml", "--letter", "2", env=env)
     assert r.returncode == 2 and "--letter needs the id of a request this node holds" in r.stderr
+    # the letter RS's node sealed, verified offline by one who trusts RS's node document
+    (tmp_path / "sealed.pdf").write_bytes(letter(node, rid, event, answered.headers).content)
+    (tmp_path / "rs.json").write_text(json.dumps(RS.public_document(VALID_FROM, VALID_UNTIL)), encoding="utf-8")
+    r = run_cli("verify", str(tmp_path / "sealed.pdf"), "--trust", str(tmp_path / "rs.json"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("VALID: sealed by the node of RS; the letter and every page are as signed")
+    assert f"letter:     refusal, answering the request {rid}" in r.stdout
