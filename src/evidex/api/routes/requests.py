@@ -174,6 +174,7 @@ def receipts(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal)
 
 @router.get("/{request_id}/document.pdf", response_class=Response, responses={
     **NOT_FOUND, 422: {"description": "An unknown language"},
+    503: {"description": "This node cannot produce official documents (fonts missing)"},
     200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
           "description": "The official document: PDF/A-3b, tagged"}})
 def official_document(
