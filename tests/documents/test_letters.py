@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pikepdf
+import pikepdf.pdfa
 import pytest
 import sqlalchemy as sa
 
@@ -40,6 +41,7 @@ from tests.documents.letters import (
     step,
 )
 from tests.documents.pdfs import RS, VALID_FROM, VALID_UNTIL, trust
+from tests.documents.test_official_seal import NOT_UNDERSTOOD
 from tests.documents.test_verify_page import text, upload
 from tests.factories import document
 from tests.web.site import Site
@@ -106,7 +108,12 @@ def test_every_letter_renders_in_each_language_with_its_title_articles_grounds_a
 
 def test_the_letter_embeds_its_own_content_decision_grounds_reasons_conditions_and_dates(node: Site) -> None:
     answered = answer(node)
-    refusal = embedded(letter(node, *answered.letters["refusal"], answered.headers).content)
+    pdf = letter(node, *answered.letters["refusal"], answered.headers).content
+    with pikepdf.open(io.BytesIO(pdf)) as p:  # PDF/A-3b as far as pikepdf's validator sees (test_official_seal.py)
+        assert sorted(p.attachments) == [LETTER_FILE, SIGNATURE_FILE]
+        findings = pikepdf.pdfa.check(p, "3b").findings
+    assert not [f for f in findings if f.kind == "violation" and not any(w in f.message for w in NOT_UNDERSTOOD)]
+    refusal = embedded(pdf)
     assert refusal["letter"] == "refusal" and refusal["cites"] == ["ETS185 Art 27(7)"]
     assert refusal["decision"] == {"kind": "refusal", "grounds": GROUNDS["refusal"], "reasons": REFUSAL_REASONS}
     assert refusal["event"]["name"] == "refuse" and refusal["event"]["to"] == "refused"
