@@ -163,7 +163,7 @@ def test_another_party_gets_404_on_every_object_route(api):
               "evidence-packages": {"evidence_ids": [str(uuid.uuid4())]},
               "onward-authorisations": {"recipient": "Republic of Moldova", "purpose": "p", "reference": "r"}}
     for method, path in object_routes:
-        url = path.replace("{request_id}", rid).replace("{case_id}", cid)
+        url = path.replace("{request_id}", rid).replace("{case_id}", cid).replace("{event_id}", "1")
         body = next((b for k, b in bodies.items() if path.endswith(k)), None)
         r = api.client.request(method, url, json=body, headers=si)
         assert r.status_code == 404, (method, path, r.status_code, r.text)

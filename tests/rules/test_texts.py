@@ -192,6 +192,13 @@ def test_the_law_a_node_is_built_with_carries_the_checked_texts():
     (lambda d: d["event_labels"].update(reopen="Reopen"), "event_labels.reopen: no such event"),
     (lambda d: d["role_labels"].pop("administrator"), "role_labels: no label for administrator"),
     (lambda d: d["role_labels"].update(minister="Minister"), "role_labels"),
+    # a letter is the requested Party's: an event of the requesting side's gives none
+    (lambda d: d["letters"].update(record_refusal=d["letters"]["refuse"]),
+     "letters.record_refusal: no event of the requested Party"),
+    (lambda d: d["letters"]["renew"].update(kind="preservation"), "letters.renew: kind 'preservation' is already given"),
+    (lambda d: d["letters"]["refuse"]["cites_by_type"].update(warrant=["ETS185 Art 27(7)"]),
+     "letters.refuse.cites_by_type: unknown request type 'warrant'"),
+    (lambda d: d["letters"]["refuse"].update(cites=["Art 27(7)"]), "letters.refuse.cites"),
 ])
 def test_lifecycle_labels_are_checked(tmp_path, mutate, message):
     data = yaml.safe_load((ROOT / "src/evidex/requests/data/lifecycle.yaml").read_text(encoding="utf-8"))

@@ -16,7 +16,16 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evidex.core.crypto import IntegrityError as EvidenceDamaged
-from evidex.core.errors import Conflict, EvidexError, Forbidden, Invalid, InvalidInput, NotFound, TooManyRequests
+from evidex.core.errors import (
+    Conflict,
+    EvidexError,
+    Forbidden,
+    Invalid,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unavailable,
+)
 from evidex.core.migrate import NotMigrated
 from evidex.parties.service import AuthError, SecondFactorEnrolmentDue
 from evidex.requests.lifecycle import TransitionNotAllowed
@@ -106,6 +115,8 @@ def install(app: FastAPI) -> None:
             return problem(409, "integrity", str(e))
         if isinstance(e, NotMigrated):
             return problem(503, "not_migrated", str(e))
+        if isinstance(e, Unavailable):  # e.g. the fonts of the official documents are missing: the node's, not the input's
+            return problem(503, "unavailable", str(e))
         if isinstance(e, TooManyRequests):
             limited = problem(429, "too_many_requests", str(e))
             limited.headers["Retry-After"] = str(e.retry_after)

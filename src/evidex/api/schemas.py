@@ -257,6 +257,20 @@ class EventRead(BaseModel):
     data: dict[str, Any]
 
 
+class LetterRead(BaseModel):
+    """A letter of the lifecycle the request's history gives (the requested Party's answer to the
+    requesting Party): GET .../letters/{event_id}.pdf renders it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    event_id: int = Field(description="The event's number in the request's history (EventRead.seq)")
+    event: str
+    kind: str = Field(description="acknowledgement, refusal, postponement, conditions, preservation, renewal "
+                                  "(lifecycle.yaml letters)")
+    at: dt.datetime
+    title: str = Field(description="The letter's title, in the language asked")
+    cites: list[str] = Field(description="The articles the letter cites")
+
+
 class DecisionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
@@ -524,3 +538,8 @@ class VerificationRead(BaseModel):
     request_id: str | None = Field(default=None, description="The issuing node's id of the request")
     differences: list[DifferenceRead] = []
     more_differences: int = Field(default=0, description="Differences beyond those listed")
+    kind: Literal["request", "letter"] = Field(default="request", description=(
+        "What the document is: a request, or a letter of its lifecycle (the requested Party's answer), whose "
+        "own content is embedded as letter.json"))
+    letter: str | None = Field(default=None, description="A letter's kind: acknowledgement, refusal, postponement, "
+                                                         "conditions, preservation, renewal")

@@ -811,12 +811,13 @@ def _effects(db: Session, req: Request, spec: TransitionSpec, actor: Principal, 
                 raise Invalid("preserved_on is not a date (YYYY-MM-DD)") from e
         days = law.rulebook.value(PRESERVATION_PERIOD, on=start)
         req.preserved_until = start + dt.timedelta(days=days)
-        return {"preserved_on": start.isoformat()}, days  # the other node counts from the same day
+        # The other node counts from the same day; the end is recorded for the letter that confirms it.
+        return {"preserved_on": start.isoformat(), "preserved_until": req.preserved_until.isoformat()}, days
     if spec.to == "renewed":
         base = max(req.preserved_until or law.today(req.requested_party, now), law.today(req.requested_party, now))
         days = law.rulebook.value(PRESERVATION_PERIOD, on=base)
         req.preserved_until = base + dt.timedelta(days=days)
-        return {}, days
+        return {"preserved_until": req.preserved_until.isoformat()}, days
     return {}, None
 
 

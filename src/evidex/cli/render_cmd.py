@@ -1,5 +1,7 @@
 """`evidex render FILE|REQUEST_ID`: a request as an official document (PDF/A-3b, tagged), in a language
-the receiving side accepts (CETS224 Art 4) unless --lang names another."""
+the receiving side accepts (CETS224 Art 4) unless --lang names another; with `--letter EVENT`, the letter
+that event of a stored request's history gives the requesting Party (acknowledgement, refusal ...), in the
+requesting Party's language."""
 
 from __future__ import annotations
 
@@ -46,6 +48,12 @@ def render_command(
                                                               "(YYYY-MM-DD; default: today in the requested Party).")] = None,
     parties: Annotated[Path | None, typer.Option("--parties", help="FILE only: Party profiles to use instead of "
                                                                      "the shipped ones.")] = None,
+    letter: Annotated[int | None, typer.Option(
+        "--letter", metavar="EVENT", min=1, help="REQUEST_ID only: the letter the event numbered EVENT of the "
+                                                 "request's history gives the requesting Party (an acknowledgement, "
+                                                 "refusal, postponement, conditions, preservation), sealed by this "
+                                                 "node; by default in the requesting Party's language.",
+        show_default=False)] = None,
 ) -> None:
     """Render a request as an official document: PDF/A-3b, tagged, fonts embedded, with the instrument and
     article, both authorities, every element under its treaty label, route, deadlines, place, date and
@@ -54,6 +62,8 @@ def render_command(
 
     now = dt.datetime.now(dt.UTC)
     request_id = _request_id(source)
+    if request_id is None and letter is not None:
+        raise fail("--letter needs the id of a request this node holds: a letter answers a request it received")
     if request_id is None:
         from evidex.cases.service import Law
 
@@ -74,8 +84,14 @@ def render_command(
         node = build_node(settings)
         try:
             with node.sessions() as db:
-                doc = documents.official_document(db, actor=operator, law=node.law, request_id=request_id, now=now,
-                                                  lang=lang, translation_lang=translation_lang, identity=node.identity)
+                if letter is not None:
+                    doc = documents.official_letter(db, actor=operator, law=node.law, request_id=request_id,
+                                                    event_id=letter, now=now, lang=lang,
+                                                    translation_lang=translation_lang, identity=node.identity)
+                else:
+                    doc = documents.official_document(db, actor=operator, law=node.law, request_id=request_id,
+                                                      now=now, lang=lang, translation_lang=translation_lang,
+                                                      identity=node.identity)
         finally:
             node.dispose()
     target = out or Path(doc.filename)
@@ -87,6 +103,11 @@ def render_command(
         tmp.unlink(missing_ok=True)
         raise fail(f"cannot write {target}: {e.strerror or e}") from e
     languages = doc.lang + (f" + {doc.translation_lang}" if doc.translation_lang else "")
+    if doc.letter is not None:
+        sealed = "sealed by this node" if doc.sealed else "not sealed (no node keys)"
+        typer.echo(f"wrote {target}: {len(doc.pdf)} bytes, letter ({doc.letter}), {languages}, {sealed}, "
+                   f"SHA-256 of the letter {doc.digest}")
+        return
     sealed = "sealed by this node" if doc.sealed else "not sealed (a draft, another Party's request, or no node keys)"
     typer.echo(f"wrote {target}: {len(doc.pdf)} bytes, {languages}, {sealed}, SHA-256 of the request {doc.digest}")
 

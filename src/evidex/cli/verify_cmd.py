@@ -49,7 +49,7 @@ def verify_command(
     ] = None,
 ) -> None:
     """Verify an official document: its seal against the trust list (and this node's own key), the
-    request it carries and every page against what was sealed. Exit 0 if valid; 1 if altered, sealed
+    request (or letter) it carries and every page against what was sealed. Exit 0 if valid; 1 if altered, sealed
     by an unknown signer or not sealed; 2 if the file cannot be read."""
     from evidex.documents.seal import MAX_PDF_BYTES, Verification, verify_pdf
     from evidex.documents.verification import trust_of
@@ -86,6 +86,8 @@ def _human(result: Any) -> str:
                   f"  authority:  {result.authority or '–'}",
                   f"  sealed on:  {result.signed_at.isoformat() if result.signed_at else '–'}",
                   f"  key:        {result.kid}"]
+    if result.kind == "letter":
+        lines.append(f"  letter:     {result.letter or '–'}, answering the request {result.request_id or '–'}")
     if result.reference:
         lines.append(f"  reference:  {result.reference}")
     if result.differences:

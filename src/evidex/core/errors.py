@@ -33,6 +33,11 @@ class Conflict(EvidexError):
     """The object changed meanwhile, or already exists."""
 
 
+class Unavailable(EvidexError):
+    """This node cannot do it at all now, whatever the input (a font the documents need is missing):
+    HTTP 503, for the administrator to fix."""
+
+
 class TooManyRequests(EvidexError):
     """A rate limit was reached (HTTP 429); `retry_after` is in seconds."""
 

@@ -3,6 +3,8 @@ as a PDF/A-3b that is tagged (PDF/UA-1: a structure tree, the language, the titl
 fonts embedded (Noto, from the system: fonts-noto-core), page numbers, and the reference and a QR
 code on every page.
 
+The same for a letter of the lifecycle (documents/letter.py, letter.html).
+
 `render_pdf(sheet)` returns the PDF bytes without attachments: sealing (the request embedded as a
 PDF/A-3 attachment and signed) is a separate step (documents/service.py names the one place).
 
@@ -27,8 +29,9 @@ import jinja2
 import segno
 from markupsafe import Markup
 
-from evidex.core.errors import EvidexError
+from evidex.core.errors import Unavailable
 from evidex.documents.i18n import Languages
+from evidex.documents.letter import LetterSheet
 from evidex.documents.sheet import Sheet
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -42,8 +45,8 @@ PDFUA_NS = "http://www.aiim.org/pdfua/ns/id/"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
 
-class RenderUnavailable(EvidexError):
-    """The node cannot produce official documents (a font is missing)."""
+class RenderUnavailable(Unavailable):
+    """The node cannot produce official documents (a font is missing): HTTP 503, not the user's input."""
 
 
 @functools.cache
@@ -98,7 +101,7 @@ def _css_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def _page_css(sheet: Sheet) -> str:
+def _page_css(sheet: Sheet | LetterSheet) -> str:
     """The page texts that depend on the document: "Page X of Y" in its languages, the reference."""
     parts = []
     for words in sheet.languages.words:
@@ -120,14 +123,13 @@ def qr_data_uri(text: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def html_of(sheet: Sheet) -> str:
-    """The document's HTML (what WeasyPrint lays out)."""
+def html_of(sheet: Sheet | LetterSheet) -> str:
+    """The document's HTML (what WeasyPrint lays out): a request's, or a letter's."""
     langs: Languages = sheet.languages
     created = sheet.generated_at.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     produced = langs.datetime(sheet.generated_at)
-    qr_alt = langs.gettext("QR code: the request's SHA-256, identifier and reference, to check it against the "
-                           "signed copy").first
-    return environment().get_template("request.html").render(
+    qr_alt = langs.gettext(sheet.qr_alt).first
+    return environment().get_template(sheet.template).render(
         sheet=sheet, _=langs.gettext, ngettext=langs.ngettext, created=created, produced=produced,
         qr_uri=qr_data_uri(sheet.qr_text), qr_alt=qr_alt, page_css=Markup(_page_css(sheet)))
 
@@ -174,7 +176,7 @@ def _declare_pdfua(_document: Any, pdf: Any) -> None:
     stream.stream = [packet[:start] + ET.tostring(rdf, encoding="unicode").encode() + packet[end:]]
 
 
-def render_pdf(sheet: Sheet, *, finisher: Callable[[Any, Any], None] | None = None) -> bytes:
+def render_pdf(sheet: Sheet | LetterSheet, *, finisher: Callable[[Any, Any], None] | None = None) -> bytes:
     """The sheet as a PDF/A-3b, tagged, fonts embedded, no attachment."""
     from weasyprint import HTML
 

@@ -3,7 +3,8 @@
 An official document is a PDF/A-3 that carries the request it shows and the node's signature:
 
 - `request.json`, the request document in canonical JSON (RFC 8785), a PDF/A-3 associated file
-  (AFRelationship /Source: the document is rendered from it);
+  (AFRelationship /Source: the document is rendered from it); for a letter of the lifecycle (an
+  acknowledgement, a refusal ...: documents/letter.py) `letter.json`, the letter's own content;
 - `signature.jws`, a JWS (Ed25519, RFC 9864) by the node over the seal: who signed (Party, key,
   issuing authority), when, in which languages, the request itself, and what each page shows — its
   visible text, line by line, and a digest of everything that draws it (content, fonts, images,
@@ -68,6 +69,10 @@ from evidex.exchange.keys import NodeIdentity
 SEAL_TYPE, SEAL_VERSION = "evidex.document_seal", 1
 JWS_TYPE = "evidex-seal+jws"
 REQUEST_FILE, SIGNATURE_FILE = "request.json", "signature.jws"
+LETTER_FILE = "letter.json"
+SealedKind = Literal["request", "letter"]
+# What a seal embeds, by the kind of document: the file, and what the verifier calls it.
+EMBEDDED: dict[str, tuple[str, str]] = {"request": (REQUEST_FILE, "request"), "letter": (LETTER_FILE, "letter")}
 MAX_PDF_BYTES = 16_000_000  # 16 MB, as the pages say it; an official document is a few pages: far below this
 MAX_PAGES = 500
 MAX_DECODED_BYTES = 256 * 1024 * 1024  # all streams of one document, decoded (fonts, images, content)
@@ -151,6 +156,8 @@ class Verification:
     reference: str | None = None  # the request's case reference
     request_id: str | None = None  # the issuing node's id of the request, if the seal gives one
     more_differences: int = 0  # beyond the MAX_DIFFERENCES listed
+    kind: SealedKind = "request"  # what the document is: a request, or a letter answering one
+    letter: str | None = None  # a letter's kind (acknowledgement, refusal ...: lifecycle.yaml letters)
 
     @property
     def valid(self) -> bool:
@@ -355,19 +362,22 @@ def element_labels(document: Mapping[str, Any], langs: Sequence[str]) -> dict[st
 
 
 def seal_pdf(pdf: bytes, *, document: dict[str, Any], lang: str, translation_lang: str | None,
-             identity: NodeIdentity, authority: str, signed_at: dt.datetime, request_id: str | None = None) -> bytes:
+             identity: NodeIdentity, authority: str, signed_at: dt.datetime, request_id: str | None = None,
+             kind: SealedKind = "request") -> bytes:
     """The document `pdf` (a PDF/A-3 rendered from `document` in `lang`, and `translation_lang` if
     bilingual) with the request embedded and the node's seal over it; the pages are not touched.
     `authority`: the issuing authority as the document names it; `request_id`: this node's id of the
-    request, if any (a later verification here can name it)."""
+    request, if any (a later verification here can name it). `kind="letter"`: `document` is a letter's
+    content (documents/letter.py), embedded as letter.json and signed as such."""
     if signed_at.tzinfo is None:
         raise InvalidInput("signed_at must carry a time zone")
+    noun = EMBEDDED[kind][1]
     try:
         request_bytes = canonical_json(document)
     except NotCanonical as e:
-        raise InvalidInput(f"the request cannot be sealed as canonical JSON: {e}") from e
+        raise InvalidInput(f"the {noun} cannot be sealed as canonical JSON: {e}") from e
     reader = open_pdf(pdf)
-    if set(_attachments(reader)) & {REQUEST_FILE, SIGNATURE_FILE}:
+    if set(_attachments(reader)) & {REQUEST_FILE, LETTER_FILE, SIGNATURE_FILE}:
         raise InvalidInput("the PDF is already sealed")
     lines = visible_text(reader)
     digests, document_digest = _appearance(reader)
@@ -375,25 +385,28 @@ def seal_pdf(pdf: bytes, *, document: dict[str, Any], lang: str, translation_lan
     payload = {
         "typ": SEAL_TYPE, "version": SEAL_VERSION, "party": identity.party, "kid": kid, "authority": authority,
         "signed_at": signed_at.astimezone(dt.UTC).isoformat(), "lang": lang, "translation_lang": translation_lang,
-        "request_id": request_id, "request_sha256": hashlib.sha256(request_bytes).hexdigest(), "request": document,
+        "request_id": request_id, f"{kind}_sha256": hashlib.sha256(request_bytes).hexdigest(), kind: document,
+        **({"kind": kind} if kind != "request" else {}),  # a request's seal is as it always was
         "labels": element_labels(document, [lang] + ([translation_lang] if translation_lang else [])),
         "pages": [{"lines": page_lines, "digest": page_digest} for page_lines, page_digest in zip(lines, digests, strict=True)],
         "document_digest": document_digest,
     }
     token = jws.serialize_compact({"alg": SIGNATURE_ALG, "kid": kid, "typ": JWS_TYPE}, canonical_json(payload),
                                   identity.signing_okp(), registry=REGISTRY)
-    return _embed(pdf, request_bytes, token.encode("ascii"), signed_at)
+    return _embed(pdf, request_bytes, token.encode("ascii"), signed_at, kind)
 
 
-def _embed(pdf: bytes, request_bytes: bytes, signature: bytes, at: dt.datetime) -> bytes:
+def _embed(pdf: bytes, request_bytes: bytes, signature: bytes, at: dt.datetime,
+           kind: SealedKind = "request") -> bytes:
     """Both files as PDF/A-3 associated files: in the catalog's /AF and its /EmbeddedFiles name
     tree, each with its MIME type, relationship, size and date (ISO 19005-3 §6.8); the XMP metadata
     (pdfaid:part 3) is left as it is."""
     date = encode_pdf_date(at)
-    files = ((REQUEST_FILE, request_bytes, "application/json", pikepdf.Name.Source,
-              "The request this document shows (canonical JSON, RFC 8785)"),
+    filename, noun = EMBEDDED[kind]
+    files = ((filename, request_bytes, "application/json", pikepdf.Name.Source,
+              f"The {noun} this document shows (canonical JSON, RFC 8785)"),
              (SIGNATURE_FILE, signature, "application/jose", pikepdf.Name.Supplement,
-              "The issuing node's seal: a JWS (Ed25519) over the request and the pages"))
+              f"The issuing node's seal: a JWS (Ed25519) over the {noun} and the pages"))
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         associated = doc.Root.get("/AF")
         af = pikepdf.Array(associated) if isinstance(associated, pikepdf.Array) else pikepdf.Array()
@@ -463,17 +476,23 @@ def verify_pdf(pdf: bytes, *, trust: Trust) -> Verification:
             signer, detail="what is attached as the seal is not an evidex document seal",
             differences=[Difference("signature", "signature.jws is signed, but not as the seal of a document "
                                                  "(another kind of signed message)")])
-    request = seal.get("request")
+    kind: SealedKind = "letter" if seal.get("kind") == "letter" else "request"  # no kind: a request (the first seals)
+    filename, noun = EMBEDDED[kind]
+    embedded = seal.get(kind)
+    embedded = embedded if isinstance(embedded, dict) else {}
+    # A letter names the request it answers; a request is itself.
+    request = embedded.get("request") if kind == "letter" else embedded
     request = request if isinstance(request, dict) else {}
     about = dataclasses.replace(
         signer, lang=_text_or_none(seal.get("lang")), translation_lang=_text_or_none(seal.get("translation_lang")),
         request_type=_text_or_none(request.get("type")), reference=_text_or_none(request.get("case_reference")),
-        request_id=_text_or_none(seal.get("request_id")))
-    differences = _request_differences(seal.get("request"), files.get(REQUEST_FILE, []))
-    differences += _page_differences(reader, seal, request)
+        request_id=_text_or_none(seal.get("request_id")), kind=kind,
+        letter=_text_or_none(embedded.get("letter")) if kind == "letter" else None)
+    differences = _request_differences(seal.get(kind), files.get(filename, []), kind)
+    differences += _page_differences(reader, seal, embedded)
     if not differences:
         return dataclasses.replace(about, status="valid",
-                                   detail=f"sealed by the node of {party}; the request and every page are as signed")
+                                   detail=f"sealed by the node of {party}; the {noun} and every page are as signed")
     return dataclasses.replace(about, detail=f"the document differs from what the node of {party} sealed",
                                differences=differences[:MAX_DIFFERENCES],
                                more_differences=max(0, len(differences) - MAX_DIFFERENCES))
@@ -491,39 +510,43 @@ def _value_text(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
 
 
-def _request_differences(signed: Any, embedded: list[bytes]) -> list[Difference]:
+def _request_differences(signed: Any, embedded: list[bytes], kind: SealedKind = "request") -> list[Difference]:
+    """What differs between the signed request (or letter) and the one embedded. The kinds stay
+    `request` and `request_field` for a letter too: the embedded document, whichever it is."""
+    filename, noun = EMBEDDED[kind]
     if not embedded:
-        return [Difference("request", "the embedded request (request.json) was removed")]
+        return [Difference("request", f"the embedded {noun} ({filename}) was removed")]
     if len(embedded) > 1:
-        return [Difference("request", "more than one request.json is attached")]
+        return [Difference("request", f"more than one {filename} is attached")]
     if embedded[0] == canonical_json(signed):
         return []
     try:
         found = json.loads(embedded[0])
     except (ValueError, RecursionError):
-        return [Difference("request", "the embedded request (request.json) is not the signed one: it is not "
-                                      "even JSON")]
+        return [Difference("request", f"the embedded {noun} ({filename}) is not the signed one: it is not even JSON")]
     if not isinstance(found, dict) or not isinstance(signed, dict):
-        return [Difference("request", "the embedded request (request.json) is not the signed one")]
+        return [Difference("request", f"the embedded {noun} ({filename}) is not the signed one")]
     changed: list[Difference] = []
-    for path, was, now in _field_changes(signed, found):
+    for path, was, now in _field_changes(signed, found, nested=kind == "letter"):
         what = "added" if was is None else "removed" if now is None else "changed"
-        changed.append(Difference("request_field", f"the embedded request's {path} was {what}", field=path,
+        changed.append(Difference("request_field", f"the embedded {noun}'s {path} was {what}", field=path,
                                   signed=None if was is None else _short(_value_text(was)),
                                   found=None if now is None else _short(_value_text(now))))
     if not changed:  # the same values, written otherwise (not the canonical bytes signed)
-        changed.append(Difference("request", "the embedded request (request.json) is not written as it was signed"))
+        changed.append(Difference("request", f"the embedded {noun} ({filename}) is not written as it was signed"))
     return changed
 
 
-def _field_changes(signed: dict[str, Any], found: dict[str, Any]) -> Iterator[tuple[str, Any, Any]]:
-    """(path, signed value, found value) of each top-level field, and each element, that differs."""
+def _field_changes(signed: dict[str, Any], found: dict[str, Any], *,
+                   nested: bool = False) -> Iterator[tuple[str, Any, Any]]:
+    """(path, signed value, found value) of each top-level field, and each element, that differs; with
+    `nested` (a letter: its decision, request, event ...), each field of every object at the top."""
     for key in sorted(set(signed) | set(found)):
         was, now = signed.get(key), found.get(key)
-        if key == "elements" and isinstance(was, dict) and isinstance(now, dict):
+        if (key == "elements" or nested) and isinstance(was, dict) and isinstance(now, dict):
             for name in sorted(set(was) | set(now)):
                 if was.get(name) != now.get(name):
-                    yield f"elements.{name}", was.get(name), now.get(name)
+                    yield f"{key}.{name}", was.get(name), now.get(name)
         elif was != now:
             yield key, was, now
 

@@ -58,6 +58,7 @@ CONDITION_WORDS: dict[str, str] = {
     "confidentiality": _("Confidentiality"), "use_limitation": _("Limitation of use"), "other": _("Other condition"),
 }
 _TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+QR_ALT = _("QR code: the request's SHA-256, identifier and reference, to check it against the signed copy")
 # Outgoing requests not yet approved for sending (requests/data/lifecycle.yaml): their document is a draft.
 DRAFT_STATES = frozenset({"draft", "checked"})
 
@@ -170,6 +171,9 @@ class Sheet:
     generated_at: dt.datetime
     sealed: bool
     authority_name: str
+
+    template = "request.html"
+    qr_alt = QR_ALT
 
     @property
     def free_lang(self) -> str:

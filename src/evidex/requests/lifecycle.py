@@ -85,6 +85,16 @@ class DataSending(BaseModel):
     # Why not: the words the sender reads (their translations' English source: data_withheld.<reason>).
     reasons: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], Annotated[str, Field(min_length=1)]]
     by_type: list[SendingGroup] = Field(min_length=1)
+class LetterSpec(BaseModel):
+    """The letter an event gives the requesting Party (documents/): its kind, title, statement and the
+    articles it cites (by default, and for the request types whose own article governs the answer)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: str = Field(pattern=r"^[a-z_]+$")
+    title: str = Field(min_length=1)
+    statement: str = Field(min_length=1)
+    cites: list[Reference] = []
+    cites_by_type: dict[str, list[Reference]] = {}
 
 
 class LifecycleFile(BaseModel):
@@ -104,6 +114,8 @@ class LifecycleFile(BaseModel):
     condition_kinds: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], Reference | None] = Field(min_length=1)
     # The article a guard cites when it refuses (e.g. `reasons`: written reasons are mandatory).
     guard_articles: dict[Guard, Reference] = {}
+    # The events by which the requested Party answers that give the requesting Party a letter.
+    letters: dict[str, LetterSpec] = {}
     transitions: list[TransitionSpec]
     four_eyes_waiver: FourEyesWaiver
     events_by_type: dict[str, list[str]]
@@ -154,6 +166,26 @@ class Lifecycle:
     def condition_kinds(self) -> Mapping[str, str | None]:
         """Condition kind -> the article a condition of that kind cites (None: no article of its own)."""
         return self.spec.condition_kinds
+
+    @property
+    def letters(self) -> Mapping[str, LetterSpec]:
+        """Event -> the letter it gives the requesting Party (an event not listed gives none)."""
+        return self.spec.letters
+
+    @property
+    def letter_words(self) -> Mapping[str, str]:
+        """The letters' words (the English source of their translations): `<kind>` (the title) and
+        `<kind>.statement`."""
+        out: dict[str, str] = {}
+        for spec in self.spec.letters.values():
+            out[spec.kind] = spec.title
+            out[f"{spec.kind}.statement"] = spec.statement
+        return out
+
+    def letter_cites(self, event: str, request_type: str) -> list[str]:
+        """The articles the letter of `event` cites for a request of `request_type`."""
+        spec = self.spec.letters[event]
+        return list(spec.cites_by_type.get(request_type, spec.cites))
 
     def guard_article(self, guard: Guard) -> str | None:
         return self.spec.guard_articles.get(guard)
@@ -318,6 +350,7 @@ def _validate(spec: LifecycleFile, where: str, request_types: Collection[str] | 
                             f"{', '.join(sorted(known_types - set(spec.events_by_type)))} (and no default)")
     _check_labels(spec, where, events)
     _check_data_sending(spec, where, lc, known_types)
+    _check_letters(spec, where, known_types)
     for i, case in enumerate(spec.four_eyes_waiver.when):
         for rtype in case.types:
             if known_types is not None and rtype not in known_types:
@@ -388,6 +421,23 @@ def _check_labels(spec: LifecycleFile, where: str, events: set[str]) -> None:
         if unknown:
             raise RuleDataError(f"{where}: {field_name}.{unknown[0]}: no such "
                                 f"{field_name.split('_')[0]} in the lifecycle")
+
+
+def _check_letters(spec: LifecycleFile, where: str, known_types: set[str] | None) -> None:
+    """A letter is given by an event of the requested Party (incoming, or either side), one kind per
+    event, and names only request types the rulebook has."""
+    answering = {t.event for t in spec.transitions if t.direction in ("incoming", "any")}
+    kinds: dict[str, str] = {}
+    for event, letter in spec.letters.items():
+        if event not in answering:
+            raise RuleDataError(f"{where}: letters.{event}: no event of the requested Party (incoming) has that name")
+        if letter.kind in kinds:
+            raise RuleDataError(f"{where}: letters.{event}: kind {letter.kind!r} is already given by "
+                                f"letters.{kinds[letter.kind]}")
+        kinds[letter.kind] = event
+        for rtype in letter.cites_by_type:
+            if known_types is not None and rtype not in known_types:
+                raise RuleDataError(f"{where}: letters.{event}.cites_by_type: unknown request type {rtype!r}")
 
 
 def load_lifecycle(path: Path | None = None, request_types: Collection[str] | None = None) -> Lifecycle:

@@ -17,7 +17,7 @@ Key scheme (a key is a dotted path; an element name or an article reference may 
     .route_message
   period.<id>, period.<id>.practice, actor.<name>, outside_evidex.<means>
   state.<state> (description), state_name.<state>, event.<event>, role.<role>,
-    data_withheld.<reason>  (the lifecycle's)
+    data_withheld.<reason>, letter.<kind>, letter.<kind>.statement  (the lifecycle's)
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ class LifecycleWords(Protocol):
 
     @property
     def withheld_reasons(self) -> Mapping[str, str]: ...
+
+    @property
+    def letter_words(self) -> Mapping[str, str]: ...
 
 
 # --------------------------------------------------------------------------- keys and their English
@@ -148,6 +151,8 @@ def source_texts(rulebook: Rulebook, lifecycle: LifecycleWords) -> dict[str, str
         add(f"role.{role}", label, "lifecycle.yaml: role_labels")
     for reason, words in lifecycle.withheld_reasons.items():
         add(f"data_withheld.{reason}", words, "lifecycle.yaml: data_sending.reasons")
+    for key, words in lifecycle.letter_words.items():
+        add(f"letter.{key}", words, "lifecycle.yaml: letters")
     return out
 
 
@@ -247,6 +252,12 @@ class Texts:
     def role_label(self, role: str, locale: str = SOURCE_LOCALE) -> str:
         return self.text(f"role.{role}", locale)
 
+    def letter_title(self, kind: str, locale: str = SOURCE_LOCALE) -> str:
+        """The title of a letter of the lifecycle (lifecycle.yaml letters)."""
+        return self.text(f"letter.{kind}", locale)
+
+    def letter_statement(self, kind: str, locale: str = SOURCE_LOCALE) -> str:
+        return self.text(f"letter.{kind}.statement", locale)
     def withheld_reason(self, reason: str, locale: str = SOURCE_LOCALE) -> str:
         """Why the data produced for a request may not be sent in a state (lifecycle data_sending)."""
         return self.text(f"data_withheld.{reason}", locale)

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from evidex.api.deps import NowDep, SessionDep
-from evidex.core.errors import Conflict, EvidexError, Forbidden, NotFound, TooManyRequests
+from evidex.core.errors import Conflict, EvidexError, Forbidden, NotFound, TooManyRequests, Unavailable
 from evidex.parties.roles import Principal, Role
 from evidex.parties.service import AuthError, principal_of, resolve_token
 from evidex.requests.lifecycle import TransitionNotAllowed
@@ -284,6 +284,8 @@ def web_error(request: Request, exc: Exception) -> Response:
         return redirect("/sign-in")
     if isinstance(exc, TooManyRequests):
         return error_page(request, 429, None, {"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, Unavailable):  # as the API: the node cannot, whatever was asked (e.g. fonts missing)
+        return error_page(request, 503, str(exc))
     if isinstance(exc, RequestValidationError):
         return error_page(request, 422)
     if isinstance(exc, HTTPException):

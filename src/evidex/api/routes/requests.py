@@ -17,6 +17,7 @@ from evidex.api.schemas import (
     DecisionRead,
     DocumentUpdate,
     EventRead,
+    LetterRead,
     Page,
     ReceiptRead,
     RequestCreate,
@@ -174,6 +175,7 @@ def receipts(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal)
 
 @router.get("/{request_id}/document.pdf", response_class=Response, responses={
     **NOT_FOUND, 422: {"description": "An unknown language"},
+    503: {"description": "This node cannot produce official documents (fonts missing)"},
     200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
           "description": "The official document: PDF/A-3b, tagged"}})
 def official_document(
@@ -193,3 +195,44 @@ def official_document(
         "Content-Disposition": content_disposition(doc.filename, fallback=f"request-{request_id}.pdf"),
         "Content-Language": ", ".join(x for x in (doc.lang, doc.translation_lang) if x),
         "X-Evidex-Request-SHA256": doc.digest})
+
+
+@router.get("/{request_id}/letters", response_model=list[LetterRead], responses={
+    **NOT_FOUND, 422: {"description": "An unknown language"}})
+def letters(
+    request_id: uuid.UUID, db: SessionDep, law: LawDep, principal: CurrentPrincipal,
+    lang: Annotated[str, Query(max_length=10, description="Language of the titles: en, sr-Cyrl, sr-Latn, cnr, "
+                                                          "sl, fr")] = "en",
+) -> list[LetterRead]:
+    """The letters this request's history gives the requesting Party (a request this node received: its
+    acknowledgement, refusal, postponement, conditions, preservation), oldest first; none for a request this
+    node's Party sent (the other Party writes those)."""
+    return [LetterRead.model_validate(x)
+            for x in documents.letters_of(db, actor=principal, law=law, request_id=request_id, lang=lang)]
+
+
+@router.get("/{request_id}/letters/{event_id}.pdf", response_class=Response, responses={
+    **NOT_FOUND, 422: {"description": "An unknown language, or an event that gives no letter"},
+    503: {"description": "This node cannot produce official documents (fonts missing)"},
+    200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+          "description": "The letter: PDF/A-3b, tagged, sealed by this node (the letter embedded as letter.json)"}})
+def official_letter(
+    request_id: uuid.UUID, event_id: int, request: Request, db: SessionDep, now: NowDep, law: LawDep,
+    principal: CurrentPrincipal,
+    lang: Annotated[str | None, Query(max_length=10, description="Language of the letter: en, sr-Cyrl, sr-Latn, "
+                                      "cnr, sl, fr. Default: one the requesting Party accepts (its profile), the "
+                                      "request's own when it is one")] = None,
+    translation_lang: Annotated[str | None, Query(max_length=10, description="A second language: a bilingual "
+                                                  "letter. Default: the request's translation_language; `none`: "
+                                                  "one language only")] = None,
+) -> Response:
+    """The letter event `event_id` of the history gives (GET .../letters lists them), for whoever may read
+    the request (another Party's: 404); an event that gives no letter: 422, naming those that do. Producing
+    it is an audited read of the request (`request.letter`)."""
+    doc = documents.official_letter(db, actor=principal, law=law, request_id=request_id, event_id=event_id,
+                                    now=now, lang=lang, translation_lang=translation_lang,
+                                    identity=request.app.state.node)
+    return Response(doc.pdf, media_type="application/pdf", headers={
+        "Content-Disposition": content_disposition(doc.filename, fallback=f"letter-{request_id}-{event_id}.pdf"),
+        "Content-Language": ", ".join(x for x in (doc.lang, doc.translation_lang) if x),
+        "X-Evidex-Letter-SHA256": doc.digest})

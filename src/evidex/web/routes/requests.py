@@ -24,6 +24,7 @@ from starlette.responses import Response
 from evidex.api.deps import LawDep, NowDep, SessionDep
 from evidex.cases import service as cases
 from evidex.core.errors import Conflict, Invalid, NotFound
+from evidex.documents import service as documents
 from evidex.exchange import service as exchange
 from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import TransitionNotAllowed, TransitionSpec
@@ -289,10 +290,12 @@ class Entry:
     receipt: Any = None
     sent_outside: str | None = None  # the means of a send outside evidex (evidex did not deliver it)
     dispatch_reference: str | None = None
+    letter: int | None = None  # the event's number, when it gives the requesting Party a letter (documents/)
+    letter_title: str | None = None
 
 
 def _timeline(req: RequestRow, events: list[Any], decisions: list[Any], receipts: list[Any],
-              law: cases.Law, event_label: Any) -> list[Entry]:
+              law: cases.Law, event_label: Any, locale: str = "en") -> list[Entry]:
     rtype = law.rulebook.types.get(req.request_type)
     route = (req.verdict or {}).get("route") or {}
     unmatched = list(decisions)
@@ -326,6 +329,9 @@ def _timeline(req: RequestRow, events: list[Any], decisions: list[Any], receipts
         if isinstance(data.get("preserved_on"), str):
             with contextlib.suppress(ValueError):
                 entry.preserved_on = dt.date.fromisoformat(data["preserved_on"])
+        letter = documents.letter_kind(law, req, e.event)
+        if letter is not None:
+            entry.letter, entry.letter_title = e.seq, law.texts.letter_title(letter, locale)
         kind = cases.DECISION_KIND.get(e.to_status or "")
         for d in unmatched:
             if kind == d.kind and abs((d.at - e.at).total_seconds()) < 1:  # written by the same transition
@@ -475,7 +481,7 @@ def _request_page(request: Request, viewer: Viewer, db: Session, now: dt.datetim
                                                                  failed.condition_slots)
     with i18n.using(viewer.locale):
         words = law_text.helpers(law, viewer.locale)
-        timeline = _timeline(req, events, decisions, receipts, law, words["event_label"])
+        timeline = _timeline(req, events, decisions, receipts, law, words["event_label"], viewer.locale)
         rows = _document_rows(req, law, words)
         notice = None
         key, event = request.query_params.get("notice"), request.query_params.get("event", "")

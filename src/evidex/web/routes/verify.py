@@ -43,13 +43,19 @@ DIFFERENCES = {
                        "images or notes over the page), so what it shows may differ."),
     "document": lazy("Layers, form fields or actions of the document were changed."),
 }
+# A letter of the lifecycle (documents/letter.py) carries the letter, not a request.
+LETTER_DIFFERENCES = {
+    "request": lazy("The letter embedded in the document is not the one that was signed."),
+    "request_field": lazy("The letter embedded in the document differs from the signed one in %(field)s."),
+}
 
 
-def _difference(d: Difference) -> dict[str, str | None]:
+def _difference(d: Difference, letter: bool = False) -> dict[str, str | None]:
     """A difference in the reader's language, and the element (its label as the document prints it)
     or the request's field it is in."""
     where = d.label or d.field
-    return {"text": _(DIFFERENCES[d.kind], page=d.page, field=d.field, signed=d.signed, found=d.found),
+    words = (LETTER_DIFFERENCES if letter else {}).get(d.kind) or DIFFERENCES[d.kind]
+    return {"text": _(words, page=d.page, field=d.field, signed=d.signed, found=d.found),
             "where": _("Part of the request: %(name)s", name=where) if where and d.kind != "request_field" else None}
 
 
@@ -57,10 +63,14 @@ def _page(request: Request, viewer: Viewer, *, result: Verification | None = Non
           status_code: int = 200) -> Response:
     with i18n.using(viewer.locale):
         title = _("Verify an official document")
-        differences = [_difference(d) for d in result.differences] if result else []
+        differences = [_difference(d, result.kind == "letter") for d in result.differences] if result else []
+        texts = request.app.state.law.texts
+        letter_title = (texts.letter_title(result.letter, viewer.locale)
+                        if result and result.letter and f"letter.{result.letter}" in texts.source else None)
         more = (ngettext("%(num)d more difference is not listed.", "%(num)d more differences are not listed.",
                          result.more_differences) if result and result.more_differences else None)
     return page(request, viewer, "verify.html", title=title, result=result, differences=differences, more=more,
+                letter_title=letter_title,
                 error=error, error_count=1 if error else 0, limit=MAX_PDF_BYTES, status_code=status_code)
 
 
