@@ -38,6 +38,7 @@ from evidex.parties.models import User, UserSession
 from evidex.parties.roles import PEOPLE_ROLES, Principal, Role
 from evidex.parties.service import create_user, hash_token, principal_of
 from evidex.requests.models import Request as RequestRow
+from evidex.requests.models import RequestEvent
 from evidex.web.page import is_web_path
 from evidex.web.security import SESSION_COOKIE, safe_next
 from evidex.web.site import create_site
@@ -65,6 +66,7 @@ class World:
     case: uuid.UUID
     user: uuid.UUID  # a user of HOME
     verification: int  # the seq of a verification of the audit log, by HOME's data protection officer
+    letter_event: int = 0  # the seq of an event that gives a letter (the acknowledgement of a received request)
     answers: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)  # the API's, asked once
     scratch: dict[str, Any] = field(default_factory=dict)  # what a form made for itself
 
@@ -216,6 +218,11 @@ PAGES: dict[str, Page] = {
     "/requests/{request_id:uuid}/document.pdf": Page(requests("order"),
                                                      as_api("GET /requests/{request_id}/document.pdf"),
                                                      missing={"request_id": RANDOM}, kind="application/pdf"),
+    # The letter an event gives (documents/letter.py): as the API's.
+    "/requests/{request_id:uuid}/letters/{event_id:int}.pdf": Page(
+        lambda w: [{"request_id": str(w.requests["acknowledged"]), "event_id": str(w.letter_event)}],
+        as_api("GET /requests/{request_id}/letters/{event_id}.pdf"),
+        missing={"request_id": RANDOM, "event_id": "1"}, kind="application/pdf"),
     "/requests/{request_id}/evidence": Page(
         requests(*EVIDENCE_OF), as_api("GET /requests/{request_id}/custody",
                                       "GET /requests/{request_id}/evidence-packages"),
@@ -417,10 +424,13 @@ def build_world(site: Site, law: cases.Law) -> World:
         story("alone", "emergency_disclosure", HOME, "ME", ("send_outside", p247))  # its review is due (four eyes)
         story("emergency", "emergency_disclosure", "ME", HOME, direction="incoming")  # to another provider
         story("order", "subscriber_order", "ME", HOME, direction="incoming", provider=PROVIDER)  # CETS224 Art 7
+        story("acknowledged", "mutual_assistance", "ME", HOME, ("acknowledge", ca), direction="incoming")  # a letter
         w.requests["package"] = db.execute(sa.select(RequestRow.id).join(Case, Case.id == RequestRow.case_id).where(
             Case.reference == evidence_demo.REFERENCE)).scalar_one()  # a package received from ME's node
         w.files["received"] = db.execute(sa.select(EvidenceFile.id).where(
             EvidenceFile.request_id == w.requests["package"]).order_by(EvidenceFile.name).limit(1)).scalar_one()
+        w.letter_event = db.execute(sa.select(RequestEvent.seq).where(
+            RequestEvent.request_id == w.requests["acknowledged"], RequestEvent.event == "acknowledge")).scalar_one()
         w.case = db.execute(sa.select(RequestRow.case_id).where(RequestRow.id == w.requests["draft"])).scalar_one()
         w.user = db.execute(sa.select(User.id).join(UserSession, UserSession.user_id == User.id).where(
             UserSession.token_hash == hash_token(tokens[(HOME, Role.competent_authority)]))).scalar_one()
