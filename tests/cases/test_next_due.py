@@ -36,7 +36,8 @@ OUTGOING = [("mutual_assistance", "RS", "SI"), ("preservation", "RS", "ME"), ("d
             ("give_effect_order", "RS", "SI"), ("emergency_disclosure", "RS", "ME")]
 INCOMING = [("preservation", "RS", "ME"), ("subscriber_order", "ME", "RS"), ("give_effect_order", "RS", "SI"),
             ("domain_registration", "RS", "ME")]
-EVENT_WEIGHTS = {"preserve": 6, "record_preserved": 6, "renew": 4, "send": 3, "send_alone": 3, "approve": 3, "check": 2}
+EVENT_WEIGHTS = {"preserve": 6, "record_preserved": 6, "renew": 4, "send_outside": 3, "send_alone": 3, "approve": 3,
+                 "check": 2}
 PEOPLE = {"RS": (Role.central_authority, Role.contact_24_7, Role.competent_authority),
           "ME": (Role.central_authority, Role.contact_24_7), "SI": (Role.central_authority,)}
 
@@ -163,8 +164,9 @@ class World:
                              not_user=req.created_by if "four_eyes" in spec.guards else None)
         if actor is None:
             return None
+        means = service.outside_means(LAW, req, self.now) if "outside_evidex" in spec.guards else None
         self.returned = service.transition(db, actor=actor, law=LAW, request_id=req.id, event=event, now=self.now,
-                                           command=command_for(spec, req.request_type))
+                                           command=command_for(spec, req.request_type, means))
         return req.id
 
     def edit(self, db: Session, req: Request) -> uuid.UUID | None:
@@ -267,8 +269,9 @@ def test_the_kept_next_due_deadline_follows_random_lifecycles(sessions, seed):
 
 
 def test_two_deadlines_on_one_day_the_name_decides_and_the_review_ends_it(sessions):
-    """An urgent preservation received 59 days ago, sent alone today: its period and the second person's
-    review both fall due tomorrow; the review (by name first) is next until it is given."""
+    """An urgent preservation received 59 days ago, sent alone today (outside evidex: ME has no node): its
+    period and the second person's review both fall due tomorrow; the review (by name first) is next
+    until it is given."""
     people = World(sessions, random.Random(0)).people
     alone, second = people[("RS", Role.contact_24_7, 0)], people[("RS", Role.contact_24_7, 1)]
     doc = document("preservation", "RS", "ME")
@@ -279,7 +282,8 @@ def test_two_deadlines_on_one_day_the_name_decides_and_the_review_ends_it(sessio
         req = service.create_request(db, actor=alone, law=LAW, case_id=case.id, document=doc, now=NOW)
         assert (req.next_due_on, req.next_due_name, req.version) == (NOW.date() + dt.timedelta(days=1),
                                                                       "preservation_minimum", 1)
-        req = service.transition(db, actor=alone, law=LAW, request_id=req.id, event="send_alone", now=NOW)
+        req = service.transition(db, actor=alone, law=LAW, request_id=req.id, event="send_outside", now=NOW,
+                                 command=service.Command(data={service.MEANS: "email"}))  # ME: no node
         assert (req.next_due_on, req.next_due_name, req.version) == (NOW.date() + dt.timedelta(days=1),
                                                                       "four_eyes_review", 2)
         later = NOW + dt.timedelta(days=3)
