@@ -210,11 +210,11 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
                   direction: str | None = None, case_id: uuid.UUID | None = None, party: str | None = None,
                   due_before: dt.date | None = None, search: str | None = None, sort: str | None = None,
                   limit: int = 50, offset: int = 0) -> tuple[list[RequestListing], int]:
-    """One query for the page (the case reference joined in), one for the total; the next due deadline
-    is the request's own column (kept with its deadlines), so a page is read from an index in its order
-    (requests/models.py). `party`: the requesting or the requested Party. `due_before`: the next open deadline falls before
-    that day. `search`: part of a reference, any case: the case's, the one the document gives, the
-    conversation's (shared with the other node), or the request's id in full.
+    """One query for the page (the case reference joined in), one for the total. The next due deadline
+    is the request's own (kept with its deadlines): a page is read from an index in its order
+    (requests/models.py). `party`: the requesting or the requested Party. `due_before`: the next open
+    deadline falls before that day. `search`: part of a reference, any case: the case's, the one the
+    document gives, the conversation's (shared with the other node), or the request's id in full.
     `sort`: due | -due (requests without an open deadline last) | urgency (urgent first, then due) |
     created | -created; by default the last changed first. Ties are broken by id: the order is stable."""
     if sort is not None and sort not in REQUEST_SORTS:
@@ -391,8 +391,8 @@ def register_incoming(db: Session, *, law: Law, party: str, sender: str, documen
         requesting_party=sender, requested_party=party, conversation_id=conversation_id,
         provider=addressee.get("name") if isinstance(addressee.get("name"), str) else None,
         status=law.lifecycle.initial("incoming"), urgent=document.get("urgent") is True, document=document,
-        document_case_reference=_given_reference(document), verdict=verdict.to_json_dict(), admissible=verdict.admissible, checked_at=now, created_by=None,
-        created_at=now, updated_at=now)
+        document_case_reference=_given_reference(document), verdict=verdict.to_json_dict(),
+        admissible=verdict.admissible, checked_at=now, created_by=None, created_at=now, updated_at=now)
     _add_new(db, req, verdict, now, law)
     _event(db, req, node, "receive", None, req.status, now, None, {"from": sender}, first=True)
     audit.record(db, actor=node, action="request.receive", object_type="request", object_id=str(req.id), at=now,
@@ -885,7 +885,7 @@ def _deadlines_for(req: Request, verdict: Verdict, now: dt.datetime, law: Law, e
     return added
 
 
-def next_due(deadlines: Iterable[Deadline]) -> tuple[dt.date | None, str | None]:
+def _next_due(deadlines: Iterable[Deadline]) -> tuple[dt.date | None, str | None]:
     """A request's next due deadline among all its `deadlines`: the earliest open one with a date, by
     name on the same day (date and name; none: None, None)."""
     dated = [(d.due_on, d.name) for d in deadlines if d.status in OPEN_DEADLINE and d.due_on is not None]
@@ -901,7 +901,7 @@ def _keep_next_due(db: Session, req: Request, deadlines: Iterable[Deadline] | No
     changed them. Not a change of the request: its version (optimistic locking) stays as it is."""
     if deadlines is None:
         deadlines = db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars()
-    due, name = next_due(deadlines)
+    due, name = _next_due(deadlines)
     if (req.next_due_on, req.next_due_name) == (due, name):
         return
     if not sa.inspect(req).persistent:  # not yet written: in its INSERT

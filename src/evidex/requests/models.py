@@ -49,8 +49,9 @@ class Request(Base):
 
 
 # A desk's list (cases.service.list_requests) reads a page in one of its orders from one of these, the
-# Party first: the last changed (the default), by next due date, urgent first, by creation. The id ends
-# each, as it breaks ties in the list: a page is read in index order, the rest is never sorted.
+# Party first: the last changed (the default), by next due date, urgent first, by creation; the id,
+# last, breaks ties as the list does. A page is read in index order, nothing else sorted (the reversed
+# orders -due and -created sort what the index leaves in the same place).
 sa.Index("ix_requests_party_changed", Request.party, Request.updated_at.desc(), Request.id)
 sa.Index("ix_requests_party_due", Request.party, Request.next_due_on, Request.created_at, Request.id)
 sa.Index("ix_requests_party_urgency", Request.party, Request.urgent.desc(), Request.next_due_on, Request.created_at,
