@@ -198,3 +198,57 @@ def test_0017_merges_the_two_preservation_deadlines_into_one(empty_url):
     migrate(engine, "head")
     assert {name for _, name in state()[0]} == {"preservation_minimum"}
     engine.dispose()
+
+
+def test_0019_keeps_each_requests_next_due_deadline_and_document_reference(empty_url):
+    """Upgrade fills the request's next due deadline (the earliest open or overdue one with a date, by name
+    on the same day) and the document's own case_reference; down and up again."""
+    import datetime as dt
+    import uuid
+
+    engine = make_engine(empty_url)
+    migrate(engine, "0018")
+    at = "2027-01-20 09:00:00+00:00"
+    case = uuid.uuid4().hex
+    rids = {k: uuid.uuid4() for k in ("mixed", "tie", "closed", "none")}
+    docs = {"mixed": {"case_reference": "VTK-KTR-1127/26"}, "tie": {"case_reference": None}, "closed": {"x": 1},
+            "none": {"case_reference": "KT 5/26"}}
+    deadlines = [  # the earliest is met, one has no date, the next is overdue; a tie on a day; one cancelled
+        ("mixed", "preservation_minimum", "2027-03-01", "open"), ("mixed", "provider_response", "2027-02-01", "overdue"),
+        ("mixed", "registrar_response", "2027-01-25", "met"), ("mixed", "service_on_provider", None, "open"),
+        ("tie", "provider_response", "2027-02-10", "open"), ("tie", "four_eyes_review", "2027-02-10", "open"),
+        ("closed", "preservation_minimum", "2027-01-01", "cancelled")]
+    with engine.begin() as c:
+        c.execute(sa.text("INSERT INTO cases (id, party, reference, title, created_at) VALUES (:id, 'RS', 'R-1', 't', :at)"),
+                  {"id": case, "at": at})
+        for name, rid in rids.items():
+            c.execute(sa.text("INSERT INTO requests (id, party, case_id, direction, request_type, requesting_party, "
+                              "requested_party, status, urgent, document, created_at, updated_at, version) VALUES "
+                              "(:id, 'RS', :case, 'outgoing', 'preservation', 'RS', 'ME', 'sent', false, :doc, :at, "
+                              ":at, 1)"), {"id": rid.hex, "case": case, "doc": json.dumps(docs[name]), "at": at})
+        for name, deadline, due, status in deadlines:
+            c.execute(sa.text("INSERT INTO deadlines (id, request_id, party, name, article, due_on, status, created_at, "
+                              "updated_at) VALUES (:id, :rid, 'RS', :name, 'ETS185 Art 29(7)', :due, :status, :at, :at)"),
+                      {"id": uuid.uuid4().hex, "rid": rids[name].hex, "name": deadline, "due": due, "status": status,
+                       "at": at})
+    migrate(engine, "head")
+
+    def kept():
+        with engine.connect() as c:
+            rows = c.execute(sa.text("SELECT id, next_due_on, next_due_name, document_case_reference FROM requests"))
+            return {uuid.UUID(str(r[0])): (r[1] if r[1] is None or isinstance(r[1], dt.date)
+                                           else dt.date.fromisoformat(r[1]), r[2], r[3]) for r in rows}
+
+    assert kept() == {rids["mixed"]: (dt.date(2027, 2, 1), "provider_response", "VTK-KTR-1127/26"),
+                      rids["tie"]: (dt.date(2027, 2, 10), "four_eyes_review", None),
+                      rids["closed"]: (None, None, None),
+                      rids["none"]: (None, None, "KT 5/26")}
+    migrate(engine, "0018", down=True)
+    with engine.connect() as c:
+        columns = {col["name"] for col in sa.inspect(c).get_columns("requests")}
+        indexes = {ix["name"] for ix in sa.inspect(c).get_indexes("requests")}
+    assert not {"next_due_on", "next_due_name", "document_case_reference"} & columns
+    assert not any(name.startswith(("ix_requests_party_changed", "ix_requests_party_due")) for name in indexes)
+    migrate(engine, "head")
+    assert kept()[rids["tie"]][:2] == (dt.date(2027, 2, 10), "four_eyes_review")
+    engine.dispose()

@@ -13,12 +13,14 @@ import datetime as dt
 import json
 import uuid
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from evidex.audit import service as audit
 from evidex.cases.models import Case
@@ -148,10 +150,8 @@ def list_cases(db: Session, *, actor: Principal, limit: int = 50, offset: int = 
         return [], 0
     counts = (sa.select(Request.case_id, sa.func.count().label("n")).where(visible_to(actor))
               .group_by(Request.case_id).subquery())
-    due = (sa.select(Request.case_id, sa.func.min(Deadline.due_on).label("due"))
-           .join(Deadline, Deadline.request_id == Request.id)
-           .where(visible_to(actor), Deadline.status.in_(OPEN_DEADLINE), Deadline.due_on.is_not(None))
-           .group_by(Request.case_id).subquery())
+    due = (sa.select(Request.case_id, sa.func.min(Request.next_due_on).label("due"))  # the soonest of theirs
+           .where(visible_to(actor), Request.next_due_on.is_not(None)).group_by(Request.case_id).subquery())
     total = db.execute(sa.select(sa.func.count()).select_from(Case).where(Case.party == actor.party)).scalar_one()
     rows = db.execute(
         sa.select(Case, sa.func.coalesce(counts.c.n, 0), due.c.due)
@@ -224,10 +224,11 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
                   direction: str | None = None, case_id: uuid.UUID | None = None, party: str | None = None,
                   due_before: dt.date | None = None, search: str | None = None, sort: str | None = None,
                   limit: int = 50, offset: int = 0) -> tuple[list[RequestListing], int]:
-    """One query for the page (case reference and earliest open deadline joined in), one for the total.
-    `party`: the requesting or the requested Party. `due_before`: the next open deadline falls before
-    that day. `search`: part of a reference, any case: the case's, the one the document gives, the
-    conversation's (shared with the other node), or the request's id in full.
+    """One query for the page (the case reference joined in), one for the total. The next due deadline
+    is the request's own (kept with its deadlines): a page is read from an index in its order
+    (requests/models.py). `party`: the requesting or the requested Party. `due_before`: the next open
+    deadline falls before that day. `search`: part of a reference, any case: the case's, the one the
+    document gives, the conversation's (shared with the other node), or the request's id in full.
     `sort`: due | -due (requests without an open deadline last) | urgency (urgent first, then due) |
     created | -created; by default the last changed first. Ties are broken by id: the order is stable."""
     if sort is not None and sort not in REQUEST_SORTS:
@@ -246,8 +247,7 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
         cond.append(sa.or_(Request.requesting_party == code, Request.requested_party == code))
     if due_before:
         # The earliest open deadline is before the day exactly when any open deadline is.
-        cond.append(sa.exists().where(Deadline.request_id == Request.id, Deadline.status.in_(OPEN_DEADLINE),
-                                      Deadline.due_on < due_before))
+        cond.append(Request.next_due_on < due_before)
     needle = (search or "").strip().lower()
     if needle:
         cond.append(_reference_matches(needle))
@@ -255,25 +255,23 @@ def list_requests(db: Session, *, actor: Principal, status: str | None = None, r
     if needle:  # the case's reference is searched: the count needs the case too
         counted = counted.join(Case, Case.id == Request.case_id)
     total = db.execute(counted.where(*cond)).scalar_one()
-    ranked = (sa.select(Deadline.request_id, Deadline.due_on, Deadline.name, sa.func.row_number().over(
-        partition_by=Deadline.request_id, order_by=(Deadline.due_on, Deadline.name)).label("rank"))
-        .where(Deadline.party == actor.party, Deadline.status.in_(OPEN_DEADLINE), Deadline.due_on.is_not(None))
-        .subquery())
-    nxt = sa.select(ranked.c.request_id, ranked.c.due_on, ranked.c.name).where(ranked.c.rank == 1).subquery()
-    no_due_last = sa.case((nxt.c.due_on.is_(None), 1), else_=0)
+    # Requests without an open deadline last: PostgreSQL's order of NULLs in an ascending index, which
+    # SQLite reads from its index too (first the dated, then the NULLs).
+    due = Request.next_due_on.asc().nulls_last()
     order: dict[str | None, tuple[Any, ...]] = {
         None: (Request.updated_at.desc(),),
-        "due": (no_due_last, nxt.c.due_on, Request.created_at),
-        "-due": (no_due_last, nxt.c.due_on.desc(), Request.created_at),
-        "urgency": (Request.urgent.desc(), no_due_last, nxt.c.due_on, Request.created_at),
+        "due": (due, Request.created_at),
+        "-due": (Request.next_due_on.desc().nulls_last(), Request.created_at),
+        "urgency": (Request.urgent.desc(), due, Request.created_at),
         "created": (Request.created_at,),
         "-created": (Request.created_at.desc(),),
     }
     rows = db.execute(
-        sa.select(Request, Case.reference, nxt.c.due_on, nxt.c.name)
-        .join(Case, Case.id == Request.case_id).outerjoin(nxt, nxt.c.request_id == Request.id)
-        .where(*cond).order_by(*order[sort], Request.id).limit(limit).offset(offset)).all()
-    return [RequestListing(req, ref, due, name) for req, ref, due, name in rows], total
+        sa.select(Request, Case.reference).join(Case, Case.id == Request.case_id)
+        .where(*cond).order_by(*order[sort], Request.id).limit(limit).offset(offset)
+        # A row of the list shows neither the document nor the verdict: not read, not parsed.
+        .options(orm.defer(Request.document), orm.defer(Request.verdict))).all()
+    return [RequestListing(req, ref, req.next_due_on, req.next_due_name) for req, ref in rows], total
 
 
 def _reference_matches(needle: str) -> sa.ColumnElement[bool]:
@@ -281,8 +279,7 @@ def _reference_matches(needle: str) -> sa.ColumnElement[bool]:
     def within(column: Any) -> sa.ColumnElement[bool]:
         return sa.func.lower(column).contains(needle, autoescape=True)
 
-    found = [within(Case.reference), within(Request.document["case_reference"].as_string()),
-             within(Request.conversation_id)]
+    found = [within(Case.reference), within(Request.document_case_reference), within(Request.conversation_id)]
     with contextlib.suppress(ValueError):
         found.append(Request.id == uuid.UUID(needle))
     return sa.or_(*found)
@@ -373,13 +370,11 @@ def create_request(db: Session, *, actor: Principal, law: Law, case_id: uuid.UUI
         requesting_party=verdict.requesting_party, requested_party=verdict.requested_party,
         provider=(addressee or {}).get("name") if isinstance((addressee or {}).get("name"), str) else None,
         status=law.lifecycle.initial(direction), urgent=document.get("urgent") is True,
-        document=document, verdict=verdict.to_json_dict(), admissible=verdict.admissible, checked_at=now,
-        created_by=actor.user_id, created_at=now, updated_at=now,
+        document=document, document_case_reference=_given_reference(document), verdict=verdict.to_json_dict(),
+        admissible=verdict.admissible, checked_at=now, created_by=actor.user_id, created_at=now, updated_at=now,
     )
-    db.add(req)
-    db.flush()
+    _add_new(db, req, verdict, now, law)
     _event(db, req, actor, "create", None, req.status, now, None, {"admissible": verdict.admissible}, first=True)
-    _recompute_deadlines(db, req, verdict, now, law, new=True)
     audit.record(db, actor=actor, action="request.create", object_type="request", object_id=str(req.id), at=now,
                  details={"type": req.request_type, "direction": direction, "status": req.status}, personal_data=True)
     return req
@@ -405,19 +400,25 @@ def register_incoming(db: Session, *, law: Law, party: str, sender: str, documen
         db.flush()
     addressee: dict[str, Any] = document["addressee"] if isinstance(document.get("addressee"), dict) else {}
     req = Request(
+        id=uuid.uuid4(),  # chosen here, so its deadlines are made before its INSERT
         party=party, case_id=case.id, direction="incoming", request_type=verdict.request_type,
         requesting_party=sender, requested_party=party, conversation_id=conversation_id,
         provider=addressee.get("name") if isinstance(addressee.get("name"), str) else None,
         status=law.lifecycle.initial("incoming"), urgent=document.get("urgent") is True, document=document,
-        verdict=verdict.to_json_dict(), admissible=verdict.admissible, checked_at=now, created_by=None,
-        created_at=now, updated_at=now)
-    db.add(req)
-    db.flush()
+        document_case_reference=_given_reference(document), verdict=verdict.to_json_dict(),
+        admissible=verdict.admissible, checked_at=now, created_by=None, created_at=now, updated_at=now)
+    _add_new(db, req, verdict, now, law)
     _event(db, req, node, "receive", None, req.status, now, None, {"from": sender}, first=True)
-    _recompute_deadlines(db, req, verdict, now, law, new=True)
     audit.record(db, actor=node, action="request.receive", object_type="request", object_id=str(req.id), at=now,
                  details={"from": sender, "conversation": conversation_id}, personal_data=True)
     return req
+
+
+def _given_reference(document: dict[str, Any]) -> str | None:
+    """The reference the document itself gives (its case_reference), kept on the request's row for the
+    list's search (a document the rules engine reads has a string or none there)."""
+    given = document.get("case_reference")
+    return given if isinstance(given, str) else None
 
 
 def find_by_conversation(db: Session, *, party: str, conversation_id: str) -> Request | None:
@@ -446,6 +447,7 @@ def update_document(db: Session, *, actor: Principal, law: Law, request_id: uuid
         raise Invalid("the request type and the requesting Party cannot change; draft a new request")
     previous = req.status
     req.document, req.verdict, req.admissible, req.checked_at = document, verdict.to_json_dict(), verdict.admissible, now
+    req.document_case_reference = _given_reference(document)
     req.requested_party = verdict.requested_party
     req.status, req.updated_at = "draft", now  # any change needs a new check and approval
     _event(db, req, actor, "edit", previous, "draft", now, None, {"admissible": verdict.admissible})
@@ -751,6 +753,7 @@ def _review_due(db: Session, req: Request, actor: Principal, law: Law, article: 
     d.article, d.days, d.due_on, d.remind_on, d.status, d.updated_at = article, days, due, None, "open", now
     d.reminded_at = now  # the notification below is its reminder
     db.flush()
+    _keep_next_due(db, req)
     db.add(Notification(party=req.party, request_id=req.id, deadline_id=d.id, kind="review_due", article=article,
                         message=f"{actor.username} sent {req.request_type} {req.id} alone as an emergency ({article}); "
                                 f"a second person's review is due by {due.isoformat()}.", created_at=now))
@@ -776,6 +779,7 @@ def review_send(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUI
         raise Invalid("the send must be reviewed by someone other than the person who sent it (four eyes)")
     d.status, d.updated_at = "met", now
     req.updated_at = now
+    _keep_next_due(db, req)
     _event(db, req, actor, "review", req.status, req.status, now, reasons,
            {"reviews": "send_alone", "article": d.article})
     audit.record(db, actor=actor, action="request.review", object_type="request", object_id=str(req.id), at=now,
@@ -838,18 +842,37 @@ def _remind_on(rulebook: Rulebook, due: dt.date, days: int | None) -> dt.date:
     return due - dt.timedelta(days=lead if (days or 0) >= 2 * lead else max(1, (days or 2) // 3))
 
 
+def _add_new(db: Session, req: Request, verdict: Verdict, now: dt.datetime, law: Law) -> None:
+    """A new request (its id chosen) with its deadlines: its next due deadline goes into its INSERT,
+    which comes before theirs (no query: it has none yet)."""
+    added = _deadlines_for(req, verdict, now, law, [])
+    _keep_next_due(db, req, added)
+    db.add(req)
+    db.flush()
+    db.add_all(added)
+
+
 def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.datetime, law: Law,
-                         new: bool = False, preservation_days: int | None = None) -> None:
+                         preservation_days: int | None = None) -> None:
     """Deadlines follow the rules engine's verdict and the lifecycle; recomputed on every change.
-    `new`: the request was created in this transaction (it has none yet: no query).
     `preservation_days`: the period a preservation (or renewal) in this transaction started."""
+    existing = list(db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars())
+    added = _deadlines_for(req, verdict, now, law, existing, preservation_days)
+    db.add_all(added)
+    _keep_next_due(db, req, existing + added)
+
+
+def _deadlines_for(req: Request, verdict: Verdict, now: dt.datetime, law: Law, existing: list[Deadline],
+                   preservation_days: int | None = None) -> list[Deadline]:
+    """Sets the request's `existing` deadlines (all of them) as the verdict and the lifecycle want them;
+    returns those it lacks, new, for the caller to add."""
     wanted: dict[str, tuple[str, int | None, dt.date | None]] = {
         d.name: (d.article, d.days, d.due) for d in verdict.deadlines
     }
-    existing = {} if new else {
-        d.name: d for d in db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars()}
+    by_name = {d.name: d for d in existing}
+    added = []
     if req.preserved_until is not None:  # preserved: the period actually running replaces the estimate
-        kept = existing.get(PRESERVATION_DEADLINE)
+        kept = by_name.get(PRESERVATION_DEADLINE)
         days = preservation_days or (kept.days if kept is not None and kept.due_on == req.preserved_until else
                                      law.rulebook.value(PRESERVATION_PERIOD, on=req.preserved_until))
         article = (wanted[PRESERVATION_DEADLINE][0] if PRESERVATION_DEADLINE in wanted
@@ -858,11 +881,11 @@ def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.da
     ending = law.lifecycle.deadlines_end(req.status)
     closed = ending is not None
     for name, (article, days, due) in wanted.items():
-        d = existing.get(name)
+        d = by_name.get(name)
         if d is None:
             d = Deadline(request_id=req.id, party=req.party, name=name, article=article, status="open",
                          created_at=now, updated_at=now)
-            db.add(d)
+            added.append(d)
         if d.status in ("met", "cancelled") and not closed and d.due_on == due:
             continue
         d.article, d.days, d.due_on, d.updated_at = article, days, due, now
@@ -871,9 +894,38 @@ def _recompute_deadlines(db: Session, req: Request, verdict: Verdict, now: dt.da
             d.status = ending
         elif not closed and d.status == "cancelled":
             d.status = "open"
-    for name, d in existing.items():
+    for name, d in by_name.items():
         if name not in wanted and name != REVIEW_DEADLINE and d.status == "open":
             d.status, d.updated_at = "cancelled", now
+    return added
+
+
+def _next_due(deadlines: Iterable[Deadline]) -> tuple[dt.date | None, str | None]:
+    """A request's next due deadline among all its `deadlines`: the earliest open one with a date, by
+    name on the same day (date and name; none: None, None)."""
+    dated = [(d.due_on, d.name) for d in deadlines if d.status in OPEN_DEADLINE and d.due_on is not None]
+    if not dated:
+        return None, None
+    due, name = min(dated)
+    return due, name
+
+
+def _keep_next_due(db: Session, req: Request, deadlines: Iterable[Deadline] | None = None) -> None:
+    """Keep the request's next due deadline on its row (Request.next_due_on, next_due_name: the list
+    sorts and filters on them), from all its `deadlines` (None: read them), in the transaction that
+    changed them. Not a change of the request: its version (optimistic locking) stays as it is."""
+    if deadlines is None:
+        deadlines = db.execute(sa.select(Deadline).where(Deadline.request_id == req.id)).scalars()
+    due, name = _next_due(deadlines)
+    if (req.next_due_on, req.next_due_name) == (due, name):
+        return
+    if not sa.inspect(req).persistent:  # not yet written: in its INSERT
+        req.next_due_on, req.next_due_name = due, name
+        return
+    db.execute(sa.update(Request).where(Request.id == req.id).values(next_due_on=due, next_due_name=name)
+               .execution_options(synchronize_session=False))
+    set_committed_value(req, "next_due_on", due)
+    set_committed_value(req, "next_due_name", name)
 
 
 @command

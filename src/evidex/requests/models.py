@@ -36,8 +36,27 @@ class Request(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    # The request's next due deadline: the earliest open one (open or overdue, with a date), by name on
+    # the same day; none: NULL. Kept from its deadlines by cases.service in the transaction that changes
+    # them, so the list sorts and filters on a column instead of ranking every deadline per call.
+    next_due_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    next_due_name: Mapped[str | None] = mapped_column(sa.String(60))
+    # The document's own case_reference (a string, or NULL), kept with the document: the list searches
+    # it beside the case's reference without reading and parsing every document.
+    document_case_reference: Mapped[str | None] = mapped_column(sa.Text)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - optimistic locking
+
+
+# A desk's list (cases.service.list_requests) reads a page in one of its orders from one of these, the
+# Party first: the last changed (the default), by next due date, urgent first, by creation; the id,
+# last, breaks ties as the list does. A page is read in index order, nothing else sorted (the reversed
+# orders -due and -created sort what the index leaves in the same place).
+sa.Index("ix_requests_party_changed", Request.party, Request.updated_at.desc(), Request.id)
+sa.Index("ix_requests_party_due", Request.party, Request.next_due_on, Request.created_at, Request.id)
+sa.Index("ix_requests_party_urgency", Request.party, Request.urgent.desc(), Request.next_due_on, Request.created_at,
+         Request.id)
+sa.Index("ix_requests_party_created", Request.party, Request.created_at, Request.id)
 
 
 class RequestEvent(Base):

@@ -72,6 +72,7 @@ def run_once(make_session: sessionmaker[Session], now: dt.datetime, party_tz: di
             if d.due_on < today:
                 kinds.append(("overdue", d.article, f"Deadline {d.name} ({d.article}) passed on {d.due_on.isoformat()}; "
                                                    f"request {req.request_type} {req.id} is in status {req.status}."))
+                # Still to be done (cases.service.OPEN_DEADLINE): the request's next due deadline stays.
                 d.status, d.overdue_at = "overdue", now
                 step = rulebook.next_step(req.request_type, d.name)
                 if step is not None and req.direction == "outgoing":
