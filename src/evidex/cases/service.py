@@ -201,7 +201,8 @@ def shown_reference(req: Request, case_reference: str) -> str:
     the one its document gives, the requesting Party's own, which the officers on both sides quote
     (the case the node opens on receipt is named after the conversation: `RS:<conversation id>`);
     otherwise, or when the document gives none, its case's. The case itself stays as it is."""
-    given = (req.document or {}).get("case_reference") if req.direction == "incoming" else None
+    # From its column (kept with the document): a list reads the page without loading each document.
+    given = req.document_case_reference if req.direction == "incoming" else None
     return given if isinstance(given, str) and given.strip() else case_reference
 
 
