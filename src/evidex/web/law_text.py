@@ -21,6 +21,14 @@ AUTHORITY_KIND_LABELS = {"prosecutor": lazy("Prosecutor"), "judge": lazy("Judge"
                          "police": lazy("Police"), "other": lazy("Other")}
 DATA_CATEGORY_LABELS = {"subscriber": lazy("Subscriber information"), "traffic": lazy("Traffic data"),
                         "content": lazy("Content data"), "registration": lazy("Domain name registration information")}
+# Elements only a Party's own law or declarations name (profiles' mla_required_elements, declared additional
+# elements), which no request type labels: their words (the official documents have the same: documents/sheet.py).
+ELEMENT_WORDS = {"offence": lazy("Offence"), "facts_summary": lazy("Summary of the facts"),
+                 "assistance_sought": lazy("The assistance sought"),
+                 "data_description": lazy("Description of the data sought"),
+                 "domestic_legal_basis": lazy("Domestic legal basis"),
+                 "judicial_authorisation": lazy("Judicial authorisation"),
+                 "dynamic_ip_address": lazy("Dynamic IP address")}
 ADDRESSEE_KIND_LABELS = {"service_provider": lazy("Service provider"), "registrar": lazy("Registrar (domain names)")}
 
 NOTIFICATION_KINDS = {
@@ -152,11 +160,12 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         found = texts.element_label(request_type, name, locale)
         if found:
             return found
+        word = _(ELEMENT_WORDS[name]) if name in ELEMENT_WORDS else readable(name)
         spec = rulebook.types.get(request_type)
         if spec is not None and spec.mla_elements is not None and requested_party and any(
                 name in p.mla_required_elements for p in law.parties.versions(requested_party)):
-            return spec.mla_elements.label.format(element=readable(name), party=requested_party)
-        return readable(name)
+            return texts.text(f"type.{request_type}.mla_elements", locale).format(element=word, party=requested_party)
+        return word
 
     def type_help(request_type: str) -> str:
         """One line on how a request of the type travels: its first channel in the data."""

@@ -1,0 +1,41 @@
+"""Elements only the requested Party's own law names (its profile's mla_required_elements: ETS185 Art
+25(4)) read in the page's language, on the request page and in the drafting form — no request type labels
+them, so they were shown as their English names ("Offence", "Facts summary")."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from evidex.parties.roles import Role
+from tests.factories import document
+from tests.web.site import Site, site
+
+__all__ = ["site"]
+
+OWN_LAW = {"offence": "Computer-related fraud", "facts_summary": "A phishing campaign", "assistance_sought":
+           "Stored logs", "data_description": "SMTP logs", "domestic_legal_basis": "Criminal Procedure Code"}
+
+
+def words(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_a_partys_own_law_elements_in_the_readers_language(site: Site) -> None:
+    headers = site.api_headers("RS", Role.central_authority)
+    case = site.client.post("/api/v1/cases", json={"reference": f"K-{uuid.uuid4().hex[:8]}", "title": "Phishing"},
+                            headers=headers).json()
+    doc = document("mutual_assistance", "RS", "SI")  # SI's law requires these (its profile)
+    doc["elements"] = {**doc["elements"], **OWN_LAW}
+    r = site.client.post("/api/v1/requests", json={"case_id": case["id"], "document": doc}, headers=headers)
+    assert r.status_code == 201, r.text
+    site.sign_in("RS", Role.central_authority)
+    assert site.client.post("/language", data={"csrf_token": site.csrf("/"), "lang": "sr-Cyrl", "next": "/"},
+                            follow_redirects=False).status_code == 303
+    page = words(site.client.get(f"/requests/{r.json()['id']}").text)
+    for serbian in ("Кривично дело", "Кратак опис чињеница", "Тражена помоћ", "Опис тражених података"):
+        assert serbian in page, serbian
+    for english in ("Offence", "Facts summary", "Assistance sought", "Data description", "Domestic legal basis"):
+        assert english not in page, english
+    form = words(site.client.get("/requests/new?type=mutual_assistance&requested_party=SI").text)
+    assert "Тражена помоћ" in form and "Assistance sought" not in form
