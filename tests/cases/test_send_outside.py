@@ -18,7 +18,7 @@ from evidex.cases import service
 from evidex.core.errors import Invalid
 from evidex.exchange import flows, keys
 from evidex.exchange import service as exchange
-from evidex.exchange.models import OutboxMessage
+from evidex.exchange.models import OutboxMessage, Peer, PeerKeyRow
 from evidex.parties.roles import Principal, Role
 from evidex.requests.lifecycle import TransitionNotAllowed
 from evidex.requests.models import Deadline, RequestEvent
@@ -39,6 +39,15 @@ def trust(db: Session, party: str, *, until: dt.datetime | None = None) -> keys.
 
 def distrust(db: Session, party: str) -> None:
     exchange.remove_peer(db, party=party, now=NOW - dt.timedelta(minutes=1), actor=Principal.system("RS"))
+
+
+@pytest.fixture(autouse=True)
+def no_node_trusted_yet(db: Session) -> None:
+    """This node trusts no other node until a test says so: on the shared PostgreSQL database another test
+    file may have committed peers (e.g. ME's); removed here within this test's transaction, rolled back after."""
+    db.execute(sa.delete(PeerKeyRow))
+    db.execute(sa.delete(Peer))
+    db.flush()
 
 
 def people(db: Session) -> dict[str, Principal]:
