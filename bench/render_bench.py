@@ -26,7 +26,9 @@ import yaml
 from evidex.cases.service import Law, json_safe
 from evidex.documents.i18n import Languages
 from evidex.documents.render import html_of, render_pdf
+from evidex.documents.seal import seal_pdf
 from evidex.documents.sheet import build_sheet
+from evidex.exchange import keys
 from evidex.rules import check
 from evidex.rules.texts import LOCALES
 
@@ -73,10 +75,17 @@ def run(kind: str, n: int, queue: multiprocessing.Queue) -> None:  # type: ignor
     pages = [plain_page(html_of(s)) for s in sheets] if kind == "plain" else []
     chars = sum(len(re.sub(r"<[^>]+>", "", p)) for p in pages)
 
+    node = keys.generate("RS", "https://rs.example:8443")  # the issuing node's key (kind "sealed")
+
     def one(i: int) -> bytes:
         if kind == "plain":
             return HTML(string=pages[i]).write_pdf()  # type: ignore[no-any-return]
-        return render_pdf(sheets[i])
+        pdf = render_pdf(sheets[i])
+        if kind == "sealed":  # what the node hands out: the request embedded and signed (documents/seal.py)
+            document = work[i][0]
+            pdf = seal_pdf(pdf, document=document, lang=sheets[i].languages.locales[0], translation_lang=None,
+                           identity=node, authority="bench", signed_at=NOW)
+        return pdf
 
     one(0)  # warm-up: fonts loaded and the style sheet parsed, as in a running node
     rss_after_one = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -105,13 +114,14 @@ def main() -> int:
     args = ap.parse_args()
     best: dict[str, dict] = {}
     for _ in range(args.repeat):
-        for kind in ("official", "plain"):
+        for kind in ("official", "sealed", "plain"):
             r = measure(kind, args.n)
             if kind not in best or r["cpu"] < best[kind]["cpu"]:
                 best[kind] = r
-    o, p = best["official"], best["plain"]
+    o, sealed, p = best["official"], best["sealed"], best["plain"]
     print(f"documents: {args.n} (10 request types x 6 languages, then bilingual), best of {args.repeat} rounds")
     for label, r in (("official document (PDF/A-3b, tagged, QR, fonts embedded)", o),
+                     ("the same, sealed (request embedded, its pages' text extracted and signed)", sealed),
                      ("plain HTML page, same text, WeasyPrint defaults", p)):
         print(f"{label}:")
         print(f"  {args.n / r['wall']:6.2f} documents/s wall, {r['cpu'] / args.n * 1000:6.0f} ms CPU per document, "
@@ -122,7 +132,11 @@ def main() -> int:
     print(f"plain pages' text: {p['chars'] / args.n:,.0f} characters per document on average")
     print(f"cost of an official document / a plain page (CPU): {ratio:.2f}x   (aim <= 3.00x); "
           f"wall: {o['wall'] / p['wall']:.2f}x")
-    print("AIM MET" if ratio <= 3.0 else "AIM NOT MET")
+    sealed_ratio = sealed["cpu"] / p["cpu"]
+    print(f"cost of a sealed official document / a plain page (CPU): {sealed_ratio:.2f}x   (aim <= 3.00x); "
+          f"wall: {sealed['wall'] / p['wall']:.2f}x")
+    print("AIM MET (rendering)" if ratio <= 3.0 else "AIM NOT MET (rendering)")
+    print("AIM MET (sealed)" if sealed_ratio <= 3.0 else "AIM NOT MET (sealed)")
     return 0
 
 
