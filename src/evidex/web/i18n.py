@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from babel import Locale, dates, numbers, units
+from babel import Locale, UnknownLocaleError, dates, numbers, units
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -176,6 +176,19 @@ def format_datetime(value: dt.datetime | None, tz: str = "UTC", form: str = "med
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return dates.format_datetime(value, format=form, tzinfo=dates.get_timezone(tz), locale=babel_locale(current()))
+
+
+def language_name(tag: str) -> str:
+    """A language tag of a document (`en`, `sr-Latn`, `cnr`) named in the reader's language, with the tag
+    beside it (what the rules engine and the other side read): "енглески (en)". Montenegrin, which Babel
+    does not know, by its own name; an unknown tag as it is."""
+    if tag == "cnr":
+        return f"{NATIVE_NAMES['cnr']} (cnr)"
+    try:
+        name = Locale.parse(tag.replace("-", "_")).get_display_name(babel_locale(current()))
+    except (UnknownLocaleError, ValueError, TypeError, LookupError):
+        return tag
+    return f"{name} ({tag})" if name else tag
 
 
 def format_number(value: int | float) -> str:

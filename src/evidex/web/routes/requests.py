@@ -350,6 +350,9 @@ def _timeline(req: RequestRow, events: list[Any], decisions: list[Any], receipts
     return out
 
 
+LANGUAGE_FIELDS = frozenset({"language", "translation_language", "accepted_languages"})  # tags, named in words
+
+
 def _display(value: Any, key: str | None = None, named: Any = readable) -> Any:
     """A document value as the page shows it: dates as dates, names from a list as words (`named`),
     nested objects as (label, value) pairs; empty parts left out."""
@@ -374,6 +377,8 @@ def _display(value: Any, key: str | None = None, named: Any = readable) -> Any:
                 return ("date", dt.date.fromisoformat(value))
             except ValueError:
                 pass
+        if key in LANGUAGE_FIELDS:
+            return ("text", i18n.language_name(value))
         return ("text", named(value) if key in NAMED_VALUES else value)
     return ("text", str(value))
 
