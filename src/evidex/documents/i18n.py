@@ -49,18 +49,23 @@ def catalog_path(locale: str) -> Path:
     return LOCALE_ROOT / CATALOG_DIRS[locale] / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@functools.cache
-def translations(locale: str) -> NullTranslations:
-    """The compiled catalog of `locale` (English is the source language: no catalog)."""
-    path = catalog_path(locale)
+def compile_catalog(path: Path, babel_locale: str, domain: str) -> NullTranslations:
+    """The catalog at `path` (a .po file) compiled in memory: no build step, no .mo file to drift from it.
+    No file (English, the source language): no translation. The web application's catalogs load the same way."""
     if not path.exists():
         return NullTranslations()
     with path.open("rb") as f:
-        catalog = read_po(f, locale=BABEL_LOCALES[locale], domain=DOMAIN)
+        catalog = read_po(f, locale=babel_locale, domain=domain)
     buf = io.BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)  # a fuzzy entry is not a translation
+    write_mo(buf, catalog, use_fuzzy=False)  # a fuzzy entry is not a translation: English shows instead
     buf.seek(0)
-    return Translations(buf, domain=DOMAIN)
+    return Translations(buf, domain=domain)
+
+
+@functools.cache
+def translations(locale: str) -> NullTranslations:
+    """The compiled catalog of `locale` (English is the source language: no catalog)."""
+    return compile_catalog(catalog_path(locale), BABEL_LOCALES[locale], DOMAIN)
 
 
 @functools.cache

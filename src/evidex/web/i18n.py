@@ -10,17 +10,15 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import functools
-import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError, dates, numbers, units
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+from babel.support import NullTranslations
 
+from evidex.documents.i18n import compile_catalog  # the one way a .po catalog is loaded
 from evidex.rules.texts import LOCALES as LOCALES  # one list of languages for the law and the pages
 from evidex.rules.texts import SOURCE_LOCALE
 
@@ -54,15 +52,7 @@ def catalog_path(locale: str) -> Path:
 @functools.cache
 def translations(locale: str) -> NullTranslations:
     """The compiled catalog of `locale` (English is the source language: its catalog may be empty)."""
-    path = catalog_path(locale)
-    if not path.exists():
-        return NullTranslations()
-    with path.open("rb") as f:
-        catalog = read_po(f, locale=BABEL_LOCALES[locale], domain=DOMAIN)
-    buf = io.BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)  # a fuzzy entry is not a translation: English shows instead
-    buf.seek(0)
-    return Translations(buf, domain=DOMAIN)
+    return compile_catalog(catalog_path(locale), BABEL_LOCALES[locale], DOMAIN)
 
 
 @functools.cache
