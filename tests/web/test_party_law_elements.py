@@ -38,5 +38,6 @@ def test_a_partys_own_law_elements_in_the_readers_language(site: Site) -> None:
     for english in ("Offence", "Facts summary", "Assistance sought", "Data description", "Domestic legal basis"):
         assert english not in page, english
     assert f"енглески ({doc['language']})" in page  # the request's language named, its tag beside it
+    assert doc["issuing_authority"]["kind"] == "prosecutor" and "Врста: Тужилац" in page  # its kind in words
     form = words(site.client.get("/requests/new?type=mutual_assistance&requested_party=SI").text)
     assert "Тражена помоћ" in form and "Assistance sought" not in form

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import urllib.parse
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +84,6 @@ FIELD_LABELS = {
     "sought": lazy("Sought"),
 }
 # Values that are names from a closed list: shown as words.
-NAMED_VALUES = frozenset({"sent_by", "kind", "data_category"})
 RECEIPT_LABELS = {
     "submission": lazy("Submission receipt: the sending node took the message"),
     "delivery": lazy("Delivery receipt: the receiving node has the message"),
@@ -353,7 +353,7 @@ def _timeline(req: RequestRow, events: list[Any], decisions: list[Any], receipts
 LANGUAGE_FIELDS = frozenset({"language", "translation_language", "accepted_languages"})  # tags, named in words
 
 
-def _display(value: Any, key: str | None = None, named: Any = readable) -> Any:
+def _display(value: Any, key: str | None = None, named: Mapping[str, Callable[[str], str]] | None = None) -> Any:
     """A document value as the page shows it: dates as dates, names from a list as words (`named`),
     nested objects as (label, value) pairs; empty parts left out."""
     if isinstance(value, dict):
@@ -379,7 +379,8 @@ def _display(value: Any, key: str | None = None, named: Any = readable) -> Any:
                 pass
         if key in LANGUAGE_FIELDS:
             return ("text", i18n.language_name(value))
-        return ("text", named(value) if key in NAMED_VALUES else value)
+        say = (named or {}).get(key or "")
+        return ("text", say(value) if say else value)
     return ("text", str(value))
 
 
@@ -387,7 +388,20 @@ def _document_rows(req: RequestRow, law: cases.Law, words: dict[str, Any]) -> li
     """(label, article, value) for each part of the document: the top-level fields in the order of the
     document format, then the type's elements in the order of the rule data, then any others."""
     element_label, element_article = words["element_label"], words["element_article"]
-    as_words = words["authority_label"]
+    authority = words["authority_label"]
+
+    def kind(v: str) -> str:  # an issuing authority's kind (prosecutor, judge ...) or an addressee's
+        if v in law_text.AUTHORITY_KIND_LABELS:
+            return str(words["authority_kind_label"](v))
+        if v in law_text.ADDRESSEE_KIND_LABELS:
+            return str(words["addressee_kind_label"](v))
+        return str(authority(v))
+
+    def data_category(v: str) -> str:
+        return str(words["data_category_label"](v)) if v in law_text.DATA_CATEGORY_LABELS else str(authority(v))
+
+    # The closed vocabularies of the document, each in the reader's words.
+    as_words = {"sent_by": authority, "kind": kind, "data_category": data_category}
     doc = req.document or {}
     rtype = law.rulebook.types.get(req.request_type)
     of_type = {e.name for e in (*rtype.elements, *rtype.optional_elements)} if rtype else set()
