@@ -215,6 +215,32 @@ def test_every_actor_needs_a_label(data_copy):
         load_rulebook(data_copy)
 
 
+
+def test_every_element_a_shipped_party_profile_requires_has_its_words_in_every_language():
+    """An element only a Party's own law requires (its mla_required_elements, ETS185 Art 25(4); the
+    additional elements it declared, CETS224 Art 8(4)) is shown by the form, the request page and the
+    official document in the rule data's words (request_types.yaml element_words), translated."""
+    from evidex.rules import default_parties
+    from evidex.rules.schema import RequiresElements
+
+    parties = default_parties()
+    named: set[str] = set()
+    for code in parties.codes():
+        for p in parties.versions(code):
+            named.update(p.mla_required_elements)
+            for ref, params in p.declarations.items():
+                effect = RB.catalogue[ref].effect
+                if isinstance(effect, RequiresElements) and isinstance(params, dict):
+                    named.update(params.get(effect.parameter, []))
+    assert {"offence", "judicial_authorisation"} <= named
+    for name in named - set(RB.actors):
+        assert TEXTS.element_words(name) == RB.element_words[name]
+        for loc in TRANSLATED:
+            words = TEXTS.element_words(name, loc)
+            assert words and words != RB.element_words[name], (name, loc)
+    assert TEXTS.element_words("no_such_element") is None
+
+
 # --------------------------------------------------------------------------- scripts
 CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")

@@ -41,3 +41,22 @@ def test_a_partys_own_law_elements_in_the_readers_language(site: Site) -> None:
     assert doc["issuing_authority"]["kind"] == "prosecutor" and "Врста: Тужилац" in page  # its kind in words
     form = words(site.client.get("/requests/new?type=mutual_assistance&requested_party=SI").text)
     assert "Тражена помоћ" in form and "Assistance sought" not in form
+
+
+def test_the_type_of_access_number_in_the_readers_language(site: Site) -> None:
+    """CETS224 Art 7(9)(b): a Party may limit orders to types of access number; the request page names
+    the type in words, as the official document does (was the code 'static_ip_address')."""
+    headers = site.api_headers("RS", Role.competent_authority)
+    case = site.client.post("/api/v1/cases", json={"reference": f"K-{uuid.uuid4().hex[:8]}", "title": "Fraud"},
+                            headers=headers).json()
+    doc = document("subscriber_order", "RS", "ME")
+    doc["elements"] = {**doc["elements"], "access_number_type": "static_ip_address"}
+    r = site.client.post("/api/v1/requests", json={"case_id": case["id"], "document": doc}, headers=headers)
+    assert r.status_code == 201, r.text
+    site.sign_in("RS", Role.competent_authority)
+    page = words(site.client.get(f"/requests/{r.json()['id']}").text)
+    assert "Static IP address" in page and "static_ip_address" not in page
+    assert site.client.post("/language", data={"csrf_token": site.csrf("/"), "lang": "sr-Cyrl", "next": "/"},
+                            follow_redirects=False).status_code == 303
+    page = words(site.client.get(f"/requests/{r.json()['id']}").text)
+    assert "Статичка IP адреса" in page and "Static IP address" not in page

@@ -42,13 +42,6 @@ KEY_WORDS: dict[str, str] = {
     "reference": _("Reference"), "accepted_languages": _("Accepted languages"),
     "independent_supervision": _("Under independent supervision"),
 }
-# Names of elements a Party's own law may require (its profile's mla_required_elements, its Art 8(4)
-# declaration) that no request type labels: a neutral word, not another type's label.
-ELEMENT_WORDS: dict[str, str] = {
-    "offence": _("Offence"), "facts_summary": _("Summary of the facts"),
-    "assistance_sought": _("The assistance sought"), "data_description": _("Description of the data sought"),
-    "domestic_legal_basis": _("Domestic legal basis"), "judicial_authorisation": _("Judicial authorisation"),
-}
 # Fields of the document outside the type's elements, shown under "Other particulars".
 FIELD_WORDS: dict[str, str] = {"received_on": _("Received on"), "data_category": _("Category of data")}
 NAMED_VALUES = frozenset({"kind", "data_category", "access_number_type"})
@@ -232,8 +225,8 @@ class _Words:
     def element_label(self, element: DraftElement | None, name: str) -> Bi:
         if self.texts.element_label(self.type, name) is not None:
             return self.each(lambda loc: self.texts.element_label(self.type, name, loc) or "")
-        if name in ELEMENT_WORDS:
-            return self._(ELEMENT_WORDS[name])
+        if self.texts.element_words(name) is not None:  # required only by a Party's own law (rule data)
+            return self.each(lambda loc: self.texts.element_words(name, loc) or "")
         if f"actor.{name}" in self.texts.source:
             return self.authority(name)
         return self.english(readable(name))  # named only by a Party's data: the name is all there is

@@ -95,6 +95,9 @@ class Rulebook:
     actors: Mapping[str, str] = field(default_factory=dict)  # actor -> the words a person reads
     # means -> its words: how a request may travel when evidex does not carry it (request_types.yaml)
     outside_evidex: Mapping[str, str] = field(default_factory=dict)
+    # element -> its words, for an element only a Party's own law requires (request_types.yaml); a
+    # profile may name others (LEGAL.md's format is open): those are shown as their name in words
+    element_words: Mapping[str, str] = field(default_factory=dict)
 
     def value(self, period: str, *, on: dt.date) -> int:
         """The days of a named period (periods.yaml) as they apply on `on`. An unknown id is a
@@ -208,6 +211,7 @@ def load_rulebook(directory: Path | None = None) -> Rulebook:
         periods=dict(periods_file.periods),
         actors=dict(types_file.actors),
         outside_evidex=dict(types_file.outside_evidex),
+        element_words=dict(types_file.element_words),
     )
 
 

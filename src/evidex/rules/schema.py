@@ -229,6 +229,8 @@ class RequestTypesFile(_Strict):
     actors: dict[Actor, Annotated[str, Field(min_length=1)]]
     # Each means a request may travel by outside evidex, with the words a person reads.
     outside_evidex: dict[MeansName, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    # Elements a Party's own law may require that no type names (ETS185 Art 25(4)), with their words.
+    element_words: dict[ElementName, Annotated[str, Field(min_length=1)]] = {}
     types: list[RequestTypeSpec]
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ Key scheme (a key is a dotted path; an element name or an article reference may 
     .addressee_kind, .mla_elements, .mla_treaty.channel, .mla_treaty.warning
   declaration.<reference>, declaration.<reference>.message, .element.<name>, .parameter.<name>,
     .route_message
-  period.<id>, period.<id>.practice, actor.<name>, outside_evidex.<means>
+  period.<id>, period.<id>.practice, actor.<name>, outside_evidex.<means>, element_word.<name>
   state.<state> (description), state_name.<state>, event.<event>, role.<role>,
     data_withheld.<reason>, letter.<kind>, letter.<kind>.statement  (the lifecycle's)
 """
@@ -99,6 +99,8 @@ def source_texts(rulebook: Rulebook, lifecycle: LifecycleWords) -> dict[str, str
         add(f"actor.{name}", label, "request_types.yaml: actors")
     for name, label in rulebook.outside_evidex.items():
         add(f"outside_evidex.{name}", label, "request_types.yaml: outside_evidex")
+    for name, words in rulebook.element_words.items():
+        add(f"element_word.{name}", words, "request_types.yaml: element_words")
     for t, spec in rulebook.types.items():
         where = f"request_types.yaml: types[{t}]"
         add(f"type.{t}", spec.title, where)
@@ -238,6 +240,11 @@ class Texts:
     def means_label(self, means: str, locale: str = SOURCE_LOCALE) -> str:
         """The words of a means by which a request travels outside evidex (post, e-mail, Interpol ...)."""
         return self.text(f"outside_evidex.{means}", locale)
+
+    def element_words(self, name: str, locale: str = SOURCE_LOCALE) -> str | None:
+        """The words of an element only a Party's own law requires (request_types.yaml element_words)."""
+        key = f"element_word.{name}"
+        return self.text(key, locale) if key in self.source else None
 
     def state_label(self, state: str, locale: str = SOURCE_LOCALE) -> str:
         """The short name of a lifecycle state (`state_description` says more)."""

@@ -21,14 +21,9 @@ AUTHORITY_KIND_LABELS = {"prosecutor": lazy("Prosecutor"), "judge": lazy("Judge"
                          "police": lazy("Police"), "other": lazy("Other")}
 DATA_CATEGORY_LABELS = {"subscriber": lazy("Subscriber information"), "traffic": lazy("Traffic data"),
                         "content": lazy("Content data"), "registration": lazy("Domain name registration information")}
-# Elements only a Party's own law or declarations name (profiles' mla_required_elements, declared additional
-# elements), which no request type labels: their words (the official documents have the same: documents/sheet.py).
-ELEMENT_WORDS = {"offence": lazy("Offence"), "facts_summary": lazy("Summary of the facts"),
-                 "assistance_sought": lazy("The assistance sought"),
-                 "data_description": lazy("Description of the data sought"),
-                 "domestic_legal_basis": lazy("Domestic legal basis"),
-                 "judicial_authorisation": lazy("Judicial authorisation"),
-                 "dynamic_ip_address": lazy("Dynamic IP address")}
+# The types of access number a Party may declare it accepts orders for (CETS224 Art 7(9)(b)).
+ACCESS_NUMBER_TYPE_LABELS = {"static_ip_address": lazy("Static IP address"),
+                             "dynamic_ip_address": lazy("Dynamic IP address")}
 ADDRESSEE_KIND_LABELS = {"service_provider": lazy("Service provider"), "registrar": lazy("Registrar (domain names)")}
 
 NOTIFICATION_KINDS = {
@@ -115,6 +110,7 @@ VOCABULARIES: dict[str, Callable[[str], str]] = {
     "authority_kind_label": word(AUTHORITY_KIND_LABELS, str),
     "data_category_label": word(DATA_CATEGORY_LABELS, str),
     "addressee_kind_label": word(ADDRESSEE_KIND_LABELS, str),
+    "access_number_type_label": word(ACCESS_NUMBER_TYPE_LABELS, readable),
     "effect_label": word(EFFECTS, str),
     "obliged_label": word(OBLIGED, str),
     "deadline_start": word(DEADLINE_STARTS, str),
@@ -160,7 +156,7 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         found = texts.element_label(request_type, name, locale)
         if found:
             return found
-        word = _(ELEMENT_WORDS[name]) if name in ELEMENT_WORDS else readable(name)
+        word = texts.element_words(name, locale) or readable(name)
         spec = rulebook.types.get(request_type)
         if spec is not None and spec.mla_elements is not None and requested_party and any(
                 name in p.mla_required_elements for p in law.parties.versions(requested_party)):

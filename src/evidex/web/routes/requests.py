@@ -401,7 +401,8 @@ def _document_rows(req: RequestRow, law: cases.Law, words: dict[str, Any]) -> li
         return str(words["data_category_label"](v)) if v in law_text.DATA_CATEGORY_LABELS else str(authority(v))
 
     # The closed vocabularies of the document, each in the reader's words.
-    as_words = {"sent_by": authority, "kind": kind, "data_category": data_category}
+    as_words = {"sent_by": authority, "kind": kind, "data_category": data_category,
+                "access_number_type": words["access_number_type_label"]}
     doc = req.document or {}
     rtype = law.rulebook.types.get(req.request_type)
     of_type = {e.name for e in (*rtype.elements, *rtype.optional_elements)} if rtype else set()
