@@ -173,11 +173,24 @@ def receipts(request_id: uuid.UUID, db: SessionDep, principal: CurrentPrincipal)
             for r in exchange.receipts_of_request(db, actor=principal, request_id=request_id)]
 
 
-@router.get("/{request_id}/document.pdf", response_class=Response, responses={
-    **NOT_FOUND, 422: {"description": "An unknown language"},
-    503: {"description": "This node cannot produce official documents (fonts missing)"},
-    200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-          "description": "The official document: PDF/A-3b, tagged"}})
+def _pdf_responses(what: str, unprocessable: str) -> dict[int | str, dict[str, Any]]:
+    """The answers of a route that gives an official document (a request's, a letter's)."""
+    return {**NOT_FOUND, 422: {"description": unprocessable},
+            503: {"description": "This node cannot produce official documents (fonts missing)"},
+            200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                  "description": what}}
+
+
+def _pdf(doc: documents.OfficialDocument, fallback: str, digest_header: str) -> Response:
+    """An official document as the answer: its file name, its languages, the SHA-256 of what it shows."""
+    return Response(doc.pdf, media_type="application/pdf", headers={
+        "Content-Disposition": content_disposition(doc.filename, fallback=fallback),
+        "Content-Language": ", ".join(x for x in (doc.lang, doc.translation_lang) if x),
+        digest_header: doc.digest})
+
+
+@router.get("/{request_id}/document.pdf", response_class=Response,
+            responses=_pdf_responses("The official document: PDF/A-3b, tagged", "An unknown language"))
 def official_document(
     request_id: uuid.UUID, request: Request, db: SessionDep, now: NowDep, law: LawDep, principal: CurrentPrincipal,
     lang: Annotated[str | None, Query(max_length=10, description="Language of the labels and fixed text: en, "
@@ -191,10 +204,7 @@ def official_document(
     it is an audited read of the request (`request.document`, with the languages and the request's SHA-256)."""
     doc = documents.official_document(db, actor=principal, law=law, request_id=request_id, now=now, lang=lang,
                                       translation_lang=translation_lang, identity=request.app.state.node)
-    return Response(doc.pdf, media_type="application/pdf", headers={
-        "Content-Disposition": content_disposition(doc.filename, fallback=f"request-{request_id}.pdf"),
-        "Content-Language": ", ".join(x for x in (doc.lang, doc.translation_lang) if x),
-        "X-Evidex-Request-SHA256": doc.digest})
+    return _pdf(doc, f"request-{request_id}.pdf", "X-Evidex-Request-SHA256")
 
 
 @router.get("/{request_id}/letters", response_model=list[LetterRead], responses={
@@ -211,11 +221,9 @@ def letters(
             for x in documents.letters_of(db, actor=principal, law=law, request_id=request_id, lang=lang)]
 
 
-@router.get("/{request_id}/letters/{event_id}.pdf", response_class=Response, responses={
-    **NOT_FOUND, 422: {"description": "An unknown language, or an event that gives no letter"},
-    503: {"description": "This node cannot produce official documents (fonts missing)"},
-    200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-          "description": "The letter: PDF/A-3b, tagged, sealed by this node (the letter embedded as letter.json)"}})
+@router.get("/{request_id}/letters/{event_id}.pdf", response_class=Response, responses=_pdf_responses(
+    "The letter: PDF/A-3b, tagged, sealed by this node (the letter embedded as letter.json)",
+    "An unknown language, or an event that gives no letter"))
 def official_letter(
     request_id: uuid.UUID, event_id: int, request: Request, db: SessionDep, now: NowDep, law: LawDep,
     principal: CurrentPrincipal,
@@ -232,7 +240,4 @@ def official_letter(
     doc = documents.official_letter(db, actor=principal, law=law, request_id=request_id, event_id=event_id,
                                     now=now, lang=lang, translation_lang=translation_lang,
                                     identity=request.app.state.node)
-    return Response(doc.pdf, media_type="application/pdf", headers={
-        "Content-Disposition": content_disposition(doc.filename, fallback=f"letter-{request_id}-{event_id}.pdf"),
-        "Content-Language": ", ".join(x for x in (doc.lang, doc.translation_lang) if x),
-        "X-Evidex-Letter-SHA256": doc.digest})
+    return _pdf(doc, f"letter-{request_id}-{event_id}.pdf", "X-Evidex-Letter-SHA256")
