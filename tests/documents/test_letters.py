@@ -306,3 +306,50 @@ def test_the_command_line_writes_a_letter(node: Site, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("VALID: sealed by the node of RS; the letter and every page are as signed")
     assert f"letter:     refusal, answering the request {rid}" in r.stdout
+
+
+def test_between_parties_with_an_mla_treaty_a_letter_cites_the_treaty_not_articles_27_and_28(
+        node: Site, tmp_path: Path) -> None:
+    """ETS185 Art 27(1), 28(1): between Parties with a mutual assistance treaty in force (ME and RS: their
+    profiles' mla_treaties) Art 27 and 28 do not apply. A refusal from RS to ME cites Art 27(1) and the treaty,
+    not Art 27(7); a condition is the treaty's, not Art 28(2)(b)'s. Between RS and SI (no treaty) they apply."""
+    law = node.client.app.state.law
+    assert law.rulebook.types["mutual_assistance"].displaced_by_mla_treaty.displaces == ["ETS185 Art 27",
+                                                                                       "ETS185 Art 28"]
+    ca = node.api_headers("RS", Role.central_authority)
+    from_me = incoming(node, "mutual_assistance", "ME", ca)
+    step(node, from_me, ca, "acknowledge")
+    step(node, from_me, ca, "start_execution")
+    step(node, from_me, ca, "propose_conditions", conditions=[{"kind": "use_limitation", "text": CONDITION_TEXT}])
+    refused = incoming(node, "mutual_assistance", "ME", ca)
+    step(node, refused, ca, "acknowledge")
+    step(node, refused, ca, "refuse", grounds=["ETS185 Art 25(4)"], reasons=REFUSAL_REASONS)
+    listed = node.client.get(f"/api/v1/requests/{refused}/letters", headers=ca).json()
+    assert [x["cites"] for x in listed if x["kind"] == "refusal"] == [["ETS185 Art 27(1)"]]
+
+    r = letter(node, refused, 3, ca, lang="en", translation_lang="none")
+    assert r.status_code == 200, r.text
+    shown = pdftext(r.content, tmp_path)
+    assert "ETS185 Art 27(1) – As provided by the mutual assistance treaty between ME and RS" in shown, shown
+    assert "27(7)" not in shown
+    assert embedded(r.content)["cites"] == ["ETS185 Art 27(1)"]
+    assert verify_pdf(r.content, trust=trust(RS)).status == "valid"
+    serbian = pdftext(letter(node, refused, 3, ca, lang="sr-Cyrl", translation_lang="none").content, tmp_path)
+    assert TEXTS.text("type.mutual_assistance.mla_treaty.channel", "sr-Cyrl").format(
+        requesting="ME", requested="RS") in serbian
+
+    conditions = letter(node, from_me, 4, ca, lang="en", translation_lang="none")
+    assert conditions.status_code == 200, conditions.text
+    content = embedded(conditions.content)
+    assert content["cites"] == ["ETS185 Art 27(1)"]
+    assert [(c["kind"], c.get("article")) for c in content["conditions"]] == [("use_limitation", None)]
+    shown = pdftext(conditions.content, tmp_path)
+    assert "28(" not in shown, shown
+
+    from_si = incoming(node, "mutual_assistance", "SI", ca)  # no treaty: the Convention's articles
+    step(node, from_si, ca, "acknowledge")
+    step(node, from_si, ca, "start_execution")
+    step(node, from_si, ca, "propose_conditions", conditions=[{"kind": "use_limitation", "text": CONDITION_TEXT}])
+    content = embedded(letter(node, from_si, 4, ca, lang="en").content)
+    assert content["cites"] == ["ETS185 Art 27(6)", "ETS185 Art 28(3)"]
+    assert [c["article"] for c in content["conditions"]] == ["ETS185 Art 28(2)(b)"]

@@ -23,6 +23,8 @@ from evidex.core.canonical import canonical_sha256
 from evidex.documents.i18n import N_, Bi, Languages
 from evidex.documents.sheet import CONDITION_WORDS, ConditionLine, Endpoint, Party, _Words
 from evidex.rules.document import parse_document
+from evidex.rules.refs import article_of
+from evidex.rules.schema import MlaTreatyRoute
 
 _ = N_  # messages of the document's catalog, translated where shown (Languages.gettext)
 
@@ -126,6 +128,44 @@ class LetterSheet:
     @property
     def free_lang(self) -> str:
         return "und"  # the language of text an officer wrote is not recorded: not guessed
+
+
+# --------------------------------------------------------------------------- what a letter cites
+def treaty_route(law: Law, request_type: str, verdict: Mapping[str, Any]) -> MlaTreatyRoute | None:
+    """The rule of the MLA treaty that governs the request, if its route says one does (ETS185 Art
+    27(1), 28(1): Art 27 and 28 do not apply between Parties with such a treaty in force)."""
+    spec = law.rulebook.types.get(request_type)
+    route = verdict.get("route")
+    rule = spec.displaced_by_mla_treaty if spec is not None else None
+    return rule if rule is not None and isinstance(route, Mapping) and route.get("mla_treaty") is True else None
+
+
+def displaced(reference: str | None, treaty: MlaTreatyRoute | None) -> bool:
+    """Whether `reference` is an article the treaty displaces (never the article that says so)."""
+    if not reference or treaty is None or reference == treaty.article:
+        return False
+    try:
+        return article_of(reference) in {article_of(a) for a in treaty.displaces}
+    except ValueError:
+        return False
+
+
+def _condition_article(law: Law, kind: str, article: str | None, treaty: MlaTreatyRoute | None) -> str:
+    """The article a condition cites: its own, else its kind's (ETS185 Art 28(2)(a), (b)); none under an
+    MLA treaty that displaces it (28(1))."""
+    said = article or law.lifecycle.condition_kinds.get(kind) or ""
+    return "" if displaced(said, treaty) else said
+
+
+def letter_cites(law: Law, event: str, request_type: str, verdict: Mapping[str, Any]) -> list[str]:
+    """The articles the letter of `event` cites (the lifecycle's `letters`); where an MLA treaty governs
+    the request, those it displaces give way to the article that says the treaty applies."""
+    cites = law.lifecycle.letter_cites(event, request_type)
+    treaty = treaty_route(law, request_type, verdict)
+    kept = [c for c in cites if not displaced(c, treaty)]
+    if treaty is None or len(kept) == len(cites):
+        return cites
+    return [treaty.article, *(c for c in kept if c != treaty.article)]
 
 
 # --------------------------------------------------------------------------- the content sealed
@@ -232,7 +272,15 @@ def build_letter(law: Law, e: LetterEvent, languages: Languages, *, date: dt.dat
     ia = doc.issuing_authority
     attention = ia.name if ia is not None and ia.name and ia.name != to.name else ""
 
+    treaty = treaty_route(law, doc.type, e.verdict)
+
     def cite(reference: str) -> Cite:
+        if treaty is not None and reference == treaty.article:  # the treaty, named as the route names it
+            route = e.verdict.get("route") or {}
+            said = {loc: texts.route_channel(w.spec, route, doc.requesting_party, doc.requested_party, loc)
+                    for loc in languages.locales}
+            if all(said.values()):
+                return Cite(reference, w.each(lambda loc: said[loc].means))  # type: ignore[union-attr]
         return Cite(reference, w.article_title(reference))
 
     grounds: list[GroundLine] = []
@@ -242,7 +290,7 @@ def build_letter(law: Law, e: LetterEvent, languages: Languages, *, date: dt.dat
                    else w.english(article))  # a ground the catalogue no longer has: its article alone
         grounds.append(GroundLine(len(grounds) + 1, meaning, article))
     conditions = [ConditionLine(kind=w._(CONDITION_WORDS.get(kind, CONDITION_WORDS["other"])),
-                                article=article or law.lifecycle.condition_kinds.get(kind) or "", text=text)
+                                article=_condition_article(law, kind, article, treaty), text=text)
                   for kind, text, article in e.conditions]
     facts: list[Fact] = []
     if e.preserved_on is not None:

@@ -31,7 +31,7 @@ from evidex.cases.service import Law
 from evidex.core.db import transaction
 from evidex.core.errors import Invalid, InvalidInput, NotFound
 from evidex.documents.i18n import Languages, locale_of
-from evidex.documents.letter import LetterEvent, LetterSheet, build_letter
+from evidex.documents.letter import LetterEvent, LetterSheet, build_letter, displaced, letter_cites, treaty_route
 from evidex.documents.render import render_pdf
 from evidex.documents.seal import SealedKind, seal_pdf
 from evidex.documents.sheet import DRAFT_STATES, Sheet, Stored, build_sheet
@@ -246,7 +246,7 @@ def letters_of(db: Session, *, actor: Principal, law: Law, request_id: uuid.UUID
         if kind is not None:
             out.append(LetterListing(event_id=e.seq, event=e.event, kind=kind, at=e.at,
                                      title=law.texts.letter_title(kind, locale),
-                                     cites=law.lifecycle.letter_cites(e.event, req.request_type)))
+                                     cites=letter_cites(law, e.event, req.request_type, req.verdict or {})))
     return out
 
 
@@ -275,9 +275,14 @@ def _letter_event(db: Session, actor: Principal, law: Law, req: Any, event_id: i
     # The event's own record says what was decided (its grounds, reasons and conditions): exact, where the
     # decision and condition rows could be told apart only by their time.
     data = e.data or {}
-    conditions = [(str(c.get("kind")), str(c.get("text", "")).strip(),
-                   c.get("article") or law.lifecycle.condition_kinds.get(str(c.get("kind"))))  # as _effects sets it
-                  for c in data.get("conditions") or [] if isinstance(c, dict)]
+    treaty = treaty_route(law, req.request_type, req.verdict or {})
+    conditions = []
+    for c in data.get("conditions") or []:
+        if isinstance(c, dict):
+            article = c.get("article") or law.lifecycle.condition_kinds.get(str(c.get("kind")))  # as _effects sets it
+            # A condition under an MLA treaty is the treaty's, not ETS185 Art 28(2)'s (28(1)).
+            conditions.append((str(c.get("kind")), str(c.get("text", "")).strip(),
+                               None if displaced(article, treaty) else article))
     preserved_on, preserved_until = _day(data.get("preserved_on")), _day(data.get("preserved_until"))
     period = cases.PRESERVATION_PERIOD if preserved_on or preserved_until else None
     if preserved_until is None and preserved_on is not None:  # recorded before the end was: as the node counts it
@@ -287,7 +292,7 @@ def _letter_event(db: Session, actor: Principal, law: Law, req: Any, event_id: i
     return LetterEvent(
         kind=kind, event=e.event, seq=e.seq, at=e.at, from_status=e.from_status, to_status=e.to_status,
         request_id=str(req.id), conversation_id=req.conversation_id, document=req.document or {},
-        verdict=req.verdict or {}, cites=law.lifecycle.letter_cites(e.event, req.request_type),
+        verdict=req.verdict or {}, cites=letter_cites(law, e.event, req.request_type, req.verdict or {}),
         actor_role=e.actor_role, decision=cases.DECISION_KIND.get(e.to_status),
         grounds=[str(g) for g in data.get("grounds") or []], reasons=e.reasons, conditions=conditions,
         received_at=events[0].at if events else None, preserved_on=preserved_on, preserved_until=preserved_until,

@@ -173,6 +173,9 @@ class MlaTreatyRoute(_Strict):
     channel: str
     warning: str
     outside_evidex: list[MeansName] = Field(min_length=1)  # as a channel's: the means the treaty allows
+    # The articles the treaty displaces (ETS185 Art 27(1), 28(1)): what cites one of them (a letter's
+    # articles, a condition's) cites the treaty, by `article`, instead.
+    displaces: list[Reference] = []
 
 
 class AddresseeKindRule(_Strict):
