@@ -23,6 +23,7 @@ Key scheme (a key is a dotted path; an element name or an article reference may 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -292,6 +293,33 @@ class Texts:
             return ChannelWords(self.channel_text(t, index, locale), self.text(f"type.{t}.urgent_means", locale),
                                 urgent.article)
         return ChannelWords(self.channel_text(t, index, locale)) if channel == means else None
+
+    @functools.cached_property
+    def _key_of_english(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, english in self.source.items():
+            out.setdefault(english, key)
+        return out
+
+    def finding_text(self, finding: Mapping[str, Any], request_type: str, requesting: str, requested: str,
+                     locale: str = SOURCE_LOCALE) -> str | None:
+        """A finding of the rules engine (a problem, warning or obligation, in its JSON form) in `locale`,
+        where the rule data words it: its message is a text of the data (a type's obligation or warning, a
+        declaration's effect ...), or the warning that an MLA treaty governs (ETS185 Art 27(1)). None where
+        the engine composed the message itself: show its English."""
+        message = finding.get("message")
+        if not isinstance(message, str):
+            return None
+        key = self._key_of_english.get(message)
+        if key is not None:
+            return self.text(key, locale)
+        treaty = f"type.{request_type}.mla_treaty.warning"
+        if finding.get("code") == "mla_treaty_applies" and treaty in self.source:
+            for names in ({"requesting": requesting, "requested": requested},
+                          {"requesting": requested, "requested": requesting}):
+                if self.source[treaty].format(**names) == message:
+                    return self.text(treaty, locale).format(**names)
+        return None
 
     def route_notification(self, notification: Mapping[str, Any], locale: str = SOURCE_LOCALE) -> str | None:
         """What a route's notification (its JSON form) tells the requesting Party, in `locale`; None

@@ -240,6 +240,16 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
         found = notification if isinstance(notification, Mapping) else dataclasses.asdict(notification)
         return texts.route_notification(found, locale)
 
+    def finding_words(verdict: Verdict | Mapping[str, Any], finding: Any) -> str | None:
+        """A problem, warning or obligation of a verdict in the reader's language: a missing element by its
+        label; one the rule data words, in its words (rules/texts.py finding_text); None: say its English."""
+        found = verdict.to_json_dict() if isinstance(verdict, Verdict) else verdict
+        f = finding if isinstance(finding, Mapping) else dataclasses.asdict(finding)
+        request_type, requested = str(found.get("request_type")), str(found.get("requested_party"))
+        if f.get("code") == "missing_element" and f.get("element"):
+            return _("Missing: %(element)s", element=element_label(request_type, str(f["element"]), requested))
+        return texts.finding_text(f, request_type, str(found.get("requesting_party")), requested, locale)
+
     def obligation_text(request_type: str, index: int) -> str:
         spec = rulebook.types.get(request_type)
         return texts.obligation_text(request_type, index, locale) if spec and 0 <= index < len(
@@ -303,7 +313,7 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
             "type_help": type_help,
             "deadline_description": deadline_description, "on_lapse_text": on_lapse_text,
             "channel_means": channel_means, "urgent_means": urgent_means, "obligation_text": obligation_text,
-            "route_channel": route_channel, "route_notification": route_notification,
+            "route_channel": route_channel, "route_notification": route_notification, "finding_words": finding_words,
             "declaration_title": declaration_title, "declaration_message": declaration_message,
             "period_description": period_description, "period_practice": period_practice,
             "instrument_title": instrument_title,
