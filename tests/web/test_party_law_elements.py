@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from evidex.parties.roles import Role
 from tests.factories import document
@@ -21,18 +22,30 @@ def words(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
-def test_a_partys_own_law_elements_in_the_readers_language(site: Site) -> None:
-    headers = site.api_headers("RS", Role.central_authority)
-    case = site.client.post("/api/v1/cases", json={"reference": f"K-{uuid.uuid4().hex[:8]}", "title": "Phishing"},
+def posted(site: Site, doc: dict[str, Any], role: Role = Role.central_authority) -> dict[str, Any]:
+    """`doc` registered as a new request of RS, in a new case, through the API: the request as it answers."""
+    headers = site.api_headers("RS", role)
+    case = site.client.post("/api/v1/cases", json={"reference": f"K-{uuid.uuid4().hex[:8]}", "title": "Case"},
                             headers=headers).json()
-    doc = document("mutual_assistance", "RS", "SI")  # SI's law requires these (its profile)
-    doc["elements"] = {**doc["elements"], **OWN_LAW}
     r = site.client.post("/api/v1/requests", json={"case_id": case["id"], "document": doc}, headers=headers)
     assert r.status_code == 201, r.text
-    site.sign_in("RS", Role.central_authority)
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def to_serbian(site: Site) -> None:
+    """The signed-in person's pages from now on in Serbian (Cyrillic)."""
     assert site.client.post("/language", data={"csrf_token": site.csrf("/"), "lang": "sr-Cyrl", "next": "/"},
                             follow_redirects=False).status_code == 303
-    page = words(site.client.get(f"/requests/{r.json()['id']}").text)
+
+
+def test_a_partys_own_law_elements_in_the_readers_language(site: Site) -> None:
+    doc = document("mutual_assistance", "RS", "SI")  # SI's law requires these (its profile)
+    doc["elements"] = {**doc["elements"], **OWN_LAW}
+    rid = posted(site, doc)["id"]
+    site.sign_in("RS", Role.central_authority)
+    to_serbian(site)
+    page = words(site.client.get(f"/requests/{rid}").text)
     for serbian in ("Кривично дело", "Кратак опис чињеница", "Тражена помоћ", "Опис тражених података"):
         assert serbian in page, serbian
     for english in ("Offence", "Facts summary", "Assistance sought", "Data description", "Domestic legal basis"):
@@ -46,17 +59,12 @@ def test_a_partys_own_law_elements_in_the_readers_language(site: Site) -> None:
 def test_the_type_of_access_number_in_the_readers_language(site: Site) -> None:
     """CETS224 Art 7(9)(b): a Party may limit orders to types of access number; the request page names
     the type in words, as the official document does (was the code 'static_ip_address')."""
-    headers = site.api_headers("RS", Role.competent_authority)
-    case = site.client.post("/api/v1/cases", json={"reference": f"K-{uuid.uuid4().hex[:8]}", "title": "Fraud"},
-                            headers=headers).json()
     doc = document("subscriber_order", "RS", "ME")
     doc["elements"] = {**doc["elements"], "access_number_type": "static_ip_address"}
-    r = site.client.post("/api/v1/requests", json={"case_id": case["id"], "document": doc}, headers=headers)
-    assert r.status_code == 201, r.text
+    rid = posted(site, doc, Role.competent_authority)["id"]
     site.sign_in("RS", Role.competent_authority)
-    page = words(site.client.get(f"/requests/{r.json()['id']}").text)
+    page = words(site.client.get(f"/requests/{rid}").text)
     assert "Static IP address" in page and "static_ip_address" not in page
-    assert site.client.post("/language", data={"csrf_token": site.csrf("/"), "lang": "sr-Cyrl", "next": "/"},
-                            follow_redirects=False).status_code == 303
-    page = words(site.client.get(f"/requests/{r.json()['id']}").text)
+    to_serbian(site)
+    page = words(site.client.get(f"/requests/{rid}").text)
     assert "Статичка IP адреса" in page and "Static IP address" not in page

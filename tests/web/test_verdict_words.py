@@ -4,39 +4,27 @@ in the words of the rule data's translation; a message the engine composes itsel
 
 from __future__ import annotations
 
-import re
-import uuid
-
 from evidex.parties.roles import Role
 from evidex.requests.texts import default_texts
 from tests.factories import document
 from tests.web.site import Site, site
+from tests.web.test_party_law_elements import posted, to_serbian, words
 
 __all__ = ["site"]
 
 TEXTS = default_texts()
 
 
-def words(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
-
-
 def test_the_verdict_in_the_readers_language(site: Site) -> None:
-    headers = site.api_headers("RS", Role.central_authority)
-    case = site.client.post("/api/v1/cases", json={"reference": f"K-{uuid.uuid4().hex[:8]}", "title": "Phishing"},
-                            headers=headers).json()
     doc = document("mutual_assistance", "RS", "ME")  # ME's law requires an offence (its profile); a treaty
     doc["elements"] = {k: v for k, v in doc["elements"].items() if k != "offence"}
-    r = site.client.post("/api/v1/requests", json={"case_id": case["id"], "document": doc}, headers=headers)
-    assert r.status_code == 201, r.text
-    verdict = r.json()["verdict"]
+    request = posted(site, doc)
+    verdict = request["verdict"]
     assert [p["code"] for p in verdict["problems"]] == ["missing_element"]
     assert "mla_treaty_applies" in [w["code"] for w in verdict["warnings"]] and verdict["obligations"]
     site.sign_in("RS", Role.central_authority)
-    assert site.client.post("/language", data={"csrf_token": site.csrf("/"), "lang": "sr-Cyrl", "next": "/"},
-                            follow_redirects=False).status_code == 303
-    html = site.client.get(f"/requests/{r.json()['id']}").text
-    page = words(html)
+    to_serbian(site)
+    page = words(site.client.get(f"/requests/{request['id']}").text)
     assert "Недостаје: Кривично дело" in page
     treaty = TEXTS.text("type.mutual_assistance.mla_treaty.warning", "sr-Cyrl").format(requesting="RS", requested="ME")
     assert " ".join(treaty.split()) in page
