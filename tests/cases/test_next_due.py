@@ -166,7 +166,8 @@ class World:
             return None
         means = service.outside_means(LAW, req, self.now) if "outside_evidex" in spec.guards else None
         self.returned = service.transition(db, actor=actor, law=LAW, request_id=req.id, event=event, now=self.now,
-                                           command=command_for(spec, req.request_type, means))
+                                           command=command_for(spec, req.request_type, means,
+                                                                              (req.verdict or {}).get("route")))
         return req.id
 
     def edit(self, db: Session, req: Request) -> uuid.UUID | None:

@@ -43,7 +43,7 @@ def run(db, people, req, t, party, now=NOW):
     means = service.outside_means(LAW, req, now) if "outside_evidex" in t.guards else None
     return service.transition(db, actor=actor, law=NODE_LAW if "evidex_node" in t.guards else LAW,
                               request_id=req.id, event=t.event, now=now,
-                              command=command_for(t, req.request_type, means))
+                              command=command_for(t, req.request_type, means, (req.verdict or {}).get("route")))
 
 
 @pytest.mark.parametrize(("direction", "state", "event"), TRANSITIONS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -353,3 +354,32 @@ def test_between_parties_with_an_mla_treaty_a_letter_cites_the_treaty_not_articl
     content = embedded(letter(node, from_si, 4, ca, lang="en").content)
     assert content["cites"] == ["ETS185 Art 27(6)", "ETS185 Art 28(3)"]
     assert [c["article"] for c in content["conditions"]] == ["ETS185 Art 28(2)(b)"]
+
+
+def test_under_an_mla_treaty_a_refusal_or_postponement_is_on_the_treatys_grounds(node: Site, tmp_path: Path) -> None:
+    """ETS185 Art 27(1): between ME and RS their treaty's grounds apply, which Art 25(4) refers to — not Art
+    27(4) (refusal) nor 27(5) (postponement). The API refuses those by name, the page offers only 25(4), and the
+    postponement letter gives the treaty's ground in words. From SI (no treaty) 27(4) and 27(5) stay open."""
+    ca = node.api_headers("RS", Role.central_authority)
+    from_me = incoming(node, "mutual_assistance", "ME", ca)
+    step(node, from_me, ca, "acknowledge")
+    for event, ground in (("refuse", "ETS185 Art 27(4)(b)"), ("postpone", "ETS185 Art 27(5)")):
+        r = node.client.post(f"/api/v1/requests/{from_me}/transitions", headers=ca,
+                             json={"event": event, "grounds": [ground], "reasons": REFUSAL_REASONS})
+        assert r.status_code == 422, r.text
+        assert ground in r.text and "mutual assistance treaty applies (ETS185 Art 27(1))" in r.text
+        assert "grounds: ETS185 Art 25(4)" in r.text
+    node.sign_in("RS", Role.central_authority)
+    page = node.client.get(f"/requests/{from_me}").text
+    offered = set(re.findall(r'name="grounds" type="checkbox" value="([^"]+)"', page))
+    assert offered == {"ETS185 Art 25(4)"}, offered
+    step(node, from_me, ca, "postpone", grounds=["ETS185 Art 25(4)"], reasons=POSTPONEMENT_REASONS)  # event 3
+    content = embedded(letter(node, from_me, 3, ca, lang="en").content)
+    assert content["cites"] == ["ETS185 Art 27(1)"] and content["decision"]["grounds"] == ["ETS185 Art 25(4)"]
+    shown = pdftext(letter(node, from_me, 3, ca, lang="fr", translation_lang="none").content, tmp_path)
+    assert TEXTS.ground_text("mutual_assistance", "postponement", "ETS185 Art 25(4)", "fr") in shown
+    assert "ajournement" in TEXTS.ground_text("mutual_assistance", "postponement", "ETS185 Art 25(4)", "fr")
+
+    from_si = incoming(node, "mutual_assistance", "SI", ca)
+    step(node, from_si, ca, "acknowledge")
+    step(node, from_si, ca, "postpone", grounds=["ETS185 Art 27(5)"], reasons=POSTPONEMENT_REASONS)

@@ -540,14 +540,19 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, l
                 raise Invalid(f"'{spec.event}' needs written reasons" + (f" ({article})" if article else ""))
         elif guard in ("refusal_grounds", "postponement_grounds"):
             rtype = law.rulebook.types[req.request_type]
-            known = [g.article for g in (rtype.refusal_grounds if guard == "refusal_grounds"
-                                         else rtype.postponement_grounds)]
+            route = (req.verdict or {}).get("route")
+            known = [g.article for g in rtype.answer_grounds(
+                "refusal" if guard == "refusal_grounds" else "postponement", route)]
+            treaty = rtype.displaced_by_mla_treaty
+            under = (f" between {req.requesting_party} and {req.requested_party}, whose mutual assistance treaty "
+                     f"applies ({treaty.article})" if treaty is not None and isinstance(route, dict)
+                     and route.get("mla_treaty") is True else "")
             if not cmd.grounds:
-                raise Invalid(f"'{spec.event}' needs at least one ground; for {req.request_type}: "
+                raise Invalid(f"'{spec.event}' needs at least one ground; for {req.request_type}{under}: "
                               f"{', '.join(known) or 'none in the treaties'}")
             unknown = [g for g in cmd.grounds if g not in known]
             if unknown:
-                raise Invalid(f"not a ground for {req.request_type}: {', '.join(unknown)}; "
+                raise Invalid(f"not a ground for {req.request_type}{under}: {', '.join(unknown)}; "
                               f"grounds: {', '.join(known) or 'none in the treaties'}")
         elif guard == "conditions":
             if not cmd.conditions:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from evidex.parties.roles import Principal, Role
 from evidex.parties.service import create_user, principal_of
 from evidex.requests.lifecycle import Direction, Lifecycle, TransitionSpec
 from evidex.requests.models import Request
+from evidex.rules import default_rulebook
 
 DEMO_PASSWORD = "evidex-demo-2026"  # demo only: printed by `evidex demo`, never used in production
 DEMO_PROVIDER = {"RS": "Primer Telekom a.d.", "ME": "Primjer Chat d.o.o.", "SI": "Zgled Mail d.o.o."}
@@ -61,20 +62,30 @@ def shortest_path(lifecycle: Lifecycle, direction: Direction, target: str, reque
     return list(reversed(steps))
 
 
-def command_for(t: TransitionSpec, request_type: str, means: list[str] | None = None) -> service.Command:
+def command_for(t: TransitionSpec, request_type: str, means: list[str] | None = None,
+                route: Any = None) -> service.Command:
     """A command that satisfies the guards of `t` (demo and tests); `means`: those the request's route
-    allows outside evidex (the first is recorded by a send outside evidex)."""
+    allows outside evidex (the first is recorded by a send outside evidex); `route`: the request's verdict's
+    (under an MLA treaty, the grounds are the treaty's: ETS185 Art 25(4), 27(1))."""
     grounds: list[str] = []
     if "refusal_grounds" in t.guards:
-        grounds = ["ETS185 Art 29(5)(b)" if request_type == "preservation" else "ETS185 Art 27(4)(b)"]
+        grounds = _ground(request_type, "refusal", route,
+                          "ETS185 Art 29(5)(b)" if request_type == "preservation" else "ETS185 Art 27(4)(b)")
     if "postponement_grounds" in t.guards:
-        grounds = ["ETS185 Art 27(5)"]
+        grounds = _ground(request_type, "postponement", route, "ETS185 Art 27(5)")
     conditions = ([{"kind": "use_limitation", "text": "Use only for the investigation named in the request"}]
                   if "conditions" in t.guards else [])
     data = ({service.MEANS: means[0], service.DISPATCH_REFERENCE: "RR 000 000 001 RS (demo)"}
             if "outside_evidex" in t.guards and means else {})
     return service.Command(reasons="Reasons stated in full for the demo" if "reasons" in t.guards else None,
                            grounds=grounds, conditions=conditions, data=data)
+
+
+def _ground(request_type: str, kind: Literal["refusal", "postponement"], route: Any, preferred: str) -> list[str]:
+    """`preferred` where it is a ground open for the request, else the first that is."""
+    spec = default_rulebook().types.get(request_type)
+    open_ = [g.article for g in spec.answer_grounds(kind, route)] if spec is not None else []
+    return [preferred] if preferred in open_ or not open_ else [open_[0]]
 
 
 def example_document(kind: str, requesting: str, requested: str) -> dict[str, Any]:
@@ -124,7 +135,7 @@ def load_demo(db: Session, *, law: service.Law, party: str, now: dt.datetime) ->
             means = service.outside_means(law, req, start) if "outside_evidex" in t.guards else None
             req = service.transition(db, actor=actor, law=law, request_id=req.id, event=t.event,
                                      now=now_for_lapse if "lapsed" in t.guards else start,
-                                     command=command_for(t, req.request_type, means))
+                                     command=command_for(t, req.request_type, means, (req.verdict or {}).get("route")))
         return req
 
     for direction in ("outgoing", "incoming"):

@@ -23,7 +23,6 @@ from evidex.core.canonical import canonical_sha256
 from evidex.documents.i18n import N_, Bi, Languages
 from evidex.documents.sheet import CONDITION_WORDS, ConditionLine, Endpoint, Party, _Words
 from evidex.rules.document import parse_document
-from evidex.rules.refs import article_of
 from evidex.rules.schema import MlaTreatyRoute
 
 _ = N_  # messages of the document's catalog, translated where shown (Languages.gettext)
@@ -141,13 +140,8 @@ def treaty_route(law: Law, request_type: str, verdict: Mapping[str, Any]) -> Mla
 
 
 def displaced(reference: str | None, treaty: MlaTreatyRoute | None) -> bool:
-    """Whether `reference` is an article the treaty displaces (never the article that says so)."""
-    if not reference or treaty is None or reference == treaty.article:
-        return False
-    try:
-        return article_of(reference) in {article_of(a) for a in treaty.displaces}
-    except ValueError:
-        return False
+    """Whether `reference` is an article the governing treaty displaces (none governs: never)."""
+    return treaty is not None and treaty.displaces_reference(reference)
 
 
 def _condition_article(law: Law, kind: str, article: str | None, treaty: MlaTreatyRoute | None) -> str:

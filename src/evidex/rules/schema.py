@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from evidex.rules.refs import INSTRUMENTS, Reference
+from evidex.rules.refs import INSTRUMENTS, Reference, article_of
 
 AuthorityRole = Literal[
     "central_authority",  # ETS185 Art 27(2)
@@ -174,8 +175,20 @@ class MlaTreatyRoute(_Strict):
     warning: str
     outside_evidex: list[MeansName] = Field(min_length=1)  # as a channel's: the means the treaty allows
     # The articles the treaty displaces (ETS185 Art 27(1), 28(1)): what cites one of them (a letter's
-    # articles, a condition's) cites the treaty, by `article`, instead.
+    # articles, a condition's) cites the treaty, by `article`, instead; a refusal or a postponement on
+    # one of them is not open (the treaty's grounds are: ETS185 Art 25(4)).
     displaces: list[Reference] = []
+    # Grounds for postponing under the treaty, which the type's own (Art 27(5)) give way to.
+    postponement_grounds: list[GroundSpec] = []
+
+    def displaces_reference(self, reference: str | None) -> bool:
+        """Whether `reference` is an article the treaty displaces (never the article that says so)."""
+        if not reference or reference == self.article:
+            return False
+        try:
+            return article_of(reference) in {article_of(a) for a in self.displaces}
+        except ValueError:
+            return False
 
 
 class AddresseeKindRule(_Strict):
@@ -212,6 +225,21 @@ class RequestTypeSpec(_Strict):
     obligations: list[ObligationSpec] = []
     refusal_grounds: list[GroundSpec] = []
     postponement_grounds: list[GroundSpec] = []
+
+    def answer_grounds(self, kind: Literal["refusal", "postponement"],
+                       route: Mapping[str, Any] | None) -> list[GroundSpec]:
+        """The grounds on which the requested Party may refuse or postpone a request of this type whose
+        verdict's `route` (JSON) is given: the type's; where an MLA treaty governs it (the route says
+        `mla_treaty`), those on articles the treaty displaces give way to the treaty's (ETS185 Art 25(4),
+        27(1))."""
+        own = self.refusal_grounds if kind == "refusal" else self.postponement_grounds
+        treaty = self.displaced_by_mla_treaty
+        if treaty is None or not isinstance(route, Mapping) or route.get("mla_treaty") is not True:
+            return list(own)
+        kept = [g for g in own if not treaty.displaces_reference(g.article)]
+        if kind == "postponement":
+            kept += [g for g in treaty.postponement_grounds if all(g.article != k.article for k in kept)]
+        return kept
     alternatives: list[str] = []
 
     @property

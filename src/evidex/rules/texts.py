@@ -130,6 +130,8 @@ def source_texts(rulebook: Rulebook, lifecycle: LifecycleWords) -> dict[str, str
         if spec.displaced_by_mla_treaty is not None:
             add(f"type.{t}.mla_treaty.channel", spec.displaced_by_mla_treaty.channel, where)
             add(f"type.{t}.mla_treaty.warning", spec.displaced_by_mla_treaty.warning, where)
+            for g in spec.displaced_by_mla_treaty.postponement_grounds:  # ground_text finds them as the type's
+                add(f"type.{t}.postponement.{g.article}", g.message, f"{where}.displaced_by_mla_treaty")
     for ref, entry in rulebook.catalogue.items():
         where = f"declarations.yaml: {ref}"
         add(f"declaration.{ref}", entry.title, where)

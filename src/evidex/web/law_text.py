@@ -174,13 +174,12 @@ def helpers(law: Law, locale: str) -> dict[str, Callable[..., Any]]:
                 return e.article
         return ""
 
-    def ground_text(request_type: str, article: str) -> str:
-        """What a refusal or postponement ground of the type's catalogue means, in words."""
-        spec = rulebook.types.get(request_type)
-        if spec is not None:
-            for kind, grounds in (("refusal", spec.refusal_grounds), ("postponement", spec.postponement_grounds)):
-                if any(g.article == article for g in grounds):
-                    return texts.ground_text(request_type, kind, article, locale)  # type: ignore[arg-type]
+    def ground_text(request_type: str, article: str, kind: str | None = None) -> str:
+        """What a refusal or postponement ground of the type's catalogue (or of an MLA treaty's) means, in
+        words; `kind` (refusal, postponement) first where one article is a ground of both (ETS185 Art 25(4))."""
+        for k in dict.fromkeys([kind, "refusal", "postponement"]):
+            if k in ("refusal", "postponement") and f"type.{request_type}.{k}.{article}" in texts.source:
+                return texts.ground_text(request_type, k, article, locale)  # type: ignore[arg-type]
         return article_title(article)
 
     def authority_label(authority: str) -> str:

@@ -256,7 +256,7 @@ def _action(req: RequestRow, spec: TransitionSpec, law: cases.Law, now: dt.datet
         a.outside, a.means, a.open = True, cases.outside_means(law, req, now), True
     for guard, kind in (("refusal_grounds", "refusal"), ("postponement_grounds", "postponement")):
         if guard in spec.guards and rtype is not None:
-            catalogue = rtype.refusal_grounds if kind == "refusal" else rtype.postponement_grounds
+            catalogue = rtype.answer_grounds(kind, (req.verdict or {}).get("route"))  # type: ignore[arg-type]
             a.grounds, a.grounds_kind = [(g.article, g.message) for g in catalogue], kind
     if "four_eyes_waived" in spec.guards:
         waiver = law.lifecycle.waiver(req.request_type, req.urgent)
