@@ -149,10 +149,13 @@ def load_demo(db: Session, *, law: service.Law, party: str, now: dt.datetime) ->
                         law.lifecycle, direction, state, "mutual_assistance"):
                     continue  # the states both share are shown by the mutual assistance requests
                 # A lapsed preservation was preserved more than the period ago (ETS185 Art 29(7)): its story
-                # starts then, so that its state and its dates agree.
+                # starts then, so that its state and its dates agree. Two days more than the period: the
+                # period is counted in calendar days where the requested Party is, and a change of summer
+                # time between then and now moves its local date against UTC (one day more failed the demo
+                # between 22:00 and 23:00 UTC in December: preserved on 2 October there, 1 October in UTC).
                 lapses = any("lapsed" in t.guards for t in steps)
                 period = law.rulebook.value(service.PRESERVATION_PERIOD, on=now.date())
-                start = now - dt.timedelta(days=period + 1) if lapses else now
+                start = now - dt.timedelta(days=period + 2) if lapses else now
                 story(kind, direction, partner, state, start, creator=people["central_authority"],
                       title=f"Demo: {kind.replace('_', ' ')} {direction}, {state}", now_for_lapse=now)
     # What a desk meets on a working day (the dashboard): an emergency that has just arrived, one the
