@@ -543,10 +543,9 @@ def _guards(db: Session, req: Request, spec: TransitionSpec, actor: Principal, l
             route = (req.verdict or {}).get("route")
             known = [g.article for g in rtype.answer_grounds(
                 "refusal" if guard == "refusal_grounds" else "postponement", route)]
-            treaty = rtype.displaced_by_mla_treaty
+            treaty = rtype.governing_treaty(route)
             under = (f" between {req.requesting_party} and {req.requested_party}, whose mutual assistance treaty "
-                     f"applies ({treaty.article})" if treaty is not None and isinstance(route, dict)
-                     and route.get("mla_treaty") is True else "")
+                     f"applies ({treaty.article})" if treaty is not None else "")
             if not cmd.grounds:
                 raise Invalid(f"'{spec.event}' needs at least one ground; for {req.request_type}{under}: "
                               f"{', '.join(known) or 'none in the treaties'}")

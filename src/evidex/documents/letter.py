@@ -134,9 +134,7 @@ def treaty_route(law: Law, request_type: str, verdict: Mapping[str, Any]) -> Mla
     """The rule of the MLA treaty that governs the request, if its route says one does (ETS185 Art
     27(1), 28(1): Art 27 and 28 do not apply between Parties with such a treaty in force)."""
     spec = law.rulebook.types.get(request_type)
-    route = verdict.get("route")
-    rule = spec.displaced_by_mla_treaty if spec is not None else None
-    return rule if rule is not None and isinstance(route, Mapping) and route.get("mla_treaty") is True else None
+    return spec.governing_treaty(verdict.get("route")) if spec is not None else None
 
 
 def displaced(reference: str | None, treaty: MlaTreatyRoute | None) -> bool:
@@ -144,11 +142,11 @@ def displaced(reference: str | None, treaty: MlaTreatyRoute | None) -> bool:
     return treaty is not None and treaty.displaces_reference(reference)
 
 
-def _condition_article(law: Law, kind: str, article: str | None, treaty: MlaTreatyRoute | None) -> str:
-    """The article a condition cites: its own, else its kind's (ETS185 Art 28(2)(a), (b)); none under an
-    MLA treaty that displaces it (28(1))."""
-    said = article or law.lifecycle.condition_kinds.get(kind) or ""
-    return "" if displaced(said, treaty) else said
+def condition_article(law: Law, kind: str, article: str | None, treaty: MlaTreatyRoute | None) -> str | None:
+    """The article a condition of the letter cites: its own as recorded, else its kind's (ETS185 Art
+    28(2)(a), (b)); none under an MLA treaty that displaces it (28(1))."""
+    said = article or law.lifecycle.condition_kinds.get(kind)
+    return None if displaced(said, treaty) else said
 
 
 def letter_cites(law: Law, event: str, request_type: str, verdict: Mapping[str, Any]) -> list[str]:
@@ -284,7 +282,7 @@ def build_letter(law: Law, e: LetterEvent, languages: Languages, *, date: dt.dat
                    else w.english(article))  # a ground the catalogue no longer has: its article alone
         grounds.append(GroundLine(len(grounds) + 1, meaning, article))
     conditions = [ConditionLine(kind=w._(CONDITION_WORDS.get(kind, CONDITION_WORDS["other"])),
-                                article=_condition_article(law, kind, article, treaty), text=text)
+                                article=article or "", text=text)  # decided with the event (condition_article)
                   for kind, text, article in e.conditions]
     facts: list[Fact] = []
     if e.preserved_on is not None:

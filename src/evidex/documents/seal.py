@@ -112,6 +112,10 @@ _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\ufffe\uffff]")
 _IMAGE_CODECS = frozenset({"/DCTDecode", "/DCT", "/JPXDecode", "/JBIG2Decode", "/CCITTFaxDecode", "/CCF"})
 
 
+ENCRYPTED = "the PDF is protected with a password or encrypted: not an official document"
+UNREADABLE = "the PDF's text cannot be read: it is encoded in a way official documents never are"
+
+
 class NotAPdf(InvalidInput):
     """The upload is not a PDF evidex can read; `reason` says why for a program (and a page to say it
     in its reader's language): not_pdf, too_large, damaged, encrypted, no_pages."""
@@ -191,8 +195,7 @@ def _reading(what: str = "the PDF") -> Iterator[None]:
     except _TooLarge as e:  # a small file that would decode into far more than a document holds
         raise NotAPdf(f"{what} decodes to more than an official document holds", "too_large") from e
     except pikepdf.PasswordError as e:
-        raise NotAPdf("the PDF is protected with a password or encrypted: not an official document",
-                      "encrypted") from e
+        raise NotAPdf(ENCRYPTED, "encrypted") from e
     except RecursionError as e:
         raise NotAPdf(f"{what} is nested too deeply to be read") from e
     except MemoryError as e:
@@ -227,10 +230,10 @@ def _decoded(stream: pikepdf.Stream, limit: int = MAX_STREAM_BYTES) -> tuple[byt
     and False. Flate is inflated by zlib with a bound on its output (qpdf's own decoding has none);
     the ASCII filters only shrink what they decode."""
     filters = _filters(stream)
-    data = bytes(stream.read_raw_bytes())
+    raw = data = bytes(stream.read_raw_bytes())
     parms = stream.get("/DecodeParms")
-    if parms is not None and filters != ["/FlateDecode"] and filters != ["/Fl"]:
-        return data, False  # a predictor, or parameters, in a chain: never in a document evidex writes
+    if parms is not None and not (len(filters) == 1 and filters[0] in _FLATE):
+        return raw, False  # a predictor, or parameters, in a chain: never in a document evidex writes
     for name in filters:
         if name in _FLATE:
             inflater = zlib.decompressobj()
@@ -247,7 +250,7 @@ def _decoded(stream: pikepdf.Stream, limit: int = MAX_STREAM_BYTES) -> tuple[byt
             text = re.sub(rb"\s+", b"", data)
             data = base64.a85decode(text.split(b"~>", 1)[0])
         else:
-            return bytes(stream.read_raw_bytes()), False
+            return raw, False
     return data, True
 
 
@@ -294,13 +297,18 @@ class _Digest:
             return digest
         return self._direct(obj)
 
+    def decode(self, stream: pikepdf.Stream) -> tuple[bytes, bool]:
+        """`_decoded` within what is left of the document's limit (MAX_DECODED_BYTES), counted."""
+        data, decoded = _decoded(stream, min(MAX_STREAM_BYTES, max(self.left, 0)) + 1)
+        self.left -= len(data)
+        if self.left < 0:
+            raise NotAPdf(f"the PDF decodes to more than {MAX_DECODED_BYTES // (1024 * 1024)} MB: "
+                          "not an official document", "too_large")
+        return data, decoded
+
     def _direct(self, obj: Any) -> bytes:
         if isinstance(obj, pikepdf.Stream):
-            data, decoded = _decoded(obj, min(MAX_STREAM_BYTES, max(self.left, 0)) + 1)
-            self.left -= len(data)
-            if self.left < 0:
-                raise NotAPdf(f"the PDF decodes to more than {MAX_DECODED_BYTES // (1024 * 1024)} MB: "
-                              "not an official document", "too_large")
+            data, decoded = self.decode(obj)
             if not decoded and not (obj.get("/Subtype") == pikepdf.Name.Image
                                     and _IMAGE_CODECS.issuperset(_filters(obj))):
                 self.opaque = True
@@ -385,7 +393,7 @@ def _opened(pdf: bytes) -> Iterator[tuple[pikepdf.Pdf, _Read]]:
 
 def _read_open(doc: pikepdf.Pdf, data: bytes) -> _Read:
     if doc.is_encrypted:
-        raise NotAPdf("the PDF is protected with a password or encrypted: not an official document", "encrypted")
+        raise NotAPdf(ENCRYPTED, "encrypted")
     root = doc.Root
     if not isinstance(root, pikepdf.Dictionary) or not isinstance(root.get("/Pages"), pikepdf.Dictionary):
         raise NotAPdf("the file is damaged and cannot be read (it has no page tree)")
@@ -452,9 +460,8 @@ def _file_of(spec: pikepdf.Dictionary, digest: _Digest) -> bytes:
         stream = files.get("/F") if files.get("/F") is not None else files.get("/UF")
     if not isinstance(stream, pikepdf.Stream):
         return b""
-    data, _ = _decoded(stream, min(MAX_STREAM_BYTES, max(digest.left, 0)) + 1)
-    digest.left -= len(data)
-    if digest.left < 0 or len(data) > MAX_STREAM_BYTES:
+    data, _ = digest.decode(stream)
+    if len(data) > MAX_STREAM_BYTES:
         raise _TooLarge
     return data
 
@@ -497,7 +504,7 @@ def visible_text(pdf: bytes) -> list[list[str]]:
     function for both)."""
     read = _read(pdf)
     if not read.readable:
-        raise NotAPdf("the PDF's text cannot be read: it is encoded in a way official documents never are")
+        raise NotAPdf(UNREADABLE)
     lines = _page_lines(read.pdf, range(len(read.digests)))
     return [lines[i] for i in range(len(read.digests))]
 
@@ -541,7 +548,7 @@ def seal_pdf(pdf: bytes, *, document: dict[str, Any], lang: str, translation_lan
         if set(read.files) & {REQUEST_FILE, LETTER_FILE, SIGNATURE_FILE}:
             raise InvalidInput("the PDF is already sealed")
         if not read.readable:
-            raise InvalidInput("the PDF's text cannot be read: it is encoded in a way official documents never are")
+            raise InvalidInput(UNREADABLE)
         text = _page_lines(read.pdf, range(len(read.digests)))
         kid = str(identity.signing_jwk["kid"])
         payload = {

@@ -31,7 +31,14 @@ from evidex.cases.service import Law
 from evidex.core.db import transaction
 from evidex.core.errors import Invalid, InvalidInput, NotFound
 from evidex.documents.i18n import Languages, locale_of
-from evidex.documents.letter import LetterEvent, LetterSheet, build_letter, displaced, letter_cites, treaty_route
+from evidex.documents.letter import (
+    LetterEvent,
+    LetterSheet,
+    build_letter,
+    condition_article,
+    letter_cites,
+    treaty_route,
+)
 from evidex.documents.render import render_pdf
 from evidex.documents.seal import SealedKind, seal_pdf
 from evidex.documents.sheet import DRAFT_STATES, Sheet, Stored, build_sheet
@@ -276,13 +283,10 @@ def _letter_event(db: Session, actor: Principal, law: Law, req: Any, event_id: i
     # decision and condition rows could be told apart only by their time.
     data = e.data or {}
     treaty = treaty_route(law, req.request_type, req.verdict or {})
-    conditions = []
-    for c in data.get("conditions") or []:
-        if isinstance(c, dict):
-            article = c.get("article") or law.lifecycle.condition_kinds.get(str(c.get("kind")))  # as _effects sets it
-            # A condition under an MLA treaty is the treaty's, not ETS185 Art 28(2)'s (28(1)).
-            conditions.append((str(c.get("kind")), str(c.get("text", "")).strip(),
-                               None if displaced(article, treaty) else article))
+    # Each condition's article as _effects recorded it, else its kind's; under an MLA treaty none (28(1)).
+    conditions = [(str(c.get("kind")), str(c.get("text", "")).strip(),
+                   condition_article(law, str(c.get("kind")), c.get("article"), treaty))
+                  for c in data.get("conditions") or [] if isinstance(c, dict)]
     preserved_on, preserved_until = _day(data.get("preserved_on")), _day(data.get("preserved_until"))
     period = cases.PRESERVATION_PERIOD if preserved_on or preserved_until else None
     if preserved_until is None and preserved_on is not None:  # recorded before the end was: as the node counts it

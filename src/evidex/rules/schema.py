@@ -225,22 +225,27 @@ class RequestTypeSpec(_Strict):
     obligations: list[ObligationSpec] = []
     refusal_grounds: list[GroundSpec] = []
     postponement_grounds: list[GroundSpec] = []
+    alternatives: list[str] = []
 
-    def answer_grounds(self, kind: Literal["refusal", "postponement"],
-                       route: Mapping[str, Any] | None) -> list[GroundSpec]:
-        """The grounds on which the requested Party may refuse or postpone a request of this type whose
-        verdict's `route` (JSON) is given: the type's; where an MLA treaty governs it (the route says
-        `mla_treaty`), those on articles the treaty displaces give way to the treaty's (ETS185 Art 25(4),
-        27(1))."""
-        own = self.refusal_grounds if kind == "refusal" else self.postponement_grounds
+    def governing_treaty(self, route: Any) -> MlaTreatyRoute | None:
+        """The rule of the MLA treaty that governs a request of this type whose verdict's `route` (JSON)
+        is given, if the route says one does (ETS185 Art 27(1), 28(1): Art 27 and 28 do not apply)."""
         treaty = self.displaced_by_mla_treaty
-        if treaty is None or not isinstance(route, Mapping) or route.get("mla_treaty") is not True:
+        governs = isinstance(route, Mapping) and route.get("mla_treaty") is True
+        return treaty if treaty is not None and governs else None
+
+    def answer_grounds(self, kind: Literal["refusal", "postponement"], route: Any) -> list[GroundSpec]:
+        """The grounds on which the requested Party may refuse or postpone a request of this type whose
+        verdict's `route` (JSON) is given: the type's; where an MLA treaty governs it, those on articles
+        the treaty displaces give way to the treaty's (ETS185 Art 25(4), 27(1))."""
+        own = self.refusal_grounds if kind == "refusal" else self.postponement_grounds
+        treaty = self.governing_treaty(route)
+        if treaty is None:
             return list(own)
         kept = [g for g in own if not treaty.displaces_reference(g.article)]
         if kind == "postponement":
             kept += [g for g in treaty.postponement_grounds if all(g.article != k.article for k in kept)]
         return kept
-    alternatives: list[str] = []
 
     @property
     def mla(self) -> bool:
